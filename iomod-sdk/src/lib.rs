@@ -1,0 +1,89 @@
+//! The iomod SDK: build IO modules (IOmods) for the iomod runtime.
+//!
+//! An IOmod is a process that gives sandboxed WebAssembly functions access to the outside world. It serves
+//! a typed Cap'n Proto interface and registers it with the runtime's registry at startup; the registry then
+//! forwards calls from functions to it. This crate is what an IOmod links:
+//!
+//! - [`serve`] / [`serve_with`]: connect to the registry named by `IOMOD_REGISTRY` (a Unix socket path, or
+//!   `tcp://host:port` with `IOMOD_REGISTRY_TOKEN`), register, answer calls concurrently, reconnect with
+//!   backoff when the registry goes away, and on SIGTERM stop accepting calls, finish those in flight and
+//!   return.
+//! - [`Service`]: what an IOmod is (its [`IomodInfo`] and its capability); generated skeletons implement it.
+//! - [`Calls::run`]: runs a method body, an ordinary `Send` future, on the author's multi-threaded runtime,
+//!   while the single-threaded Cap'n Proto RPC system stays on its own thread.
+//! - [`Error`] and [`ErrorCode`]: the typed errors of the protocol.
+//!
+//! # Example
+//!
+//! A hand-written IOmod serving an interface `Greeter { greet @0 (name :Text) -> (greeting :Text); }`,
+//! compiled by the IOmod's build script (see `iomods/echo` in the repository for the complete crate):
+//!
+//! ```
+//! use std::rc::Rc;
+//! use std::sync::Arc;
+//! use iomod_sdk::{Calls, IomodInfo, MethodInfo, Service};
+//! # mod greeter_capnp { pub mod greeter {
+//! #   pub struct Client { pub client: capnp::capability::Client }
+//! #   pub trait Server { }
+//! #   pub const TYPE_ID: u64 = 0xb1c0_0000_0000_0001;
+//! # } }
+//! # fn new_greeter_client(_calls: Calls) -> capnp::capability::Client { unimplemented!() }
+//!
+//! struct Greeter;
+//!
+//! impl Service for Greeter {
+//!     fn info(&self) -> IomodInfo {
+//!         IomodInfo::new("example.demo.greeter".parse().unwrap(), "1.0.0", greeter_capnp::greeter::TYPE_ID)
+//!             .method(MethodInfo::new("greet", 0).doc("Greets someone."))
+//!     }
+//!
+//!     fn capability(self: Arc<Self>, calls: Calls) -> capnp::capability::Client {
+//!         // `capnp_rpc::new_client::<greeter::Client, _>(GreeterServer { calls }).client`, where
+//!         // `GreeterServer::greet` reads its params and awaits `calls.run(async move { .. })`.
+//!         new_greeter_client(calls)
+//!     }
+//! }
+//!
+//! # fn main() {}
+//! # async fn real_main() -> Result<(), iomod_sdk::Error> {
+//! // In `#[tokio::main] async fn main()`:
+//! iomod_sdk::serve(Greeter).await
+//! # }
+//! ```
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod iomod_capnp {
+    //! The runtime protocol, generated from `schemas/iomod.capnp`.
+    #![allow(
+        clippy::all,
+        clippy::unwrap_used,
+        missing_debug_implementations,
+        rust_2018_idioms,
+        unused
+    )]
+    include!(concat!(env!("OUT_DIR"), "/iomod_capnp.rs"));
+}
+
+mod coordinates;
+mod error;
+mod info;
+pub mod logging;
+mod serve;
+pub mod transport;
+
+pub use coordinates::{
+    Coordinates, MAX_IDENTIFIER_LEN, MethodPath, ParseError, check_method_name, check_version,
+};
+pub use error::{Error, ErrorCode};
+pub use info::{IomodInfo, MAX_INFO_TEXT_BYTES, MAX_METHODS, MethodInfo};
+pub use serve::{Calls, ServeOptions, Service, serve, serve_with, shutdown_signal};
+
+/// The version of the registration protocol this SDK speaks (`protocolVersion` in `schemas/iomod.capnp`).
+pub const PROTOCOL_VERSION: u32 = iomod_capnp::PROTOCOL_VERSION;
+
+/// This SDK's version, sent at registration.
+pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The default limit on a call's input and output, in bytes (16 MiB).
+pub const DEFAULT_MAX_PAYLOAD_BYTES: usize = 16 * 1024 * 1024;

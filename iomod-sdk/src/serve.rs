@@ -1,0 +1,439 @@
+//! Serving an IOmod: connect to the registry, register, answer calls, reconnect, drain on shutdown.
+//!
+//! Cap'n Proto RPC objects are `!Send`, so the RPC system runs on a thread of its own (a current-thread
+//! tokio runtime inside a `LocalSet`). The author's handlers are ordinary `Send` futures: [`Calls::run`]
+//! moves each one onto the runtime that called [`serve`] (normally the multi-threaded `#[tokio::main]`
+//! runtime) and hands its output back to the RPC thread.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use crate::iomod_capnp::{control, health, register_result, registration};
+use crate::transport::{
+    ConnectionLimits, RegistryAddress, RegistryConnection, TOKEN_ENV, protocol_error,
+};
+use crate::{Error, ErrorCode, IomodInfo};
+
+/// An IOmod: what it registers as, and the capability that serves its interface.
+///
+/// Generated skeletons implement this; a hand-written IOmod implements it directly (see the crate docs).
+pub trait Service: Send + Sync + 'static {
+    /// What the IOmod registers with: coordinates, version, digest, interface id and methods.
+    fn info(&self) -> IomodInfo;
+
+    /// Builds the Cap'n Proto capability that serves the IOmod's interface. Called once, on the RPC thread.
+    /// The server behind it should run each method body through [`Calls::run`].
+    fn capability(self: Arc<Self>, calls: Calls) -> capnp::capability::Client;
+}
+
+#[derive(Debug, Default)]
+struct CallState {
+    in_flight: AtomicUsize,
+    draining: AtomicBool,
+    idle: tokio::sync::Notify,
+}
+
+/// Runs method bodies on the author's runtime and keeps count of calls in flight. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Calls {
+    runtime: tokio::runtime::Handle,
+    state: Arc<CallState>,
+}
+
+struct InFlight(Arc<CallState>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if self.0.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl Calls {
+    /// A `Calls` that runs method bodies on `runtime`.
+    pub fn new(runtime: tokio::runtime::Handle) -> Self {
+        Self {
+            runtime,
+            state: Arc::default(),
+        }
+    }
+
+    /// Runs one method body on the author's runtime and returns its output.
+    ///
+    /// Fails with an `unavailable` exception when the IOmod is draining, and with an `internal` one when
+    /// the body panics. When the caller goes away (its deadline passed, or it disconnected) the future
+    /// returned here is dropped and the body is cancelled.
+    pub async fn run<F>(&self, body: F) -> Result<F::Output, capnp::Error>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        if self.is_draining() {
+            return Err(
+                Error::new(ErrorCode::Unavailable, "the IOmod is shutting down").into_exception(),
+            );
+        }
+        self.state.in_flight.fetch_add(1, Ordering::AcqRel);
+        let _in_flight = InFlight(self.state.clone());
+        let mut task = AbortOnDrop(self.runtime.spawn(body));
+        match (&mut task.0).await {
+            Ok(output) => Ok(output),
+            Err(e) if e.is_panic() => {
+                let payload = e.into_panic();
+                let message = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "a non-text panic payload".to_owned());
+                tracing::error!(%message, "an IOmod method panicked");
+                Err(Error::new(
+                    ErrorCode::Internal,
+                    format!("the method panicked: {message}"),
+                )
+                .into_exception())
+            }
+            Err(_) => Err(Error::new(
+                ErrorCode::Unavailable,
+                "the IOmod's runtime is shutting down",
+            )
+            .into_exception()),
+        }
+    }
+
+    /// Calls executing right now.
+    pub fn in_flight(&self) -> usize {
+        self.state.in_flight.load(Ordering::Acquire)
+    }
+
+    /// Whether the IOmod has stopped accepting calls.
+    pub fn is_draining(&self) -> bool {
+        self.state.draining.load(Ordering::Acquire)
+    }
+
+    fn start_draining(&self) {
+        self.state.draining.store(true, Ordering::Release);
+    }
+
+    /// Waits until no call is in flight, or `timeout` passes; returns the calls still running.
+    async fn wait_idle(&self, timeout: Duration) -> usize {
+        let wait = async {
+            loop {
+                let notified = self.state.idle.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
+                if self.in_flight() == 0 {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        let _ = tokio::time::timeout(timeout, wait).await;
+        self.in_flight()
+    }
+}
+
+/// How an IOmod reaches its registry and behaves around it.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Where the registry listens.
+    pub registry: RegistryAddress,
+    /// The shared token for TCP registries.
+    pub token: Option<String>,
+    /// How long a shutdown waits for calls in flight before giving up on them.
+    pub drain_timeout: Duration,
+    /// The first delay before reconnecting to a registry that went away; doubled up to `reconnect_max`.
+    pub reconnect_initial: Duration,
+    /// The longest delay between reconnection attempts.
+    pub reconnect_max: Duration,
+    /// Limits on incoming messages.
+    pub limits: ConnectionLimits,
+}
+
+impl ServeOptions {
+    /// Options for `registry`, with defaults for the rest: a 30 s drain timeout, reconnecting after 50 ms
+    /// and backing off to 5 s.
+    pub fn new(registry: RegistryAddress) -> Self {
+        Self {
+            registry,
+            token: None,
+            drain_timeout: Duration::from_secs(30),
+            reconnect_initial: Duration::from_millis(50),
+            reconnect_max: Duration::from_secs(5),
+            limits: ConnectionLimits::default(),
+        }
+    }
+
+    /// Reads `IOMOD_REGISTRY` (a socket path, or `tcp://host:port`) and `IOMOD_REGISTRY_TOKEN`.
+    pub fn from_env() -> Result<Self, Error> {
+        let mut options = Self::new(RegistryAddress::from_env()?);
+        options.token = std::env::var(TOKEN_ENV).ok().filter(|t| !t.is_empty());
+        if matches!(options.registry, RegistryAddress::Tcp(_)) && options.token.is_none() {
+            return Err(Error::new(
+                ErrorCode::Unauthenticated,
+                format!(
+                    "{} is a TCP address, so {TOKEN_ENV} must hold the registry's token",
+                    options.registry
+                ),
+            ));
+        }
+        Ok(options)
+    }
+}
+
+/// Serves `service` with options from the environment until SIGTERM or SIGINT, then drains and returns.
+///
+/// Returns an error only for failures that retrying cannot fix: a bad environment, or a registration the
+/// registry rejects (incompatible protocol, invalid method list, wrong token).
+pub async fn serve<S: Service>(service: S) -> Result<(), Error> {
+    let options = ServeOptions::from_env()?;
+    serve_with(service, options, shutdown_signal()).await
+}
+
+/// Resolves on the first SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::error!("cannot install signal handlers; the IOmod will only stop when killed");
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received"),
+        _ = int.recv() => tracing::info!("SIGINT received"),
+    }
+}
+
+/// Serves `service` until `shutdown` resolves, then stops accepting calls, finishes those in flight (up to
+/// `options.drain_timeout`), deregisters and returns.
+pub async fn serve_with<S, F>(service: S, options: ServeOptions, shutdown: F) -> Result<(), Error>
+where
+    S: Service,
+    F: Future<Output = ()>,
+{
+    let mut info = service.info();
+    info.pid = std::process::id();
+    info.sdk_version = crate::SDK_VERSION.to_owned();
+    info.validate()?;
+    let calls = Calls::new(tokio::runtime::Handle::current());
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+    let rpc_calls = calls.clone();
+    std::thread::Builder::new()
+        .name("iomod-rpc".into())
+        .spawn(move || {
+            let result = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => tokio::task::LocalSet::new().block_on(
+                    &runtime,
+                    run_connections(Arc::new(service), info, options, rpc_calls, stop_rx),
+                ),
+                Err(e) => Err(Error::new(
+                    ErrorCode::Internal,
+                    format!("cannot start the RPC runtime: {e}"),
+                )),
+            };
+            let _ = done_tx.send(result);
+        })
+        .map_err(|e| {
+            Error::new(
+                ErrorCode::Internal,
+                format!("cannot start the RPC thread: {e}"),
+            )
+        })?;
+
+    tokio::pin!(done_rx);
+    tokio::select! {
+        result = &mut done_rx => return flatten(result),
+        () = shutdown => {}
+    }
+    let _ = stop_tx.send(true);
+    flatten(done_rx.await)
+}
+
+fn flatten(
+    result: Result<Result<(), Error>, tokio::sync::oneshot::error::RecvError>,
+) -> Result<(), Error> {
+    result.unwrap_or_else(|_| {
+        Err(Error::new(
+            ErrorCode::Internal,
+            "the RPC thread stopped unexpectedly",
+        ))
+    })
+}
+
+/// Errors that retrying will not fix.
+fn is_fatal(err: &Error) -> bool {
+    matches!(
+        err.code,
+        ErrorCode::Incompatible
+            | ErrorCode::InvalidInput
+            | ErrorCode::Unauthenticated
+            | ErrorCode::TooLarge
+    )
+}
+
+struct Session {
+    connection: RegistryConnection,
+    registration: registration::Client,
+}
+
+async fn run_connections<S: Service>(
+    service: Arc<S>,
+    info: IomodInfo,
+    options: ServeOptions,
+    calls: Calls,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<(), Error> {
+    let capability = service.capability(calls.clone());
+    let control: control::Client = capnp_rpc::new_client(ControlServer {
+        calls: calls.clone(),
+    });
+    let mut backoff = options.reconnect_initial;
+    let mut attempt: u32 = 0;
+    loop {
+        if *stop.borrow() {
+            drain(&calls, None, &options).await;
+            return Ok(());
+        }
+        match register(&info, &options, control.clone(), capability.clone()).await {
+            Ok(mut session) => {
+                tracing::info!(
+                    coordinates = %info.coordinates,
+                    registry = %options.registry,
+                    "registered"
+                );
+                backoff = options.reconnect_initial;
+                attempt = 0;
+                tokio::select! {
+                    () = &mut session.connection.closed => {
+                        tracing::warn!(registry = %options.registry, "lost the registry connection; reconnecting");
+                    }
+                    _ = stop.changed() => {
+                        drain(&calls, Some(session), &options).await;
+                        return Ok(());
+                    }
+                }
+            }
+            Err(err) if is_fatal(&err) => {
+                tracing::error!(error = %err, "the registry rejected this IOmod");
+                return Err(err);
+            }
+            Err(err) => {
+                attempt += 1;
+                // Say it loudly once, then quietly while it keeps failing.
+                if attempt == 1 {
+                    tracing::warn!(error = %err, "cannot register; retrying with backoff");
+                } else {
+                    tracing::debug!(error = %err, attempt, "cannot register; retrying");
+                }
+            }
+        }
+        let delay = jitter(backoff);
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            _ = stop.changed() => {}
+        }
+        backoff = (backoff * 2).min(options.reconnect_max);
+    }
+}
+
+/// Spreads reconnection attempts of many IOmods over ±25% of the delay.
+fn jitter(delay: Duration) -> Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let factor = 0.75 + f64::from(nanos % 1000) / 2000.0;
+    delay.mul_f64(factor)
+}
+
+async fn register(
+    info: &IomodInfo,
+    options: &ServeOptions,
+    control: control::Client,
+    capability: capnp::capability::Client,
+) -> Result<Session, Error> {
+    let connection =
+        RegistryConnection::connect(&options.registry, options.token.as_deref(), options.limits)
+            .await?;
+    let mut request = connection.registry.register_request();
+    {
+        let mut params = request.get();
+        info.write(params.reborrow().init_info());
+        params.set_control(control);
+        params.init_service().set_as_capability(capability.hook);
+    }
+    let response = request
+        .send()
+        .promise
+        .await
+        .map_err(|e| Error::from_exception(&e))?;
+    let result = response
+        .get()
+        .and_then(|r| r.get_result())
+        .map_err(protocol_error)?;
+    match result.which().map_err(|e| protocol_error(e.into()))? {
+        register_result::Registration(registration) => Ok(Session {
+            connection,
+            registration: registration.map_err(protocol_error)?,
+        }),
+        register_result::Error(err) => Err(Error::read(err.map_err(protocol_error)?)),
+    }
+}
+
+async fn drain(calls: &Calls, session: Option<Session>, options: &ServeOptions) {
+    calls.start_draining();
+    let in_flight = calls.in_flight();
+    tracing::info!(in_flight, "draining: accepting no new calls");
+    let connection = session.map(|session| {
+        // Dropping the registration deregisters: the registry stops routing calls here, while calls it has
+        // already forwarded still get their answers on this connection.
+        drop(session.registration);
+        session.connection
+    });
+    let left = calls.wait_idle(options.drain_timeout).await;
+    if left > 0 {
+        tracing::warn!(left, timeout = ?options.drain_timeout, "drain timeout passed with calls still running");
+    }
+    if let Some(connection) = connection {
+        let _ = tokio::time::timeout(Duration::from_secs(2), connection.disconnect()).await;
+    }
+    tracing::info!("stopped");
+}
+
+struct ControlServer {
+    calls: Calls,
+}
+
+impl control::Server for ControlServer {
+    async fn health(
+        self: std::rc::Rc<Self>,
+        _: control::HealthParams,
+        mut results: control::HealthResults,
+    ) -> Result<(), capnp::Error> {
+        let mut health = results.get().init_health();
+        health.set_in_flight(u32::try_from(self.calls.in_flight()).unwrap_or(u32::MAX));
+        if self.calls.is_draining() {
+            health.set_status(health::Status::Draining);
+            health.set_message("shutting down");
+        } else {
+            health.set_status(health::Status::Serving);
+        }
+        Ok(())
+    }
+}

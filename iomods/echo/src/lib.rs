@@ -1,0 +1,169 @@
+//! A hand-written echo IOmod, `example.test.echo`: the worked example of the SDK and the test IOmod of the
+//! runtime.
+//!
+//! It shows the three pieces every IOmod has (and that the code generator will write for manifest-described
+//! IOmods): plain `Send` method bodies ([`echo`], [`reverse`]), a Cap'n Proto server that converts between
+//! the wire and those bodies and runs them through [`Calls::run`], and a [`Service`] that tells the registry
+//! who the IOmod is.
+//!
+//! ```no_run
+//! // src/main.rs of an IOmod binary:
+//! #[tokio::main]
+//! async fn main() -> Result<(), iomod_sdk::Error> {
+//!     iomod_sdk::logging::init();
+//!     iomod_sdk::serve(iomod_echo::EchoService).await
+//! }
+//! ```
+
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use capnp::traits::HasTypeId;
+use iomod_sdk::{Calls, Error, IomodInfo, MethodInfo, Service};
+
+pub mod echo_capnp {
+    //! Generated from `echo.capnp`.
+    #![allow(
+        clippy::all,
+        clippy::unwrap_used,
+        missing_debug_implementations,
+        rust_2018_idioms,
+        unused
+    )]
+    include!(concat!(env!("OUT_DIR"), "/echo_capnp.rs"));
+}
+
+use echo_capnp::echo;
+
+/// The echo IOmod's coordinates.
+pub const COORDINATES: &str = "example.test.echo";
+
+/// Echoes `payload` after `delay_ms`; fails with the method error `fail_with` when it is not empty.
+pub async fn echo(
+    payload: Vec<u8>,
+    delay_ms: u32,
+    fail_with: String,
+    panic: bool,
+) -> Result<Vec<u8>, Error> {
+    if delay_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(u64::from(delay_ms))).await;
+    }
+    if panic {
+        panic!("asked to panic");
+    }
+    if !fail_with.is_empty() {
+        return Err(Error::method(fail_with, "failed on request", Vec::new()));
+    }
+    Ok(payload)
+}
+
+/// Reverses `text` by characters.
+pub async fn reverse(text: String) -> Result<String, Error> {
+    Ok(text.chars().rev().collect())
+}
+
+/// The echo IOmod as a [`Service`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EchoService;
+
+impl Service for EchoService {
+    fn info(&self) -> IomodInfo {
+        let coordinates = COORDINATES
+            .parse()
+            .unwrap_or_else(|_| unreachable!("COORDINATES is valid"));
+        IomodInfo::new(
+            coordinates,
+            env!("CARGO_PKG_VERSION"),
+            <echo::Client as HasTypeId>::TYPE_ID,
+        )
+        .method(MethodInfo::new("echo", 0).doc("Returns the payload, optionally after a delay."))
+        .method(MethodInfo::new("reverse", 1).doc("Returns the text reversed."))
+    }
+
+    fn capability(self: Arc<Self>, calls: Calls) -> capnp::capability::Client {
+        capnp_rpc::new_client::<echo::Client, _>(EchoServer { calls: Some(calls) }).client
+    }
+}
+
+/// Serves the `Echo` interface. With `calls`, method bodies run through the SDK (on the author's runtime);
+/// without, they run inline on the RPC thread: the raw Cap'n Proto baseline the benchmarks compare with.
+#[derive(Debug)]
+pub struct EchoServer {
+    calls: Option<Calls>,
+}
+
+impl EchoServer {
+    /// A server running method bodies inline, with no SDK in the path.
+    pub fn raw() -> Self {
+        Self { calls: None }
+    }
+
+    async fn run<F>(&self, body: F) -> Result<F::Output, capnp::Error>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        match &self.calls {
+            Some(calls) => calls.run(body).await,
+            None => Ok(body.await),
+        }
+    }
+}
+
+impl echo::Server for EchoServer {
+    async fn echo(
+        self: Rc<Self>,
+        params: echo::EchoParams,
+        mut results: echo::EchoResults,
+    ) -> Result<(), capnp::Error> {
+        let p = params.get()?;
+        let payload = p.get_payload()?.to_vec();
+        let fail_with = p.get_fail_with()?.to_string()?;
+        let outcome = self
+            .run(echo(payload, p.get_delay_ms(), fail_with, p.get_panic()))
+            .await?;
+        let mut result = results.get().init_result();
+        match outcome {
+            Ok(payload) => result.set_ok(&payload),
+            Err(err) => err.write(result.init_err()),
+        }
+        Ok(())
+    }
+
+    async fn reverse(
+        self: Rc<Self>,
+        params: echo::ReverseParams,
+        mut results: echo::ReverseResults,
+    ) -> Result<(), capnp::Error> {
+        let text = params.get()?.get_text()?.to_string()?;
+        let outcome = self.run(reverse(text)).await?;
+        let mut result = results.get().init_result();
+        match outcome {
+            Ok(text) => result.set_ok(&text[..]),
+            Err(err) => err.write(result.init_err()),
+        }
+        Ok(())
+    }
+}
+
+/// Serves the raw `Echo` interface (no registry, no SDK) on a Unix socket until the process is killed.
+pub async fn serve_raw(path: &std::path::Path) -> std::io::Result<()> {
+    use capnp_rpc::{RpcSystem, rpc_twoparty_capnp};
+    iomod_sdk::transport::prepare_socket_path(path).await?;
+    let listener = tokio::net::UnixListener::bind(path)?;
+    let client: echo::Client = capnp_rpc::new_client(EchoServer::raw());
+    tokio::task::LocalSet::new()
+        .run_until(async move {
+            loop {
+                let (stream, _) = listener.accept().await?;
+                let network = iomod_sdk::transport::rpc_network(
+                    stream,
+                    rpc_twoparty_capnp::Side::Server,
+                    Default::default(),
+                );
+                tokio::task::spawn_local(RpcSystem::new(network, Some(client.clone().client)));
+            }
+        })
+        .await
+}

@@ -1,0 +1,212 @@
+//! `iomod`: run a registry, and inspect the IOmods registered with it.
+
+#![allow(clippy::print_stdout)]
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use iomod::registry::{IomodStatus, Registry, RegistryConfig, TcpConfig};
+use iomod_sdk::transport::{
+    ConnectionLimits, REGISTRY_ENV, RegistryAddress, RegistryConnection, TOKEN_ENV,
+};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "iomod",
+    version,
+    about = "Run and inspect IOmods: the IO modules of sandboxed wasm functions"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a registry in the foreground until SIGTERM or Ctrl-C.
+    Registry(RegistryArgs),
+    /// List the IOmods registered with a running registry, their versions and methods.
+    Ls(LsArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct RegistryArgs {
+    /// The Unix socket to listen on (mode 0600) [default: $IOMOD_REGISTRY when it is a path, else
+    /// $XDG_RUNTIME_DIR/iomod/registry.sock or /tmp/iomod-<uid>/registry.sock].
+    #[arg(long)]
+    socket: Option<PathBuf>,
+    /// Also listen on TCP at this address (loopback unless --allow-remote). Every TCP connection must present
+    /// the token from $IOMOD_REGISTRY_TOKEN or --token-file.
+    #[arg(long)]
+    tcp: Option<std::net::SocketAddr>,
+    /// Read the TCP token from this file (its first line).
+    #[arg(long)]
+    token_file: Option<PathBuf>,
+    /// Allow --tcp to name a non-loopback address.
+    #[arg(long)]
+    allow_remote: bool,
+    /// The largest input or output of one call, in bytes.
+    #[arg(long, default_value_t = iomod_sdk::DEFAULT_MAX_PAYLOAD_BYTES)]
+    max_payload_bytes: usize,
+    /// Seconds between health checks of each IOmod.
+    #[arg(long, default_value_t = 5.0)]
+    health_interval: f64,
+}
+
+#[derive(clap::Args, Debug)]
+struct LsArgs {
+    /// The registry: a socket path or tcp://host:port [default: $IOMOD_REGISTRY, else the default socket].
+    #[arg(long)]
+    registry: Option<String>,
+    /// Print JSON, with every method's JSON Schemas.
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() -> ExitCode {
+    iomod_sdk::logging::init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Registry(args) => run_registry(args),
+        Command::Ls(args) => ls(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("iomod: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_registry(args: RegistryArgs) -> anyhow::Result<()> {
+    let socket = match args.socket {
+        Some(path) => path,
+        None => match RegistryAddress::from_env()? {
+            RegistryAddress::Unix(path) => path,
+            RegistryAddress::Tcp(_) => match RegistryAddress::default_unix() {
+                RegistryAddress::Unix(path) => path,
+                RegistryAddress::Tcp(_) => unreachable!("the default address is a socket"),
+            },
+        },
+    };
+    let mut config = RegistryConfig::unix(socket);
+    config.max_payload_bytes = args.max_payload_bytes;
+    config.health_interval = Duration::try_from_secs_f64(args.health_interval)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .context("--health-interval must be a positive number of seconds")?;
+    if let Some(addr) = args.tcp {
+        let token = match &args.token_file {
+            Some(file) => std::fs::read_to_string(file)
+                .with_context(|| format!("cannot read the token file {}", file.display()))?
+                .lines()
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_owned(),
+            None => std::env::var(TOKEN_ENV).unwrap_or_default(),
+        };
+        if token.is_empty() {
+            bail!("--tcp needs a token: set {TOKEN_ENV} or pass --token-file");
+        }
+        config.tcp = Some(TcpConfig {
+            addr,
+            token,
+            allow_remote: args.allow_remote,
+        });
+    }
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        let registry = Registry::start(config).await?;
+        if let Some(path) = registry.socket_path() {
+            eprintln!(
+                "iomod registry listening on {} (set {REGISTRY_ENV} to this path)",
+                path.display()
+            );
+        }
+        if let Some(addr) = registry.tcp_addr() {
+            eprintln!("iomod registry listening on tcp://{addr}");
+        }
+        iomod_sdk::shutdown_signal().await;
+        registry.shutdown();
+        Ok(())
+    })
+}
+
+fn ls(args: LsArgs) -> anyhow::Result<()> {
+    let address = match &args.registry {
+        Some(text) => text.parse()?,
+        None => RegistryAddress::from_env()?,
+    };
+    let token = std::env::var(TOKEN_ENV).ok();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let statuses = tokio::task::LocalSet::new().block_on(&runtime, async {
+        let connection =
+            RegistryConnection::connect(&address, token.as_deref(), ConnectionLimits::default())
+                .await?;
+        let response = connection.registry.list_request().send().promise.await?;
+        let mut statuses = Vec::new();
+        for status in response.get()?.get_iomods()?.iter() {
+            statuses.push(IomodStatus::read(status)?);
+        }
+        connection.disconnect().await;
+        anyhow::Ok(statuses)
+    })?;
+    if args.json {
+        let json: Vec<_> = statuses.iter().map(IomodStatus::to_json).collect();
+        println!("{}", serde_json::to_string_pretty(&json)?);
+    } else {
+        print!("{}", table(&statuses));
+    }
+    Ok(())
+}
+
+/// The human-readable listing: one line per IOmod, then its methods indented below it.
+fn table(statuses: &[IomodStatus]) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    if statuses.is_empty() {
+        out.push_str("no IOmods registered\n");
+        return out;
+    }
+    let width = statuses
+        .iter()
+        .map(|s| s.info.coordinates.as_str().len())
+        .max()
+        .unwrap_or(0)
+        .max(11);
+    let _ = writeln!(
+        out,
+        "{:<width$}  {:<10}  {:<9}  {:>8}  {:>8}  {:>7}",
+        "COORDINATES", "VERSION", "STATE", "INSTANCE", "PID", "CALLS"
+    );
+    for s in statuses {
+        let _ = writeln!(
+            out,
+            "{:<width$}  {:<10}  {:<9}  {:>8}  {:>8}  {:>7}",
+            s.info.coordinates.as_str(),
+            s.info.version,
+            s.state.as_str(),
+            s.instance_id,
+            s.info.pid,
+            s.calls_started
+        );
+        for m in &s.info.methods {
+            let doc = m.doc.lines().next().unwrap_or("");
+            let _ = writeln!(
+                out,
+                "  .{:<width$}  @{:<3} {doc}",
+                m.name,
+                m.ordinal,
+                width = width - 1
+            );
+        }
+    }
+    out
+}

@@ -1,0 +1,727 @@
+//! The registry's RPC thread: listeners, the `Gate`, `Registry` and `Registration` servers, health checks
+//! and call forwarding. Everything here is single-threaded (`Rc`, `RefCell`) and runs inside a `LocalSet`.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::rc::{Rc, Weak};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use capnp::{any_pointer, message, serialize};
+use capnp_rpc::{RpcSystem, rpc_twoparty_capnp};
+use iomod_sdk::iomod_capnp::{control, gate, health, registration, registry};
+use iomod_sdk::transport::{ConnectionLimits, prepare_socket_path, rpc_network};
+use iomod_sdk::{Error, ErrorCode, IomodInfo, MethodPath};
+use tokio::sync::{mpsc, oneshot, watch};
+use tracing::{Instrument, debug, info, info_span, warn};
+
+use super::{
+    Command, IomodState, IomodStatus, MAX_PROTOCOL_VERSION, MIN_PROTOCOL_VERSION, Registered,
+    RegistryConfig, wait_registered,
+};
+
+/// The body of the registry thread.
+pub(super) fn run(
+    config: RegistryConfig,
+    commands: mpsc::UnboundedReceiver<Command>,
+    registered: watch::Sender<Registered>,
+    stop: oneshot::Receiver<()>,
+    bound: oneshot::Sender<Result<Option<SocketAddr>, Error>>,
+) {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            let _ = bound.send(Err(Error::new(
+                ErrorCode::Internal,
+                format!("cannot start the registry runtime: {e}"),
+            )));
+            return;
+        }
+    };
+    let socket = config.socket.clone();
+    tokio::task::LocalSet::new()
+        .block_on(&runtime, serve(config, commands, registered, stop, bound));
+    if let Some(path) = socket {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+async fn serve(
+    config: RegistryConfig,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+    registered: watch::Sender<Registered>,
+    mut stop: oneshot::Receiver<()>,
+    bound: oneshot::Sender<Result<Option<SocketAddr>, Error>>,
+) {
+    let listeners = match bind(&config).await {
+        Ok(listeners) => listeners,
+        Err(e) => {
+            let _ = bound.send(Err(e));
+            return;
+        }
+    };
+    let tcp_addr = listeners.tcp.as_ref().and_then(|l| l.local_addr().ok());
+    let state = Rc::new(State {
+        limits: ConnectionLimits {
+            max_message_bytes: config.max_payload_bytes + 1024 * 1024,
+        },
+        config,
+        entries: RefCell::default(),
+        next_instance: Cell::new(1),
+        next_connection: Cell::new(1),
+        registered,
+    });
+    if let Some(listener) = listeners.unix {
+        tokio::task::spawn_local(accept_unix(state.clone(), listener));
+    }
+    if let Some(listener) = listeners.tcp {
+        tokio::task::spawn_local(accept_tcp(state.clone(), listener));
+    }
+    let _ = bound.send(Ok(tcp_addr));
+    loop {
+        tokio::select! {
+            _ = &mut stop => break,
+            command = commands.recv() => match command {
+                Some(command) => handle(&state, command),
+                None => break,
+            },
+        }
+    }
+    info!("registry stopping");
+    // Dropping the LocalSet that runs this future closes every connection.
+}
+
+fn handle(state: &Rc<State>, command: Command) {
+    match command {
+        Command::Invoke {
+            path,
+            input,
+            deadline,
+            reply,
+        } => {
+            let state = state.clone();
+            tokio::task::spawn_local(async move {
+                let result = state.invoke(&path, input, deadline).await;
+                let _ = reply.send(result);
+            });
+        }
+        Command::List { reply } => {
+            let _ = reply.send(state.list());
+        }
+    }
+}
+
+struct Listeners {
+    unix: Option<tokio::net::UnixListener>,
+    tcp: Option<tokio::net::TcpListener>,
+}
+
+async fn bind(config: &RegistryConfig) -> Result<Listeners, Error> {
+    let io = |what: String, e: std::io::Error| {
+        Error::new(ErrorCode::Unavailable, format!("{what}: {e}"))
+    };
+    let unix = match &config.socket {
+        Some(path) => {
+            use std::os::unix::fs::PermissionsExt;
+            prepare_socket_path(path)
+                .await
+                .map_err(|e| io(format!("cannot use {}", path.display()), e))?;
+            let listener = tokio::net::UnixListener::bind(path)
+                .map_err(|e| io(format!("cannot listen on {}", path.display()), e))?;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| io(format!("cannot restrict {}", path.display()), e))?;
+            info!(socket = %path.display(), "registry listening");
+            Some(listener)
+        }
+        None => None,
+    };
+    let tcp = match &config.tcp {
+        Some(tcp) => {
+            let listener = tokio::net::TcpListener::bind(tcp.addr)
+                .await
+                .map_err(|e| io(format!("cannot listen on {}", tcp.addr), e))?;
+            info!(addr = %listener.local_addr().map_err(|e| io("tcp".into(), e))?, "registry listening on TCP");
+            Some(listener)
+        }
+        None => None,
+    };
+    Ok(Listeners { unix, tcp })
+}
+
+async fn accept_unix(state: Rc<State>, listener: tokio::net::UnixListener) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => state.clone().serve_connection(stream, false),
+            Err(e) => {
+                warn!(error = %e, "accept failed on the Unix socket");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+async fn accept_tcp(state: Rc<State>, listener: tokio::net::TcpListener) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                let _ = stream.set_nodelay(true);
+                debug!(%peer, "TCP connection");
+                state.clone().serve_connection(stream, true);
+            }
+            Err(e) => {
+                warn!(error = %e, "accept failed on the TCP listener");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+/// One registered IOmod instance.
+struct Entry {
+    info: IomodInfo,
+    methods: HashMap<String, u16>,
+    instance_id: u64,
+    connection_id: u64,
+    service: capnp::capability::Client,
+    state: Cell<IomodState>,
+    registered_at: SystemTime,
+    calls_started: Cell<u64>,
+    calls_failed: Cell<u64>,
+    health_task: tokio::task::AbortHandle,
+}
+
+impl Drop for Entry {
+    fn drop(&mut self) {
+        self.health_task.abort();
+    }
+}
+
+struct State {
+    config: RegistryConfig,
+    limits: ConnectionLimits,
+    entries: RefCell<BTreeMap<String, Rc<Entry>>>,
+    next_instance: Cell<u64>,
+    next_connection: Cell<u64>,
+    registered: watch::Sender<Registered>,
+}
+
+impl State {
+    fn serve_connection<S>(self: Rc<Self>, stream: S, tcp: bool)
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + 'static,
+    {
+        let connection_id = self.next_connection.get();
+        self.next_connection.set(connection_id + 1);
+        let registry: registry::Client = capnp_rpc::new_client(RegistryServer {
+            state: Rc::downgrade(&self),
+            connection_id,
+        });
+        let token = if tcp {
+            self.config
+                .tcp
+                .as_ref()
+                .map(|t| Rc::<str>::from(t.token.as_str()))
+        } else {
+            None
+        };
+        let gate: gate::Client = capnp_rpc::new_client(GateServer { registry, token });
+        let network = rpc_network(stream, rpc_twoparty_capnp::Side::Server, self.limits);
+        let system = RpcSystem::new(network, Some(gate.client));
+        let weak = Rc::downgrade(&self);
+        tokio::task::spawn_local(
+            async move {
+                if let Err(e) = system.await {
+                    debug!(error = %e, "connection ended with an error");
+                }
+                if let Some(state) = weak.upgrade() {
+                    state.remove_connection(connection_id);
+                }
+            }
+            .instrument(info_span!("connection", id = connection_id, tcp)),
+        );
+    }
+
+    fn publish(&self) {
+        let map: BTreeMap<String, u64> = self
+            .entries
+            .borrow()
+            .iter()
+            .map(|(k, e)| (k.clone(), e.instance_id))
+            .collect();
+        self.registered.send_replace(Arc::new(map));
+    }
+
+    fn insert(
+        self: &Rc<Self>,
+        info: IomodInfo,
+        service: capnp::capability::Client,
+        control: control::Client,
+        connection_id: u64,
+    ) -> u64 {
+        let instance_id = self.next_instance.get();
+        self.next_instance.set(instance_id + 1);
+        let coordinates = info.coordinates.to_string();
+        let health_task = tokio::task::spawn_local(health_loop(
+            Rc::downgrade(self),
+            coordinates.clone(),
+            instance_id,
+            control,
+        ))
+        .abort_handle();
+        let entry = Rc::new(Entry {
+            methods: info
+                .methods
+                .iter()
+                .map(|m| (m.name.clone(), m.ordinal))
+                .collect(),
+            info,
+            instance_id,
+            connection_id,
+            service,
+            state: Cell::new(IomodState::Ready),
+            registered_at: SystemTime::now(),
+            calls_started: Cell::new(0),
+            calls_failed: Cell::new(0),
+            health_task,
+        });
+        let old = self.entries.borrow_mut().insert(coordinates.clone(), entry);
+        match old {
+            Some(old) => info!(
+                %coordinates,
+                old_instance = old.instance_id,
+                new_instance = instance_id,
+                "IOmod re-registered; the new instance replaces the old one"
+            ),
+            None => info!(%coordinates, instance = instance_id, "IOmod registered"),
+        }
+        self.publish();
+        instance_id
+    }
+
+    fn remove(&self, coordinates: &str, instance_id: u64, why: &str) {
+        let removed = {
+            let mut entries = self.entries.borrow_mut();
+            match entries.get(coordinates) {
+                Some(e) if e.instance_id == instance_id => entries.remove(coordinates),
+                _ => None,
+            }
+        };
+        if removed.is_some() {
+            info!(
+                coordinates,
+                instance = instance_id,
+                why,
+                "IOmod deregistered"
+            );
+            self.publish();
+        }
+    }
+
+    fn remove_connection(&self, connection_id: u64) {
+        let gone: Vec<(String, u64)> = self
+            .entries
+            .borrow()
+            .iter()
+            .filter(|(_, e)| e.connection_id == connection_id)
+            .map(|(k, e)| (k.clone(), e.instance_id))
+            .collect();
+        for (coordinates, instance_id) in gone {
+            self.remove(&coordinates, instance_id, "connection closed");
+        }
+    }
+
+    fn current(&self, coordinates: &str) -> Option<Rc<Entry>> {
+        self.entries.borrow().get(coordinates).cloned()
+    }
+
+    fn list(&self) -> Vec<IomodStatus> {
+        self.entries
+            .borrow()
+            .values()
+            .map(|e| IomodStatus {
+                info: e.info.clone(),
+                instance_id: e.instance_id,
+                state: e.state.get(),
+                registered_at: e.registered_at,
+                calls_started: e.calls_started.get(),
+                calls_failed: e.calls_failed.get(),
+            })
+            .collect()
+    }
+
+    async fn invoke(
+        &self,
+        path: &MethodPath,
+        input: Vec<u8>,
+        deadline: Instant,
+    ) -> Result<Vec<u8>, Error> {
+        let coordinates = path.coordinates().as_str();
+        let entry = self.current(coordinates).ok_or_else(|| {
+            Error::new(
+                ErrorCode::NotFound,
+                format!("no IOmod is registered as `{coordinates}`"),
+            )
+        })?;
+        let Some(&ordinal) = entry.methods.get(path.method()) else {
+            let mut known: Vec<&str> = entry.methods.keys().map(String::as_str).collect();
+            known.sort_unstable();
+            return Err(Error::new(
+                ErrorCode::MethodNotFound,
+                format!(
+                    "`{coordinates}` has no method `{}`; it has: {}",
+                    path.method(),
+                    known.join(", ")
+                ),
+            ));
+        };
+        entry.calls_started.set(entry.calls_started.get() + 1);
+        let result = self.forward(&entry, ordinal, &input, deadline).await;
+        if let Err(e) = &result {
+            entry.calls_failed.set(entry.calls_failed.get() + 1);
+            debug!(%path, error = %e, "call failed");
+        }
+        result
+    }
+
+    async fn forward(
+        &self,
+        entry: &Entry,
+        ordinal: u16,
+        input: &[u8],
+        deadline: Instant,
+    ) -> Result<Vec<u8>, Error> {
+        let max = self.config.max_payload_bytes;
+        let request = {
+            let aligned;
+            let bytes = if input.as_ptr().align_offset(8) == 0 {
+                input
+            } else {
+                aligned = input.to_vec();
+                &aligned[..]
+            };
+            let mut slice = bytes;
+            let mut options = message::ReaderOptions::new();
+            options.traversal_limit_in_words(Some(max.div_ceil(8) * 2));
+            let message =
+                serialize::read_message_from_flat_slice(&mut slice, options).map_err(|e| {
+                    Error::new(
+                        ErrorCode::InvalidInput,
+                        format!("the input is not a Cap'n Proto message: {e}"),
+                    )
+                })?;
+            if !slice.is_empty() {
+                return Err(Error::new(
+                    ErrorCode::InvalidInput,
+                    format!(
+                        "the input has {} bytes after the end of its message",
+                        slice.len()
+                    ),
+                ));
+            }
+            let root: any_pointer::Reader<'_> = message.get_root().map_err(|e| {
+                Error::new(
+                    ErrorCode::InvalidInput,
+                    format!("the input's root is invalid: {e}"),
+                )
+            })?;
+            let size = root.target_size().map_err(|e| {
+                Error::new(
+                    ErrorCode::InvalidInput,
+                    format!("the input is malformed: {e}"),
+                )
+            })?;
+            let mut request = entry
+                .service
+                .new_call::<any_pointer::Owned, any_pointer::Owned>(
+                    entry.info.interface_id,
+                    ordinal,
+                    Some(size),
+                );
+            request.get().set_as(root).map_err(|e| {
+                Error::new(
+                    ErrorCode::InvalidInput,
+                    format!("the input is malformed: {e}"),
+                )
+            })?;
+            request
+        };
+        let promise = request.send().promise;
+        let response = match tokio::time::timeout_at(deadline.into(), promise).await {
+            Ok(Ok(response)) => response,
+            Ok(Err(e)) => {
+                let mut err = Error::from_exception(&e);
+                if err.code == ErrorCode::Unavailable && e.kind == capnp::ErrorKind::Disconnected {
+                    err.message = format!(
+                        "`{}` went away during the call: {}",
+                        entry.info.coordinates, err.message
+                    );
+                }
+                return Err(err);
+            }
+            Err(_) => {
+                return Err(Error::new(
+                    ErrorCode::DeadlineExceeded,
+                    "the call did not finish before its deadline",
+                ));
+            }
+        };
+        let root = response.get().map_err(|e| {
+            Error::new(
+                ErrorCode::Internal,
+                format!("the IOmod's results are malformed: {e}"),
+            )
+        })?;
+        let size = root.target_size().map_err(|e| {
+            Error::new(
+                ErrorCode::Internal,
+                format!("the IOmod's results are malformed: {e}"),
+            )
+        })?;
+        let estimate = (size.word_count as usize + 2) * 8;
+        if estimate > max {
+            return Err(Error::new(
+                ErrorCode::TooLarge,
+                format!("the output is about {estimate} bytes; the limit is {max} bytes"),
+            ));
+        }
+        let mut output = message::Builder::new(
+            message::HeapAllocator::new()
+                .first_segment_words(u32::try_from(size.word_count + 1).unwrap_or(u32::MAX)),
+        );
+        output.set_root(root).map_err(|e| {
+            Error::new(
+                ErrorCode::Internal,
+                format!("cannot copy the IOmod's results: {e}"),
+            )
+        })?;
+        Ok(serialize::write_message_to_words(&output))
+    }
+}
+
+async fn health_loop(
+    state: Weak<State>,
+    coordinates: String,
+    instance_id: u64,
+    control: control::Client,
+) {
+    loop {
+        let Some(interval) = state.upgrade().map(|s| s.config.health_interval) else {
+            return;
+        };
+        tokio::time::sleep(interval).await;
+        let Some(timeout) = state.upgrade().map(|s| s.config.health_timeout) else {
+            return;
+        };
+        let check = async {
+            let response = control.health_request().send().promise.await?;
+            let status = response.get()?.get_health()?.get_status()?;
+            Ok::<_, capnp::Error>(status)
+        };
+        let new_state = match tokio::time::timeout(timeout, check).await {
+            Ok(Ok(health::Status::Serving | health::Status::Degraded)) => IomodState::Ready,
+            Ok(Ok(health::Status::Draining)) => IomodState::Draining,
+            Ok(Err(e)) => {
+                warn!(%coordinates, error = %e, "health check failed");
+                IomodState::Unhealthy
+            }
+            Err(_) => {
+                warn!(%coordinates, timeout_ms = timeout.as_millis() as u64, "health check timed out");
+                IomodState::Unhealthy
+            }
+        };
+        let Some(state) = state.upgrade() else { return };
+        match state.current(&coordinates) {
+            Some(entry) if entry.instance_id == instance_id => entry.state.set(new_state),
+            _ => return,
+        }
+    }
+}
+
+struct GateServer {
+    registry: registry::Client,
+    /// The token TCP connections must present; `None` on the Unix socket.
+    token: Option<Rc<str>>,
+}
+
+/// Compares in time that depends only on the lengths, not on where the first difference is.
+fn tokens_match(expected: &str, presented: &str) -> bool {
+    let (a, b) = (expected.as_bytes(), presented.as_bytes());
+    let mut diff = u8::from(a.len() != b.len());
+    for (i, x) in a.iter().enumerate() {
+        diff |= x ^ b.get(i).copied().unwrap_or(!x);
+    }
+    diff == 0
+}
+
+impl gate::Server for GateServer {
+    async fn open(
+        self: Rc<Self>,
+        params: gate::OpenParams,
+        mut results: gate::OpenResults,
+    ) -> Result<(), capnp::Error> {
+        let presented = params.get()?.get_token()?.to_str().unwrap_or("");
+        let mut result = results.get().init_result();
+        match &self.token {
+            Some(expected) if !tokens_match(expected, presented) => {
+                let message = if presented.is_empty() {
+                    "this registry requires a token over TCP"
+                } else {
+                    "wrong token"
+                };
+                warn!(message, "rejected a TCP connection");
+                Error::new(ErrorCode::Unauthenticated, message).write(result.init_error());
+            }
+            _ => result.set_registry(self.registry.clone()),
+        }
+        Ok(())
+    }
+}
+
+struct RegistryServer {
+    state: Weak<State>,
+    connection_id: u64,
+}
+
+impl RegistryServer {
+    fn state(&self) -> Result<Rc<State>, capnp::Error> {
+        self.state
+            .upgrade()
+            .ok_or_else(|| capnp::Error::disconnected("the registry is stopping".into()))
+    }
+
+    fn check_registration(
+        &self,
+        params: &registry::RegisterParams,
+    ) -> Result<(IomodInfo, control::Client, capnp::capability::Client), Error> {
+        let malformed = |e: capnp::Error| {
+            Error::new(
+                ErrorCode::InvalidInput,
+                format!("malformed registration: {e}"),
+            )
+        };
+        let p = params.get().map_err(malformed)?;
+        let info = IomodInfo::read(p.get_info().map_err(malformed)?)?;
+        if !(MIN_PROTOCOL_VERSION..=MAX_PROTOCOL_VERSION).contains(&info.protocol_version) {
+            return Err(Error::new(
+                ErrorCode::Incompatible,
+                format!(
+                    "`{}` speaks protocol version {}; this registry supports versions {MIN_PROTOCOL_VERSION} to {MAX_PROTOCOL_VERSION}",
+                    info.coordinates, info.protocol_version
+                ),
+            ));
+        }
+        info.validate()?;
+        let control = p.get_control().map_err(malformed)?;
+        let service = p.get_service().get_as_capability().map_err(malformed)?;
+        Ok((info, control, service))
+    }
+}
+
+impl registry::Server for RegistryServer {
+    async fn register(
+        self: Rc<Self>,
+        params: registry::RegisterParams,
+        mut results: registry::RegisterResults,
+    ) -> Result<(), capnp::Error> {
+        let state = self.state()?;
+        let mut result = results.get().init_result();
+        match self.check_registration(&params) {
+            Ok((info, control, service)) => {
+                let coordinates = info.coordinates.to_string();
+                let instance_id = state.insert(info, service, control, self.connection_id);
+                result.set_registration(capnp_rpc::new_client(RegistrationServer {
+                    state: Rc::downgrade(&state),
+                    coordinates,
+                    instance_id,
+                }));
+            }
+            Err(err) => {
+                warn!(error = %err, "registration rejected");
+                err.write(result.init_error());
+            }
+        }
+        Ok(())
+    }
+
+    async fn list(
+        self: Rc<Self>,
+        _: registry::ListParams,
+        mut results: registry::ListResults,
+    ) -> Result<(), capnp::Error> {
+        let statuses = self.state()?.list();
+        let mut list = results.get().init_iomods(statuses.len() as u32);
+        for (i, status) in statuses.iter().enumerate() {
+            status.write(list.reborrow().get(i as u32));
+        }
+        Ok(())
+    }
+
+    async fn wait_ready(
+        self: Rc<Self>,
+        params: registry::WaitReadyParams,
+        mut results: registry::WaitReadyResults,
+    ) -> Result<(), capnp::Error> {
+        let p = params.get()?;
+        let mut coordinates = Vec::new();
+        for text in p.get_coordinates()?.iter() {
+            let text = text?.to_str().unwrap_or("");
+            match text.parse() {
+                Ok(c) => coordinates.push(c),
+                Err(e) => {
+                    Error::new(ErrorCode::InvalidInput, format!("{e}"))
+                        .write(results.get().init_error());
+                    return Ok(());
+                }
+            }
+        }
+        let timeout = Duration::from_millis(u64::from(p.get_timeout_ms()));
+        let receiver = self.state()?.registered.subscribe();
+        if let Err(err) = wait_registered(receiver, &coordinates, timeout).await {
+            err.write(results.get().init_error());
+        }
+        Ok(())
+    }
+}
+
+struct RegistrationServer {
+    state: Weak<State>,
+    coordinates: String,
+    instance_id: u64,
+}
+
+impl registration::Server for RegistrationServer {
+    async fn instance_id(
+        self: Rc<Self>,
+        _: registration::InstanceIdParams,
+        mut results: registration::InstanceIdResults,
+    ) -> Result<(), capnp::Error> {
+        results.get().set_id(self.instance_id);
+        Ok(())
+    }
+}
+
+impl Drop for RegistrationServer {
+    fn drop(&mut self) {
+        if let Some(state) = self.state.upgrade() {
+            state.remove(&self.coordinates, self.instance_id, "registration dropped");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tokens_match;
+
+    #[test]
+    fn token_comparison() {
+        assert!(tokens_match("0123456789abcdef", "0123456789abcdef"));
+        assert!(!tokens_match("0123456789abcdef", "0123456789abcdeF"));
+        assert!(!tokens_match("0123456789abcdef", "0123456789abcde"));
+        assert!(!tokens_match("0123456789abcdef", "0123456789abcdef0"));
+        assert!(!tokens_match("0123456789abcdef", ""));
+    }
+}
