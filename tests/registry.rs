@@ -1,0 +1,657 @@
+//! The registry with real IOmod processes over real Unix and TCP sockets.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use iomod::registry::{IomodState, Registry, RegistryConfig, TcpConfig};
+use iomod_sdk::iomod_capnp::control;
+use iomod_sdk::transport::{ConnectionLimits, RegistryAddress, RegistryConnection};
+use iomod_sdk::{ErrorCode, IomodInfo, MethodInfo};
+
+const TOKEN: &str = "test-token-0123456789";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn echo_registers_and_answers_calls() {
+    let dir = TempDir::new();
+    let (registry, echo) = registry_with_echo(&dir).await;
+    let listed = registry.list().await.unwrap();
+    assert_eq!(listed.len(), 1);
+    let status = &listed[0];
+    assert_eq!(status.info.coordinates, echo_coordinates());
+    assert_eq!(status.info.version, env!("CARGO_PKG_VERSION"));
+    assert_eq!(status.info.pid, echo.pid());
+    assert_eq!(status.info.protocol_version, iomod_sdk::PROTOCOL_VERSION);
+    let methods: Vec<(&str, u16)> = status
+        .info
+        .methods
+        .iter()
+        .map(|m| (m.name.as_str(), m.ordinal))
+        .collect();
+    assert_eq!(methods, [("echo", 0), ("reverse", 1)]);
+
+    let out = registry
+        .invoke(
+            "example.test.echo.echo",
+            echo_input(b"hello", 0, "", false),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(echo_output(&out).unwrap(), b"hello");
+    let out = registry
+        .invoke("example.test.echo.reverse", reverse_input("héllo"), None)
+        .await
+        .unwrap();
+    assert_eq!(reverse_output(&out).unwrap(), "olléh");
+    // The socket is private to the runtime's user.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(dir.socket())
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn iomod_ls_lists_versions_and_methods() {
+    let dir = TempDir::new();
+    let socket = dir.socket();
+    let mut registry = Process {
+        child: std::process::Command::new(env!("CARGO_BIN_EXE_iomod"))
+            .args(["registry", "--socket", socket.to_str().unwrap()])
+            .env("IOMOD_LOG", "warn")
+            .spawn()
+            .unwrap(),
+    };
+    let ls = |json: bool| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_iomod"));
+        command.args(["ls", "--registry", socket.to_str().unwrap()]);
+        if json {
+            command.arg("--json");
+        }
+        command.output().unwrap()
+    };
+    eventually(Duration::from_secs(10), "the registry listens", || {
+        socket.exists()
+    })
+    .await;
+    let empty = ls(false);
+    assert!(
+        empty.status.success(),
+        "{}",
+        String::from_utf8_lossy(&empty.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&empty.stdout),
+        "no IOmods registered\n"
+    );
+
+    let echo = spawn_echo(socket.to_str().unwrap(), None);
+    eventually(Duration::from_secs(10), "the echo IOmod is listed", || {
+        String::from_utf8_lossy(&ls(false).stdout).contains("example.test.echo")
+    })
+    .await;
+    let text = String::from_utf8(ls(false).stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("COORDINATES"), "{text}");
+    let row: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!(row[0], "example.test.echo");
+    assert_eq!(row[1], env!("CARGO_PKG_VERSION"));
+    assert_eq!(row[2], "ready");
+    assert_eq!(row[4], echo.pid().to_string());
+    assert!(
+        lines[2].trim_start().starts_with(".echo") && lines[2].contains("@0"),
+        "{text}"
+    );
+    assert!(
+        lines[3].trim_start().starts_with(".reverse") && lines[3].contains("@1"),
+        "{text}"
+    );
+
+    let json: serde_json::Value = serde_json::from_slice(&ls(true).stdout).unwrap();
+    assert_eq!(json[0]["coordinates"], "example.test.echo");
+    assert_eq!(json[0]["methods"][1]["name"], "reverse");
+    assert_eq!(json[0]["pid"], echo.pid());
+
+    // A registry that is not running: a clear error, not a panic.
+    let missing = std::process::Command::new(env!("CARGO_BIN_EXE_iomod"))
+        .args([
+            "ls",
+            "--registry",
+            dir.0.join("nothing.sock").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("cannot connect to the registry"));
+
+    registry.signal("TERM");
+    assert!(
+        registry
+            .wait_exit(Duration::from_secs(10))
+            .unwrap()
+            .success()
+    );
+    assert!(!socket.exists(), "the registry removes its socket on exit");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reregistration_replaces_the_old_instance() {
+    let dir = TempDir::new();
+    let (registry, first) = registry_with_echo(&dir).await;
+    let coordinates = echo_coordinates();
+    let first_instance = registry.instance_of(&coordinates).unwrap();
+
+    let second = spawn_echo(dir.socket().to_str().unwrap(), None);
+    eventually(
+        Duration::from_secs(10),
+        "the second instance replaces the first",
+        || {
+            registry
+                .instance_of(&coordinates)
+                .is_some_and(|i| i != first_instance)
+        },
+    )
+    .await;
+    let listed = registry.list().await.unwrap();
+    assert_eq!(listed.len(), 1, "one entry per coordinates");
+    assert_eq!(listed[0].info.pid, second.pid());
+    let second_instance = listed[0].instance_id;
+
+    // The old instance going away does not deregister the new one.
+    drop(first);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(registry.instance_of(&coordinates), Some(second_instance));
+    let out = registry
+        .invoke(
+            "example.test.echo.echo",
+            echo_input(b"still here", 0, "", false),
+            None,
+        )
+        .await;
+    assert_eq!(echo_output(&out.unwrap()).unwrap(), b"still here");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn calls_in_flight_on_a_replaced_instance_finish() {
+    let dir = TempDir::new();
+    let (registry, _first) = registry_with_echo(&dir).await;
+    let coordinates = echo_coordinates();
+    let first_instance = registry.instance_of(&coordinates).unwrap();
+    let slow = registry.invoke(
+        "example.test.echo.echo",
+        echo_input(b"old", 500, "", false),
+        None,
+    );
+    let replace = async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let second = spawn_echo(dir.socket().to_str().unwrap(), None);
+        eventually(Duration::from_secs(10), "replacement", || {
+            registry
+                .instance_of(&coordinates)
+                .is_some_and(|i| i != first_instance)
+        })
+        .await;
+        second
+    };
+    let (slow, _second) = tokio::join!(slow, replace);
+    assert_eq!(echo_output(&slow.unwrap()).unwrap(), b"old");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn process_exit_deregisters() {
+    let dir = TempDir::new();
+    let (registry, mut echo) = registry_with_echo(&dir).await;
+    echo.signal("KILL");
+    echo.wait_exit(Duration::from_secs(5)).unwrap();
+    eventually(
+        Duration::from_secs(5),
+        "deregistration after the process died",
+        || registry.instance_of(&echo_coordinates()).is_none(),
+    )
+    .await;
+    assert!(registry.list().await.unwrap().is_empty());
+    let result = registry
+        .invoke(
+            "example.test.echo.echo",
+            echo_input(b"x", 0, "", false),
+            None,
+        )
+        .await;
+    assert_code(result, ErrorCode::NotFound, "example.test.echo");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wait_ready_succeeds_and_times_out() {
+    let dir = TempDir::new();
+    let registry = Registry::start(test_config(&dir)).await.unwrap();
+    let missing: iomod_sdk::Coordinates = "example.test.absent".parse().unwrap();
+
+    let start = Instant::now();
+    let result = registry
+        .wait_ready(
+            &[echo_coordinates(), missing.clone()],
+            Duration::from_millis(300),
+        )
+        .await;
+    assert_code(result, ErrorCode::DeadlineExceeded, "example.test.absent");
+    assert!(start.elapsed() >= Duration::from_millis(300));
+
+    // Waiting starts before the IOmod exists and ends when it registers.
+    let wanted = [echo_coordinates()];
+    let (waited, _echo) = tokio::join!(
+        registry.wait_ready(&wanted, Duration::from_secs(10)),
+        async {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            spawn_echo(dir.socket().to_str().unwrap(), None)
+        }
+    );
+    waited.unwrap();
+    let result = registry
+        .wait_ready(&[echo_coordinates(), missing], Duration::from_millis(100))
+        .await;
+    assert_code(result, ErrorCode::DeadlineExceeded, "example.test.absent");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_thousand_concurrent_calls() {
+    let dir = TempDir::new();
+    let (registry, _echo) = registry_with_echo(&dir).await;
+    let registry = std::sync::Arc::new(registry);
+    let start = Instant::now();
+    let calls: Vec<_> = (0..1000u32)
+        .map(|i| {
+            let registry = registry.clone();
+            tokio::spawn(async move {
+                let payload = format!("call {i}").into_bytes();
+                // Every call waits 300 ms inside the IOmod: answered one at a time they would take 300 s.
+                let out = registry
+                    .invoke(
+                        "example.test.echo.echo",
+                        echo_input(&payload, 300, "", false),
+                        Some(Duration::from_secs(60)),
+                    )
+                    .await
+                    .unwrap();
+                assert_eq!(echo_output(&out).unwrap(), payload);
+            })
+        })
+        .collect();
+    for call in calls {
+        call.await.unwrap();
+    }
+    let elapsed = start.elapsed();
+    assert!(
+        elapsed < Duration::from_secs(30),
+        "1,000 calls took {elapsed:?}: they were not concurrent"
+    );
+    let listed = registry.list().await.unwrap();
+    assert_eq!(listed[0].calls_started, 1000);
+    assert_eq!(listed[0].calls_failed, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn typed_errors() {
+    let dir = TempDir::new();
+    let mut config = test_config(&dir);
+    config.max_payload_bytes = 64 * 1024;
+    let registry = Registry::start(config).await.unwrap();
+    let _echo = spawn_echo(dir.socket().to_str().unwrap(), None);
+    registry
+        .wait_ready(&[echo_coordinates()], Duration::from_secs(10))
+        .await
+        .unwrap();
+    let ok = echo_input(b"x", 0, "", false);
+
+    let r = registry
+        .invoke("example.test.nothing.echo", ok.clone(), None)
+        .await;
+    assert_code(r, ErrorCode::NotFound, "example.test.nothing");
+    let r = registry
+        .invoke("example.test.echo.shout", ok.clone(), None)
+        .await;
+    assert_code(
+        r,
+        ErrorCode::MethodNotFound,
+        "has no method `shout`; it has: echo, reverse",
+    );
+    let r = registry.invoke("example.test", ok.clone(), None).await;
+    assert_code(r, ErrorCode::InvalidInput, "example.test");
+    let r = registry
+        .invoke(
+            "example.test.echo.echo",
+            echo_input(&vec![7; 64 * 1024], 0, "", false),
+            None,
+        )
+        .await;
+    assert_code(r, ErrorCode::TooLarge, "limit is 65536 bytes");
+    let r = registry
+        .invoke(
+            "example.test.echo.echo",
+            echo_input(b"slow", 5_000, "", false),
+            Some(Duration::from_millis(100)),
+        )
+        .await;
+    assert_code(r, ErrorCode::DeadlineExceeded, "deadline");
+    let r = registry
+        .invoke(
+            "example.test.echo.echo",
+            b"not a capnp message".to_vec(),
+            None,
+        )
+        .await;
+    assert_code(r, ErrorCode::InvalidInput, "not a Cap'n Proto message");
+    let r = registry
+        .invoke("example.test.echo.echo", Vec::new(), None)
+        .await;
+    assert_code(r, ErrorCode::InvalidInput, "not a Cap'n Proto message");
+    let mut trailing = ok.clone();
+    trailing.extend_from_slice(&[0; 8]);
+    let r = registry
+        .invoke("example.test.echo.echo", trailing, None)
+        .await;
+    assert_code(r, ErrorCode::InvalidInput, "after the end of its message");
+
+    // The method's own named error travels inside its results.
+    let out = registry
+        .invoke(
+            "example.test.echo.echo",
+            echo_input(b"x", 0, "Refused", false),
+            None,
+        )
+        .await
+        .unwrap();
+    let err = echo_output(&out).unwrap_err();
+    assert_eq!(
+        (err.code, err.name.as_str()),
+        (ErrorCode::Method, "Refused")
+    );
+    // A panicking method body is an internal error, and the IOmod keeps serving.
+    let r = registry
+        .invoke(
+            "example.test.echo.echo",
+            echo_input(b"x", 0, "", true),
+            None,
+        )
+        .await;
+    assert_code(
+        r,
+        ErrorCode::Internal,
+        "the method panicked: asked to panic",
+    );
+
+    // After all that, the IOmod still answers.
+    let out = registry
+        .invoke("example.test.echo.echo", ok, None)
+        .await
+        .unwrap();
+    assert_eq!(echo_output(&out).unwrap(), b"x");
+    let listed = registry.list().await.unwrap();
+    assert_eq!(listed[0].state, IomodState::Ready);
+}
+
+fn tcp_config(dir: &TempDir) -> RegistryConfig {
+    let mut config = test_config(dir);
+    config.socket = None;
+    config.tcp = Some(TcpConfig {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        token: TOKEN.into(),
+        allow_remote: false,
+    });
+    config
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tcp_requires_the_token() {
+    let dir = TempDir::new();
+    let registry = Registry::start(tcp_config(&dir)).await.unwrap();
+    let addr = format!("tcp://{}", registry.tcp_addr().unwrap());
+
+    // With the token, an IOmod registers over TCP and answers calls.
+    let _echo = spawn_echo(&addr, Some(TOKEN));
+    registry
+        .wait_ready(&[echo_coordinates()], Duration::from_secs(10))
+        .await
+        .unwrap();
+    let out = registry
+        .invoke(
+            "example.test.echo.echo",
+            echo_input(b"over tcp", 0, "", false),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(echo_output(&out).unwrap(), b"over tcp");
+
+    // Without it, or with a wrong one, the gate refuses with `unauthenticated`.
+    let address: RegistryAddress = addr.parse().unwrap();
+    let local = tokio::task::LocalSet::new();
+    local
+        .run_until(async {
+            let r = RegistryConnection::connect(&address, None, ConnectionLimits::default()).await;
+            assert_code(r, ErrorCode::Unauthenticated, "requires a token");
+            let r = RegistryConnection::connect(
+                &address,
+                Some("wrong-token-0123456789"),
+                ConnectionLimits::default(),
+            )
+            .await;
+            assert_code(r, ErrorCode::Unauthenticated, "wrong token");
+            let ok =
+                RegistryConnection::connect(&address, Some(TOKEN), ConnectionLimits::default())
+                    .await
+                    .unwrap();
+            ok.disconnect().await;
+        })
+        .await;
+
+    // An IOmod with a wrong token gives up at once with a clear error instead of retrying forever.
+    let mut bad = spawn_echo(&addr, Some("wrong-token-0123456789"));
+    let status = bad
+        .wait_exit(Duration::from_secs(10))
+        .expect("the IOmod exits");
+    assert_eq!(status.code(), Some(2));
+    // And one with no token at all refuses to start.
+    let mut none = spawn_echo(&addr, None);
+    assert_eq!(
+        none.wait_exit(Duration::from_secs(10))
+            .expect("the IOmod exits")
+            .code(),
+        Some(2)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tcp_configuration_is_checked() {
+    let dir = TempDir::new();
+    let mut config = tcp_config(&dir);
+    config.tcp.as_mut().unwrap().token = "short".into();
+    assert_code(
+        Registry::start(config).await,
+        ErrorCode::InvalidInput,
+        "at least 16",
+    );
+    let mut config = tcp_config(&dir);
+    config.tcp.as_mut().unwrap().addr = "0.0.0.0:0".parse().unwrap();
+    assert_code(
+        Registry::start(config).await,
+        ErrorCode::InvalidInput,
+        "not a loopback address",
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_registry_on_the_same_socket_is_refused() {
+    let dir = TempDir::new();
+    let _first = Registry::start(test_config(&dir)).await.unwrap();
+    assert_code(
+        Registry::start(test_config(&dir)).await,
+        ErrorCode::Unavailable,
+        "another registry",
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_iomod_reconnects_after_a_registry_restart() {
+    let dir = TempDir::new();
+    let (registry, echo) = registry_with_echo(&dir).await;
+    registry.shutdown();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let restarted = Registry::start(test_config(&dir)).await.unwrap();
+    restarted
+        .wait_ready(&[echo_coordinates()], Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(restarted.list().await.unwrap()[0].info.pid, echo.pid());
+    let out = restarted
+        .invoke(
+            "example.test.echo.echo",
+            echo_input(b"again", 0, "", false),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(echo_output(&out).unwrap(), b"again");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_drains_calls_in_flight() {
+    let dir = TempDir::new();
+    let (registry, mut echo) = registry_with_echo(&dir).await;
+    let registry = std::sync::Arc::new(registry);
+    let calls: Vec<_> = (0..20u8)
+        .map(|i| {
+            let registry = registry.clone();
+            tokio::spawn(async move {
+                registry
+                    .invoke(
+                        "example.test.echo.echo",
+                        echo_input(&[i; 100], 1_000, "", false),
+                        None,
+                    )
+                    .await
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    echo.signal("TERM");
+    // New calls are not accepted once it has deregistered...
+    eventually(Duration::from_secs(5), "deregistration on SIGTERM", || {
+        registry.instance_of(&echo_coordinates()).is_none()
+    })
+    .await;
+    let late = registry
+        .invoke(
+            "example.test.echo.echo",
+            echo_input(b"late", 0, "", false),
+            None,
+        )
+        .await;
+    assert_code(late, ErrorCode::NotFound, "example.test.echo");
+    // ...while every call in flight gets its answer.
+    for (i, call) in calls.into_iter().enumerate() {
+        let out = call.await.unwrap().unwrap();
+        assert_eq!(echo_output(&out).unwrap(), vec![i as u8; 100]);
+    }
+    let status = echo
+        .wait_exit(Duration::from_secs(10))
+        .expect("the IOmod exits after draining");
+    assert!(status.success(), "exit status {status:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stopped_iomod_turns_unhealthy_and_recovers() {
+    let dir = TempDir::new();
+    let (registry, echo) = registry_with_echo(&dir).await;
+    echo.signal("STOP");
+    let state = || async { registry.list().await.unwrap()[0].state };
+    let start = Instant::now();
+    while state().await != IomodState::Unhealthy {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "never reported unhealthy"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    echo.signal("CONT");
+    let start = Instant::now();
+    while state().await != IomodState::Ready {
+        assert!(start.elapsed() < Duration::from_secs(10), "never recovered");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+struct NoControl;
+
+impl control::Server for NoControl {}
+
+/// Registers by hand with a given `IomodInfo`, returning the registry's answer.
+async fn register_raw(dir: &TempDir, info: IomodInfo) -> Result<(), iomod_sdk::Error> {
+    let address = RegistryAddress::Unix(dir.socket());
+    let connection =
+        RegistryConnection::connect(&address, None, ConnectionLimits::default()).await?;
+    let mut request = connection.registry.register_request();
+    info.write(request.get().init_info());
+    request.get().set_control(capnp_rpc::new_client(NoControl));
+    let service = capnp_rpc::new_client::<iomod_echo::echo_capnp::echo::Client, _>(
+        iomod_echo::EchoServer::raw(),
+    );
+    request
+        .get()
+        .init_service()
+        .set_as_capability(service.client.hook);
+    let response = request.send().promise.await.unwrap();
+    let result = match response
+        .get()
+        .unwrap()
+        .get_result()
+        .unwrap()
+        .which()
+        .unwrap()
+    {
+        iomod_sdk::iomod_capnp::register_result::Registration(_) => Ok(()),
+        iomod_sdk::iomod_capnp::register_result::Error(e) => {
+            Err(iomod_sdk::Error::read(e.unwrap()))
+        }
+    };
+    connection.disconnect().await;
+    result
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_registrations_are_rejected_with_reasons() {
+    let dir = TempDir::new();
+    let _registry = Registry::start(test_config(&dir)).await.unwrap();
+    let good = || IomodInfo::new(echo_coordinates(), "1.0.0", 1).method(MethodInfo::new("echo", 0));
+    let local = tokio::task::LocalSet::new();
+    local
+        .run_until(async {
+            register_raw(&dir, good()).await.unwrap();
+
+            let mut future = good();
+            future.protocol_version = 99;
+            assert_code(
+                register_raw(&dir, future).await,
+                ErrorCode::Incompatible,
+                "protocol version 99",
+            );
+
+            let mut duplicate = good();
+            duplicate.methods.push(MethodInfo::new("echo", 1));
+            duplicate.version = "one".into();
+            let r = register_raw(&dir, duplicate).await;
+            assert_code(r, ErrorCode::InvalidInput, "declared twice");
+
+            let mut none = good();
+            none.methods.clear();
+            assert_code(
+                register_raw(&dir, none).await,
+                ErrorCode::InvalidInput,
+                "at least one method",
+            );
+        })
+        .await;
+}
