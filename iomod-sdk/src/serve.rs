@@ -71,6 +71,12 @@ impl Calls {
 
     /// Runs one method body on the author's runtime and returns its output.
     ///
+    /// The body is first polled right here, inside the author's runtime context (so the timers, sockets
+    /// and tasks it creates belong to that runtime); a body that finishes without waiting never leaves
+    /// the RPC thread, which saves two thread hops per call. A body that has to wait continues as a task
+    /// on the author's runtime. Keep long CPU-bound work behind an `.await` (for example
+    /// `tokio::task::spawn_blocking`), as in any async code.
+    ///
     /// Fails with an `unavailable` exception when the IOmod is draining, and with an `internal` one when
     /// the body panics. When the caller goes away (its deadline passed, or it disconnected) the future
     /// returned here is dropped and the body is cancelled.
@@ -86,23 +92,23 @@ impl Calls {
         }
         self.state.in_flight.fetch_add(1, Ordering::AcqRel);
         let _in_flight = InFlight(self.state.clone());
+        let mut body = Box::pin(body);
+        let first_poll = {
+            let _context = self.runtime.enter();
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body.as_mut().poll(&mut cx)))
+        };
+        match first_poll {
+            Ok(std::task::Poll::Ready(output)) => return Ok(output),
+            Ok(std::task::Poll::Pending) => {}
+            Err(payload) => return Err(panicked(payload.as_ref())),
+        }
+        // The spawned task polls the body again at once, registering its own waker: nothing woken since
+        // the first poll is lost.
         let mut task = AbortOnDrop(self.runtime.spawn(body));
         match (&mut task.0).await {
             Ok(output) => Ok(output),
-            Err(e) if e.is_panic() => {
-                let payload = e.into_panic();
-                let message = payload
-                    .downcast_ref::<&str>()
-                    .map(|s| (*s).to_owned())
-                    .or_else(|| payload.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "a non-text panic payload".to_owned());
-                tracing::error!(%message, "an IOmod method panicked");
-                Err(Error::new(
-                    ErrorCode::Internal,
-                    format!("the method panicked: {message}"),
-                )
-                .into_exception())
-            }
+            Err(e) if e.is_panic() => Err(panicked(e.into_panic().as_ref())),
             Err(_) => Err(Error::new(
                 ErrorCode::Unavailable,
                 "the IOmod's runtime is shutting down",
@@ -141,6 +147,20 @@ impl Calls {
         let _ = tokio::time::timeout(timeout, wait).await;
         self.in_flight()
     }
+}
+
+fn panicked(payload: &(dyn std::any::Any + Send)) -> capnp::Error {
+    let message = payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a non-text panic payload".to_owned());
+    tracing::error!(%message, "an IOmod method panicked");
+    Error::new(
+        ErrorCode::Internal,
+        format!("the method panicked: {message}"),
+    )
+    .into_exception()
 }
 
 /// How an IOmod reaches its registry and behaves around it.

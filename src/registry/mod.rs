@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use iomod_sdk::{Coordinates, Error, ErrorCode, MethodPath};
 use tokio::sync::{mpsc, oneshot, watch};
 
+pub use server::LocalRegistry;
 pub use status::{IomodState, IomodStatus};
 
 /// The oldest protocol version this registry accepts.
@@ -118,6 +119,7 @@ enum Command {
     List {
         reply: oneshot::Sender<Vec<IomodStatus>>,
     },
+    Local(Box<dyn FnOnce(LocalRegistry) + Send>),
 }
 
 /// Coordinates → instance id of every registered IOmod, published on each change.
@@ -203,20 +205,13 @@ impl Registry {
         input: Vec<u8>,
         timeout: Option<Duration>,
     ) -> Result<Vec<u8>, Error> {
-        let deadline = Instant::now() + timeout.unwrap_or(self.default_timeout);
-        let path: MethodPath = path.parse().map_err(|e: iomod_sdk::ParseError| {
-            Error::new(ErrorCode::InvalidInput, e.to_string())
-        })?;
-        if input.len() > self.max_payload_bytes {
-            return Err(Error::new(
-                ErrorCode::TooLarge,
-                format!(
-                    "the input is {} bytes; the limit is {} bytes",
-                    input.len(),
-                    self.max_payload_bytes
-                ),
-            ));
-        }
+        let (path, deadline) = check_call(
+            path,
+            &input,
+            timeout,
+            self.max_payload_bytes,
+            self.default_timeout,
+        )?;
         let (reply, response) = oneshot::channel();
         self.send(Command::Invoke {
             path,
@@ -225,6 +220,26 @@ impl Registry {
             reply,
         })?;
         response.await.unwrap_or_else(|_| Err(stopped()))
+    }
+
+    /// Runs `task` on the registry's own thread and returns its output.
+    ///
+    /// [`Registry::invoke`] hands each call to the registry thread and the answer back, two thread
+    /// wake-ups per call; calls made through the [`LocalRegistry`] given to `task` need neither. Use it for
+    /// work that makes many calls and can live on one thread (the task must not block).
+    pub async fn run_local<F, Fut, T>(&self, task: F) -> Result<T, Error>
+    where
+        F: FnOnce(LocalRegistry) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = T> + 'static,
+        T: Send + 'static,
+    {
+        let (reply, response) = oneshot::channel();
+        self.send(Command::Local(Box::new(move |local| {
+            tokio::task::spawn_local(async move {
+                let _ = reply.send(task(local).await);
+            });
+        })))?;
+        response.await.map_err(|_| stopped())
     }
 
     /// Every registered IOmod, sorted by coordinates.
@@ -272,6 +287,30 @@ impl Drop for Registry {
     fn drop(&mut self) {
         self.stop_thread();
     }
+}
+
+/// Checks a call before it is forwarded: the path, the input size, and the deadline.
+fn check_call(
+    path: &str,
+    input: &[u8],
+    timeout: Option<Duration>,
+    max_payload_bytes: usize,
+    default_timeout: Duration,
+) -> Result<(MethodPath, Instant), Error> {
+    let deadline = Instant::now() + timeout.unwrap_or(default_timeout);
+    let path: MethodPath = path
+        .parse()
+        .map_err(|e: iomod_sdk::ParseError| Error::new(ErrorCode::InvalidInput, e.to_string()))?;
+    if input.len() > max_payload_bytes {
+        return Err(Error::new(
+            ErrorCode::TooLarge,
+            format!(
+                "the input is {} bytes; the limit is {max_payload_bytes} bytes",
+                input.len()
+            ),
+        ));
+    }
+    Ok((path, deadline))
 }
 
 fn stopped() -> Error {

@@ -18,7 +18,7 @@ use tracing::{Instrument, debug, info, info_span, warn};
 
 use super::{
     Command, IomodState, IomodStatus, MAX_PROTOCOL_VERSION, MIN_PROTOCOL_VERSION, Registered,
-    RegistryConfig, wait_registered,
+    RegistryConfig, check_call, wait_registered,
 };
 
 /// The body of the registry thread.
@@ -112,6 +112,9 @@ fn handle(state: &Rc<State>, command: Command) {
         Command::List { reply } => {
             let _ = reply.send(state.list());
         }
+        Command::Local(task) => task(LocalRegistry {
+            state: state.clone(),
+        }),
     }
 }
 
@@ -499,6 +502,39 @@ impl State {
             )
         })?;
         Ok(serialize::write_message_to_words(&output))
+    }
+}
+
+/// The registry as seen from its own thread: calls made here need no thread hand-off. Obtained through
+/// [`super::Registry::run_local`]; it cannot leave that thread.
+#[derive(Clone)]
+pub struct LocalRegistry {
+    state: Rc<State>,
+}
+
+impl std::fmt::Debug for LocalRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalRegistry").finish_non_exhaustive()
+    }
+}
+
+impl LocalRegistry {
+    /// Like [`super::Registry::invoke`], on the registry's thread.
+    pub async fn invoke(
+        &self,
+        path: &str,
+        input: Vec<u8>,
+        timeout: Option<Duration>,
+    ) -> Result<Vec<u8>, Error> {
+        let config = &self.state.config;
+        let (path, deadline) = check_call(
+            path,
+            &input,
+            timeout,
+            config.max_payload_bytes,
+            config.default_timeout,
+        )?;
+        self.state.invoke(&path, input, deadline).await
     }
 }
 

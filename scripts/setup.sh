@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs what building and testing need beyond a Rust toolchain with rustup. Safe to run repeatedly.
+set -euo pipefail
+if ! command -v cargo >/dev/null; then
+  echo "setup: cargo is missing; install Rust with rustup (https://rustup.rs) first" >&2
+  exit 1
+fi
+# rustfmt and clippy are part of the checks.
+if command -v rustup >/dev/null; then
+  for component in rustfmt clippy; do
+    rustup component list --installed 2>/dev/null | grep -q "^$component" || rustup component add "$component"
+  done
+fi
