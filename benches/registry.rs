@@ -201,7 +201,7 @@ fn via_local(
     runtime
         .block_on(registry.run_local(move |local| async move {
             measure(|| {
-                let (local, payload) = (local.clone(), payload.clone());
+                let (local, payload) = (local.clone(), &payload);
                 async move {
                     let out = local
                         .invoke("example.test.echo.echo", payload, None)

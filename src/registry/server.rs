@@ -105,7 +105,7 @@ fn handle(state: &Rc<State>, command: Command) {
         } => {
             let state = state.clone();
             tokio::task::spawn_local(async move {
-                let result = state.invoke(&path, input, deadline).await;
+                let result = state.invoke(&path, &input, deadline).await;
                 let _ = reply.send(result);
             });
         }
@@ -359,7 +359,7 @@ impl State {
     async fn invoke(
         &self,
         path: &MethodPath,
-        input: Vec<u8>,
+        input: &[u8],
         deadline: Instant,
     ) -> Result<Vec<u8>, Error> {
         let coordinates = path.coordinates().as_str();
@@ -382,7 +382,7 @@ impl State {
             ));
         };
         entry.calls_started.set(entry.calls_started.get() + 1);
-        let result = self.forward(&entry, ordinal, &input, deadline).await;
+        let result = self.forward(&entry, ordinal, input, deadline).await;
         if let Err(e) = &result {
             entry.calls_failed.set(entry.calls_failed.get() + 1);
             debug!(%path, error = %e, "call failed");
@@ -484,24 +484,20 @@ impl State {
                 format!("the IOmod's results are malformed: {e}"),
             )
         })?;
-        let estimate = (size.word_count as usize + 2) * 8;
+        let words = usize::try_from(size.word_count).unwrap_or(usize::MAX);
+        let estimate = words.saturating_add(2).saturating_mul(8);
         if estimate > max {
             return Err(Error::new(
                 ErrorCode::TooLarge,
                 format!("the output is about {estimate} bytes; the limit is {max} bytes"),
             ));
         }
-        let mut output = message::Builder::new(
-            message::HeapAllocator::new()
-                .first_segment_words(u32::try_from(size.word_count + 1).unwrap_or(u32::MAX)),
-        );
-        output.set_root(root).map_err(|e| {
+        flat_message(root, words).map_err(|e| {
             Error::new(
                 ErrorCode::Internal,
                 format!("cannot copy the IOmod's results: {e}"),
             )
-        })?;
-        Ok(serialize::write_message_to_words(&output))
+        })
     }
 }
 
@@ -519,22 +515,110 @@ impl std::fmt::Debug for LocalRegistry {
 }
 
 impl LocalRegistry {
-    /// Like [`super::Registry::invoke`], on the registry's thread.
+    /// Like [`super::Registry::invoke`], on the registry's thread; the input is read in place.
     pub async fn invoke(
         &self,
         path: &str,
-        input: Vec<u8>,
+        input: &[u8],
         timeout: Option<Duration>,
     ) -> Result<Vec<u8>, Error> {
         let config = &self.state.config;
         let (path, deadline) = check_call(
             path,
-            &input,
+            input,
             timeout,
             config.max_payload_bytes,
             config.default_timeout,
         )?;
         self.state.invoke(&path, input, deadline).await
+    }
+}
+
+/// A standalone message whose root is a copy of `root` (of `words` words), in standard framing. The data is
+/// copied once, straight into the returned buffer.
+fn flat_message(root: any_pointer::Reader<'_>, words: usize) -> capnp::Result<Vec<u8>> {
+    // One segment, holding the root pointer and the content, after the 8-byte frame header.
+    let allocator = FramedAllocator::new(words + 1);
+    if !allocator.is_aligned() {
+        let mut message = message::Builder::new_default();
+        message.set_root(root)?;
+        return Ok(serialize::write_message_to_words(&message));
+    }
+    let mut message = message::Builder::new(allocator);
+    message.set_root(root)?;
+    let segments = message.get_segments_for_output();
+    if segments.len() != 1 {
+        // It did not fit the first segment (it always should): frame the segments as they are.
+        return Ok(serialize::write_message_to_words(&message));
+    }
+    let used_words = segments[0].len() / 8;
+    let mut buffer = message.into_allocator().buffer;
+    let header = u32::try_from(used_words)
+        .map_err(|_| capnp::Error::failed("the message is too large".into()))?;
+    // Segment count minus one (0) is already in bytes 0..4.
+    buffer[4..8].copy_from_slice(&header.to_le_bytes());
+    buffer.truncate(8 + used_words * 8);
+    Ok(buffer)
+}
+
+/// Hands out, as the first segment of a message, the part of its buffer after an 8-byte frame header, and
+/// leaves that segment's contents in place when the message is dropped, so that the buffer holds the framed
+/// message. Any further segment comes from the heap.
+struct FramedAllocator {
+    buffer: Vec<u8>,
+    first_handed_out: bool,
+    heap: message::HeapAllocator,
+}
+
+impl FramedAllocator {
+    fn new(first_segment_words: usize) -> Self {
+        Self {
+            buffer: vec![0; 8 + first_segment_words * 8],
+            first_handed_out: false,
+            heap: message::HeapAllocator::new(),
+        }
+    }
+
+    fn first_segment(&mut self) -> *mut u8 {
+        self.buffer[8..].as_mut_ptr()
+    }
+
+    fn is_aligned(&self) -> bool {
+        self.buffer[8..].as_ptr().align_offset(8) == 0
+    }
+}
+
+// SAFETY: the first segment is the zero-initialized tail of `buffer`, 8-byte aligned (checked by the only
+// caller before use), valid until the allocator is dropped (the Vec is never resized while it is lent), and
+// handed out at most once, so it never overlaps another segment nor is handed out dirty. Other segments come
+// from `HeapAllocator`, which upholds the contract itself.
+unsafe impl message::Allocator for FramedAllocator {
+    fn allocate_segment(&mut self, minimum_size: u32) -> (std::ptr::NonNull<u8>, u32) {
+        let words = (self.buffer.len() - 8) / 8;
+        if !self.first_handed_out && minimum_size as usize <= words {
+            if let (Some(ptr), Ok(words)) = (
+                std::ptr::NonNull::new(self.first_segment()),
+                u32::try_from(words),
+            ) {
+                self.first_handed_out = true;
+                return (ptr, words);
+            }
+        }
+        self.heap.allocate_segment(minimum_size)
+    }
+
+    unsafe fn deallocate_segment(
+        &mut self,
+        ptr: std::ptr::NonNull<u8>,
+        word_size: u32,
+        words_used: u32,
+    ) {
+        if ptr.as_ptr() == self.first_segment() {
+            // Keep the contents: they are the message.
+            return;
+        }
+        // SAFETY: every other segment came from `self.heap`, with these sizes.
+        unsafe { self.heap.deallocate_segment(ptr, word_size, words_used) }
     }
 }
 
@@ -750,7 +834,29 @@ impl Drop for RegistrationServer {
 
 #[cfg(test)]
 mod tests {
-    use super::tokens_match;
+    use super::{any_pointer, flat_message, message, serialize, tokens_match};
+    use iomod_sdk::{Error, ErrorCode};
+
+    #[test]
+    fn flat_message_copies_the_root_once_and_frames_it() {
+        for detail_len in [0, 1, 7, 100, 70_000] {
+            let mut source = message::Builder::new_default();
+            let original = Error::method("Named", "a message", vec![9; detail_len]);
+            original.write(source.init_root());
+            let root: any_pointer::Reader<'_> = source.get_root_as_reader().unwrap();
+            let words = usize::try_from(root.target_size().unwrap().word_count).unwrap();
+            let flat = flat_message(root, words).unwrap();
+            let reader = serialize::read_message_from_flat_slice(
+                &mut &flat[..],
+                message::ReaderOptions::new(),
+            )
+            .unwrap();
+            let copy = Error::read(reader.get_root().unwrap());
+            assert_eq!(copy, original);
+            assert_eq!(copy.code, ErrorCode::Method);
+            assert_eq!(flat.len(), 8 + (words + 1) * 8, "no slack for {detail_len}");
+        }
+    }
 
     #[test]
     fn token_comparison() {
