@@ -1,0 +1,467 @@
+//! Checks that a [`Manifest`] can be generated: names, references, positions of types, recursion.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ops::Range;
+
+use crate::diagnostics::{Diagnostic, did_you_mean};
+use crate::manifest::{Field, Manifest, Type, TypeKind};
+use crate::naming::{
+    CAPNP_KEYWORDS, MAX_NAME_LEN, RESERVED_TYPE_NAMES, RUST_KEYWORDS, map_entry_name, upper_camel,
+};
+
+/// Where a type is used: some types are not allowed everywhere.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Position {
+    Field,
+    Variant,
+    Element,
+}
+
+pub(crate) fn validate(m: &Manifest, out: &mut Vec<Diagnostic>) {
+    let mut declared: HashMap<&str, Range<usize>> = HashMap::new();
+    for (name, span, what) in m
+        .types
+        .iter()
+        .map(|t| (&t.name, &t.span, "type"))
+        .chain(m.errors.iter().map(|e| (&e.name, &e.span, "error")))
+    {
+        if let Some(problem) = check_type_name(name) {
+            out.push(
+                Diagnostic::new(
+                    span.clone(),
+                    format!("invalid {what} name `{name}`: {problem}"),
+                )
+                .hint("type and error names are UpperCamelCase, like `PutItemInput`"),
+            );
+        }
+        if declared.insert(name, span.clone()).is_some() {
+            out.push(Diagnostic::new(
+                span.clone(),
+                format!(
+                    "`{name}` is declared more than once (types and errors share one namespace)"
+                ),
+            ));
+        }
+    }
+
+    for t in &m.types {
+        match &t.kind {
+            TypeKind::Struct(fields) => check_fields(
+                m,
+                fields,
+                &format!("type `{}`", t.name),
+                Position::Field,
+                out,
+            ),
+            TypeKind::Union(variants) => {
+                if variants.len() < 2 {
+                    out.push(
+                        Diagnostic::new(
+                            t.span.clone(),
+                            format!(
+                                "union `{}` has {} variant(s); a union needs at least two",
+                                t.name,
+                                variants.len()
+                            ),
+                        )
+                        .hint("use a struct for a single value"),
+                    );
+                }
+                check_fields(
+                    m,
+                    variants,
+                    &format!("union `{}`", t.name),
+                    Position::Variant,
+                    out,
+                );
+            }
+            TypeKind::Enum(values) => {
+                if values.is_empty() {
+                    out.push(Diagnostic::new(
+                        t.span.clone(),
+                        format!("enum `{}` has no values", t.name),
+                    ));
+                }
+                let mut seen = BTreeSet::new();
+                for v in values {
+                    if let Some(problem) = check_member_name(&v.name) {
+                        out.push(
+                            Diagnostic::new(
+                                v.span.clone(),
+                                format!("invalid enum value `{}`: {problem}", v.name),
+                            )
+                            .hint("enum values are snake_case, like `all_old`"),
+                        );
+                    }
+                    if !seen.insert(v.name.as_str()) {
+                        out.push(Diagnostic::new(
+                            v.span.clone(),
+                            format!("enum value `{}` appears twice in `{}`", v.name, t.name),
+                        ));
+                    }
+                }
+                if values.len() > usize::from(u16::MAX) {
+                    out.push(Diagnostic::new(
+                        t.span.clone(),
+                        format!("enum `{}` has more than 65535 values", t.name),
+                    ));
+                }
+            }
+        }
+    }
+    for e in &m.errors {
+        check_fields(
+            m,
+            &e.fields,
+            &format!("error `{}`", e.name),
+            Position::Field,
+            out,
+        );
+    }
+
+    // Names the generator derives must not clash with declared ones.
+    let mut generated: BTreeMap<String, String> = BTreeMap::new();
+    for method in &m.methods {
+        let camel = upper_camel(&method.name);
+        generated.insert(
+            format!("{camel}Result"),
+            format!("the results of method `{}`", method.name),
+        );
+        generated.insert(
+            format!("{camel}Error"),
+            format!("the errors of method `{}`", method.name),
+        );
+    }
+    for (ty, _) in map_types(m) {
+        generated.insert(
+            map_entry_name(&ty),
+            format!(
+                "the entries of `{}`",
+                Type::Map(Box::new(ty.clone())).to_manifest()
+            ),
+        );
+    }
+    for (name, span) in &declared {
+        if let Some(what) = generated.get(*name) {
+            out.push(
+                Diagnostic::new(
+                    span.clone(),
+                    format!("`{name}` is a name the generator uses for {what}"),
+                )
+                .hint("rename the type"),
+            );
+        }
+    }
+
+    let mut method_names = BTreeSet::new();
+    for method in &m.methods {
+        if let Some(problem) = check_member_name(&method.name) {
+            out.push(
+                Diagnostic::new(
+                    method.span.clone(),
+                    format!("invalid method name `{}`: {problem}", method.name),
+                )
+                .hint("method names are snake_case, like `put_item`"),
+            );
+        }
+        method_names.insert(method.name.as_str());
+        for (what, name, span) in [
+            ("input", &method.input, &method.input_span),
+            ("output", &method.output, &method.output_span),
+        ] {
+            if name.is_empty() {
+                continue;
+            }
+            match m.type_def(name).map(|t| &t.kind) {
+                Some(TypeKind::Struct(_)) => {}
+                Some(_) => out.push(
+                    Diagnostic::new(
+                        span.clone(),
+                        format!(
+                            "the {what} of `{}` must be a struct, and `{name}` is not one",
+                            method.name
+                        ),
+                    )
+                    .hint("wrap it in a struct, or write the fields inline: input = { .. }"),
+                ),
+                None if m.error_def(name).is_some() => out.push(
+                    Diagnostic::new(span.clone(), format!("`{name}` is an error, not a type"))
+                        .hint(format!("the {what} of a method is a struct from [types]")),
+                ),
+                None => out.push(unknown_type(m, name, span.clone())),
+            }
+        }
+        let mut seen = BTreeSet::new();
+        for (error, span) in method.errors.iter().zip(
+            method
+                .error_spans
+                .iter()
+                .cloned()
+                .chain(std::iter::repeat(0..0)),
+        ) {
+            if !seen.insert(error.as_str()) {
+                out.push(Diagnostic::new(
+                    span.clone(),
+                    format!("error `{error}` is listed twice for `{}`", method.name),
+                ));
+            }
+            if m.error_def(error).is_none() {
+                let hint = match did_you_mean(error, m.errors.iter().map(|e| e.name.as_str())) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None if m.type_def(error).is_some() => {
+                        format!("`{error}` is a type; declare errors under [errors.{error}]")
+                    }
+                    None => format!("declare it as [errors.{error}]"),
+                };
+                out.push(
+                    Diagnostic::new(
+                        span,
+                        format!("method `{}` returns unknown error `{error}`", method.name),
+                    )
+                    .hint(hint),
+                );
+            }
+        }
+    }
+    if m.methods.len() > usize::from(u16::MAX) {
+        out.push(Diagnostic::new(0..0, "more than 65535 methods"));
+    }
+    check_recursion(m, out);
+}
+
+fn check_type_name(name: &str) -> Option<String> {
+    if !name.starts_with(|c: char| c.is_ascii_uppercase()) {
+        return Some("it must start with an uppercase ASCII letter".into());
+    }
+    if let Some(c) = name.chars().find(|c| !c.is_ascii_alphanumeric()) {
+        return Some(format!(
+            "it contains {c:?}; only letters and digits are allowed"
+        ));
+    }
+    if name.len() > MAX_NAME_LEN {
+        return Some(format!("it is longer than {MAX_NAME_LEN} characters"));
+    }
+    if RESERVED_TYPE_NAMES.contains(&name) {
+        return Some("it is reserved by the generated code".into());
+    }
+    None
+}
+
+/// Fields, variants, values and methods: snake_case, not a keyword.
+fn check_member_name(name: &str) -> Option<String> {
+    if !name.starts_with(|c: char| c.is_ascii_lowercase()) {
+        return Some("it must start with a lowercase ASCII letter".into());
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_'))
+    {
+        return Some(format!(
+            "it contains {c:?}; only a-z, 0-9 and _ are allowed"
+        ));
+    }
+    if name.contains("__") || name.ends_with('_') {
+        return Some("underscores separate words: no doubled or trailing `_`".into());
+    }
+    if name.len() > MAX_NAME_LEN {
+        return Some(format!("it is longer than {MAX_NAME_LEN} characters"));
+    }
+    if RUST_KEYWORDS.contains(&name) || CAPNP_KEYWORDS.contains(&name) {
+        return Some("it is a reserved word in Rust or Cap'n Proto".into());
+    }
+    None
+}
+
+fn check_fields(
+    m: &Manifest,
+    fields: &[Field],
+    owner: &str,
+    position: Position,
+    out: &mut Vec<Diagnostic>,
+) {
+    let what = if position == Position::Variant {
+        "variant"
+    } else {
+        "field"
+    };
+    let mut seen = BTreeSet::new();
+    for f in fields {
+        if let Some(problem) = check_member_name(&f.name) {
+            out.push(
+                Diagnostic::new(
+                    f.span.clone(),
+                    format!("invalid {what} name `{}` in {owner}: {problem}", f.name),
+                )
+                .hint(format!("{what} names are snake_case, like `table_name`")),
+            );
+        }
+        if !seen.insert(f.name.as_str()) {
+            out.push(Diagnostic::new(
+                f.span.clone(),
+                format!("{what} `{}` appears twice in {owner}", f.name),
+            ));
+        }
+        check_type(m, &f.ty, &f.ty_span, position, out);
+    }
+    if fields.len() > usize::from(u16::MAX) / 2 {
+        out.push(Diagnostic::new(
+            0..0,
+            format!("{owner} has too many {what}s"),
+        ));
+    }
+}
+
+fn check_type(
+    m: &Manifest,
+    ty: &Type,
+    span: &Range<usize>,
+    position: Position,
+    out: &mut Vec<Diagnostic>,
+) {
+    match ty {
+        Type::Void if position != Position::Variant => {
+            out.push(
+                Diagnostic::new(
+                    span.clone(),
+                    "`void` can only be the type of a union variant",
+                )
+                .hint("use option<T> for an optional value"),
+            );
+        }
+        Type::Option(inner) => {
+            if position != Position::Field {
+                let hint = if position == Position::Variant {
+                    "a variant is already optional: use the inner type"
+                } else {
+                    "wrap it in a struct with an option field"
+                };
+                out.push(
+                    Diagnostic::new(
+                        span.clone(),
+                        format!(
+                            "`{}` cannot be a {}",
+                            ty.to_manifest(),
+                            if position == Position::Variant {
+                                "union variant"
+                            } else {
+                                "list element or map value"
+                            }
+                        ),
+                    )
+                    .hint(hint),
+                );
+            } else if matches!(**inner, Type::Option(_)) {
+                out.push(
+                    Diagnostic::new(span.clone(), "`option<option<T>>` is not supported")
+                        .hint("use a union to tell the cases apart"),
+                );
+            } else if matches!(**inner, Type::Void) {
+                out.push(
+                    Diagnostic::new(span.clone(), "`option<void>` carries nothing")
+                        .hint("use bool"),
+                );
+            } else {
+                check_type(m, inner, span, Position::Element, out);
+            }
+        }
+        Type::List(inner) | Type::Map(inner) => check_type(m, inner, span, Position::Element, out),
+        Type::Named(name) if m.type_def(name).is_none() => {
+            if m.error_def(name).is_some() {
+                out.push(Diagnostic::new(
+                    span.clone(),
+                    format!("`{name}` is an error; fields use types from [types]"),
+                ));
+            } else {
+                out.push(unknown_type(m, name, span.clone()));
+            }
+        }
+        _ => {}
+    }
+}
+
+fn unknown_type(m: &Manifest, name: &str, span: Range<usize>) -> Diagnostic {
+    let hint = match did_you_mean(name, m.types.iter().map(|t| t.name.as_str())) {
+        Some(s) => format!("did you mean `{s}`?"),
+        None => format!("declare it as [types.{name}]"),
+    };
+    Diagnostic::new(span, format!("unknown type `{name}`")).hint(hint)
+}
+
+/// Every `map<string, V>` value type used, with where it is first used.
+pub(crate) fn map_types(m: &Manifest) -> BTreeMap<Type, ()> {
+    fn walk(ty: &Type, found: &mut BTreeMap<Type, ()>) {
+        match ty {
+            Type::Map(inner) => {
+                found.insert((**inner).clone(), ());
+                walk(inner, found);
+            }
+            Type::List(inner) | Type::Option(inner) => walk(inner, found),
+            _ => {}
+        }
+    }
+    let mut found = BTreeMap::new();
+    for f in all_fields(m) {
+        walk(&f.ty, &mut found);
+    }
+    found
+}
+
+pub(crate) fn all_fields(m: &Manifest) -> impl Iterator<Item = &Field> {
+    m.types
+        .iter()
+        .flat_map(|t| match &t.kind {
+            TypeKind::Struct(f) | TypeKind::Union(f) => f.as_slice(),
+            TypeKind::Enum(_) => &[],
+        })
+        .chain(m.errors.iter().flat_map(|e| e.fields.iter()))
+}
+
+/// The named type a field holds directly (not through a list or map), and whether through `option`.
+pub(crate) fn direct_target(ty: &Type) -> Option<(&str, bool)> {
+    match ty {
+        Type::Named(n) => Some((n, false)),
+        Type::Option(inner) => match &**inner {
+            Type::Named(n) => Some((n, true)),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// A type that holds itself directly (not through a list, map or option) would be infinitely large.
+fn check_recursion(m: &Manifest, out: &mut Vec<Diagnostic>) {
+    for t in &m.types {
+        let fields = match &t.kind {
+            TypeKind::Struct(f) | TypeKind::Union(f) => f,
+            TypeKind::Enum(_) => continue,
+        };
+        // Depth-first search over direct, non-optional containment, looking for `t` itself.
+        for f in fields {
+            let Some((target, false)) = direct_target(&f.ty) else {
+                continue;
+            };
+            let mut stack = vec![(target.to_owned(), vec![t.name.clone(), target.to_owned()])];
+            let mut visited = BTreeSet::new();
+            while let Some((name, path)) = stack.pop() {
+                if name == t.name {
+                    out.push(Diagnostic::new(f.ty_span.clone(), format!("`{}` contains itself with no indirection ({}): it would be infinitely large", t.name, path.join(" → "))).hint("hold the recursive value in an option<..>, a list<..> or a map<string, ..>"));
+                    break;
+                }
+                if !visited.insert(name.clone()) {
+                    continue;
+                }
+                if let Some(def) = m.type_def(&name) {
+                    if let TypeKind::Struct(fs) | TypeKind::Union(fs) = &def.kind {
+                        for g in fs {
+                            if let Some((next, false)) = direct_target(&g.ty) {
+                                let mut p = path.clone();
+                                p.push(next.to_owned());
+                                stack.push((next.to_owned(), p));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
