@@ -39,6 +39,9 @@ pub fn snake(camel: &str) -> String {
     out
 }
 
+/// The longest name (type, field, method, value) a manifest may use.
+pub const MAX_NAME_LEN: usize = 64;
+
 /// Words Rust reserves: not usable as field, method or value names.
 pub const RUST_KEYWORDS: &[&str] = &[
     "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "crate",
@@ -136,6 +139,3 @@ mod tests {
         assert_eq!(snake("putItem"), "put_item");
     }
 }
-
-/// The longest name (type, field, method, value) a manifest may use.
-pub const MAX_NAME_LEN: usize = 64;
