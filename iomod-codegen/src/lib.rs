@@ -23,13 +23,17 @@
 //! assert!(err.to_string().contains("unknown type `strng`"));
 //! ```
 
+mod build;
 mod diagnostics;
+pub mod generate;
 mod manifest;
 pub mod naming;
 mod parse;
 mod validate;
 
+pub use build::{BuildError, Builder, Generated, configure, write_if_changed};
 pub use diagnostics::{Diagnostic, Diagnostics};
+pub use generate::{GenerateError, GeneratedFiles, Names, Options, generate};
 pub use manifest::{
     EnumValue, ErrorDef, Field, Manifest, Method, Process, Type, TypeDef, TypeKind,
 };

@@ -115,6 +115,11 @@ pub struct Error {
     pub detail: Vec<u8>,
 }
 
+/// A malformed protocol message from the peer.
+pub(crate) fn protocol_error(e: capnp::Error) -> Error {
+    Error::new(ErrorCode::Internal, format!("malformed protocol message: {e}"))
+}
+
 /// The prefix of RPC exception descriptions that carry a typed error.
 const EXCEPTION_MARKER: &str = "iomod.";
 

@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use crate::iomod_capnp::{iomod_info, method_info};
-use crate::transport::protocol_error;
+use crate::error::protocol_error;
 use crate::{Coordinates, Error, ErrorCode, check_method_name, check_version};
 
 /// One method of an IOmod.

@@ -67,9 +67,13 @@ pub mod iomod_capnp {
 
 mod coordinates;
 mod error;
+pub mod guest;
 mod info;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod logging;
+#[cfg(not(target_arch = "wasm32"))]
 mod serve;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod transport;
 
 pub use coordinates::{
@@ -77,10 +81,17 @@ pub use coordinates::{
 };
 pub use error::{Error, ErrorCode};
 pub use info::{IomodInfo, MAX_INFO_TEXT_BYTES, MAX_METHODS, MethodInfo};
+#[cfg(not(target_arch = "wasm32"))]
+pub use capnp_rpc;
+#[cfg(not(target_arch = "wasm32"))]
 pub use serve::{Calls, ServeOptions, Service, serve, serve_with, shutdown_signal};
 
 /// The version of the registration protocol this SDK speaks (`protocolVersion` in `schemas/iomod.capnp`).
 pub const PROTOCOL_VERSION: u32 = iomod_capnp::PROTOCOL_VERSION;
+
+/// The text of `schemas/iomod.capnp`, the protocol schema that generated IOmod schemas import as
+/// `/iomod.capnp`.
+pub const PROTOCOL_SCHEMA: &str = include_str!("../../schemas/iomod.capnp");
 
 /// This SDK's version, sent at registration.
 pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -11,9 +11,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::iomod_capnp::{control, health, register_result, registration};
-use crate::transport::{
-    ConnectionLimits, RegistryAddress, RegistryConnection, TOKEN_ENV, protocol_error,
-};
+use crate::error::protocol_error;
+use crate::transport::{ConnectionLimits, RegistryAddress, RegistryConnection, TOKEN_ENV};
 use crate::{Error, ErrorCode, IomodInfo};
 
 /// An IOmod: what it registers as, and the capability that serves its interface.

@@ -9,6 +9,7 @@ use futures::AsyncReadExt;
 use tokio_util::compat::TokioAsyncReadCompatExt;
 
 use crate::iomod_capnp::{gate, registry};
+use crate::error::protocol_error;
 use crate::{Error, ErrorCode};
 
 /// The environment variable that tells an IOmod (or a tool) where the registry listens.
@@ -265,13 +266,6 @@ impl RegistryConnection {
     }
 }
 
-/// A malformed protocol message from the peer.
-pub(crate) fn protocol_error(e: capnp::Error) -> Error {
-    Error::new(
-        ErrorCode::Internal,
-        format!("malformed protocol message: {e}"),
-    )
-}
 
 /// Removes a stale socket file at `path` (one nobody listens on), creating its directory (mode 0700) if
 /// needed. Fails when another process listens there.

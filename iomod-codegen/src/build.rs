@@ -1,0 +1,181 @@
+//! The build-script front end, in the style of `tonic-build` and `capnpc`:
+//!
+//! ```no_run
+//! // build.rs of an IOmod crate
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     iomod_codegen::configure().manifest("iomod.toml").generate()?;
+//!     Ok(())
+//! }
+//! // src/main.rs: iomod_codegen::include_host!("dynamodb"); then `dynamodb::service(MyImpl)`.
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use crate::{Diagnostics, GenerateError, GeneratedFiles, Manifest, Names, Options};
+
+/// Why a build step failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The manifest could not be read.
+    #[error("cannot read the manifest {path}: {source}")]
+    Read {
+        /// The manifest's path.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The manifest is invalid (every problem is listed).
+    #[error("{0}")]
+    Manifest(#[from] Diagnostics),
+    /// Generation failed.
+    #[error(transparent)]
+    Generate(#[from] GenerateError),
+    /// A generated file could not be written.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// No output directory: not running in a build script and none was given.
+    #[error("no output directory: set one with .out_dir(..), or run from a build script (OUT_DIR)")]
+    NoOutDir,
+}
+
+/// Starts configuring generation for a build script.
+pub fn configure() -> Builder {
+    Builder::default()
+}
+
+/// Configures what a build script generates. See [`configure`].
+#[derive(Debug, Clone, Default)]
+pub struct Builder {
+    manifest: Option<PathBuf>,
+    out_dir: Option<PathBuf>,
+    guest_dir: Option<PathBuf>,
+    options: Options,
+    emit_rerun: Option<bool>,
+}
+
+/// What a build step produced.
+#[derive(Debug)]
+pub struct Generated {
+    /// The validated manifest.
+    pub manifest: Manifest,
+    /// Every generated file, by path relative to its output directory.
+    pub files: GeneratedFiles,
+    /// The host file written into the output directory (`<out_dir>/<module>.rs`).
+    pub host_file: PathBuf,
+}
+
+impl Builder {
+    /// The manifest to read (default `iomod.toml` in the crate's directory).
+    pub fn manifest(mut self, path: impl Into<PathBuf>) -> Self {
+        self.manifest = Some(path.into());
+        self
+    }
+
+    /// Where to write the host file, the schema and the JSON Schemas (default `OUT_DIR`).
+    pub fn out_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.out_dir = Some(dir.into());
+        self
+    }
+
+    /// Also write the guest crate into `dir` (for example a checked-in `guest/` directory).
+    pub fn guest_crate_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.guest_dir = Some(dir.into());
+        self
+    }
+
+    /// The module path where the host file is included, when not the crate root (for example
+    /// `["generated"]` for `mod generated { iomod_codegen::include_host!(..); }`).
+    pub fn parent_module(mut self, path: &[&str]) -> Self {
+        self.options.host_parent_module = path.iter().map(|s| (*s).to_owned()).collect();
+        self
+    }
+
+    /// The guest crate's `iomod-sdk` dependency, as TOML (default: this generator's version).
+    pub fn guest_sdk_dependency(mut self, toml: impl Into<String>) -> Self {
+        self.options.guest_sdk_dependency = toml.into();
+        self
+    }
+
+    /// Whether to print `cargo:rerun-if-changed` lines (default: when running in a build script).
+    pub fn emit_rerun_if_changed(mut self, emit: bool) -> Self {
+        self.emit_rerun = Some(emit);
+        self
+    }
+
+    /// Reads, validates and generates; writes only files whose contents changed.
+    pub fn generate(self) -> Result<Generated, BuildError> {
+        let in_build_script = std::env::var_os("OUT_DIR").is_some() && std::env::var_os("CARGO_MANIFEST_DIR").is_some();
+        let manifest_path = match self.manifest {
+            Some(path) => path,
+            None => PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default()).join("iomod.toml"),
+        };
+        if self.emit_rerun.unwrap_or(in_build_script) {
+            rerun_if_changed(&manifest_path);
+        }
+        let text = std::fs::read_to_string(&manifest_path).map_err(|source| BuildError::Read {
+            path: manifest_path.clone(),
+            source,
+        })?;
+        let manifest = Manifest::parse(&manifest_path.display().to_string(), &text)?;
+        let files = crate::generate(&manifest, &self.options)?;
+        let out_dir = match self.out_dir {
+            Some(dir) => dir,
+            None => std::env::var_os("OUT_DIR").map(PathBuf::from).ok_or(BuildError::NoOutDir)?,
+        };
+        let module = Names::of(&manifest).module;
+        for (path, contents) in &files {
+            let target = match path.strip_prefix("guest") {
+                Ok(rest) => match &self.guest_dir {
+                    Some(dir) => dir.join(rest),
+                    None => continue,
+                },
+                Err(_) => match path.strip_prefix("host") {
+                    Ok(rest) => out_dir.join(rest),
+                    Err(_) => out_dir.join(path),
+                },
+            };
+            write_if_changed(&target, contents)?;
+        }
+        Ok(Generated {
+            manifest,
+            files,
+            host_file: out_dir.join(format!("{module}.rs")),
+        })
+    }
+}
+
+#[allow(clippy::print_stdout)] // the build-script protocol
+fn rerun_if_changed(path: &Path) {
+    println!("cargo:rerun-if-changed={}", path.display());
+}
+
+/// Writes `contents` to `path` unless it already holds exactly that (so that unchanged outputs keep their
+/// modification time and trigger no rebuild).
+pub fn write_if_changed(path: &Path, contents: &str) -> Result<bool, BuildError> {
+    if std::fs::read(path).is_ok_and(|old| old == contents.as_bytes()) {
+        return Ok(false);
+    }
+    let error = |source| BuildError::Write {
+        path: path.to_owned(),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(error)?;
+    }
+    std::fs::write(path, contents).map_err(error)?;
+    Ok(true)
+}
+
+/// Includes a host file generated by a build script into the current module:
+/// `iomod_codegen::include_host!("dynamodb");` defines `dynamodb_capnp` and `dynamodb`.
+#[macro_export]
+macro_rules! include_host {
+    ($module:literal) => {
+        include!(concat!(env!("OUT_DIR"), "/", $module, ".rs"));
+    };
+}

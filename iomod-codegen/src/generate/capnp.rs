@@ -1,0 +1,172 @@
+//! The IOmod's Cap'n Proto schema.
+
+use serde::Serialize;
+
+use crate::generate::{Names, render};
+use crate::manifest::{Field, Manifest, Type, TypeKind};
+use crate::naming::{lower_camel, map_entry_name};
+use crate::validate::map_types;
+
+#[derive(Serialize)]
+struct StructView {
+    name: String,
+    doc: Vec<String>,
+    members: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct EnumView {
+    name: String,
+    doc: Vec<String>,
+    values: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct MethodView {
+    name: String,
+    ordinal: usize,
+    input: String,
+    result: String,
+    doc: Vec<String>,
+}
+
+fn doc_lines(doc: &str) -> Vec<String> {
+    doc.lines().map(|l| l.trim_end().to_owned()).collect()
+}
+
+/// The Cap'n Proto spelling of a type.
+pub(crate) fn capnp_type(ty: &Type) -> String {
+    match ty {
+        Type::Void => "Void".into(),
+        Type::Bool => "Bool".into(),
+        Type::Int(b) => format!("Int{b}"),
+        Type::UInt(b) => format!("UInt{b}"),
+        Type::F32 => "Float32".into(),
+        Type::F64 => "Float64".into(),
+        Type::String => "Text".into(),
+        Type::Bytes => "Data".into(),
+        Type::List(t) => format!("List({})", capnp_type(t)),
+        Type::Map(t) => format!("List({})", map_entry_name(t)),
+        Type::Option(t) => capnp_type(t),
+        Type::Named(n) => n.clone(),
+    }
+}
+
+/// The members of a struct: optional non-pointer fields become a group union `{ none; some }`.
+fn struct_members(m: &Manifest, fields: &[Field]) -> Vec<String> {
+    let mut ordinal = 0;
+    let mut members = Vec::new();
+    for f in fields {
+        let name = lower_camel(&f.name);
+        let comment = if f.doc.is_empty() { String::new() } else { format!("  # {}", f.doc.lines().next().unwrap_or("")) };
+        match &f.ty {
+            Type::Option(inner) if !inner.is_pointer(m) => {
+                members.push(format!(
+                    "{name} :union {{ none @{} :Void; some @{} :{}; }}{comment}",
+                    ordinal,
+                    ordinal + 1,
+                    capnp_type(inner)
+                ));
+                ordinal += 2;
+            }
+            ty => {
+                members.push(format!("{name} @{ordinal} :{};{comment}", capnp_type(ty)));
+                ordinal += 1;
+            }
+        }
+    }
+    members
+}
+
+fn union_members(variants: &[Field]) -> Vec<String> {
+    let mut members = vec!["union {".to_owned()];
+    for (ordinal, v) in variants.iter().enumerate() {
+        let comment = if v.doc.is_empty() { String::new() } else { format!("  # {}", v.doc.lines().next().unwrap_or("")) };
+        members.push(format!("  {} @{ordinal} :{};{comment}", lower_camel(&v.name), capnp_type(&v.ty)));
+    }
+    members.push("}".to_owned());
+    members
+}
+
+pub(crate) fn schema(m: &Manifest, names: &Names) -> Result<String, crate::GenerateError> {
+    let mut structs = Vec::new();
+    let mut enums = Vec::new();
+    for t in &m.types {
+        match &t.kind {
+            TypeKind::Struct(fields) => structs.push(StructView {
+                name: t.name.clone(),
+                doc: doc_lines(&t.doc),
+                members: struct_members(m, fields),
+            }),
+            TypeKind::Union(variants) => structs.push(StructView {
+                name: t.name.clone(),
+                doc: doc_lines(&t.doc),
+                members: union_members(variants),
+            }),
+            TypeKind::Enum(values) => enums.push(EnumView {
+                name: t.name.clone(),
+                doc: doc_lines(&t.doc),
+                values: values
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| {
+                        let comment = if v.doc.is_empty() { String::new() } else { format!("  # {}", v.doc) };
+                        format!("{} @{i};{comment}", lower_camel(&v.name))
+                    })
+                    .collect(),
+            }),
+        }
+    }
+    for e in &m.errors {
+        structs.push(StructView {
+            name: e.name.clone(),
+            doc: doc_lines(&e.doc),
+            members: struct_members(m, &e.fields),
+        });
+    }
+    for (value, ()) in map_types(m) {
+        structs.push(StructView {
+            name: map_entry_name(&value),
+            doc: vec![format!("An entry of map<string, {}>.", value.to_manifest())],
+            members: vec!["key @0 :Text;".into(), format!("value @1 :{};", capnp_type(&value))],
+        });
+    }
+    let mut methods = Vec::new();
+    for (ordinal, method) in m.methods.iter().enumerate() {
+        let result = names.result_struct(method);
+        let mut members = vec![
+            "union {".to_owned(),
+            format!("  ok @0 :{};", method.output),
+            "  failed @1 :Iomod.Error;  # a failure that is not one of the method's named errors".to_owned(),
+        ];
+        for (i, error) in method.errors.iter().enumerate() {
+            members.push(format!("  {} @{} :{error};", lower_camel(&crate::naming::snake(error)), i + 2));
+        }
+        members.push("}".to_owned());
+        structs.push(StructView {
+            name: result.clone(),
+            doc: vec![format!("The outcome of `{}`.", method.name)],
+            members,
+        });
+        methods.push(MethodView {
+            name: lower_camel(&method.name),
+            ordinal,
+            input: method.input.clone(),
+            result,
+            doc: doc_lines(&method.doc),
+        });
+    }
+    let mut context = tera::Context::new();
+    context.insert("generator_version", env!("CARGO_PKG_VERSION"));
+    context.insert("coordinates", &m.coordinates);
+    context.insert("version", &m.version);
+    context.insert("digest", &m.digest);
+    context.insert("doc", &doc_lines(&m.doc));
+    context.insert("file_id", &format!("0x{:016x}", names.file_id));
+    context.insert("structs", &structs);
+    context.insert("enums", &enums);
+    context.insert("interface", &names.interface);
+    context.insert("interface_doc", &vec![format!("The `{}` IOmod.", m.coordinates)]);
+    context.insert("methods", &methods);
+    render("schema.capnp", include_str!("../../templates/schema.capnp.tera"), &context)
+}

@@ -1,0 +1,82 @@
+//! The host-side skeleton: plain types, the trait an IOmod implements, and its Cap'n Proto server.
+
+use serde::Serialize;
+
+use crate::generate::rust::{Flavor, LIST_LEN_HELPER, RustGen};
+use crate::generate::{GenerateError, Names, json_schema, render};
+use crate::manifest::Manifest;
+use crate::naming::{snake, upper_camel};
+
+/// A method as the templates see it.
+#[derive(Serialize)]
+pub(crate) struct MethodView {
+    name: String,
+    camel: String,
+    ordinal: usize,
+    input: String,
+    output: String,
+    error: String,
+    doc: Vec<String>,
+    doc_literal: String,
+    input_schema: String,
+    output_schema: String,
+    error_schema: String,
+}
+
+fn literal(text: &str) -> String {
+    format!("{text:?}")
+}
+
+pub(crate) fn methods(m: &Manifest) -> Vec<MethodView> {
+    m.methods
+        .iter()
+        .enumerate()
+        .map(|(ordinal, method)| {
+            let compact = |v: serde_json::Value| if v.is_null() { String::new() } else { v.to_string() };
+            MethodView {
+                name: method.name.clone(),
+                camel: upper_camel(&method.name),
+                ordinal,
+                input: method.input.clone(),
+                output: method.output.clone(),
+                error: format!("{}Error", upper_camel(&method.name)),
+                doc: method.doc.lines().map(str::to_owned).collect(),
+                doc_literal: literal(&method.doc),
+                input_schema: literal(&compact(json_schema::input(m, method))),
+                output_schema: literal(&compact(json_schema::output(m, method))),
+                error_schema: literal(&compact(json_schema::errors(m, method))),
+            }
+        })
+        .collect()
+}
+
+fn indent(text: &str, by: &str) -> String {
+    text.lines()
+        .map(|l| if l.is_empty() { String::new() } else { format!("{by}{l}") })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}
+
+/// `host/<module>.rs`. `parent_module` is where the file is included (empty: the crate root).
+pub(crate) fn host(m: &Manifest, names: &Names, capnp_code: &str, parent_module: &[String]) -> Result<String, GenerateError> {
+    let mut path = vec!["crate".to_owned()];
+    path.extend(parent_module.iter().cloned());
+    path.push(format!("{}_capnp", names.module));
+    let cap = path.join("::");
+    let types = RustGen::new(m, "cap".into(), Flavor::Host).types(names);
+    let mut context = tera::Context::new();
+    context.insert("generator_version", env!("CARGO_PKG_VERSION"));
+    context.insert("coordinates", &m.coordinates);
+    context.insert("version", &m.version);
+    context.insert("digest", &m.digest);
+    context.insert("module", &names.module);
+    context.insert("interface", &names.interface);
+    context.insert("interface_module", &snake(&names.interface));
+    context.insert("cap", &cap);
+    context.insert("capnp_code", &indent(capnp_code, "    "));
+    context.insert("types", &indent(&types, "    "));
+    context.insert("list_len_helper", &indent(LIST_LEN_HELPER, "    "));
+    context.insert("methods", &methods(m));
+    render("host.rs", include_str!("../../templates/host.rs.tera"), &context)
+}

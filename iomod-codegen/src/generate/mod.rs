@@ -1,0 +1,128 @@
+//! The generators. Each takes the validated [`Manifest`] and returns text; [`generate`] gathers them.
+
+pub(crate) mod capnp;
+pub(crate) mod compile;
+pub(crate) mod guest;
+pub(crate) mod host;
+pub(crate) mod json_schema;
+pub(crate) mod rust;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use crate::manifest::{Manifest, Method};
+use crate::naming::{upper_camel, snake};
+
+/// Names derived from a manifest, shared by every generator.
+#[derive(Debug, Clone)]
+pub struct Names {
+    /// The Rust module / file stem (`dynamodb` for `example.aws.dynamodb`).
+    pub module: String,
+    /// The Cap'n Proto interface (`Dynamodb`).
+    pub interface: String,
+    /// The Cap'n Proto file id, derived from the coordinates.
+    pub file_id: u64,
+}
+
+impl Names {
+    /// The names of `manifest`.
+    pub fn of(manifest: &Manifest) -> Self {
+        use sha2::Digest;
+        let module = snake(&upper_camel(&manifest.name().replace('-', "_")));
+        let hash = sha2::Sha256::digest(format!("iomod-codegen:{}", manifest.coordinates).as_bytes());
+        let mut id = [0u8; 8];
+        id.copy_from_slice(&hash[..8]);
+        Self {
+            interface: upper_camel(&module),
+            module,
+            file_id: u64::from_be_bytes(id) | (1 << 63),
+        }
+    }
+
+    /// The struct holding a method's outcome.
+    pub fn result_struct(&self, method: &Method) -> String {
+        format!("{}Result", upper_camel(&method.name))
+    }
+}
+
+/// Generated files: relative path → contents.
+pub type GeneratedFiles = BTreeMap<PathBuf, String>;
+
+/// Why generation failed (the manifest itself was valid).
+#[derive(Debug, thiserror::Error)]
+pub enum GenerateError {
+    /// A template failed to render: a bug in the generator.
+    #[error("rendering {template}: {message}")]
+    Template {
+        /// Which template.
+        template: String,
+        /// The renderer's message.
+        message: String,
+    },
+    /// The Cap'n Proto compiler or code generator failed on the generated schema.
+    #[error("Cap'n Proto: {0}")]
+    Capnp(String),
+}
+
+pub(crate) fn render(name: &str, template: &str, context: &tera::Context) -> Result<String, GenerateError> {
+    let mut tera = tera::Tera::new();
+    tera.autoescape_on(Vec::<&str>::new());
+    let error = |e: tera::Error| GenerateError::Template {
+        template: name.to_owned(),
+        message: format!("{e:?}"),
+    };
+    tera.add_raw_template(name, template).map_err(error)?;
+    tera.render(name, context).map_err(error)
+}
+
+/// What to generate, and how generated code is wired in. The builder and the CLI share it.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The module path where the host file is included (empty: the crate root).
+    pub host_parent_module: Vec<String>,
+    /// The `iomod-sdk` dependency of the guest crate, as TOML (`"0.1"`, or `{ path = ".." }`).
+    pub guest_sdk_dependency: String,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            host_parent_module: Vec::new(),
+            guest_sdk_dependency: format!("\"{}\"", env!("CARGO_PKG_VERSION")),
+        }
+    }
+}
+
+/// Generates every output for `manifest`:
+///
+/// - `schema/<name>.capnp`: the IOmod's Cap'n Proto schema, and `schema/iomod.capnp`, the protocol schema
+///   it imports;
+/// - `host/<name>.rs`: the host skeleton (types, trait, Cap'n Proto server, `iomod_sdk::Service`);
+/// - `guest/`: the wasm guest crate (`Cargo.toml`, `src/lib.rs`, `src/<name>_capnp.rs`);
+/// - `json/<method>.input.json`, `.output.json` and (when the method declares errors) `.errors.json`.
+///
+/// The result depends only on the manifest and the options. Compiling the schema (which checks it and
+/// produces the Rust code embedded in the host and guest files) runs the embedded Cap'n Proto compiler on
+/// a scratch copy in the system's temporary directory.
+pub fn generate(manifest: &Manifest, options: &Options) -> Result<GeneratedFiles, GenerateError> {
+    let names = Names::of(manifest);
+    let mut files = GeneratedFiles::new();
+    let schema = capnp::schema(manifest, &names)?;
+    let request = compile::compile(&names.module, &schema)?;
+    let host_capnp = compile::rust_code(&names.module, &request, &options.host_parent_module)?;
+    files.insert(PathBuf::from(format!("host/{}.rs", names.module)), host::host(manifest, &names, &host_capnp, &options.host_parent_module)?);
+    let guest_capnp = compile::rust_code(&names.module, &request, &[])?;
+    guest::guest(manifest, &names, &guest_capnp, &options.guest_sdk_dependency, &mut files)?;
+    files.insert(PathBuf::from(format!("schema/{}.capnp", names.module)), schema);
+    files.insert(PathBuf::from("schema/iomod.capnp"), iomod_sdk::PROTOCOL_SCHEMA.to_owned());
+    for method in &manifest.methods {
+        let pretty = |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap_or_default() + "\n";
+        files.insert(PathBuf::from(format!("json/{}.input.json", method.name)), pretty(&json_schema::input(manifest, method)));
+        files.insert(PathBuf::from(format!("json/{}.output.json", method.name)), pretty(&json_schema::output(manifest, method)));
+        let errors = json_schema::errors(manifest, method);
+        if !errors.is_null() {
+            files.insert(PathBuf::from(format!("json/{}.errors.json", method.name)), pretty(&errors));
+        }
+    }
+    Ok(files)
+}

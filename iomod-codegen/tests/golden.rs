@@ -1,0 +1,115 @@
+//! Golden files: every fixture's generated outputs against `tests/fixtures/<case>/expected/`.
+//! Refresh them with `IOMOD_BLESS=1 cargo test -p iomod-codegen --test golden`.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use iomod_codegen::{Manifest, Options, generate};
+
+fn fixtures() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.join("iomod.toml").is_file()).collect();
+    cases.sort();
+    assert!(cases.len() >= 4, "expected at least four fixtures");
+    cases
+}
+
+fn load(case: &Path) -> Manifest {
+    let path = case.join("iomod.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    Manifest::parse(&path.display().to_string(), &text).unwrap_or_else(|d| panic!("{d}"))
+}
+
+/// A readable summary of how `actual` differs from `expected`: the first differing lines with context.
+fn diff(expected: &str, actual: &str) -> String {
+    let (e, a): (Vec<&str>, Vec<&str>) = (expected.lines().collect(), actual.lines().collect());
+    let first = e.iter().zip(&a).position(|(x, y)| x != y).unwrap_or(e.len().min(a.len()));
+    let mut out = format!("first difference at line {}:\n", first + 1);
+    for i in first.saturating_sub(2)..(first + 6).min(e.len().max(a.len())) {
+        match (e.get(i), a.get(i)) {
+            (Some(x), Some(y)) if x == y => out.push_str(&format!("  {x}\n")),
+            (x, y) => {
+                if let Some(x) = x {
+                    out.push_str(&format!("- {x}\n"));
+                }
+                if let Some(y) = y {
+                    out.push_str(&format!("+ {y}\n"));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn generated_files_match_the_golden_files() {
+    let bless = std::env::var_os("IOMOD_BLESS").is_some_and(|v| v == "1");
+    let mut failures = Vec::new();
+    for case in fixtures() {
+        let files = generate(&load(&case), &Options::default()).unwrap();
+        let expected_dir = case.join("expected");
+        if bless {
+            let _ = std::fs::remove_dir_all(&expected_dir);
+        }
+        for (path, contents) in &files {
+            let golden = expected_dir.join(path);
+            if bless {
+                std::fs::create_dir_all(golden.parent().unwrap()).unwrap();
+                std::fs::write(&golden, contents).unwrap();
+                continue;
+            }
+            match std::fs::read_to_string(&golden) {
+                Ok(expected) if &expected == contents => {}
+                Ok(expected) => failures.push(format!("{}: {}", golden.display(), diff(&expected, contents))),
+                Err(_) => failures.push(format!("{}: missing golden file", golden.display())),
+            }
+        }
+        // No golden file may be left over from an output the generator no longer writes.
+        let generated: BTreeSet<PathBuf> = files.keys().cloned().collect();
+        for entry in walk(&expected_dir) {
+            let relative = entry.strip_prefix(&expected_dir).unwrap().to_path_buf();
+            if !generated.contains(&relative) {
+                failures.push(format!("{}: stale golden file (not generated any more)", entry.display()));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "golden files differ (refresh with IOMOD_BLESS=1):\n\n{}", failures.join("\n"));
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                out.extend(walk(&path));
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn generation_is_deterministic() {
+    for case in fixtures() {
+        let manifest = load(&case);
+        assert_eq!(generate(&manifest, &Options::default()).unwrap(), generate(&manifest, &Options::default()).unwrap(), "{}", case.display());
+        // Parsing again gives the same model, too.
+        assert_eq!(load(&case), manifest);
+    }
+}
+
+#[test]
+fn every_file_is_marked_generated() {
+    for case in fixtures() {
+        for (path, contents) in generate(&load(&case), &Options::default()).unwrap() {
+            if path.ends_with("iomod.capnp") || path.extension().is_some_and(|e| e == "json") {
+                continue;
+            }
+            assert!(contents.contains("@generated"), "{} lacks the @generated marker", path.display());
+        }
+    }
+}

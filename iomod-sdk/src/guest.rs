@@ -1,0 +1,168 @@
+//! Guest side: how a wasm function calls IOmods through its host.
+//!
+//! The host provides these imports in the `iomod` module (all pointers and lengths are checked by the
+//! host; failures are values, never traps):
+//!
+//! | import | meaning |
+//! |---|---|
+//! | `call_start(path_ptr, path_len, input_ptr, input_len) -> i64` | starts a call of the method at `path` with `input` (a Cap'n Proto message whose root is the method's params). Returns the call's id (≥ 0), or a negative error number. |
+//! | `call_poll(id) -> i64` | `-1` while the call is pending; when it has finished, `(len << 1) \| failed`: `len` bytes are ready, and `failed` says whether they are the method's results (0) or a protocol `Error` message (1). Other negative numbers: no such call. |
+//! | `call_read(id, ptr, len) -> i32` | copies the finished call's bytes to `ptr` (exactly `len` bytes) and forgets the call. 0 on success. |
+//! | `wait() -> i64` | blocks until a pending call finishes and returns its id; `-1` when no call is pending. |
+//!
+//! [`call`] starts a call and returns a future; [`block_on`] runs a function's entry point: it polls the
+//! future and, while nothing can progress, sleeps in the host (`wait`) instead of spinning.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+use crate::{Error, ErrorCode};
+
+#[cfg(target_arch = "wasm32")]
+mod abi {
+    #[link(wasm_import_module = "iomod")]
+    unsafe extern "C" {
+        pub fn call_start(path_ptr: u32, path_len: u32, input_ptr: u32, input_len: u32) -> i64;
+        pub fn call_poll(id: u64) -> i64;
+        pub fn call_read(id: u64, ptr: u32, len: u32) -> i32;
+        pub fn wait() -> i64;
+    }
+}
+
+/// The host side of the ABI, as plain functions (wasm32 imports; elsewhere, no host: every call fails).
+mod host {
+    #[cfg(target_arch = "wasm32")]
+    pub fn call_start(path: &str, input: &[u8]) -> i64 {
+        // SAFETY: the host reads the two ranges of this module's memory we pass, and checks them.
+        unsafe { super::abi::call_start(path.as_ptr() as u32, path.len() as u32, input.as_ptr() as u32, input.len() as u32) }
+    }
+    #[cfg(target_arch = "wasm32")]
+    pub fn call_poll(id: u64) -> i64 {
+        // SAFETY: no memory is passed.
+        unsafe { super::abi::call_poll(id) }
+    }
+    #[cfg(target_arch = "wasm32")]
+    pub fn call_read(id: u64, buffer: &mut [u8]) -> i32 {
+        // SAFETY: the host writes at most `buffer.len()` bytes into `buffer`, and checks the range.
+        unsafe { super::abi::call_read(id, buffer.as_mut_ptr() as u32, buffer.len() as u32) }
+    }
+    #[cfg(target_arch = "wasm32")]
+    pub fn wait() -> i64 {
+        // SAFETY: no memory is passed.
+        unsafe { super::abi::wait() }
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn call_start(_: &str, _: &[u8]) -> i64 {
+        -1
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn call_poll(_: u64) -> i64 {
+        -2
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn call_read(_: u64, _: &mut [u8]) -> i32 {
+        -1
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn wait() -> i64 {
+        -1
+    }
+}
+
+thread_local! {
+    /// Wakers of pending calls, by call id.
+    static WAKERS: RefCell<BTreeMap<u64, Waker>> = const { RefCell::new(BTreeMap::new()) };
+}
+
+/// A call in flight; resolves to the method's results message, or the error that ended the call.
+#[derive(Debug)]
+pub struct Call {
+    id: Result<u64, Option<Error>>,
+}
+
+/// Starts calling the method at `path` (`org.ns.name.method`) with `input`, a Cap'n Proto message whose
+/// root is the method's params struct.
+pub fn call(path: &str, input: Vec<u8>) -> Call {
+    let id = host::call_start(path, &input);
+    let id = if id >= 0 {
+        Ok(id as u64)
+    } else {
+        let message = if cfg!(target_arch = "wasm32") {
+            format!("the host refused to start the call of {path} (error {id})")
+        } else {
+            "IOmod calls need a wasm host; this code is not running in one".to_owned()
+        };
+        Err(Some(Error::new(ErrorCode::Internal, message)))
+    };
+    Call { id }
+}
+
+impl Future for Call {
+    type Output = Result<Vec<u8>, Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let id = match &mut self.id {
+            Ok(id) => *id,
+            Err(error) => {
+                return Poll::Ready(Err(error.take().unwrap_or_else(|| Error::new(ErrorCode::Internal, "the call was polled after it finished"))));
+            }
+        };
+        let status = host::call_poll(id);
+        if status == -1 {
+            WAKERS.with(|w| w.borrow_mut().insert(id, cx.waker().clone()));
+            return Poll::Pending;
+        }
+        WAKERS.with(|w| w.borrow_mut().remove(&id));
+        self.id = Err(None);
+        if status < 0 {
+            return Poll::Ready(Err(Error::new(ErrorCode::Internal, format!("the host knows no call {id} (error {status})"))));
+        }
+        let (len, failed) = ((status >> 1) as usize, status & 1 == 1);
+        let mut bytes = vec![0u8; len];
+        let read = host::call_read(id, &mut bytes);
+        if read != 0 {
+            return Poll::Ready(Err(Error::new(ErrorCode::Internal, format!("reading the result of call {id} failed (error {read})"))));
+        }
+        if failed {
+            let error = read_message(&bytes)
+                .and_then(|m| m.get_root::<crate::iomod_capnp::error::Reader<'_>>().map(Error::read))
+                .unwrap_or_else(|e| Error::new(ErrorCode::Internal, format!("the host sent a malformed error: {e}")));
+            return Poll::Ready(Err(error));
+        }
+        Poll::Ready(Ok(bytes))
+    }
+}
+
+/// Reads a message in standard framing from bytes of any alignment.
+pub fn read_message(bytes: &[u8]) -> capnp::Result<capnp::message::Reader<capnp::serialize::OwnedSegments>> {
+    let mut options = capnp::message::ReaderOptions::new();
+    options.traversal_limit_in_words(Some(bytes.len() / 8 * 4 + 1024));
+    capnp::serialize::read_message(&mut &bytes[..], options)
+}
+
+/// Runs `future` to completion: the entry point of a function. While every call it waits for is pending,
+/// the guest sleeps in the host until one finishes.
+///
+/// # Panics
+///
+/// When the future waits for something other than an IOmod call: nothing could ever wake it.
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
+        }
+        let finished = host::wait();
+        if finished < 0 {
+            panic!("the function is waiting, but no IOmod call is in flight");
+        }
+        if let Some(waker) = WAKERS.with(|w| w.borrow_mut().remove(&(finished as u64))) {
+            waker.wake();
+        }
+    }
+}
