@@ -109,10 +109,12 @@ impl Builder {
 
     /// Reads, validates and generates; writes only files whose contents changed.
     pub fn generate(self) -> Result<Generated, BuildError> {
-        let in_build_script = std::env::var_os("OUT_DIR").is_some() && std::env::var_os("CARGO_MANIFEST_DIR").is_some();
+        let in_build_script = std::env::var_os("OUT_DIR").is_some()
+            && std::env::var_os("CARGO_MANIFEST_DIR").is_some();
         let manifest_path = match self.manifest {
             Some(path) => path,
-            None => PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default()).join("iomod.toml"),
+            None => PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default())
+                .join("iomod.toml"),
         };
         if self.emit_rerun.unwrap_or(in_build_script) {
             rerun_if_changed(&manifest_path);
@@ -125,7 +127,9 @@ impl Builder {
         let files = crate::generate(&manifest, &self.options)?;
         let out_dir = match self.out_dir {
             Some(dir) => dir,
-            None => std::env::var_os("OUT_DIR").map(PathBuf::from).ok_or(BuildError::NoOutDir)?,
+            None => std::env::var_os("OUT_DIR")
+                .map(PathBuf::from)
+                .ok_or(BuildError::NoOutDir)?,
         };
         let module = Names::of(&manifest).module;
         for (path, contents) in &files {

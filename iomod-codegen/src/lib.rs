@@ -84,6 +84,9 @@ impl Manifest {
     }
 }
 
+/// The JSON Schema of the manifest format itself, for editors (`iomod-codegen schema` prints it).
+pub const MANIFEST_SCHEMA: &str = include_str!("../manifest.schema.json");
+
 /// `sha256:<hex>` of `text`.
 pub fn digest(text: &str) -> String {
     use sha2::Digest;

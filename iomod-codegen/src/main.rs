@@ -1,1 +1,167 @@
-fn main() {}
+//! `iomod-codegen`: generate an IOmod's schema, host skeleton, guest crate and JSON Schemas from its
+//! manifest, check that checked-in generated files are current, and print the manifest format's schema.
+
+#![allow(clippy::print_stdout)]
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use iomod_codegen::{Manifest, Options, generate, write_if_changed};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "iomod-codegen",
+    version,
+    about = "Generate code for an IOmod from its manifest (iomod.toml)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Write every generated file under --out: schema/, host/, guest/, json/.
+    Generate {
+        /// The manifest.
+        #[arg(default_value = "iomod.toml")]
+        manifest: PathBuf,
+        /// The output directory.
+        #[arg(long, default_value = "generated")]
+        out: PathBuf,
+        #[command(flatten)]
+        options: Options,
+    },
+    /// Fail (exit 1) with a summary when the files under --out differ from what the manifest generates.
+    Check {
+        /// The manifest.
+        #[arg(default_value = "iomod.toml")]
+        manifest: PathBuf,
+        /// The directory holding the generated files.
+        #[arg(long, default_value = "generated")]
+        out: PathBuf,
+        #[command(flatten)]
+        options: Options,
+    },
+    /// Validate a manifest and print what it describes.
+    Validate {
+        /// The manifest.
+        #[arg(default_value = "iomod.toml")]
+        manifest: PathBuf,
+    },
+    /// Print the JSON Schema of the manifest format (for editor completion).
+    Schema,
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse().command) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("{message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn load(path: &Path) -> Result<Manifest, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("iomod-codegen: cannot read {}: {e}", path.display()))?;
+    Manifest::parse(&path.display().to_string(), &text).map_err(|d| d.to_string())
+}
+
+fn run(command: Command) -> Result<ExitCode, String> {
+    match command {
+        Command::Generate {
+            manifest,
+            out,
+            options,
+        } => {
+            let files =
+                generate(&load(&manifest)?, &options).map_err(|e| format!("iomod-codegen: {e}"))?;
+            let mut written = 0;
+            for (path, contents) in &files {
+                if write_if_changed(&out.join(path), contents)
+                    .map_err(|e| format!("iomod-codegen: {e}"))?
+                {
+                    written += 1;
+                }
+            }
+            eprintln!(
+                "iomod-codegen: {} files in {} ({written} written, {} unchanged)",
+                files.len(),
+                out.display(),
+                files.len() - written
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Check {
+            manifest,
+            out,
+            options,
+        } => {
+            let files =
+                generate(&load(&manifest)?, &options).map_err(|e| format!("iomod-codegen: {e}"))?;
+            let mut stale = Vec::new();
+            for (path, contents) in &files {
+                let target = out.join(path);
+                match std::fs::read_to_string(&target) {
+                    Ok(existing) if &existing == contents => {}
+                    Ok(existing) => {
+                        let line = existing
+                            .lines()
+                            .zip(contents.lines())
+                            .position(|(a, b)| a != b)
+                            .unwrap_or_else(|| {
+                                existing.lines().count().min(contents.lines().count())
+                            });
+                        stale.push(format!(
+                            "  changed: {} (first difference at line {})",
+                            target.display(),
+                            line + 1
+                        ));
+                    }
+                    Err(_) => stale.push(format!("  missing: {}", target.display())),
+                }
+            }
+            if stale.is_empty() {
+                eprintln!(
+                    "iomod-codegen: {} generated files in {} are up to date",
+                    files.len(),
+                    out.display()
+                );
+                Ok(ExitCode::SUCCESS)
+            } else {
+                eprintln!(
+                    "iomod-codegen: generated files are stale; run `iomod-codegen generate {} --out {}`:",
+                    manifest.display(),
+                    out.display()
+                );
+                for line in stale {
+                    eprintln!("{line}");
+                }
+                Ok(ExitCode::FAILURE)
+            }
+        }
+        Command::Validate { manifest } => {
+            let m = load(&manifest)?;
+            println!("{} {} ({})", m.coordinates, m.version, m.digest);
+            for (ordinal, method) in m.methods.iter().enumerate() {
+                let errors = if method.errors.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ! {}", method.errors.join(", "))
+                };
+                println!(
+                    "  @{ordinal} {}({}) -> {}{errors}",
+                    method.name, method.input, method.output
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Schema => {
+            print!("{}", iomod_codegen::MANIFEST_SCHEMA);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -100,6 +100,8 @@ pub const RESERVED_TYPE_NAMES: &[&str] = &[
     "BTreeMap",
     "Client",
     "Server",
+    "Ok",
+    "Failed",
 ];
 
 /// The name of the generated entry struct of `map<string, value>`.

@@ -36,13 +36,17 @@ impl<'s> Parser<'s> {
             Ok(root) => root,
             Err(e) => {
                 let span = e.span().unwrap_or(0..0);
-                let message = e.message().trim().to_owned();
-                let hint = if message.contains("duplicate key") {
+                let mut message = format!("invalid TOML: {}", e.message().trim());
+                if message.contains("duplicate key") {
+                    let key = self.source.get(span.clone()).unwrap_or("").trim();
+                    message = format!("`{key}` is declared more than once");
+                }
+                let hint = if message.contains("more than once") {
                     "each key, method and type can be declared only once"
                 } else {
                     "see the TOML syntax at https://toml.io"
                 };
-                self.error(span, format!("invalid TOML: {message}")).hint = Some(hint.into());
+                self.error(span, message).hint = Some(hint.into());
                 return None;
             }
         };

@@ -9,7 +9,11 @@ use iomod_codegen::{Manifest, Options, generate};
 
 fn fixtures() -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.join("iomod.toml").is_file()).collect();
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("iomod.toml").is_file())
+        .collect();
     cases.sort();
     assert!(cases.len() >= 4, "expected at least four fixtures");
     cases
@@ -24,7 +28,11 @@ fn load(case: &Path) -> Manifest {
 /// A readable summary of how `actual` differs from `expected`: the first differing lines with context.
 fn diff(expected: &str, actual: &str) -> String {
     let (e, a): (Vec<&str>, Vec<&str>) = (expected.lines().collect(), actual.lines().collect());
-    let first = e.iter().zip(&a).position(|(x, y)| x != y).unwrap_or(e.len().min(a.len()));
+    let first = e
+        .iter()
+        .zip(&a)
+        .position(|(x, y)| x != y)
+        .unwrap_or(e.len().min(a.len()));
     let mut out = format!("first difference at line {}:\n", first + 1);
     for i in first.saturating_sub(2)..(first + 6).min(e.len().max(a.len())) {
         match (e.get(i), a.get(i)) {
@@ -61,7 +69,11 @@ fn generated_files_match_the_golden_files() {
             }
             match std::fs::read_to_string(&golden) {
                 Ok(expected) if &expected == contents => {}
-                Ok(expected) => failures.push(format!("{}: {}", golden.display(), diff(&expected, contents))),
+                Ok(expected) => failures.push(format!(
+                    "{}: {}",
+                    golden.display(),
+                    diff(&expected, contents)
+                )),
                 Err(_) => failures.push(format!("{}: missing golden file", golden.display())),
             }
         }
@@ -70,11 +82,18 @@ fn generated_files_match_the_golden_files() {
         for entry in walk(&expected_dir) {
             let relative = entry.strip_prefix(&expected_dir).unwrap().to_path_buf();
             if !generated.contains(&relative) {
-                failures.push(format!("{}: stale golden file (not generated any more)", entry.display()));
+                failures.push(format!(
+                    "{}: stale golden file (not generated any more)",
+                    entry.display()
+                ));
             }
         }
     }
-    assert!(failures.is_empty(), "golden files differ (refresh with IOMOD_BLESS=1):\n\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "golden files differ (refresh with IOMOD_BLESS=1):\n\n{}",
+        failures.join("\n")
+    );
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {
@@ -96,7 +115,12 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 fn generation_is_deterministic() {
     for case in fixtures() {
         let manifest = load(&case);
-        assert_eq!(generate(&manifest, &Options::default()).unwrap(), generate(&manifest, &Options::default()).unwrap(), "{}", case.display());
+        assert_eq!(
+            generate(&manifest, &Options::default()).unwrap(),
+            generate(&manifest, &Options::default()).unwrap(),
+            "{}",
+            case.display()
+        );
         // Parsing again gives the same model, too.
         assert_eq!(load(&case), manifest);
     }
@@ -109,7 +133,11 @@ fn every_file_is_marked_generated() {
             if path.ends_with("iomod.capnp") || path.extension().is_some_and(|e| e == "json") {
                 continue;
             }
-            assert!(contents.contains("@generated"), "{} lacks the @generated marker", path.display());
+            assert!(
+                contents.contains("@generated"),
+                "{} lacks the @generated marker",
+                path.display()
+            );
         }
     }
 }

@@ -117,7 +117,10 @@ pub struct Error {
 
 /// A malformed protocol message from the peer.
 pub(crate) fn protocol_error(e: capnp::Error) -> Error {
-    Error::new(ErrorCode::Internal, format!("malformed protocol message: {e}"))
+    Error::new(
+        ErrorCode::Internal,
+        format!("malformed protocol message: {e}"),
+    )
 }
 
 /// The prefix of RPC exception descriptions that carry a typed error.

@@ -37,7 +37,14 @@ mod host {
     #[cfg(target_arch = "wasm32")]
     pub fn call_start(path: &str, input: &[u8]) -> i64 {
         // SAFETY: the host reads the two ranges of this module's memory we pass, and checks them.
-        unsafe { super::abi::call_start(path.as_ptr() as u32, path.len() as u32, input.as_ptr() as u32, input.len() as u32) }
+        unsafe {
+            super::abi::call_start(
+                path.as_ptr() as u32,
+                path.len() as u32,
+                input.as_ptr() as u32,
+                input.len() as u32,
+            )
+        }
     }
     #[cfg(target_arch = "wasm32")]
     pub fn call_poll(id: u64) -> i64 {
@@ -108,7 +115,9 @@ impl Future for Call {
         let id = match &mut self.id {
             Ok(id) => *id,
             Err(error) => {
-                return Poll::Ready(Err(error.take().unwrap_or_else(|| Error::new(ErrorCode::Internal, "the call was polled after it finished"))));
+                return Poll::Ready(Err(error.take().unwrap_or_else(|| {
+                    Error::new(ErrorCode::Internal, "the call was polled after it finished")
+                })));
             }
         };
         let status = host::call_poll(id);
@@ -119,18 +128,32 @@ impl Future for Call {
         WAKERS.with(|w| w.borrow_mut().remove(&id));
         self.id = Err(None);
         if status < 0 {
-            return Poll::Ready(Err(Error::new(ErrorCode::Internal, format!("the host knows no call {id} (error {status})"))));
+            return Poll::Ready(Err(Error::new(
+                ErrorCode::Internal,
+                format!("the host knows no call {id} (error {status})"),
+            )));
         }
         let (len, failed) = ((status >> 1) as usize, status & 1 == 1);
         let mut bytes = vec![0u8; len];
         let read = host::call_read(id, &mut bytes);
         if read != 0 {
-            return Poll::Ready(Err(Error::new(ErrorCode::Internal, format!("reading the result of call {id} failed (error {read})"))));
+            return Poll::Ready(Err(Error::new(
+                ErrorCode::Internal,
+                format!("reading the result of call {id} failed (error {read})"),
+            )));
         }
         if failed {
             let error = read_message(&bytes)
-                .and_then(|m| m.get_root::<crate::iomod_capnp::error::Reader<'_>>().map(Error::read))
-                .unwrap_or_else(|e| Error::new(ErrorCode::Internal, format!("the host sent a malformed error: {e}")));
+                .and_then(|m| {
+                    m.get_root::<crate::iomod_capnp::error::Reader<'_>>()
+                        .map(Error::read)
+                })
+                .unwrap_or_else(|e| {
+                    Error::new(
+                        ErrorCode::Internal,
+                        format!("the host sent a malformed error: {e}"),
+                    )
+                });
             return Poll::Ready(Err(error));
         }
         Poll::Ready(Ok(bytes))
@@ -138,7 +161,9 @@ impl Future for Call {
 }
 
 /// Reads a message in standard framing from bytes of any alignment.
-pub fn read_message(bytes: &[u8]) -> capnp::Result<capnp::message::Reader<capnp::serialize::OwnedSegments>> {
+pub fn read_message(
+    bytes: &[u8],
+) -> capnp::Result<capnp::message::Reader<capnp::serialize::OwnedSegments>> {
     let mut options = capnp::message::ReaderOptions::new();
     options.traversal_limit_in_words(Some(bytes.len() / 8 * 4 + 1024));
     capnp::serialize::read_message(&mut &bytes[..], options)

@@ -2,8 +2,8 @@
 
 use std::collections::HashSet;
 
-use crate::iomod_capnp::{iomod_info, method_info};
 use crate::error::protocol_error;
+use crate::iomod_capnp::{iomod_info, method_info};
 use crate::{Coordinates, Error, ErrorCode, check_method_name, check_version};
 
 /// One method of an IOmod.

@@ -76,13 +76,13 @@ mod serve;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod transport;
 
+#[cfg(not(target_arch = "wasm32"))]
+pub use capnp_rpc;
 pub use coordinates::{
     Coordinates, MAX_IDENTIFIER_LEN, MethodPath, ParseError, check_method_name, check_version,
 };
 pub use error::{Error, ErrorCode};
 pub use info::{IomodInfo, MAX_INFO_TEXT_BYTES, MAX_METHODS, MethodInfo};
-#[cfg(not(target_arch = "wasm32"))]
-pub use capnp_rpc;
 #[cfg(not(target_arch = "wasm32"))]
 pub use serve::{Calls, ServeOptions, Service, serve, serve_with, shutdown_signal};
 

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use crate::iomod_capnp::{control, health, register_result, registration};
 use crate::error::protocol_error;
+use crate::iomod_capnp::{control, health, register_result, registration};
 use crate::transport::{ConnectionLimits, RegistryAddress, RegistryConnection, TOKEN_ENV};
 use crate::{Error, ErrorCode, IomodInfo};
 

@@ -8,8 +8,8 @@ use capnp_rpc::{RpcSystem, rpc_twoparty_capnp, twoparty};
 use futures::AsyncReadExt;
 use tokio_util::compat::TokioAsyncReadCompatExt;
 
-use crate::iomod_capnp::{gate, registry};
 use crate::error::protocol_error;
+use crate::iomod_capnp::{gate, registry};
 use crate::{Error, ErrorCode};
 
 /// The environment variable that tells an IOmod (or a tool) where the registry listens.
@@ -265,7 +265,6 @@ impl RegistryConnection {
         self.closed.await;
     }
 }
-
 
 /// Removes a stale socket file at `path` (one nobody listens on), creating its directory (mode 0700) if
 /// needed. Fails when another process listens there.

@@ -1,8 +1,14 @@
 //! Generates the host skeleton of every code-generator fixture into OUT_DIR, each for its own module.
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../iomod-codegen/tests/fixtures");
-    for (case, module) in [("primitives", "fixture_primitives"), ("recursive", "fixture_recursive"), ("errors", "fixture_errors"), ("assemblylift", "fixture_assemblylift")] {
+    let fixtures =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../iomod-codegen/tests/fixtures");
+    for (case, module) in [
+        ("primitives", "fixture_primitives"),
+        ("recursive", "fixture_recursive"),
+        ("errors", "fixture_errors"),
+        ("assemblylift", "fixture_assemblylift"),
+    ] {
         let out = std::path::PathBuf::from(std::env::var("OUT_DIR")?).join(case);
         iomod_codegen::configure()
             .manifest(fixtures.join(case).join("iomod.toml"))

@@ -58,7 +58,11 @@ fn struct_members(m: &Manifest, fields: &[Field]) -> Vec<String> {
     let mut members = Vec::new();
     for f in fields {
         let name = lower_camel(&f.name);
-        let comment = if f.doc.is_empty() { String::new() } else { format!("  # {}", f.doc.lines().next().unwrap_or("")) };
+        let comment = if f.doc.is_empty() {
+            String::new()
+        } else {
+            format!("  # {}", f.doc.lines().next().unwrap_or(""))
+        };
         match &f.ty {
             Type::Option(inner) if !inner.is_pointer(m) => {
                 members.push(format!(
@@ -81,8 +85,16 @@ fn struct_members(m: &Manifest, fields: &[Field]) -> Vec<String> {
 fn union_members(variants: &[Field]) -> Vec<String> {
     let mut members = vec!["union {".to_owned()];
     for (ordinal, v) in variants.iter().enumerate() {
-        let comment = if v.doc.is_empty() { String::new() } else { format!("  # {}", v.doc.lines().next().unwrap_or("")) };
-        members.push(format!("  {} @{ordinal} :{};{comment}", lower_camel(&v.name), capnp_type(&v.ty)));
+        let comment = if v.doc.is_empty() {
+            String::new()
+        } else {
+            format!("  # {}", v.doc.lines().next().unwrap_or(""))
+        };
+        members.push(format!(
+            "  {} @{ordinal} :{};{comment}",
+            lower_camel(&v.name),
+            capnp_type(&v.ty)
+        ));
     }
     members.push("}".to_owned());
     members
@@ -110,7 +122,11 @@ pub(crate) fn schema(m: &Manifest, names: &Names) -> Result<String, crate::Gener
                     .iter()
                     .enumerate()
                     .map(|(i, v)| {
-                        let comment = if v.doc.is_empty() { String::new() } else { format!("  # {}", v.doc) };
+                        let comment = if v.doc.is_empty() {
+                            String::new()
+                        } else {
+                            format!("  # {}", v.doc)
+                        };
                         format!("{} @{i};{comment}", lower_camel(&v.name))
                     })
                     .collect(),
@@ -128,7 +144,10 @@ pub(crate) fn schema(m: &Manifest, names: &Names) -> Result<String, crate::Gener
         structs.push(StructView {
             name: map_entry_name(&value),
             doc: vec![format!("An entry of map<string, {}>.", value.to_manifest())],
-            members: vec!["key @0 :Text;".into(), format!("value @1 :{};", capnp_type(&value))],
+            members: vec![
+                "key @0 :Text;".into(),
+                format!("value @1 :{};", capnp_type(&value)),
+            ],
         });
     }
     let mut methods = Vec::new();
@@ -137,10 +156,15 @@ pub(crate) fn schema(m: &Manifest, names: &Names) -> Result<String, crate::Gener
         let mut members = vec![
             "union {".to_owned(),
             format!("  ok @0 :{};", method.output),
-            "  failed @1 :Iomod.Error;  # a failure that is not one of the method's named errors".to_owned(),
+            "  failed @1 :Iomod.Error;  # a failure that is not one of the method's named errors"
+                .to_owned(),
         ];
         for (i, error) in method.errors.iter().enumerate() {
-            members.push(format!("  {} @{} :{error};", lower_camel(&crate::naming::snake(error)), i + 2));
+            members.push(format!(
+                "  {} @{} :{error};",
+                lower_camel(&crate::naming::snake(error)),
+                i + 2
+            ));
         }
         members.push("}".to_owned());
         structs.push(StructView {
@@ -166,7 +190,14 @@ pub(crate) fn schema(m: &Manifest, names: &Names) -> Result<String, crate::Gener
     context.insert("structs", &structs);
     context.insert("enums", &enums);
     context.insert("interface", &names.interface);
-    context.insert("interface_doc", &vec![format!("The `{}` IOmod.", m.coordinates)]);
+    context.insert(
+        "interface_doc",
+        &vec![format!("The `{}` IOmod.", m.coordinates)],
+    );
     context.insert("methods", &methods);
-    render("schema.capnp", include_str!("../../templates/schema.capnp.tera"), &context)
+    render(
+        "schema.capnp",
+        include_str!("../../templates/schema.capnp.tera"),
+        &context,
+    )
 }

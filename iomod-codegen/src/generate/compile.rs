@@ -55,7 +55,11 @@ pub(crate) fn compile(module: &str, schema: &str) -> Result<Vec<u8>, GenerateErr
 
 /// capnpc-rust's output for a compiled schema, with module paths rooted at `parent_module` (empty: the
 /// crate root).
-pub(crate) fn rust_code(module: &str, request: &[u8], parent_module: &[String]) -> Result<String, GenerateError> {
+pub(crate) fn rust_code(
+    module: &str,
+    request: &[u8],
+    parent_module: &[String],
+) -> Result<String, GenerateError> {
     let scratch = Scratch::new()?;
     let out = scratch.0.join("out");
     capnpc::codegen::CodeGenerationCommand::new()
@@ -63,7 +67,9 @@ pub(crate) fn rust_code(module: &str, request: &[u8], parent_module: &[String]) 
         .default_parent_module(parent_module.to_vec())
         .crates_provide_map(HashMap::from([(PROTOCOL_FILE_ID, "iomod_sdk".to_owned())]))
         .run(request)
-        .map_err(|e| GenerateError::Capnp(format!("capnpc-rust failed on the generated schema: {e}")))?;
+        .map_err(|e| {
+            GenerateError::Capnp(format!("capnpc-rust failed on the generated schema: {e}"))
+        })?;
     let generated = out.join(format!("{module}_capnp.rs"));
     std::fs::read_to_string(&generated).map_err(|e| io(&generated, e))
 }

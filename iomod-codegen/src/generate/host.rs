@@ -32,7 +32,13 @@ pub(crate) fn methods(m: &Manifest) -> Vec<MethodView> {
         .iter()
         .enumerate()
         .map(|(ordinal, method)| {
-            let compact = |v: serde_json::Value| if v.is_null() { String::new() } else { v.to_string() };
+            let compact = |v: serde_json::Value| {
+                if v.is_null() {
+                    String::new()
+                } else {
+                    v.to_string()
+                }
+            };
             MethodView {
                 name: method.name.clone(),
                 camel: upper_camel(&method.name),
@@ -52,14 +58,25 @@ pub(crate) fn methods(m: &Manifest) -> Vec<MethodView> {
 
 fn indent(text: &str, by: &str) -> String {
     text.lines()
-        .map(|l| if l.is_empty() { String::new() } else { format!("{by}{l}") })
+        .map(|l| {
+            if l.is_empty() {
+                String::new()
+            } else {
+                format!("{by}{l}")
+            }
+        })
         .collect::<Vec<_>>()
         .join("\n")
         + "\n"
 }
 
 /// `host/<module>.rs`. `parent_module` is where the file is included (empty: the crate root).
-pub(crate) fn host(m: &Manifest, names: &Names, capnp_code: &str, parent_module: &[String]) -> Result<String, GenerateError> {
+pub(crate) fn host(
+    m: &Manifest,
+    names: &Names,
+    capnp_code: &str,
+    parent_module: &[String],
+) -> Result<String, GenerateError> {
     let mut path = vec!["crate".to_owned()];
     path.extend(parent_module.iter().cloned());
     path.push(format!("{}_capnp", names.module));
@@ -78,5 +95,9 @@ pub(crate) fn host(m: &Manifest, names: &Names, capnp_code: &str, parent_module:
     context.insert("types", &indent(&types, "    "));
     context.insert("list_len_helper", &indent(LIST_LEN_HELPER, "    "));
     context.insert("methods", &methods(m));
-    render("host.rs", include_str!("../../templates/host.rs.tera"), &context)
+    render(
+        "host.rs",
+        include_str!("../../templates/host.rs.tera"),
+        &context,
+    )
 }

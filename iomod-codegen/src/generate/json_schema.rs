@@ -12,12 +12,20 @@ const DRAFT: &str = "https://json-schema.org/draft/2020-12/schema";
 
 /// The schema of a method's input struct.
 pub fn input(m: &Manifest, method: &Method) -> Value {
-    with_defs(m, json!({ "$ref": format!("#/$defs/{}", method.input) }), [method.input.as_str()])
+    with_defs(
+        m,
+        json!({ "$ref": format!("#/$defs/{}", method.input) }),
+        [method.input.as_str()],
+    )
 }
 
 /// The schema of a method's output struct.
 pub fn output(m: &Manifest, method: &Method) -> Value {
-    with_defs(m, json!({ "$ref": format!("#/$defs/{}", method.output) }), [method.output.as_str()])
+    with_defs(
+        m,
+        json!({ "$ref": format!("#/$defs/{}", method.output) }),
+        [method.output.as_str()],
+    )
 }
 
 /// The schema of a method's named errors: an object with one key, the error's name. `null` when the method
@@ -29,7 +37,9 @@ pub fn errors(m: &Manifest, method: &Method) -> Value {
     let mut variants = Vec::new();
     let mut roots = Vec::new();
     for name in &method.errors {
-        let Some(def) = m.error_def(name) else { continue };
+        let Some(def) = m.error_def(name) else {
+            continue;
+        };
         let mut body = object(m, &def.fields);
         describe(&mut body, &def.doc);
         let mut collect = BTreeSet::new();
@@ -45,7 +55,11 @@ pub fn errors(m: &Manifest, method: &Method) -> Value {
         }));
     }
     let root = json!({ "oneOf": variants });
-    with_defs(m, root, roots.iter().map(String::as_str).collect::<Vec<_>>())
+    with_defs(
+        m,
+        root,
+        roots.iter().map(String::as_str).collect::<Vec<_>>(),
+    )
 }
 
 fn with_defs<'a>(m: &Manifest, mut root: Value, roots: impl IntoIterator<Item = &'a str>) -> Value {
@@ -152,7 +166,9 @@ pub fn of(m: &Manifest, ty: &Type) -> Value {
             let max = (1i128 << (bits - 1)) - 1;
             json!({ "type": "integer", "minimum": -max - 1, "maximum": max })
         }
-        Type::UInt(bits) => json!({ "type": "integer", "minimum": 0, "maximum": (1u128 << bits) - 1 }),
+        Type::UInt(bits) => {
+            json!({ "type": "integer", "minimum": 0, "maximum": (1u128 << bits) - 1 })
+        }
         Type::F32 | Type::F64 => json!({ "type": "number" }),
         Type::String => json!({ "type": "string" }),
         Type::Bytes => json!({ "type": "string", "contentEncoding": "base64" }),

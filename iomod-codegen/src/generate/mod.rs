@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::manifest::{Manifest, Method};
-use crate::naming::{upper_camel, snake};
+use crate::naming::{snake, upper_camel};
 
 /// Names derived from a manifest, shared by every generator.
 #[derive(Debug, Clone)]
@@ -29,7 +29,8 @@ impl Names {
     pub fn of(manifest: &Manifest) -> Self {
         use sha2::Digest;
         let module = snake(&upper_camel(&manifest.name().replace('-', "_")));
-        let hash = sha2::Sha256::digest(format!("iomod-codegen:{}", manifest.coordinates).as_bytes());
+        let hash =
+            sha2::Sha256::digest(format!("iomod-codegen:{}", manifest.coordinates).as_bytes());
         let mut id = [0u8; 8];
         id.copy_from_slice(&hash[..8]);
         Self {
@@ -64,7 +65,11 @@ pub enum GenerateError {
     Capnp(String),
 }
 
-pub(crate) fn render(name: &str, template: &str, context: &tera::Context) -> Result<String, GenerateError> {
+pub(crate) fn render(
+    name: &str,
+    template: &str,
+    context: &tera::Context,
+) -> Result<String, GenerateError> {
     let mut tera = tera::Tera::new();
     tera.autoescape_on(Vec::<&str>::new());
     let error = |e: tera::Error| GenerateError::Template {
@@ -75,20 +80,27 @@ pub(crate) fn render(name: &str, template: &str, context: &tera::Context) -> Res
     tera.render(name, context).map_err(error)
 }
 
-/// What to generate, and how generated code is wired in. The builder and the CLI share it.
-#[derive(Debug, Clone)]
+/// What to generate, and how generated code is wired in. The builder and the CLI share it (the CLI's
+/// flags are these fields).
+#[derive(Debug, Clone, clap::Args)]
 pub struct Options {
-    /// The module path where the host file is included (empty: the crate root).
+    /// The module path where the host file is included, comma-separated (default: the crate root).
+    #[arg(long, value_delimiter = ',')]
     pub host_parent_module: Vec<String>,
     /// The `iomod-sdk` dependency of the guest crate, as TOML (`"0.1"`, or `{ path = ".." }`).
+    #[arg(long, default_value_t = default_sdk_dependency())]
     pub guest_sdk_dependency: String,
+}
+
+fn default_sdk_dependency() -> String {
+    format!("\"{}\"", env!("CARGO_PKG_VERSION"))
 }
 
 impl Default for Options {
     fn default() -> Self {
         Self {
             host_parent_module: Vec::new(),
-            guest_sdk_dependency: format!("\"{}\"", env!("CARGO_PKG_VERSION")),
+            guest_sdk_dependency: default_sdk_dependency(),
         }
     }
 }
@@ -110,18 +122,43 @@ pub fn generate(manifest: &Manifest, options: &Options) -> Result<GeneratedFiles
     let schema = capnp::schema(manifest, &names)?;
     let request = compile::compile(&names.module, &schema)?;
     let host_capnp = compile::rust_code(&names.module, &request, &options.host_parent_module)?;
-    files.insert(PathBuf::from(format!("host/{}.rs", names.module)), host::host(manifest, &names, &host_capnp, &options.host_parent_module)?);
+    files.insert(
+        PathBuf::from(format!("host/{}.rs", names.module)),
+        host::host(manifest, &names, &host_capnp, &options.host_parent_module)?,
+    );
     let guest_capnp = compile::rust_code(&names.module, &request, &[])?;
-    guest::guest(manifest, &names, &guest_capnp, &options.guest_sdk_dependency, &mut files)?;
-    files.insert(PathBuf::from(format!("schema/{}.capnp", names.module)), schema);
-    files.insert(PathBuf::from("schema/iomod.capnp"), iomod_sdk::PROTOCOL_SCHEMA.to_owned());
+    guest::guest(
+        manifest,
+        &names,
+        &guest_capnp,
+        &options.guest_sdk_dependency,
+        &mut files,
+    )?;
+    files.insert(
+        PathBuf::from(format!("schema/{}.capnp", names.module)),
+        schema,
+    );
+    files.insert(
+        PathBuf::from("schema/iomod.capnp"),
+        iomod_sdk::PROTOCOL_SCHEMA.to_owned(),
+    );
     for method in &manifest.methods {
-        let pretty = |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap_or_default() + "\n";
-        files.insert(PathBuf::from(format!("json/{}.input.json", method.name)), pretty(&json_schema::input(manifest, method)));
-        files.insert(PathBuf::from(format!("json/{}.output.json", method.name)), pretty(&json_schema::output(manifest, method)));
+        let pretty =
+            |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap_or_default() + "\n";
+        files.insert(
+            PathBuf::from(format!("json/{}.input.json", method.name)),
+            pretty(&json_schema::input(manifest, method)),
+        );
+        files.insert(
+            PathBuf::from(format!("json/{}.output.json", method.name)),
+            pretty(&json_schema::output(manifest, method)),
+        );
         let errors = json_schema::errors(manifest, method);
         if !errors.is_null() {
-            files.insert(PathBuf::from(format!("json/{}.errors.json", method.name)), pretty(&errors));
+            files.insert(
+                PathBuf::from(format!("json/{}.errors.json", method.name)),
+                pretty(&errors),
+            );
         }
     }
     Ok(files)

@@ -40,7 +40,10 @@ impl<'m> RustGen<'m> {
     }
 
     fn is_enum(&self, name: &str) -> bool {
-        matches!(self.m.type_def(name).map(|t| &t.kind), Some(TypeKind::Enum(_)))
+        matches!(
+            self.m.type_def(name).map(|t| &t.kind),
+            Some(TypeKind::Enum(_))
+        )
     }
 
     /// Whether `target` can hold `owner` directly (through fields and variants, options included): then
@@ -55,8 +58,14 @@ impl<'m> RustGen<'m> {
             if !seen.insert(name.clone()) {
                 continue;
             }
-            if let Some(TypeKind::Struct(fs) | TypeKind::Union(fs)) = self.m.type_def(&name).map(|t| &t.kind) {
-                stack.extend(fs.iter().filter_map(|f| direct_target(&f.ty)).map(|(n, _)| n.to_owned()));
+            if let Some(TypeKind::Struct(fs) | TypeKind::Union(fs)) =
+                self.m.type_def(&name).map(|t| &t.kind)
+            {
+                stack.extend(
+                    fs.iter()
+                        .filter_map(|f| direct_target(&f.ty))
+                        .map(|(n, _)| n.to_owned()),
+                );
             }
         }
         false
@@ -77,8 +86,14 @@ impl<'m> RustGen<'m> {
             Type::String => "::std::string::String".into(),
             Type::Bytes => "::std::vec::Vec<u8>".into(),
             Type::List(t) => format!("::std::vec::Vec<{}>", self.rust_type(t, owner)),
-            Type::Map(t) => format!("::std::collections::BTreeMap<::std::string::String, {}>", self.rust_type(t, owner)),
-            Type::Option(t) if self.boxed(owner, ty) => format!("::std::option::Option<::std::boxed::Box<{}>>", self.rust_type(t, owner)),
+            Type::Map(t) => format!(
+                "::std::collections::BTreeMap<::std::string::String, {}>",
+                self.rust_type(t, owner)
+            ),
+            Type::Option(t) if self.boxed(owner, ty) => format!(
+                "::std::option::Option<::std::boxed::Box<{}>>",
+                self.rust_type(t, owner)
+            ),
             Type::Option(t) => format!("::std::option::Option<{}>", self.rust_type(t, owner)),
             Type::Named(n) => n.clone(),
         }
@@ -105,7 +120,9 @@ impl<'m> RustGen<'m> {
                     return false;
                 }
                 match self.m.type_def(n).map(|t| &t.kind) {
-                    Some(TypeKind::Struct(fs) | TypeKind::Union(fs)) => fs.iter().any(|f| self.has_float(&f.ty, seen)),
+                    Some(TypeKind::Struct(fs) | TypeKind::Union(fs)) => {
+                        fs.iter().any(|f| self.has_float(&f.ty, seen))
+                    }
                     _ => false,
                 }
             }
@@ -114,7 +131,9 @@ impl<'m> RustGen<'m> {
     }
 
     fn fields_eq(&self, fields: &[Field]) -> bool {
-        !fields.iter().any(|f| self.has_float(&f.ty, &mut BTreeSet::new()))
+        !fields
+            .iter()
+            .any(|f| self.has_float(&f.ty, &mut BTreeSet::new()))
     }
 
     /// Every type definition, error and method outcome type, with conversions.
@@ -138,13 +157,27 @@ impl<'m> RustGen<'m> {
                     out.push_str("}\n\n");
                     let cap = format!("{}::{}", self.cap, t.name);
                     let _ = writeln!(out, "impl {} {{", t.name);
-                    let _ = writeln!(out, "    /// The Cap'n Proto value.\n    pub fn to_capnp(self) -> {cap} {{\n        match self {{");
+                    let _ = writeln!(
+                        out,
+                        "    /// The Cap'n Proto value.\n    pub fn to_capnp(self) -> {cap} {{\n        match self {{"
+                    );
                     for v in values {
-                        let _ = writeln!(out, "            Self::{0} => {cap}::{0},", upper_camel(&v.name));
+                        let _ = writeln!(
+                            out,
+                            "            Self::{0} => {cap}::{0},",
+                            upper_camel(&v.name)
+                        );
                     }
-                    let _ = writeln!(out, "        }}\n    }}\n\n    /// From the Cap'n Proto value.\n    pub fn from_capnp(value: {cap}) -> Self {{\n        match value {{");
+                    let _ = writeln!(
+                        out,
+                        "        }}\n    }}\n\n    /// From the Cap'n Proto value.\n    pub fn from_capnp(value: {cap}) -> Self {{\n        match value {{"
+                    );
                     for v in values {
-                        let _ = writeln!(out, "            {cap}::{0} => Self::{0},", upper_camel(&v.name));
+                        let _ = writeln!(
+                            out,
+                            "            {cap}::{0} => Self::{0},",
+                            upper_camel(&v.name)
+                        );
                     }
                     out.push_str("        }\n    }\n}\n\n");
                 }
@@ -180,19 +213,40 @@ impl<'m> RustGen<'m> {
         }
         let module = format!("{}::{}", self.cap, module_of(name));
         let _ = writeln!(out, "impl {name} {{");
-        let _ = writeln!(out, "    /// Writes this value into its Cap'n Proto builder.");
+        let _ = writeln!(
+            out,
+            "    /// Writes this value into its Cap'n Proto builder."
+        );
         let _ = writeln!(out, "    #[allow(unused_mut, unused_variables)]");
-        let _ = writeln!(out, "    pub fn write_to(&self, mut builder: {module}::Builder<'_>) -> ::capnp::Result<()> {{");
+        let _ = writeln!(
+            out,
+            "    pub fn write_to(&self, mut builder: {module}::Builder<'_>) -> ::capnp::Result<()> {{"
+        );
         for f in fields {
-            self.write_field(out, "builder", &format!("{module}::{}", getter(&f.name)), f, &format!("&self.{}", f.name), "        ");
+            self.write_field(
+                out,
+                "builder",
+                &format!("{module}::{}", getter(&f.name)),
+                f,
+                &format!("&self.{}", f.name),
+                "        ",
+            );
         }
         out.push_str("        Ok(())\n    }\n\n");
         let _ = writeln!(out, "    /// Reads a value from its Cap'n Proto reader.");
         let _ = writeln!(out, "    #[allow(unused_variables)]");
-        let _ = writeln!(out, "    pub fn read_from(reader: {module}::Reader<'_>) -> ::capnp::Result<Self> {{");
+        let _ = writeln!(
+            out,
+            "    pub fn read_from(reader: {module}::Reader<'_>) -> ::capnp::Result<Self> {{"
+        );
         let _ = writeln!(out, "        Ok(Self {{");
         for f in fields {
-            let _ = writeln!(out, "            {}: {},", f.name, self.read_field(name, &module, "reader", f));
+            let _ = writeln!(
+                out,
+                "            {}: {},",
+                f.name,
+                self.read_field(name, &module, "reader", f)
+            );
         }
         out.push_str("        })\n    }\n}\n\n");
     }
@@ -209,19 +263,34 @@ impl<'m> RustGen<'m> {
             if v.ty == Type::Void {
                 let _ = writeln!(out, "    {},", upper_camel(&v.name));
             } else {
-                let _ = writeln!(out, "    {}({}),", upper_camel(&v.name), self.rust_type(&v.ty, name));
+                let _ = writeln!(
+                    out,
+                    "    {}({}),",
+                    upper_camel(&v.name),
+                    self.rust_type(&v.ty, name)
+                );
             }
         }
         out.push_str("}\n\n");
         let module = format!("{}::{}", self.cap, module_of(name));
         let _ = writeln!(out, "impl {name} {{");
-        let _ = writeln!(out, "    /// Writes this value into its Cap'n Proto builder.");
-        let _ = writeln!(out, "    pub fn write_to(&self, mut builder: {module}::Builder<'_>) -> ::capnp::Result<()> {{");
+        let _ = writeln!(
+            out,
+            "    /// Writes this value into its Cap'n Proto builder."
+        );
+        let _ = writeln!(
+            out,
+            "    pub fn write_to(&self, mut builder: {module}::Builder<'_>) -> ::capnp::Result<()> {{"
+        );
         out.push_str("        match self {\n");
         for v in variants {
             let variant = upper_camel(&v.name);
             if v.ty == Type::Void {
-                let _ = writeln!(out, "            Self::{variant} => builder.{}(()),", format_args!("set_{}", getter(&v.name)));
+                let _ = writeln!(
+                    out,
+                    "            Self::{variant} => builder.{}(()),",
+                    format_args!("set_{}", getter(&v.name))
+                );
             } else {
                 let _ = writeln!(out, "            Self::{variant}(value) => {{");
                 self.write_field(out, "builder", "", v, "value", "                ");
@@ -230,34 +299,66 @@ impl<'m> RustGen<'m> {
         }
         out.push_str("        }\n        Ok(())\n    }\n\n");
         let _ = writeln!(out, "    /// Reads a value from its Cap'n Proto reader.");
-        let _ = writeln!(out, "    pub fn read_from(reader: {module}::Reader<'_>) -> ::capnp::Result<Self> {{");
+        let _ = writeln!(
+            out,
+            "    pub fn read_from(reader: {module}::Reader<'_>) -> ::capnp::Result<Self> {{"
+        );
         out.push_str("        Ok(match reader.which()? {\n");
         for v in variants {
             let variant = upper_camel(&lower_camel(&v.name));
             if v.ty == Type::Void {
-                let _ = writeln!(out, "            {module}::{variant}(()) => Self::{},", upper_camel(&v.name));
+                let _ = writeln!(
+                    out,
+                    "            {module}::{variant}(()) => Self::{},",
+                    upper_camel(&v.name)
+                );
             } else {
                 let read = self.read_value(&v.ty, "value", true);
-                let _ = writeln!(out, "            {module}::{variant}(value) => Self::{}({read}),", upper_camel(&v.name));
+                let _ = writeln!(
+                    out,
+                    "            {module}::{variant}(value) => Self::{}({read}),",
+                    upper_camel(&v.name)
+                );
             }
         }
         out.push_str("        })\n    }\n}\n\n");
     }
 
     /// Statements that write field `f` (value expression `value`, a reference) into builder `b`.
-    fn write_field(&self, out: &mut String, b: &str, group_module: &str, f: &Field, value: &str, indent: &str) {
+    fn write_field(
+        &self,
+        out: &mut String,
+        b: &str,
+        group_module: &str,
+        f: &Field,
+        value: &str,
+        indent: &str,
+    ) {
         let name = getter(&f.name);
         match &f.ty {
             Type::Option(inner) if !inner.is_pointer(self.m) => {
                 let _ = writeln!(out, "{indent}match {value} {{");
-                let _ = writeln!(out, "{indent}    ::std::option::Option::None => {b}.reborrow().init_{name}().set_none(()),");
-                let _ = writeln!(out, "{indent}    ::std::option::Option::Some(value) => {b}.reborrow().init_{name}().set_some({}),", self.scalar(inner, "value"));
+                let _ = writeln!(
+                    out,
+                    "{indent}    ::std::option::Option::None => {b}.reborrow().init_{name}().set_none(()),"
+                );
+                let _ = writeln!(
+                    out,
+                    "{indent}    ::std::option::Option::Some(value) => {b}.reborrow().init_{name}().set_some({}),",
+                    self.scalar(inner, "value")
+                );
                 let _ = writeln!(out, "{indent}}}");
                 let _ = group_module;
             }
             Type::Option(inner) => {
-                let _ = writeln!(out, "{indent}if let ::std::option::Option::Some(value) = {value} {{");
-                let f2 = Field { ty: (**inner).clone(), ..f.clone() };
+                let _ = writeln!(
+                    out,
+                    "{indent}if let ::std::option::Option::Some(value) = {value} {{"
+                );
+                let f2 = Field {
+                    ty: (**inner).clone(),
+                    ..f.clone()
+                };
                 // A boxed value is `&Box<T>`; method calls reach the `T` through it.
                 self.write_field(out, b, group_module, &f2, "value", &format!("{indent}    "));
                 let _ = writeln!(out, "{indent}}}");
@@ -269,11 +370,17 @@ impl<'m> RustGen<'m> {
                 let _ = writeln!(out, "{indent}{b}.set_{name}(&({value})[..]);");
             }
             Type::Named(_) => {
-                let _ = writeln!(out, "{indent}({value}).write_to({b}.reborrow().init_{name}())?;");
+                let _ = writeln!(
+                    out,
+                    "{indent}({value}).write_to({b}.reborrow().init_{name}())?;"
+                );
             }
             Type::List(_) | Type::Map(_) => {
                 let _ = writeln!(out, "{indent}{{");
-                let _ = writeln!(out, "{indent}    let mut list = {b}.reborrow().init_{name}(list_len(({value}).len())?);");
+                let _ = writeln!(
+                    out,
+                    "{indent}    let mut list = {b}.reborrow().init_{name}(list_len(({value}).len())?);"
+                );
                 self.write_list_items(out, "list", &f.ty, value, &format!("{indent}    "), 0);
                 let _ = writeln!(out, "{indent}}}");
             }
@@ -290,27 +397,45 @@ impl<'m> RustGen<'m> {
     }
 
     /// Fills list builder `list` from `value` (a reference to a Vec or BTreeMap).
-    fn write_list_items(&self, out: &mut String, list: &str, ty: &Type, value: &str, indent: &str, depth: usize) {
+    fn write_list_items(
+        &self,
+        out: &mut String,
+        list: &str,
+        ty: &Type,
+        value: &str,
+        indent: &str,
+        depth: usize,
+    ) {
         let item = format!("item{depth}");
         let index = format!("index{depth}");
         match ty {
             Type::List(inner) => {
-                let _ = writeln!(out, "{indent}for ({index}, {item}) in ({value}).iter().enumerate() {{");
+                let _ = writeln!(
+                    out,
+                    "{indent}for ({index}, {item}) in ({value}).iter().enumerate() {{"
+                );
                 let at = format!("{index} as u32");
                 let indent2 = format!("{indent}    ");
                 match &**inner {
                     t if !t.is_pointer(self.m) => {
-                        let _ = writeln!(out, "{indent2}{list}.set({at}, {});", self.scalar(t, &item));
+                        let _ =
+                            writeln!(out, "{indent2}{list}.set({at}, {});", self.scalar(t, &item));
                     }
                     Type::String | Type::Bytes => {
                         let _ = writeln!(out, "{indent2}{list}.set({at}, &{item}[..]);");
                     }
                     Type::Named(_) => {
-                        let _ = writeln!(out, "{indent2}{item}.write_to({list}.reborrow().get({at}))?;");
+                        let _ = writeln!(
+                            out,
+                            "{indent2}{item}.write_to({list}.reborrow().get({at}))?;"
+                        );
                     }
                     t @ (Type::List(_) | Type::Map(_)) => {
                         let inner_list = format!("list{}", depth + 1);
-                        let _ = writeln!(out, "{indent2}let mut {inner_list} = {list}.reborrow().init({at}, list_len({item}.len())?);");
+                        let _ = writeln!(
+                            out,
+                            "{indent2}let mut {inner_list} = {list}.reborrow().init({at}, list_len({item}.len())?);"
+                        );
                         self.write_list_items(out, &inner_list, t, &item, &indent2, depth + 1);
                     }
                     _ => {}
@@ -318,9 +443,15 @@ impl<'m> RustGen<'m> {
                 let _ = writeln!(out, "{indent}}}");
             }
             Type::Map(inner) => {
-                let _ = writeln!(out, "{indent}for ({index}, (key, {item})) in ({value}).iter().enumerate() {{");
+                let _ = writeln!(
+                    out,
+                    "{indent}for ({index}, (key, {item})) in ({value}).iter().enumerate() {{"
+                );
                 let indent2 = format!("{indent}    ");
-                let _ = writeln!(out, "{indent2}let mut entry = {list}.reborrow().get({index} as u32);");
+                let _ = writeln!(
+                    out,
+                    "{indent2}let mut entry = {list}.reborrow().get({index} as u32);"
+                );
                 let _ = writeln!(out, "{indent2}entry.set_key(&key[..]);");
                 let value_field = Field {
                     name: "value".into(),
@@ -352,7 +483,9 @@ impl<'m> RustGen<'m> {
                 if self.boxed(owner, &f.ty) {
                     value = format!("::std::boxed::Box::new({value})");
                 }
-                format!("if {reader}.has_{name}() {{ ::std::option::Option::Some({value}) }} else {{ ::std::option::Option::None }}")
+                format!(
+                    "if {reader}.has_{name}() {{ ::std::option::Option::Some({value}) }} else {{ ::std::option::Option::None }}"
+                )
             }
             ty => self.read_value(ty, &format!("{reader}.get_{name}()"), true),
         }
@@ -368,15 +501,26 @@ impl<'m> RustGen<'m> {
             Type::String => format!("{expr}{unwrap}.to_string()?"),
             Type::Bytes => format!("{expr}{unwrap}.to_vec()"),
             Type::List(inner) => {
-                let item = self.read_value(inner, "item", matches!(**inner, Type::String | Type::Bytes | Type::List(_) | Type::Map(_)));
-                format!("{{ let list = {expr}{unwrap}; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() {{ out.push({item}); }} out }}")
+                let item = self.read_value(
+                    inner,
+                    "item",
+                    matches!(
+                        **inner,
+                        Type::String | Type::Bytes | Type::List(_) | Type::Map(_)
+                    ),
+                );
+                format!(
+                    "{{ let list = {expr}{unwrap}; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() {{ out.push({item}); }} out }}"
+                )
             }
             Type::Map(inner) => {
                 let value = match &**inner {
                     t if !t.is_pointer(self.m) => self.read_value(t, "entry.get_value()", false),
                     t => self.read_value(t, "entry.get_value()", true),
                 };
-                format!("{{ let list = {expr}{unwrap}; let mut out = ::std::collections::BTreeMap::new(); for entry in list.iter() {{ out.insert(entry.get_key()?.to_string()?, {value}); }} out }}")
+                format!(
+                    "{{ let list = {expr}{unwrap}; let mut out = ::std::collections::BTreeMap::new(); for entry in list.iter() {{ out.insert(entry.get_key()?.to_string()?, {value}); }} out }}"
+                )
             }
             _ => expr.to_owned(),
         }
@@ -386,7 +530,11 @@ impl<'m> RustGen<'m> {
         let camel = upper_camel(&method.name);
         let error = format!("{camel}Error");
         let result_module = format!("{}::{}", self.cap, module_of(&names.result_struct(method)));
-        let _ = writeln!(out, "/// Why `{}` failed: one of its named errors, or another failure.", method.name);
+        let _ = writeln!(
+            out,
+            "/// Why `{}` failed: one of its named errors, or another failure.",
+            method.name
+        );
         let _ = writeln!(out, "#[derive(Debug, Clone, PartialEq)]");
         let _ = writeln!(out, "pub enum {error} {{");
         for e in &method.errors {
@@ -395,35 +543,77 @@ impl<'m> RustGen<'m> {
             }
             let _ = writeln!(out, "    {e}({e}),");
         }
-        let _ = writeln!(out, "    /// A failure that is not one of the method's named errors: the IOmod is unavailable, the input was");
+        let _ = writeln!(
+            out,
+            "    /// A failure that is not one of the method's named errors: the IOmod is unavailable, the input was"
+        );
         let _ = writeln!(out, "    /// invalid, the deadline passed, ...");
         let _ = writeln!(out, "    Failed(::iomod_sdk::Error),");
         out.push_str("}\n\n");
         let _ = writeln!(out, "impl ::std::fmt::Display for {error} {{");
         out.push_str("    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {\n        match self {\n");
         for e in &method.errors {
-            let _ = writeln!(out, "            Self::{e}(value) => write!(f, \"{e}: {{value:?}}\"),");
+            let _ = writeln!(
+                out,
+                "            Self::{e}(value) => write!(f, \"{e}: {{value:?}}\"),"
+            );
         }
         out.push_str("            Self::Failed(error) => error.fmt(f),\n        }\n    }\n}\n\n");
         let _ = writeln!(out, "impl ::std::error::Error for {error} {{}}\n");
-        let _ = writeln!(out, "impl ::std::convert::From<::iomod_sdk::Error> for {error} {{\n    fn from(error: ::iomod_sdk::Error) -> Self {{\n        Self::Failed(error)\n    }}\n}}\n");
+        let _ = writeln!(
+            out,
+            "impl ::std::convert::From<::iomod_sdk::Error> for {error} {{\n    fn from(error: ::iomod_sdk::Error) -> Self {{\n        Self::Failed(error)\n    }}\n}}\n"
+        );
         let _ = writeln!(out, "impl {error} {{");
-        let _ = writeln!(out, "    /// Writes the outcome of `{}` into its Cap'n Proto builder.", method.name);
-        let _ = writeln!(out, "    pub fn write_outcome(outcome: &::std::result::Result<{}, Self>, mut builder: {result_module}::Builder<'_>) -> ::capnp::Result<()> {{", method.output);
+        let _ = writeln!(
+            out,
+            "    /// Writes the outcome of `{}` into its Cap'n Proto builder.",
+            method.name
+        );
+        let _ = writeln!(
+            out,
+            "    pub fn write_outcome(outcome: &::std::result::Result<{}, Self>, mut builder: {result_module}::Builder<'_>) -> ::capnp::Result<()> {{",
+            method.output
+        );
         out.push_str("        match outcome {\n");
-        let _ = writeln!(out, "            Ok(output) => output.write_to(builder.init_ok())?,");
+        let _ = writeln!(
+            out,
+            "            Ok(output) => output.write_to(builder.init_ok())?,"
+        );
         for e in &method.errors {
-            let _ = writeln!(out, "            Err(Self::{e}(value)) => value.write_to(builder.init_{}())?,", getter(&snake(e)));
+            let _ = writeln!(
+                out,
+                "            Err(Self::{e}(value)) => value.write_to(builder.init_{}())?,",
+                getter(&snake(e))
+            );
         }
         out.push_str("            Err(Self::Failed(error)) => error.write(builder.init_failed()),\n        }\n        Ok(())\n    }\n\n");
-        let _ = writeln!(out, "    /// Reads the outcome of `{}` from its Cap'n Proto reader.", method.name);
-        let _ = writeln!(out, "    pub fn read_outcome(reader: {result_module}::Reader<'_>) -> ::capnp::Result<::std::result::Result<{}, Self>> {{", method.output);
+        let _ = writeln!(
+            out,
+            "    /// Reads the outcome of `{}` from its Cap'n Proto reader.",
+            method.name
+        );
+        let _ = writeln!(
+            out,
+            "    pub fn read_outcome(reader: {result_module}::Reader<'_>) -> ::capnp::Result<::std::result::Result<{}, Self>> {{",
+            method.output
+        );
         out.push_str("        Ok(match reader.which()? {\n");
-        let _ = writeln!(out, "            {result_module}::Ok(output) => Ok({}::read_from(output?)?),", method.output);
+        let _ = writeln!(
+            out,
+            "            {result_module}::Ok(output) => Ok({}::read_from(output?)?),",
+            method.output
+        );
         for e in &method.errors {
-            let _ = writeln!(out, "            {result_module}::{e}(value) => Err(Self::{e}({e}::read_from(value?)?)),");
+            let _ = writeln!(
+                out,
+                "            {result_module}::{e}(value) => Err(Self::{e}({e}::read_from(value?)?)),"
+            );
         }
-        let _ = writeln!(out, "            {result_module}::Failed(error) => Err(Self::Failed(::iomod_sdk::Error::read(error?))),");
+        let _ = writeln!(
+            out,
+            "            {result_module}::Failed(error) => Err(Self::Failed(::iomod_sdk::Error::read(error?))),"
+        );
         out.push_str("        })\n    }\n}\n\n");
     }
 }
