@@ -166,6 +166,7 @@ pub fn read_message(
 ) -> capnp::Result<capnp::message::Reader<capnp::serialize::OwnedSegments>> {
     let mut options = capnp::message::ReaderOptions::new();
     options.traversal_limit_in_words(Some(bytes.len() / 8 * 4 + 1024));
+    options.nesting_limit(crate::NESTING_LIMIT);
     capnp::serialize::read_message(&mut &bytes[..], options)
 }
 

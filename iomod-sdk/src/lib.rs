@@ -96,5 +96,9 @@ pub const PROTOCOL_SCHEMA: &str = include_str!("../../schemas/iomod.capnp");
 /// This SDK's version, sent at registration.
 pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
 
+/// How deeply pointers may nest in messages the runtime and IOmods read (Cap'n Proto's default is 64). A
+/// DynamoDB document may nest 32 levels, and each map level costs three pointer levels.
+pub const NESTING_LIMIT: i32 = 128;
+
 /// The default limit on a call's input and output, in bytes (16 MiB).
 pub const DEFAULT_MAX_PAYLOAD_BYTES: usize = 16 * 1024 * 1024;

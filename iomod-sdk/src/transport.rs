@@ -130,6 +130,8 @@ impl ConnectionLimits {
         let mut options = capnp::message::ReaderOptions::new();
         // The traversal limit counts words read; allow reading a maximum-size message a few times over.
         options.traversal_limit_in_words(Some(self.max_message_bytes.div_ceil(8) * 4));
+        // The RPC message wraps the payload in a few more levels.
+        options.nesting_limit(crate::NESTING_LIMIT + 8);
         options
     }
 }

@@ -409,6 +409,7 @@ impl State {
             let mut slice = bytes;
             let mut options = message::ReaderOptions::new();
             options.traversal_limit_in_words(Some(max.div_ceil(8) * 2));
+            options.nesting_limit(iomod_sdk::NESTING_LIMIT);
             let message =
                 serialize::read_message_from_flat_slice(&mut slice, options).map_err(|e| {
                     Error::new(

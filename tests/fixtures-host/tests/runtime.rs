@@ -1,0 +1,363 @@
+//! Generated skeletons served by the SDK through a real registry, called by a native Cap'n Proto client
+//! that uses only what capnpc-rust generates from the generated `.capnp` schema.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use capnp::{message, serialize};
+use iomod::registry::{Registry, RegistryConfig};
+use iomod_fixtures_host::fixture_errors::bank::{
+    self, Account, AccountNotFound, Frozen, InsufficientFunds,
+};
+use iomod_fixtures_host::fixture_errors::bank_capnp as wire;
+use iomod_fixtures_host::fixture_recursive::{documents, documents_capnp as dwire};
+use iomod_sdk::transport::RegistryAddress;
+use iomod_sdk::{ErrorCode, ServeOptions};
+
+/// A test implementation of the generated `Bank` trait (`close` is left unimplemented on purpose).
+#[derive(Default)]
+struct TestBank {
+    accounts: Mutex<HashMap<String, (i64, bool)>>,
+}
+
+impl bank::Bank for TestBank {
+    async fn withdraw(&self, input: bank::WithdrawInput) -> Result<Account, bank::WithdrawError> {
+        let mut accounts = self.accounts.lock().unwrap();
+        let Some((balance, frozen)) = accounts.get_mut(&input.id) else {
+            return Err(bank::WithdrawError::AccountNotFound(AccountNotFound {
+                id: input.id,
+            }));
+        };
+        if *frozen {
+            return Err(bank::WithdrawError::Frozen(Frozen {}));
+        }
+        if *balance < input.amount {
+            return Err(bank::WithdrawError::InsufficientFunds(InsufficientFunds {
+                balance: *balance,
+                requested: input.amount,
+            }));
+        }
+        *balance -= input.amount;
+        Ok(Account {
+            id: input.id,
+            balance: *balance,
+        })
+    }
+
+    async fn open(&self, input: bank::OpenInput) -> Result<Account, bank::OpenError> {
+        let frozen = input.id.starts_with("frozen");
+        self.accounts
+            .lock()
+            .unwrap()
+            .insert(input.id.clone(), (100, frozen));
+        Ok(Account {
+            id: input.id,
+            balance: 100,
+        })
+    }
+}
+
+/// A document store that echoes items back: exercises the recursive union end to end.
+struct Documents;
+
+impl documents::Documents for Documents {
+    async fn put_item(
+        &self,
+        input: documents::PutItemInput,
+    ) -> Result<documents::PutItemOutput, documents::PutItemError> {
+        Ok(documents::PutItemOutput {
+            consumed: input.item.len() as f64,
+        })
+    }
+
+    async fn get_item(
+        &self,
+        input: documents::GetItemInput,
+    ) -> Result<documents::GetItemOutput, documents::GetItemError> {
+        let found = !input.key.is_empty();
+        Ok(documents::GetItemOutput {
+            item: found.then_some(input.key),
+            marker: if found {
+                documents::Marker::Present
+            } else {
+                documents::Marker::Absent
+            },
+        })
+    }
+}
+
+struct Fixture {
+    registry: Registry,
+    _dir: TempDir,
+    stops: Vec<tokio::sync::oneshot::Sender<()>>,
+    servers: Vec<Server>,
+}
+
+struct TempDir(std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl Fixture {
+    async fn start() -> Fixture {
+        let dir = std::env::temp_dir().join(format!("iomod-fixtures-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let socket = dir.join("registry.sock");
+        let registry = Registry::start(RegistryConfig::unix(&socket))
+            .await
+            .unwrap();
+        let (bank_stop, bank) = spawn_service(bank::service(TestBank::default()), &socket);
+        let (documents_stop, documents) = spawn_service(documents::service(Documents), &socket);
+        let (stops, servers) = (vec![bank_stop, documents_stop], vec![bank, documents]);
+        let wanted = [
+            "example.test.bank".parse().unwrap(),
+            "example.test.documents".parse().unwrap(),
+        ];
+        registry
+            .wait_ready(&wanted, Duration::from_secs(10))
+            .await
+            .unwrap();
+        Fixture {
+            registry,
+            _dir: TempDir(dir),
+            stops,
+            servers,
+        }
+    }
+
+    async fn stop(self) {
+        for stop in self.stops {
+            let _ = stop.send(());
+        }
+        for server in self.servers {
+            server.await.unwrap().unwrap();
+        }
+    }
+}
+
+type Server = tokio::task::JoinHandle<Result<(), iomod_sdk::Error>>;
+
+/// Serves `service` with the SDK on this runtime until the returned sender is used (or dropped).
+fn spawn_service<S: iomod_sdk::Service>(
+    service: S,
+    socket: &std::path::Path,
+) -> (tokio::sync::oneshot::Sender<()>, Server) {
+    let (stop, stopped) = tokio::sync::oneshot::channel();
+    let options = ServeOptions::new(RegistryAddress::Unix(socket.to_owned()));
+    let server = tokio::spawn(iomod_sdk::serve_with(service, options, async {
+        let _ = stopped.await;
+    }));
+    (stop, server)
+}
+
+fn withdraw_request(id: &str, amount: i64) -> Vec<u8> {
+    let mut m = message::Builder::new_default();
+    let mut input = m
+        .init_root::<wire::bank::withdraw_params::Builder<'_>>()
+        .init_input();
+    input.set_id(id);
+    input.set_amount(amount);
+    serialize::write_message_to_words(&m)
+}
+
+fn open_request(id: &str) -> Vec<u8> {
+    let mut m = message::Builder::new_default();
+    m.init_root::<wire::bank::open_params::Builder<'_>>()
+        .init_input()
+        .set_id(id);
+    serialize::write_message_to_words(&m)
+}
+
+/// The outcome of `withdraw`, decoded with nothing but the capnpc-generated reader.
+fn withdraw_outcome(bytes: &[u8]) -> String {
+    let reader =
+        serialize::read_message_from_flat_slice(&mut &bytes[..], Default::default()).unwrap();
+    let result = reader
+        .get_root::<wire::bank::withdraw_results::Reader<'_>>()
+        .unwrap()
+        .get_result()
+        .unwrap();
+    match result.which().unwrap() {
+        wire::withdraw_result::Ok(account) => {
+            format!("ok balance={}", account.unwrap().get_balance())
+        }
+        wire::withdraw_result::InsufficientFunds(e) => {
+            let e = e.unwrap();
+            format!(
+                "InsufficientFunds balance={} requested={}",
+                e.get_balance(),
+                e.get_requested()
+            )
+        }
+        wire::withdraw_result::AccountNotFound(e) => format!(
+            "AccountNotFound id={}",
+            e.unwrap().get_id().unwrap().to_str().unwrap()
+        ),
+        wire::withdraw_result::Frozen(_) => "Frozen".to_owned(),
+        wire::withdraw_result::Failed(e) => {
+            format!("Failed {}", iomod_sdk::Error::read(e.unwrap()))
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn generated_skeletons_answer_native_capnp_clients_through_the_registry() {
+    let fixture = Fixture::start().await;
+    let registry = &fixture.registry;
+
+    // Registration carries what the generated code declares: digest, methods, ordinals, JSON Schemas.
+    let listed = registry.list().await.unwrap();
+    let bank_status = listed
+        .iter()
+        .find(|s| s.info.coordinates.as_str() == "example.test.bank")
+        .unwrap();
+    assert_eq!(bank_status.info.manifest_digest, bank::MANIFEST_DIGEST);
+    assert_eq!(bank_status.info.version, "2.0.0-beta.1");
+    let methods: Vec<(&str, u16)> = bank_status
+        .info
+        .methods
+        .iter()
+        .map(|m| (m.name.as_str(), m.ordinal))
+        .collect();
+    assert_eq!(methods, [("withdraw", 0), ("open", 1), ("close", 2)]);
+    let withdraw = &bank_status.info.methods[0];
+    assert_eq!(withdraw.doc, "Takes money out of an account.");
+    for schema in [
+        &withdraw.input_schema,
+        &withdraw.output_schema,
+        &withdraw.error_schema,
+    ] {
+        let json: serde_json::Value = serde_json::from_str(schema).unwrap();
+        assert_eq!(
+            json["$schema"], "https://json-schema.org/draft/2020-12/schema",
+            "{schema}"
+        );
+    }
+    assert!(withdraw.error_schema.contains("InsufficientFunds"));
+
+    let call = |path: &'static str, input: Vec<u8>| registry.invoke(path, input, None);
+    let out = call("example.test.bank.withdraw", withdraw_request("alice", 10))
+        .await
+        .unwrap();
+    assert_eq!(withdraw_outcome(&out), "AccountNotFound id=alice");
+    call("example.test.bank.open", open_request("alice"))
+        .await
+        .unwrap();
+    call("example.test.bank.open", open_request("frozen-bob"))
+        .await
+        .unwrap();
+    let out = call("example.test.bank.withdraw", withdraw_request("alice", 30))
+        .await
+        .unwrap();
+    assert_eq!(withdraw_outcome(&out), "ok balance=70");
+    let out = call("example.test.bank.withdraw", withdraw_request("alice", 500))
+        .await
+        .unwrap();
+    assert_eq!(
+        withdraw_outcome(&out),
+        "InsufficientFunds balance=70 requested=500"
+    );
+    let out = call(
+        "example.test.bank.withdraw",
+        withdraw_request("frozen-bob", 1),
+    )
+    .await
+    .unwrap();
+    assert_eq!(withdraw_outcome(&out), "Frozen");
+
+    // A method the implementation left out answers with a typed `internal` error.
+    let mut m = message::Builder::new_default();
+    m.init_root::<wire::bank::close_params::Builder<'_>>()
+        .init_input()
+        .set_id("alice");
+    let out = call(
+        "example.test.bank.close",
+        serialize::write_message_to_words(&m),
+    )
+    .await
+    .unwrap();
+    let reader =
+        serialize::read_message_from_flat_slice(&mut &out[..], Default::default()).unwrap();
+    let result = reader
+        .get_root::<wire::bank::close_results::Reader<'_>>()
+        .unwrap()
+        .get_result()
+        .unwrap();
+    match result.which().unwrap() {
+        wire::close_result::Failed(e) => {
+            let e = iomod_sdk::Error::read(e.unwrap());
+            assert_eq!(e.code, ErrorCode::Internal);
+            assert!(
+                e.message
+                    .contains("`close` of example.test.bank is not implemented"),
+                "{e}"
+            );
+        }
+        _ => panic!("close should fail"),
+    }
+
+    // Input that does not decode as the method's params is `invalidInput`, from the skeleton.
+    let mut m = message::Builder::new_default();
+    {
+        let mut params = m.init_root::<wire::bank::withdraw_params::Builder<'_>>();
+        params.reborrow().init_input();
+        // Text that is not UTF-8 in the id.
+        params.init_input().init_id(2).push_str("\u{7f}");
+    }
+    let mut bytes = serialize::write_message_to_words(&m);
+    let at = bytes.iter().rposition(|b| *b == 0x7f).unwrap();
+    bytes[at] = 0xff;
+    let err = call("example.test.bank.withdraw", bytes).await.unwrap_err();
+    assert_eq!(err.code, ErrorCode::InvalidInput, "{err}");
+    assert!(
+        err.message.contains("the input of `withdraw` is malformed"),
+        "{err}"
+    );
+
+    // The recursive union travels whole.
+    let mut m = message::Builder::new_default();
+    {
+        let mut input = m
+            .init_root::<dwire::documents::get_item_params::Builder<'_>>()
+            .init_input();
+        input.set_table_name("things");
+        let mut key = input.init_key(1);
+        let mut entry = key.reborrow().get(0);
+        entry.set_key("id");
+        let mut list = entry.init_value().init_l(2);
+        list.reborrow().get(0).set_s("a");
+        list.reborrow().get(1).set_null(true);
+    }
+    let out = call(
+        "example.test.documents.get_item",
+        serialize::write_message_to_words(&m),
+    )
+    .await
+    .unwrap();
+    let reader =
+        serialize::read_message_from_flat_slice(&mut &out[..], Default::default()).unwrap();
+    let result = reader
+        .get_root::<dwire::documents::get_item_results::Reader<'_>>()
+        .unwrap()
+        .get_result()
+        .unwrap();
+    let dwire::get_item_result::Ok(output) = result.which().unwrap() else {
+        panic!("get_item failed")
+    };
+    let output = documents::GetItemOutput::read_from(output.unwrap()).unwrap();
+    assert_eq!(output.marker, documents::Marker::Present);
+    let item = output.item.unwrap();
+    assert_eq!(
+        item["id"],
+        documents::AttributeValue::L(vec![
+            documents::AttributeValue::S("a".into()),
+            documents::AttributeValue::Null(true)
+        ])
+    );
+    fixture.stop().await;
+}
