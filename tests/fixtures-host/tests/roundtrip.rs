@@ -140,7 +140,7 @@ impl Gen {
     }
 
     fn tree(&mut self, depth: u32) -> Tree {
-        let mut child = |g: &mut Self| {
+        let child = |g: &mut Self| {
             if depth < 4 && g.chance() {
                 Some(Box::new(g.tree(depth + 1)))
             } else {
