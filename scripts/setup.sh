@@ -5,9 +5,14 @@ if ! command -v cargo >/dev/null; then
   echo "setup: cargo is missing; install Rust with rustup (https://rustup.rs) first" >&2
   exit 1
 fi
-# rustfmt and clippy are part of the checks.
+# rustfmt and clippy are part of the checks; generated guest crates are built for the wasm targets.
 if command -v rustup >/dev/null; then
   for component in rustfmt clippy; do
     rustup component list --installed 2>/dev/null | grep -q "^$component" || rustup component add "$component"
   done
+  for target in wasm32-unknown-unknown wasm32-wasip1; do
+    rustup target list --installed 2>/dev/null | grep -qx "$target" || rustup target add "$target"
+  done
+else
+  echo "setup: rustup is missing; install the wasm32-unknown-unknown and wasm32-wasip1 targets yourself" >&2
 fi
