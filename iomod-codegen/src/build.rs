@@ -101,6 +101,12 @@ impl Builder {
         self
     }
 
+    /// Derive serde's traits on the host types too.
+    pub fn host_serde(mut self, yes: bool) -> Self {
+        self.options.host_serde = yes;
+        self
+    }
+
     /// Whether to print `cargo:rerun-if-changed` lines (default: when running in a build script).
     pub fn emit_rerun_if_changed(mut self, emit: bool) -> Self {
         self.emit_rerun = Some(emit);

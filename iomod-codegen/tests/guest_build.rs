@@ -17,7 +17,10 @@ fn guest_crates_build_for_both_wasm_targets() {
         ..Options::default()
     };
     let mut members = Vec::new();
-    let mut cases: Vec<_> = std::fs::read_dir(here.join("tests/fixtures")).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut cases: Vec<_> = std::fs::read_dir(here.join("tests/fixtures"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     cases.sort();
     for case in cases {
         let name = case.file_name().unwrap().to_string_lossy().into_owned();
@@ -28,15 +31,28 @@ fn guest_crates_build_for_both_wasm_targets() {
                 write_if_changed(&root.join(&name).join(rest), &contents).unwrap();
             }
         }
-        assert!(!root.join(&name).join("build.rs").exists(), "guest crates have no build script");
+        assert!(
+            !root.join(&name).join("build.rs").exists(),
+            "guest crates have no build script"
+        );
         members.push(format!("{name:?}"));
     }
-    let workspace = format!("[workspace]\nresolver = \"3\"\nmembers = [{}]\n", members.join(", "));
+    let workspace = format!(
+        "[workspace]\nresolver = \"3\"\nmembers = [{}]\n",
+        members.join(", ")
+    );
     write_if_changed(&root.join("Cargo.toml"), &workspace).unwrap();
 
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let output = Command::new(cargo)
-        .args(["build", "--workspace", "--target", "wasm32-unknown-unknown", "--target", "wasm32-wasip1"])
+        .args([
+            "build",
+            "--workspace",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--target",
+            "wasm32-wasip1",
+        ])
         .arg("--manifest-path")
         .arg(root.join("Cargo.toml"))
         .arg("--target-dir")
@@ -49,5 +65,8 @@ fn guest_crates_build_for_both_wasm_targets() {
         output.status.success(),
         "the guest crates did not build (are the wasm targets installed? scripts/setup.sh adds them):\n{stderr}"
     );
-    assert!(!stderr.contains("warning:"), "the guest crates built with warnings:\n{stderr}");
+    assert!(
+        !stderr.contains("warning:"),
+        "the guest crates built with warnings:\n{stderr}"
+    );
 }

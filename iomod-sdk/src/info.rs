@@ -95,8 +95,9 @@ impl IomodInfo {
         self.methods.iter().find(|m| m.name == name)
     }
 
-    /// Checks everything but the protocol version: a valid version, at least one method, valid and
-    /// unique method names and ordinals, a well-formed digest, bounded sizes. Reports every problem.
+    /// Checks everything but the protocol version: a valid version, valid and unique method names and
+    /// ordinals, a well-formed digest, bounded sizes. Reports every problem. (An IOmod may declare no
+    /// methods, as AssemblyLift-style manifests do; calls to it then fail with `methodNotFound`.)
     pub fn validate(&self) -> Result<(), Error> {
         let mut problems = Vec::new();
         if let Err(e) = check_version(&self.version) {
@@ -110,9 +111,6 @@ impl IomodInfo {
                     self.manifest_digest.chars().take(80).collect::<String>()
                 ));
             }
-        }
-        if self.methods.is_empty() {
-            problems.push("an IOmod must declare at least one method".to_owned());
         }
         if self.methods.len() > MAX_METHODS {
             problems.push(format!(

@@ -372,13 +372,14 @@ impl State {
         let Some(&ordinal) = entry.methods.get(path.method()) else {
             let mut known: Vec<&str> = entry.methods.keys().map(String::as_str).collect();
             known.sort_unstable();
+            let has = if known.is_empty() {
+                "it declares no methods".to_owned()
+            } else {
+                format!("it has: {}", known.join(", "))
+            };
             return Err(Error::new(
                 ErrorCode::MethodNotFound,
-                format!(
-                    "`{coordinates}` has no method `{}`; it has: {}",
-                    path.method(),
-                    known.join(", ")
-                ),
+                format!("`{coordinates}` has no method `{}`; {has}", path.method()),
             ));
         };
         entry.calls_started.set(entry.calls_started.get() + 1);

@@ -14,6 +14,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .manifest(fixtures.join(case).join("iomod.toml"))
             .out_dir(out)
             .parent_module(&[module])
+            .host_serde(true)
             .generate()
             .map_err(|e| format!("{case}: {e}"))?;
     }

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use crate::generate::rust::{Flavor, LIST_LEN_HELPER, RustGen};
-use crate::generate::{GenerateError, Names, json_schema, render};
+use crate::generate::{GenerateError, Names, Options, json_schema, render};
 use crate::manifest::Manifest;
 use crate::naming::{snake, upper_camel};
 
@@ -70,18 +70,23 @@ fn indent(text: &str, by: &str) -> String {
         + "\n"
 }
 
-/// `host/<module>.rs`. `parent_module` is where the file is included (empty: the crate root).
+/// `host/<module>.rs`, to be included at `options.host_parent_module`.
 pub(crate) fn host(
     m: &Manifest,
     names: &Names,
     capnp_code: &str,
-    parent_module: &[String],
+    options: &Options,
 ) -> Result<String, GenerateError> {
     let mut path = vec!["crate".to_owned()];
-    path.extend(parent_module.iter().cloned());
+    path.extend(options.host_parent_module.iter().cloned());
     path.push(format!("{}_capnp", names.module));
     let cap = path.join("::");
-    let types = RustGen::new(m, "cap".into(), Flavor::Host).types(names);
+    let flavor = if options.host_serde {
+        Flavor::HostSerde
+    } else {
+        Flavor::Host
+    };
+    let types = RustGen::new(m, "cap".into(), flavor).types(names);
     let mut context = tera::Context::new();
     context.insert("generator_version", env!("CARGO_PKG_VERSION"));
     context.insert("coordinates", &m.coordinates);

@@ -1,6 +1,6 @@
-//! JSON Schemas (draft 2020-12) of each method's input, output and errors, as the JSON call path encodes
-//! values: structs are objects, enums strings, unions objects with one key (or a string for `void`
-//! variants), `bytes` base64 strings, maps objects.
+//! JSON Schemas (draft 2020-12) of each method's input, output and errors, as the generated types'
+//! serde derives encode values: structs are objects, enums strings, unions objects with one key (or a
+//! string for `void` variants), `bytes` arrays of byte values, maps objects.
 
 use std::collections::BTreeSet;
 
@@ -171,7 +171,9 @@ pub fn of(m: &Manifest, ty: &Type) -> Value {
         }
         Type::F32 | Type::F64 => json!({ "type": "number" }),
         Type::String => json!({ "type": "string" }),
-        Type::Bytes => json!({ "type": "string", "contentEncoding": "base64" }),
+        Type::Bytes => {
+            json!({ "type": "array", "items": { "type": "integer", "minimum": 0, "maximum": 255 } })
+        }
         Type::List(t) => json!({ "type": "array", "items": of(m, t) }),
         Type::Map(t) => json!({ "type": "object", "additionalProperties": of(m, t) }),
         Type::Option(t) => json!({ "anyOf": [of(m, t), { "type": "null" }] }),

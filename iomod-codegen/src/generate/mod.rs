@@ -90,6 +90,10 @@ pub struct Options {
     /// The `iomod-sdk` dependency of the guest crate, as TOML (`"0.1"`, or `{ path = ".." }`).
     #[arg(long, default_value_t = default_sdk_dependency())]
     pub guest_sdk_dependency: String,
+    /// Also derive `serde::Serialize` and `serde::Deserialize` on the host types (the crate then needs
+    /// `serde` with its `derive` feature).
+    #[arg(long)]
+    pub host_serde: bool,
 }
 
 fn default_sdk_dependency() -> String {
@@ -101,6 +105,7 @@ impl Default for Options {
         Self {
             host_parent_module: Vec::new(),
             guest_sdk_dependency: default_sdk_dependency(),
+            host_serde: false,
         }
     }
 }
@@ -124,7 +129,7 @@ pub fn generate(manifest: &Manifest, options: &Options) -> Result<GeneratedFiles
     let host_capnp = compile::rust_code(&names.module, &request, &options.host_parent_module)?;
     files.insert(
         PathBuf::from(format!("host/{}.rs", names.module)),
-        host::host(manifest, &names, &host_capnp, &options.host_parent_module)?,
+        host::host(manifest, &names, &host_capnp, options)?,
     );
     let guest_capnp = compile::rust_code(&names.module, &request, &[])?;
     guest::guest(

@@ -14,6 +14,8 @@ use crate::validate::direct_target;
 pub(crate) enum Flavor {
     /// Host side: no serialization derives.
     Host,
+    /// Host side with serde derives.
+    HostSerde,
     /// Guest side: serde and schemars derives.
     Guest,
 }
@@ -104,8 +106,12 @@ impl<'m> RustGen<'m> {
         if eq {
             d.push_str(", Eq");
         }
-        if self.flavor == Flavor::Guest {
-            d.push_str(", ::serde::Serialize, ::serde::Deserialize, ::schemars::JsonSchema");
+        match self.flavor {
+            Flavor::Host => {}
+            Flavor::HostSerde => d.push_str(", ::serde::Serialize, ::serde::Deserialize"),
+            Flavor::Guest => {
+                d.push_str(", ::serde::Serialize, ::serde::Deserialize, ::schemars::JsonSchema")
+            }
         }
         d.push_str(")]\n");
         d
@@ -146,7 +152,7 @@ impl<'m> RustGen<'m> {
                 TypeKind::Enum(values) => {
                     doc(&mut out, &t.doc, "");
                     out.push_str(&self.derives(true).replace("(Debug,", "(Debug, Copy, Hash,"));
-                    if self.flavor == Flavor::Guest {
+                    if self.flavor != Flavor::Host {
                         out.push_str("#[serde(rename_all = \"snake_case\")]\n");
                     }
                     let _ = writeln!(out, "pub enum {} {{", t.name);
@@ -195,7 +201,7 @@ impl<'m> RustGen<'m> {
     fn struct_def(&self, out: &mut String, name: &str, docs: &str, fields: &[Field]) {
         doc(out, docs, "");
         out.push_str(&self.derives(self.fields_eq(fields)));
-        if self.flavor == Flavor::Guest {
+        if self.flavor != Flavor::Host {
             out.push_str("#[serde(deny_unknown_fields)]\n");
         }
         if fields.is_empty() {
@@ -204,7 +210,7 @@ impl<'m> RustGen<'m> {
             let _ = writeln!(out, "pub struct {name} {{");
             for f in fields {
                 doc(out, &f.doc, "    ");
-                if self.flavor == Flavor::Guest && matches!(f.ty, Type::Option(_)) {
+                if self.flavor != Flavor::Host && matches!(f.ty, Type::Option(_)) {
                     out.push_str("    #[serde(default, skip_serializing_if = \"::std::option::Option::is_none\")]\n");
                 }
                 let _ = writeln!(out, "    pub {}: {},", f.name, self.rust_type(&f.ty, name));
@@ -254,7 +260,7 @@ impl<'m> RustGen<'m> {
     fn union_def(&self, out: &mut String, name: &str, docs: &str, variants: &[Field]) {
         doc(out, docs, "");
         out.push_str(&self.derives(self.fields_eq(variants)));
-        if self.flavor == Flavor::Guest {
+        if self.flavor != Flavor::Host {
             out.push_str("#[serde(rename_all = \"snake_case\")]\n");
         }
         let _ = writeln!(out, "pub enum {name} {{");

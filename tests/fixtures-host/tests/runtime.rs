@@ -8,10 +8,12 @@ use std::time::Duration;
 
 use capnp::{message, serialize};
 use iomod::registry::{Registry, RegistryConfig};
+use iomod_fixtures_host::fixture_assemblylift::http;
 use iomod_fixtures_host::fixture_errors::bank::{
     self, Account, AccountNotFound, Frozen, InsufficientFunds,
 };
 use iomod_fixtures_host::fixture_errors::bank_capnp as wire;
+use iomod_fixtures_host::fixture_primitives::{primitives, primitives_capnp as pwire};
 use iomod_fixtures_host::fixture_recursive::{documents, documents_capnp as dwire};
 use iomod_sdk::transport::RegistryAddress;
 use iomod_sdk::{ErrorCode, ServeOptions};
@@ -88,6 +90,37 @@ impl documents::Documents for Documents {
     }
 }
 
+/// Returns every value it is given.
+struct Mirror;
+
+impl primitives::Primitives for Mirror {
+    async fn scalars(
+        &self,
+        input: primitives::ScalarsInput,
+    ) -> Result<primitives::ScalarsOutput, primitives::ScalarsError> {
+        Ok(primitives::ScalarsOutput { value: input.value })
+    }
+
+    async fn optionals(
+        &self,
+        input: primitives::OptionalsInput,
+    ) -> Result<primitives::OptionalsOutput, primitives::OptionalsError> {
+        Ok(primitives::OptionalsOutput { value: input.value })
+    }
+
+    async fn collections(
+        &self,
+        input: primitives::CollectionsInput,
+    ) -> Result<primitives::CollectionsOutput, primitives::CollectionsError> {
+        Ok(primitives::CollectionsOutput { value: input.value })
+    }
+}
+
+/// An AssemblyLift-style IOmod: identity and process, no methods.
+struct Minimal;
+
+impl http::Http for Minimal {}
+
 struct Fixture {
     registry: Registry,
     _dir: TempDir,
@@ -105,7 +138,9 @@ impl Drop for TempDir {
 
 impl Fixture {
     async fn start() -> Fixture {
-        let dir = std::env::temp_dir().join(format!("iomod-fixtures-{}", std::process::id()));
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("iomod-fixtures-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let socket = dir.join("registry.sock");
         let registry = Registry::start(RegistryConfig::unix(&socket))
@@ -113,7 +148,10 @@ impl Fixture {
             .unwrap();
         let (bank_stop, bank) = spawn_service(bank::service(TestBank::default()), &socket);
         let (documents_stop, documents) = spawn_service(documents::service(Documents), &socket);
-        let (stops, servers) = (vec![bank_stop, documents_stop], vec![bank, documents]);
+        let (mirror_stop, mirror) = spawn_service(primitives::service(Mirror), &socket);
+        let (minimal_stop, minimal) = spawn_service(http::service(Minimal), &socket);
+        let stops = vec![bank_stop, documents_stop, mirror_stop, minimal_stop];
+        let servers = vec![bank, documents, mirror, minimal];
         let wanted = [
             "example.test.bank".parse().unwrap(),
             "example.test.documents".parse().unwrap(),
@@ -359,5 +397,125 @@ async fn generated_skeletons_answer_native_capnp_clients_through_the_registry() 
             documents::AttributeValue::Null(true)
         ])
     );
+    fixture.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_primitive_crosses_the_registry_and_minimal_iomods_register() {
+    let fixture = Fixture::start().await;
+    let registry = &fixture.registry;
+    let mut m = message::Builder::new_default();
+    {
+        let mut value = m
+            .init_root::<pwire::primitives::scalars_params::Builder<'_>>()
+            .init_input()
+            .init_value();
+        value.set_flag(true);
+        value.set_tiny(i8::MIN);
+        value.set_small(i16::MAX);
+        value.set_medium(-7);
+        value.set_large(i64::MIN);
+        value.set_utiny(u8::MAX);
+        value.set_usmall(65535);
+        value.set_umedium(u32::MAX);
+        value.set_ularge(u64::MAX);
+        value.set_single(1.5);
+        value.set_double(-2.25e300);
+        value.set_text("héllo");
+        value.set_blob(&[0, 1, 255]);
+    }
+    let out = registry
+        .invoke(
+            "example.test.primitives.scalars",
+            serialize::write_message_to_words(&m),
+            None,
+        )
+        .await
+        .unwrap();
+    let reader =
+        serialize::read_message_from_flat_slice(&mut &out[..], Default::default()).unwrap();
+    let result = reader
+        .get_root::<pwire::primitives::scalars_results::Reader<'_>>()
+        .unwrap()
+        .get_result()
+        .unwrap();
+    let pwire::scalars_result::Ok(output) = result.which().unwrap() else {
+        panic!("scalars failed")
+    };
+    let value = output.unwrap().get_value().unwrap();
+    assert!(value.get_flag());
+    assert_eq!(
+        (
+            value.get_tiny(),
+            value.get_small(),
+            value.get_medium(),
+            value.get_large()
+        ),
+        (i8::MIN, i16::MAX, -7, i64::MIN)
+    );
+    assert_eq!(
+        (
+            value.get_utiny(),
+            value.get_usmall(),
+            value.get_umedium(),
+            value.get_ularge()
+        ),
+        (u8::MAX, 65535, u32::MAX, u64::MAX)
+    );
+    assert_eq!((value.get_single(), value.get_double()), (1.5, -2.25e300));
+    assert_eq!(value.get_text().unwrap().to_str().unwrap(), "héllo");
+    assert_eq!(value.get_blob().unwrap(), &[0, 1, 255]);
+
+    // Optionals: set and unset come back as they went.
+    let mut m = message::Builder::new_default();
+    {
+        let mut value = m
+            .init_root::<pwire::primitives::optionals_params::Builder<'_>>()
+            .init_input()
+            .init_value();
+        value.reborrow().init_number().set_some(-1);
+        value.reborrow().init_flag().set_none(());
+        value.set_text("");
+    }
+    let out = registry
+        .invoke(
+            "example.test.primitives.optionals",
+            serialize::write_message_to_words(&m),
+            None,
+        )
+        .await
+        .unwrap();
+    let reader =
+        serialize::read_message_from_flat_slice(&mut &out[..], Default::default()).unwrap();
+    let result = reader
+        .get_root::<pwire::primitives::optionals_results::Reader<'_>>()
+        .unwrap()
+        .get_result()
+        .unwrap();
+    let pwire::optionals_result::Ok(output) = result.which().unwrap() else {
+        panic!("optionals failed")
+    };
+    let back = primitives::Optionals::read_from(output.unwrap().get_value().unwrap()).unwrap();
+    assert_eq!(
+        (back.number, back.flag, back.text.as_deref(), back.blob),
+        (Some(-1), None, Some(""), None)
+    );
+
+    // The AssemblyLift-style IOmod registered with no methods; calling one is `methodNotFound`.
+    let listed = registry.list().await.unwrap();
+    let minimal = listed
+        .iter()
+        .find(|s| s.info.coordinates.as_str() == "akkoro.std.http")
+        .unwrap();
+    assert_eq!(
+        (minimal.info.version.as_str(), minimal.info.methods.len()),
+        ("0.1.5", 0)
+    );
+    let err = registry
+        .invoke("akkoro.std.http.request", Vec::new(), None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::MethodNotFound);
+    assert!(err.message.contains("declares no methods"), "{err}");
     fixture.stop().await;
 }
