@@ -645,12 +645,12 @@ async fn bad_registrations_are_rejected_with_reasons() {
             let r = register_raw(&dir, duplicate).await;
             assert_code(r, ErrorCode::InvalidInput, "declared twice");
 
-            let mut none = good();
-            none.methods.clear();
+            let mut digest = good();
+            digest.manifest_digest = "md5:1234".into();
             assert_code(
-                register_raw(&dir, none).await,
+                register_raw(&dir, digest).await,
                 ErrorCode::InvalidInput,
-                "at least one method",
+                "manifest digest",
             );
         })
         .await;
