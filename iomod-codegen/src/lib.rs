@@ -1,8 +1,9 @@
 //! The iomod code generator: from one manifest (`iomod.toml`), an IOmod's Cap'n Proto interface, its
 //! host-side server skeleton, the matching wasm guest crate, and JSON Schemas of its methods.
 //!
-//! This crate reads and validates manifests. Parsing reports every problem at once, each pointing at its
-//! place in the file:
+//! The core is [`Manifest::parse`] (which reports every problem at once, each pointing at its place in the
+//! file) and [`generate`] (validated manifest in, files out, deterministic). Two thin front ends write the
+//! files: the build-script [`configure`] builder and the `iomod-codegen` command-line tool.
 //!
 //! ```
 //! let text = r#"
@@ -18,9 +19,15 @@
 //! let manifest = iomod_codegen::Manifest::parse("iomod.toml", text).unwrap();
 //! assert_eq!(manifest.methods[0].name, "greet");
 //!
+//! let files = iomod_codegen::generate(&manifest, &iomod_codegen::Options::default()).unwrap();
+//! assert!(files["schema/greeter.capnp".as_ref() as &std::path::Path].contains("interface Greeter"));
+//! assert!(files.contains_key(std::path::Path::new("host/greeter.rs")));
+//! assert!(files.contains_key(std::path::Path::new("guest/src/lib.rs")));
+//!
 //! let bad = text.replace("\"string\" }", "\"strng\" }");
 //! let err = iomod_codegen::Manifest::parse("iomod.toml", &bad).unwrap_err();
 //! assert!(err.to_string().contains("unknown type `strng`"));
+//! assert!(err.to_string().contains("--> iomod.toml:9:"));
 //! ```
 
 mod build;
