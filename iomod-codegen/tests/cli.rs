@@ -1,0 +1,202 @@
+//! The command-line tool and the build-script builder, on real files.
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("iomod-codegen-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn fixture(case: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(case)
+        .join("iomod.toml")
+}
+
+fn codegen(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_iomod-codegen"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn generate_then_check_detects_stale_files() {
+    let dir = scratch("check");
+    let out = dir.join("generated");
+    let (manifest, out_arg) = (fixture("errors"), out.to_str().unwrap().to_owned());
+    let manifest = manifest.to_str().unwrap();
+    let run = codegen(&["generate", manifest, "--out", &out_arg]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(out.join("schema/bank.capnp").is_file() && out.join("guest/src/lib.rs").is_file());
+    let check = codegen(&["check", manifest, "--out", &out_arg]);
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+
+    std::fs::write(out.join("host/bank.rs"), "// edited by hand\n").unwrap();
+    std::fs::remove_file(out.join("json/open.input.json")).unwrap();
+    let check = codegen(&["check", manifest, "--out", &out_arg]);
+    assert_eq!(check.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&check.stderr);
+    assert!(stderr.contains("generated files are stale"), "{stderr}");
+    assert!(
+        stderr.contains("changed: ")
+            && stderr.contains("host/bank.rs (first difference at line 1)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("missing: ") && stderr.contains("json/open.input.json"),
+        "{stderr}"
+    );
+
+    // Generating again repairs them, writing only what changed.
+    let run = codegen(&["generate", manifest, "--out", &out_arg]);
+    assert!(
+        String::from_utf8_lossy(&run.stderr).contains("(2 written, 12 unchanged)"),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(
+        codegen(&["check", manifest, "--out", &out_arg])
+            .status
+            .success()
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_bad_manifest_fails_with_every_problem_and_writes_nothing() {
+    let dir = scratch("bad");
+    let manifest = dir.join("iomod.toml");
+    std::fs::write(
+        &manifest,
+        "[iomod]\ncoordinates = \"a.b\"\nversion = \"1\"\n\n[methods.Get]\n",
+    )
+    .unwrap();
+    let out = dir.join("generated");
+    let run = codegen(&[
+        "generate",
+        manifest.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(run.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(stderr.contains("3 errors in"), "{stderr}");
+    assert!(
+        stderr.contains("iomod.toml:2:15")
+            && stderr.contains("iomod.toml:3:11")
+            && stderr.contains("iomod.toml:5:10"),
+        "{stderr}"
+    );
+    assert!(!out.exists(), "nothing may be written for a bad manifest");
+    let missing = codegen(&["validate", dir.join("absent.toml").to_str().unwrap()]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("cannot read"));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn validate_and_schema_commands() {
+    let run = codegen(&["validate", fixture("errors").to_str().unwrap()]);
+    assert!(run.status.success());
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        stdout.starts_with("example.test.bank 2.0.0-beta.1 (sha256:"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "@0 withdraw(WithdrawInput) -> Account ! InsufficientFunds, AccountNotFound, Frozen"
+        ),
+        "{stdout}"
+    );
+
+    let schema = codegen(&["schema"]);
+    let json: serde_json::Value = serde_json::from_slice(&schema.stdout).unwrap();
+    assert_eq!(json["title"], "iomod.toml");
+    // Every key the parser accepts is in the published schema.
+    for (table, keys) in [
+        ("", &["iomod", "process", "types", "errors", "methods"][..]),
+        ("iomod", &["coordinates", "version", "doc"][..]),
+        ("process", &["entrypoint", "arguments"][..]),
+    ] {
+        let properties = if table.is_empty() {
+            &json["properties"]
+        } else {
+            &json["properties"][table]["properties"]
+        };
+        for key in keys {
+            assert!(
+                properties.get(key).is_some(),
+                "the schema lacks {table}.{key}"
+            );
+        }
+    }
+    for key in ["doc", "input", "output", "errors"] {
+        assert!(
+            json["properties"]["methods"]["additionalProperties"]["properties"]
+                .get(key)
+                .is_some(),
+            "methods.*.{key}"
+        );
+    }
+    for key in ["doc", "fields", "enum", "union"] {
+        assert!(
+            json["$defs"]["typeDef"]["properties"].get(key).is_some(),
+            "types.*.{key}"
+        );
+    }
+}
+
+#[test]
+fn the_builder_writes_only_changed_files() {
+    let dir = scratch("builder");
+    let build = || {
+        iomod_codegen::configure()
+            .manifest(fixture("recursive"))
+            .out_dir(dir.join("out"))
+            .guest_crate_dir(dir.join("guest"))
+            .emit_rerun_if_changed(false)
+            .generate()
+            .unwrap()
+    };
+    let first = build();
+    assert_eq!(first.host_file, dir.join("out/documents.rs"));
+    assert!(
+        first.host_file.is_file()
+            && dir.join("guest/Cargo.toml").is_file()
+            && dir.join("out/schema/documents.capnp").is_file()
+    );
+    let modified = |p: &Path| std::fs::metadata(p).unwrap().modified().unwrap();
+    let before = modified(&first.host_file);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    build();
+    assert_eq!(
+        modified(&first.host_file),
+        before,
+        "an unchanged file must not be rewritten"
+    );
+    let missing = iomod_codegen::configure()
+        .manifest(dir.join("nope.toml"))
+        .out_dir(&dir)
+        .emit_rerun_if_changed(false)
+        .generate();
+    assert!(matches!(
+        missing,
+        Err(iomod_codegen::BuildError::Read { .. })
+    ));
+    let _ = std::fs::remove_dir_all(dir);
+}
