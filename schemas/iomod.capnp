@@ -55,6 +55,8 @@ struct Error {
     # A TCP connection presented no token, or the wrong one.
     method @9;
     # The IOmod's method returned one of its own named errors (see `name` and `detail`).
+    forbidden @10;
+    # The caller may not call that IOmod (a function called an IOmod it does not declare).
   }
 }
 

@@ -15,4 +15,5 @@
 //! # Ok(()) }
 //! ```
 
+pub mod host;
 pub mod registry;

@@ -28,11 +28,13 @@ pub enum ErrorCode {
     Unauthenticated,
     /// The method returned one of its own named errors.
     Method,
+    /// The caller may not call that IOmod (a function called an IOmod it does not declare).
+    Forbidden,
 }
 
 impl ErrorCode {
     /// Every code, in the protocol's order.
-    pub const ALL: [ErrorCode; 10] = [
+    pub const ALL: [ErrorCode; 11] = [
         ErrorCode::Internal,
         ErrorCode::NotFound,
         ErrorCode::MethodNotFound,
@@ -43,6 +45,7 @@ impl ErrorCode {
         ErrorCode::Incompatible,
         ErrorCode::Unauthenticated,
         ErrorCode::Method,
+        ErrorCode::Forbidden,
     ];
 
     /// The code's name in the protocol (camelCase, as in the schema).
@@ -58,6 +61,7 @@ impl ErrorCode {
             ErrorCode::Incompatible => "incompatible",
             ErrorCode::Unauthenticated => "unauthenticated",
             ErrorCode::Method => "method",
+            ErrorCode::Forbidden => "forbidden",
         }
     }
 
@@ -77,6 +81,7 @@ impl ErrorCode {
             ErrorCode::Incompatible => error::Code::Incompatible,
             ErrorCode::Unauthenticated => error::Code::Unauthenticated,
             ErrorCode::Method => error::Code::Method,
+            ErrorCode::Forbidden => error::Code::Forbidden,
         }
     }
 
@@ -92,6 +97,7 @@ impl ErrorCode {
             error::Code::Incompatible => ErrorCode::Incompatible,
             error::Code::Unauthenticated => ErrorCode::Unauthenticated,
             error::Code::Method => ErrorCode::Method,
+            error::Code::Forbidden => ErrorCode::Forbidden,
         }
     }
 }

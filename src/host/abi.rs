@@ -1,0 +1,322 @@
+//! The host side of the IOmod call ABI (module `iomod`): `call_start`, `call_poll`, `call_read`, `wait`.
+//! Every pointer, length and id from the guest is checked; failures are return values, never traps.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use iomod_sdk::{Error, ErrorCode, MethodPath};
+use tokio::sync::{Notify, mpsc};
+use wasmtime::{Caller, Engine, Linker, Module};
+
+use super::{FunctionConfig, RunError, RunState};
+use crate::registry::LocalRegistry;
+
+/// The longest method path a guest may pass.
+const MAX_PATH_LEN: u32 = 1024;
+
+/// `call_start`: a pointer or length lies outside the guest's memory.
+pub const ERR_OUT_OF_BOUNDS: i64 = -2;
+/// `call_start`: too many calls in flight.
+pub const ERR_TOO_MANY_CALLS: i64 = -3;
+/// `call_poll`, `call_read`: no such call (never started, or already read).
+pub const ERR_UNKNOWN_CALL: i64 = -2;
+/// `call_read`: the call has not finished.
+pub const ERR_NOT_FINISHED: i32 = -3;
+/// `call_read`: the destination lies outside the guest's memory.
+pub const ERR_READ_OUT_OF_BOUNDS: i32 = -4;
+/// `call_read`: `len` is not the result's length.
+pub const ERR_WRONG_LENGTH: i32 = -5;
+
+const IMPORTS: [&str; 4] = ["call_start", "call_poll", "call_read", "wait"];
+
+/// Refuses modules that import anything this host does not provide.
+pub(super) fn check_imports(module: &Module) -> Result<(), RunError> {
+    for import in module.imports() {
+        if import.module() != "iomod" || !IMPORTS.contains(&import.name()) {
+            return Err(RunError::InvalidModule(format!(
+                "it imports `{}::{}`, which this host does not provide (it provides iomod::{{{}}})",
+                import.module(),
+                import.name(),
+                IMPORTS.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+struct Finished {
+    bytes: Vec<u8>,
+    failed: bool,
+}
+
+#[derive(Default)]
+struct Calls {
+    in_flight: HashSet<u64>,
+    finished: HashMap<u64, Finished>,
+    /// Finished calls `wait` has not reported yet, oldest first.
+    unreported: VecDeque<u64>,
+}
+
+struct Shared {
+    calls: Mutex<Calls>,
+    notify: Notify,
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Calls> {
+        self.calls.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn finish(&self, id: u64, outcome: Result<Vec<u8>, Error>) {
+        let finished = match outcome {
+            Ok(bytes) => Finished {
+                bytes,
+                failed: false,
+            },
+            Err(error) => {
+                let mut message = capnp::message::Builder::new_default();
+                error.write(message.init_root());
+                Finished {
+                    bytes: capnp::serialize::write_message_to_words(&message),
+                    failed: true,
+                }
+            }
+        };
+        let mut calls = self.lock();
+        calls.in_flight.remove(&id);
+        calls.finished.insert(id, finished);
+        calls.unreported.push_back(id);
+        drop(calls);
+        self.notify.notify_one();
+    }
+}
+
+struct Start {
+    id: u64,
+    path: MethodPath,
+    input: Vec<u8>,
+}
+
+/// The calls of one run: shared by the host functions (in the store) and the dispatcher.
+pub(crate) struct CallTable {
+    shared: Arc<Shared>,
+    starts: mpsc::UnboundedSender<Start>,
+    config: Arc<FunctionConfig>,
+    next_id: u64,
+}
+
+impl CallTable {
+    /// The table, and the dispatcher that forwards its calls through `registry` (run it on the registry
+    /// thread; dropping it cancels the calls in flight).
+    pub(crate) fn new(
+        registry: LocalRegistry,
+        config: Arc<FunctionConfig>,
+    ) -> (CallTable, impl Future<Output = ()> + 'static) {
+        let shared = Arc::new(Shared {
+            calls: Mutex::default(),
+            notify: Notify::new(),
+        });
+        let (starts, mut rx) = mpsc::unbounded_channel::<Start>();
+        let dispatch_shared = shared.clone();
+        let timeout = config.call_timeout;
+        let dispatcher = async move {
+            let mut running = tokio::task::JoinSet::new();
+            loop {
+                tokio::select! {
+                    start = rx.recv() => {
+                        let Some(Start { id, path, input }) = start else { break };
+                        let (registry, shared) = (registry.clone(), dispatch_shared.clone());
+                        running.spawn_local(async move {
+                            let outcome = registry.invoke(&path.to_string(), &input, Some(timeout)).await;
+                            shared.finish(id, outcome);
+                        });
+                    }
+                    Some(_) = running.join_next(), if !running.is_empty() => {}
+                }
+            }
+            while running.join_next().await.is_some() {}
+        };
+        (
+            CallTable {
+                shared,
+                starts,
+                config,
+                next_id: 0,
+            },
+            dispatcher,
+        )
+    }
+
+    /// A new call id, counted in flight; `None` when too many calls are in flight.
+    fn allocate(&mut self) -> Option<u64> {
+        let mut calls = self.shared.lock();
+        if calls.in_flight.len() >= self.config.max_calls_in_flight {
+            return None;
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        calls.in_flight.insert(id);
+        Some(id)
+    }
+
+    fn start(&mut self, path: &[u8], input: Vec<u8>) -> i64 {
+        let Some(id) = self.allocate() else {
+            return ERR_TOO_MANY_CALLS;
+        };
+        match self.check(path, &input) {
+            Ok(path) => {
+                if self.starts.send(Start { id, path, input }).is_err() {
+                    self.shared.finish(
+                        id,
+                        Err(Error::new(ErrorCode::Unavailable, "the run is ending")),
+                    );
+                }
+            }
+            Err(error) => self.shared.finish(id, Err(error)),
+        }
+        id as i64
+    }
+
+    /// A call that fails at once with `error`.
+    fn reject(&mut self, error: Error) -> i64 {
+        let Some(id) = self.allocate() else {
+            return ERR_TOO_MANY_CALLS;
+        };
+        self.shared.finish(id, Err(error));
+        id as i64
+    }
+
+    fn check(&self, path: &[u8], input: &[u8]) -> Result<MethodPath, Error> {
+        let path = std::str::from_utf8(path)
+            .map_err(|_| Error::new(ErrorCode::InvalidInput, "the method path is not UTF-8"))?;
+        let path: MethodPath = path.parse().map_err(|e: iomod_sdk::ParseError| {
+            Error::new(ErrorCode::InvalidInput, e.to_string())
+        })?;
+        if !self.config.allow.contains(path.coordinates()) {
+            return Err(Error::new(
+                ErrorCode::Forbidden,
+                format!(
+                    "this function may not call `{}`: it does not declare that IOmod",
+                    path.coordinates()
+                ),
+            ));
+        }
+        if input.len() > self.config.max_payload_bytes {
+            return Err(Error::new(
+                ErrorCode::TooLarge,
+                format!(
+                    "the call's input is {} bytes; the limit is {} bytes",
+                    input.len(),
+                    self.config.max_payload_bytes
+                ),
+            ));
+        }
+        Ok(path)
+    }
+
+    fn poll(&self, id: u64) -> i64 {
+        let calls = self.shared.lock();
+        match calls.finished.get(&id) {
+            Some(f) => ((f.bytes.len() as i64) << 1) | i64::from(f.failed),
+            None if calls.in_flight.contains(&id) => -1,
+            None => ERR_UNKNOWN_CALL,
+        }
+    }
+}
+
+/// `len` bytes at `ptr` of the caller's memory, if they lie inside it.
+fn read_memory(caller: &mut Caller<'_, RunState>, ptr: u32, len: u32) -> Option<Vec<u8>> {
+    let memory = caller.get_export("memory")?.into_memory()?;
+    let data = memory.data(&caller);
+    data.get(ptr as usize..(ptr as usize).checked_add(len as usize)?)
+        .map(<[u8]>::to_vec)
+}
+
+/// The linker with the ABI's functions.
+pub(super) fn linker(engine: &Engine) -> wasmtime::Result<Linker<RunState>> {
+    let mut linker = Linker::new(engine);
+    linker.func_wrap(
+        "iomod",
+        "call_start",
+        |mut caller: Caller<'_, RunState>,
+         path_ptr: u32,
+         path_len: u32,
+         input_ptr: u32,
+         input_len: u32|
+         -> i64 {
+            if path_len > MAX_PATH_LEN {
+                return ERR_OUT_OF_BOUNDS;
+            }
+            let Some(path) = read_memory(&mut caller, path_ptr, path_len) else {
+                return ERR_OUT_OF_BOUNDS;
+            };
+            let limit = caller.data().calls.config.max_payload_bytes;
+            if input_len as usize > limit {
+                // Too large to copy: the call fails as a value, without reading the input.
+                let error = Error::new(
+                    ErrorCode::TooLarge,
+                    format!("the call's input is {input_len} bytes; the limit is {limit} bytes"),
+                );
+                return caller.data_mut().calls.reject(error);
+            }
+            let Some(input) = read_memory(&mut caller, input_ptr, input_len) else {
+                return ERR_OUT_OF_BOUNDS;
+            };
+            caller.data_mut().calls.start(&path, input)
+        },
+    )?;
+    linker.func_wrap(
+        "iomod",
+        "call_poll",
+        |caller: Caller<'_, RunState>, id: u64| -> i64 { caller.data().calls.poll(id) },
+    )?;
+    linker.func_wrap(
+        "iomod",
+        "call_read",
+        |mut caller: Caller<'_, RunState>, id: u64, ptr: u32, len: u32| -> i32 {
+            let shared = caller.data().calls.shared.clone();
+            let mut calls = shared.lock();
+            let Some(finished) = calls.finished.get(&id) else {
+                return if calls.in_flight.contains(&id) {
+                    ERR_NOT_FINISHED
+                } else {
+                    ERR_UNKNOWN_CALL as i32
+                };
+            };
+            if finished.bytes.len() != len as usize {
+                return ERR_WRONG_LENGTH;
+            }
+            let Some(memory) = caller.get_export("memory").and_then(|e| e.into_memory()) else {
+                return ERR_READ_OUT_OF_BOUNDS;
+            };
+            let Some(target) = memory
+                .data_mut(&mut caller)
+                .get_mut(ptr as usize..(ptr as usize).saturating_add(len as usize))
+            else {
+                return ERR_READ_OUT_OF_BOUNDS;
+            };
+            target.copy_from_slice(&finished.bytes);
+            calls.finished.remove(&id);
+            0
+        },
+    )?;
+    linker.func_wrap_async("iomod", "wait", |caller: Caller<'_, RunState>, (): ()| {
+        let shared = caller.data().calls.shared.clone();
+        Box::new(async move {
+            loop {
+                let notified = shared.notify.notified();
+                {
+                    let mut calls = shared.lock();
+                    if let Some(id) = calls.unreported.pop_front() {
+                        return id as i64;
+                    }
+                    if calls.in_flight.is_empty() {
+                        return -1;
+                    }
+                }
+                notified.await;
+            }
+        })
+    })?;
+    Ok(linker)
+}

@@ -1,0 +1,436 @@
+//! The wasm host with real guests (WebAssembly text, compiled by wasmtime), a real registry and the echo
+//! IOmod as a separate process: results, typed errors as values, allow-list, bad pointers and ids, time
+//! budget, memory limit, many calls in flight.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use iomod::host::{FunctionConfig, Host, RunError};
+use iomod_sdk::ErrorCode;
+
+const IMPORTS: &str = r#"
+  (import "iomod" "call_start" (func $start (param i32 i32 i32 i32) (result i64)))
+  (import "iomod" "call_poll" (func $poll (param i64) (result i64)))
+  (import "iomod" "call_read" (func $read (param i64 i32 i32) (result i32)))
+  (import "iomod" "wait" (func $wait (result i64)))
+  (memory (export "memory") 4)
+  (func (export "iomod_alloc") (param i32) (result i32) (i32.const 1024))
+"#;
+
+/// Input `[u32 path length][path][call input]`; makes that one call and outputs `[i64 status][result]`,
+/// where status is `call_start`'s error (negative) or `call_poll`'s final answer.
+fn proxy() -> String {
+    format!(
+        r#"(module {IMPORTS}
+  (func (export "iomod_main") (param $ptr i32) (param $len i32) (result i64)
+    (local $plen i32) (local $id i64) (local $st i64) (local $n i32)
+    (local.set $plen (i32.load (local.get $ptr)))
+    (local.set $id (call $start
+      (i32.add (local.get $ptr) (i32.const 4)) (local.get $plen)
+      (i32.add (i32.add (local.get $ptr) (i32.const 4)) (local.get $plen))
+      (i32.sub (i32.sub (local.get $len) (i32.const 4)) (local.get $plen))))
+    (if (i64.lt_s (local.get $id) (i64.const 0))
+      (then
+        (i64.store (i32.const 131072) (local.get $id))
+        (return (i64.or (i64.shl (i64.const 131072) (i64.const 32)) (i64.const 8)))))
+    (block $done
+      (loop $again
+        (local.set $st (call $poll (local.get $id)))
+        (br_if $done (i64.ne (local.get $st) (i64.const -1)))
+        (drop (call $wait))
+        (br $again)))
+    (i64.store (i32.const 131072) (local.get $st))
+    (local.set $n (i32.wrap_i64 (i64.shr_u (local.get $st) (i64.const 1))))
+    (drop (call $read (local.get $id) (i32.const 131080) (local.get $n)))
+    (i64.or (i64.shl (i64.const 131072) (i64.const 32)) (i64.extend_i32_u (i32.add (local.get $n) (i32.const 8))))))"#
+    )
+}
+
+fn proxy_input(path: &str, call_input: &[u8]) -> Vec<u8> {
+    let mut input = (path.len() as u32).to_le_bytes().to_vec();
+    input.extend_from_slice(path.as_bytes());
+    input.extend_from_slice(call_input);
+    input
+}
+
+/// Splits the proxy's output into the call's outcome: results bytes, or the typed error.
+fn proxy_outcome(output: &[u8]) -> Result<Vec<u8>, iomod_sdk::Error> {
+    let status = i64::from_le_bytes(output[..8].try_into().unwrap());
+    assert!(status >= 0, "call_start failed with {status}");
+    let body = output[8..].to_vec();
+    assert_eq!(body.len() as i64, status >> 1);
+    if status & 1 == 1 {
+        let reader = iomod_sdk::guest::read_message(&body).unwrap();
+        Err(iomod_sdk::Error::read(reader.get_root().unwrap()))
+    } else {
+        Ok(body)
+    }
+}
+
+fn allow_echo() -> FunctionConfig {
+    FunctionConfig {
+        allow: vec![echo_coordinates(), "example.test.nothing".parse().unwrap()],
+        ..FunctionConfig::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_guest_calls_an_iomod_and_gets_typed_errors_as_values() {
+    let dir = TempDir::new();
+    let (registry, _echo) = registry_with_echo(&dir).await;
+    let host = Host::new().unwrap();
+    let function = host.load(proxy().as_bytes(), allow_echo()).unwrap();
+
+    let output = function
+        .run(
+            &registry,
+            proxy_input(
+                "example.test.echo.echo",
+                &echo_input(b"from wasm", 0, "", false),
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        echo_output(&proxy_outcome(&output).unwrap()).unwrap(),
+        b"from wasm"
+    );
+
+    // The method's own error is part of its results.
+    let output = function
+        .run(
+            &registry,
+            proxy_input(
+                "example.test.echo.echo",
+                &echo_input(b"x", 0, "Nope", false),
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        echo_output(&proxy_outcome(&output).unwrap())
+            .unwrap_err()
+            .name,
+        "Nope"
+    );
+
+    // Registry and host errors arrive as values.
+    let cases = [
+        (
+            "example.test.nothing.echo",
+            echo_input(b"x", 0, "", false),
+            ErrorCode::NotFound,
+        ),
+        (
+            "example.test.echo.shout",
+            echo_input(b"x", 0, "", false),
+            ErrorCode::MethodNotFound,
+        ),
+        (
+            "example.test.echo.echo",
+            b"garbage".to_vec(),
+            ErrorCode::InvalidInput,
+        ),
+        ("not a path", Vec::new(), ErrorCode::InvalidInput),
+        ("example.test.secret.read", Vec::new(), ErrorCode::Forbidden),
+    ];
+    for (path, input, code) in cases {
+        let output = function
+            .run(&registry, proxy_input(path, &input))
+            .await
+            .unwrap();
+        let err = proxy_outcome(&output).unwrap_err();
+        assert_eq!(err.code, code, "{path}: {err}");
+    }
+    // A call past its deadline.
+    let config = FunctionConfig {
+        call_timeout: Duration::from_millis(100),
+        ..allow_echo()
+    };
+    let short = host.load(proxy().as_bytes(), config).unwrap();
+    let output = short
+        .run(
+            &registry,
+            proxy_input(
+                "example.test.echo.echo",
+                &echo_input(b"x", 5_000, "", false),
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        proxy_outcome(&output).unwrap_err().code,
+        ErrorCode::DeadlineExceeded
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn calls_to_undeclared_iomods_are_refused() {
+    let dir = TempDir::new();
+    let (registry, _echo) = registry_with_echo(&dir).await;
+    let host = Host::new().unwrap();
+    let function = host
+        .load(proxy().as_bytes(), FunctionConfig::default())
+        .unwrap();
+    let output = function
+        .run(
+            &registry,
+            proxy_input("example.test.echo.echo", &echo_input(b"x", 0, "", false)),
+        )
+        .await
+        .unwrap();
+    let err = proxy_outcome(&output).unwrap_err();
+    assert_eq!(err.code, ErrorCode::Forbidden);
+    assert!(err.message.contains("does not declare that IOmod"), "{err}");
+    assert_eq!(
+        registry.list().await.unwrap()[0].calls_started,
+        0,
+        "a refused call never reaches the IOmod"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_pointers_lengths_and_ids_are_errors_and_the_host_keeps_serving() {
+    let dir = TempDir::new();
+    let (registry, _echo) = registry_with_echo(&dir).await;
+    let host = Host::new().unwrap();
+    // Reading a finished call with a wrong length, then into a range past memory.
+    let probes = format!(
+        r#"(module {IMPORTS}
+  (func (export "iomod_main") (param i32 i32) (result i64)
+    (local $id i64)
+    ;; A refused call (no IOmod is allowed) finishes at once: read it with a wrong length, then past memory.
+    (local.set $id (call $start (i32.const 0) (i32.const 4) (i32.const 0) (i32.const 0)))
+    (drop (call $wait))
+    (i32.store (i32.const 2048) (call $read (local.get $id) (i32.const 0) (i32.const 1)))
+    (i32.store (i32.const 2052) (call $read (local.get $id) (i32.const 262140) (i32.wrap_i64 (i64.shr_u (call $poll (local.get $id)) (i64.const 1)))))
+    (i64.store (i32.const 2056) (call $poll (local.get $id)))
+    (i64.const 8796093022224)))"#
+    );
+    let function = host
+        .load(probes.as_bytes(), FunctionConfig::default())
+        .unwrap();
+    let output = function.run(&registry, Vec::new()).await.unwrap();
+    // iomod_main output 16 bytes at 2048.
+    assert_eq!(
+        i32::from_le_bytes(output[0..4].try_into().unwrap()),
+        -5,
+        "wrong length"
+    );
+    assert_eq!(
+        i32::from_le_bytes(output[4..8].try_into().unwrap()),
+        -4,
+        "destination out of bounds"
+    );
+    assert!(
+        i64::from_le_bytes(output[8..16].try_into().unwrap()) > 0,
+        "the result is still there to read"
+    );
+
+    // Each probe outputs what one ABI function answered to a bad argument.
+    for (export, expected) in [
+        ("start_past_memory", -2i64),
+        ("start_huge_length", -2),
+        ("input_past_memory", -2),
+        ("poll_unknown", -2),
+        ("read_unknown", -2),
+        ("wait_idle", -1),
+    ] {
+        let module = format!(
+            r#"(module {IMPORTS}
+  (func (export "iomod_main") (param i32 i32) (result i64)
+    (i64.store (i32.const 2048) {call})
+    (i64.const 8796093022216)))"#,
+            call = probe_call(export)
+        );
+        let f = host
+            .load(module.as_bytes(), FunctionConfig::default())
+            .unwrap();
+        let output = f.run(&registry, Vec::new()).await.unwrap();
+        assert_eq!(
+            i64::from_le_bytes(output[..8].try_into().unwrap()),
+            expected,
+            "{export}"
+        );
+    }
+
+    // An output pointer outside memory is the host's error, not a crash.
+    let bad_output = format!(
+        r#"(module {IMPORTS} (func (export "iomod_main") (param i32 i32) (result i64) (i64.const -1)))"#
+    );
+    let f = host
+        .load(bad_output.as_bytes(), FunctionConfig::default())
+        .unwrap();
+    assert!(matches!(
+        f.run(&registry, Vec::new()).await,
+        Err(RunError::BadOutput(_))
+    ));
+
+    // And the host still serves.
+    let function = host.load(proxy().as_bytes(), allow_echo()).unwrap();
+    let output = function
+        .run(
+            &registry,
+            proxy_input("example.test.echo.echo", &echo_input(b"ok", 0, "", false)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        echo_output(&proxy_outcome(&output).unwrap()).unwrap(),
+        b"ok"
+    );
+}
+
+/// The WAT expression (an i64) one probe evaluates.
+fn probe_call(export: &str) -> &'static str {
+    match export {
+        "start_past_memory" => {
+            "(call $start (i32.const 262140) (i32.const 100) (i32.const 0) (i32.const 0))"
+        }
+        "start_huge_length" => {
+            "(call $start (i32.const 0) (i32.const -1) (i32.const 0) (i32.const 0))"
+        }
+        "input_past_memory" => {
+            "(call $start (i32.const 0) (i32.const 4) (i32.const 262000) (i32.const 1000))"
+        }
+        "poll_unknown" => "(call $poll (i64.const 12345))",
+        "read_unknown" => {
+            "(i64.extend_i32_s (call $read (i64.const 777) (i32.const 0) (i32.const 8)))"
+        }
+        _ => "(call $wait)",
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hundred_calls_in_flight_from_one_guest() {
+    let dir = TempDir::new();
+    let (registry, _echo) = registry_with_echo(&dir).await;
+    let host = Host::new().unwrap();
+    // Starts 100 calls with the input it is given (each sleeps 200 ms in the IOmod), then waits for all of
+    // them and outputs how many succeeded.
+    let module = format!(
+        r#"(module {IMPORTS}
+  (data (i32.const 64) "example.test.echo.echo")
+  (func (export "iomod_main") (param $ptr i32) (param $len i32) (result i64)
+    (local $i i32) (local $done i32) (local $ok i32) (local $id i64) (local $st i64)
+    (block $started (loop $start_loop
+      (drop (call $start (i32.const 64) (i32.const 22) (local.get $ptr) (local.get $len)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $started (i32.eq (local.get $i) (i32.const 100)))
+      (br $start_loop)))
+    (block $all (loop $wait_loop
+      (local.set $id (call $wait))
+      (br_if $all (i64.lt_s (local.get $id) (i64.const 0)))
+      (local.set $st (call $poll (local.get $id)))
+      (if (i64.eq (i64.and (local.get $st) (i64.const 1)) (i64.const 0))
+        (then (local.set $ok (i32.add (local.get $ok) (i32.const 1)))))
+      (drop (call $read (local.get $id) (i32.const 4096) (i32.wrap_i64 (i64.shr_u (local.get $st) (i64.const 1)))))
+      (br $wait_loop)))
+    (i32.store (i32.const 2048) (local.get $ok))
+    (i64.const 8796093022212)))"#
+    );
+    let function = host.load(module.as_bytes(), allow_echo()).unwrap();
+    let started = Instant::now();
+    let output = function
+        .run(&registry, echo_input(b"many", 200, "", false))
+        .await
+        .unwrap();
+    assert_eq!(u32::from_le_bytes(output[..4].try_into().unwrap()), 100);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the calls did not overlap: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(registry.list().await.unwrap()[0].calls_started, 100);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_endless_loop_is_stopped_by_the_time_budget() {
+    let dir = TempDir::new();
+    let (registry, _echo) = registry_with_echo(&dir).await;
+    let host = Host::new().unwrap();
+    let spin = format!(
+        r#"(module {IMPORTS} (func (export "iomod_main") (param i32 i32) (result i64) (loop $l (br $l)) (i64.const 0)))"#
+    );
+    let config = FunctionConfig {
+        time_budget: Duration::from_millis(300),
+        ..allow_echo()
+    };
+    let function = host.load(spin.as_bytes(), config).unwrap();
+    let started = Instant::now();
+    let spinning = function.run(&registry, Vec::new());
+    // While it spins, the registry (on the same thread) keeps answering: the guest yields every tick.
+    let (result, call) = tokio::join!(spinning, async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        registry
+            .invoke(
+                "example.test.echo.echo",
+                echo_input(b"meanwhile", 0, "", false),
+                None,
+            )
+            .await
+    });
+    assert!(matches!(result, Err(RunError::TimeBudget(_))), "{result:?}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(echo_output(&call.unwrap()).unwrap(), b"meanwhile");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn memory_beyond_the_limit_is_refused() {
+    let dir = TempDir::new();
+    let (registry, _echo) = registry_with_echo(&dir).await;
+    let host = Host::new().unwrap();
+    // memory.grow past the limit returns -1 to the guest.
+    let grow = format!(
+        r#"(module {IMPORTS} (func (export "iomod_main") (param i32 i32) (result i64)
+          (i32.store (i32.const 2048) (memory.grow (i32.const 1000)))
+          (i64.const 8796093022212)))"#
+    );
+    let config = FunctionConfig {
+        memory_limit_bytes: 1024 * 1024,
+        ..FunctionConfig::default()
+    };
+    let function = host.load(grow.as_bytes(), config.clone()).unwrap();
+    let output = function.run(&registry, Vec::new()).await.unwrap();
+    assert_eq!(i32::from_le_bytes(output[..4].try_into().unwrap()), -1);
+    // A module that starts with more memory than allowed does not run.
+    let big = format!(
+        r#"(module {})"#,
+        IMPORTS.replace(
+            "(memory (export \"memory\") 4)",
+            "(memory (export \"memory\") 100)"
+        ) + r#"(func (export "iomod_main") (param i32 i32) (result i64) (i64.const 0))"#
+    );
+    let function = host.load(big.as_bytes(), config).unwrap();
+    assert!(matches!(
+        function.run(&registry, Vec::new()).await,
+        Err(RunError::Trap(_))
+    ));
+}
+
+#[test]
+fn modules_without_the_function_exports_or_with_unknown_imports_are_rejected() {
+    let host = Host::new().unwrap();
+    let err = host
+        .load(b"(module)", FunctionConfig::default())
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("does not export the memory `memory`"),
+        "{err}"
+    );
+    let unknown = r#"(module (import "env" "open" (func)) (memory (export "memory") 1)
+        (func (export "iomod_alloc") (param i32) (result i32) (i32.const 0))
+        (func (export "iomod_main") (param i32 i32) (result i64) (i64.const 0)))"#;
+    let err = host
+        .load(unknown.as_bytes(), FunctionConfig::default())
+        .unwrap_err();
+    assert!(err.to_string().contains("imports `env::open`"), "{err}");
+    let err = host
+        .load(b"\0asm garbage", FunctionConfig::default())
+        .unwrap_err();
+    assert!(matches!(err, RunError::InvalidModule(_)));
+}
