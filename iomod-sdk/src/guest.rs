@@ -192,3 +192,61 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
         }
     }
 }
+
+/// Defines a function's entry points around `handler`, an `async fn(Vec<u8>) -> Vec<u8>` that takes the
+/// function's input and returns its output (by convention JSON). The host calls `iomod_alloc` to place
+/// the input, then `iomod_main`, which runs the handler with [`block_on`].
+///
+/// ```ignore
+/// async fn handler(input: Vec<u8>) -> Vec<u8> {
+///     input
+/// }
+/// iomod_sdk::function!(handler);
+/// ```
+#[macro_export]
+macro_rules! function {
+    ($handler:path) => {
+        #[cfg(target_arch = "wasm32")]
+        #[unsafe(no_mangle)]
+        pub extern "C" fn iomod_alloc(len: u32) -> u32 {
+            $crate::guest::__alloc(len)
+        }
+
+        #[cfg(target_arch = "wasm32")]
+        #[unsafe(no_mangle)]
+        pub extern "C" fn iomod_main(ptr: u32, len: u32) -> u64 {
+            $crate::guest::__main(ptr, len, $handler)
+        }
+    };
+}
+
+/// Allocates the input buffer for the host (see [`function!`]).
+#[doc(hidden)]
+#[cfg(target_arch = "wasm32")]
+pub fn __alloc(len: u32) -> u32 {
+    let buffer = vec![0u8; len as usize].into_boxed_slice();
+    Box::into_raw(buffer) as *mut u8 as u32
+}
+
+/// Runs the handler on the input the host placed (see [`function!`]); returns the output's pointer and
+/// length, packed. The instance is discarded after the run, so the output is never freed.
+#[doc(hidden)]
+#[cfg(target_arch = "wasm32")]
+pub fn __main<F, Fut>(ptr: u32, len: u32, handler: F) -> u64
+where
+    F: FnOnce(Vec<u8>) -> Fut,
+    Fut: Future<Output = Vec<u8>>,
+{
+    // SAFETY: `ptr` and `len` are what `__alloc` returned and was given: a leaked `Box<[u8]>` of `len`.
+    let input = unsafe {
+        Box::from_raw(std::ptr::slice_from_raw_parts_mut(
+            ptr as *mut u8,
+            len as usize,
+        ))
+    }
+    .into_vec();
+    let output = block_on(handler(input)).into_boxed_slice();
+    let len = output.len() as u64;
+    let ptr = Box::into_raw(output) as *mut u8 as u32;
+    (u64::from(ptr) << 32) | len
+}

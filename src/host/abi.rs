@@ -32,12 +32,19 @@ const IMPORTS: [&str; 4] = ["call_start", "call_poll", "call_read", "wait"];
 /// Refuses modules that import anything this host does not provide.
 pub(super) fn check_imports(module: &Module) -> Result<(), RunError> {
     for import in module.imports() {
-        if import.module() != "iomod" || !IMPORTS.contains(&import.name()) {
+        let provided = match import.module() {
+            "iomod" => IMPORTS.contains(&import.name()),
+            "wasi_snapshot_preview1" => super::wasi::PROVIDED.contains(&import.name()),
+            _ => false,
+        };
+        if !provided {
             return Err(RunError::InvalidModule(format!(
-                "it imports `{}::{}`, which this host does not provide (it provides iomod::{{{}}})",
+                "it imports `{}::{}`, which this host does not provide (it provides iomod::{{{}}} and \
+                 wasi_snapshot_preview1::{{{}}})",
                 import.module(),
                 import.name(),
-                IMPORTS.join(", ")
+                IMPORTS.join(", "),
+                super::wasi::PROVIDED.join(", ")
             )));
         }
     }
@@ -235,6 +242,7 @@ fn read_memory(caller: &mut Caller<'_, RunState>, ptr: u32, len: u32) -> Option<
 /// The linker with the ABI's functions.
 pub(super) fn linker(engine: &Engine) -> wasmtime::Result<Linker<RunState>> {
     let mut linker = Linker::new(engine);
+    super::wasi::add_to_linker(&mut linker)?;
     linker.func_wrap(
         "iomod",
         "call_start",

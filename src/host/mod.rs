@@ -10,6 +10,7 @@
 //! pointer in the high 32 bits, its length in the low 32), as `iomod_sdk::function!` generates.
 
 mod abi;
+mod wasi;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -153,6 +154,9 @@ impl std::fmt::Debug for Function {
 pub(crate) struct RunState {
     limits: StoreLimits,
     pub(crate) calls: abi::CallTable,
+    /// What the function wrote to standard output and error (bounded).
+    log: Vec<u8>,
+    started: Instant,
 }
 
 impl Function {
@@ -183,6 +187,8 @@ impl Function {
                 .instances(1)
                 .build(),
             calls,
+            log: Vec::new(),
+            started,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limits);
@@ -200,7 +206,7 @@ impl Function {
             let instance = linker
                 .instantiate_async(&mut store, &self.module)
                 .await
-                .map_err(|e| trap(e, budget))?;
+                .map_err(|e| trap(e, budget, &[]))?;
             let memory = instance
                 .get_memory(&mut store, "memory")
                 .ok_or_else(|| RunError::InvalidModule("`memory` is not a memory".into()))?;
@@ -215,7 +221,7 @@ impl Function {
             let ptr = alloc
                 .call_async(&mut store, len)
                 .await
-                .map_err(|e| trap(e, budget))?;
+                .map_err(|e| trap(e, budget, &store.data().log))?;
             memory
                 .write(&mut store, ptr as usize, &input)
                 .map_err(|_| {
@@ -226,7 +232,7 @@ impl Function {
             let packed = main
                 .call_async(&mut store, (ptr, len))
                 .await
-                .map_err(|e| trap(e, budget))?;
+                .map_err(|e| trap(e, budget, &store.data().log))?;
             let (out_ptr, out_len) = ((packed >> 32) as usize, (packed & 0xffff_ffff) as usize);
             if out_len > config.max_payload_bytes {
                 return Err(RunError::BadOutput(format!(
@@ -263,10 +269,20 @@ impl std::fmt::Display for BudgetExceeded {
 
 impl std::error::Error for BudgetExceeded {}
 
-fn trap(e: wasmtime::Error, budget: Duration) -> RunError {
+/// Classifies a failure of the guest; `log` is what it wrote (a panic message, for example).
+fn trap(e: wasmtime::Error, budget: Duration, log: &[u8]) -> RunError {
     if e.downcast_ref::<BudgetExceeded>().is_some() {
-        RunError::TimeBudget(budget)
-    } else {
-        RunError::Trap(format!("{e:#}"))
+        return RunError::TimeBudget(budget);
     }
+    let mut message = match e.downcast_ref::<wasi::Exit>() {
+        Some(exit) => exit.to_string(),
+        None => format!("{e:#}"),
+    };
+    let log = String::from_utf8_lossy(log);
+    let tail: Vec<&str> = log.lines().rev().take(5).collect();
+    if !tail.is_empty() {
+        message.push_str("; it wrote: ");
+        message.push_str(&tail.into_iter().rev().collect::<Vec<_>>().join(" / "));
+    }
+    RunError::Trap(message)
 }

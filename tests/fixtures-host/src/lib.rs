@@ -19,3 +19,56 @@ pub mod fixture_errors {
 pub mod fixture_assemblylift {
     include!(concat!(env!("OUT_DIR"), "/assemblylift/http.rs"));
 }
+
+/// A test implementation of the generated `Bank` trait (`close` is left unimplemented on purpose).
+#[derive(Debug, Default)]
+pub struct TestBank {
+    accounts: std::sync::Mutex<std::collections::HashMap<String, (i64, bool)>>,
+}
+
+impl fixture_errors::bank::Bank for TestBank {
+    async fn withdraw(
+        &self,
+        input: fixture_errors::bank::WithdrawInput,
+    ) -> Result<fixture_errors::bank::Account, fixture_errors::bank::WithdrawError> {
+        let mut accounts = self.accounts.lock().unwrap();
+        let Some((balance, frozen)) = accounts.get_mut(&input.id) else {
+            return Err(fixture_errors::bank::WithdrawError::AccountNotFound(
+                fixture_errors::bank::AccountNotFound { id: input.id },
+            ));
+        };
+        if *frozen {
+            return Err(fixture_errors::bank::WithdrawError::Frozen(
+                fixture_errors::bank::Frozen {},
+            ));
+        }
+        if *balance < input.amount {
+            return Err(fixture_errors::bank::WithdrawError::InsufficientFunds(
+                fixture_errors::bank::InsufficientFunds {
+                    balance: *balance,
+                    requested: input.amount,
+                },
+            ));
+        }
+        *balance -= input.amount;
+        Ok(fixture_errors::bank::Account {
+            id: input.id,
+            balance: *balance,
+        })
+    }
+
+    async fn open(
+        &self,
+        input: fixture_errors::bank::OpenInput,
+    ) -> Result<fixture_errors::bank::Account, fixture_errors::bank::OpenError> {
+        let frozen = input.id.starts_with("frozen");
+        self.accounts
+            .lock()
+            .unwrap()
+            .insert(input.id.clone(), (100, frozen));
+        Ok(fixture_errors::bank::Account {
+            id: input.id,
+            balance: 100,
+        })
+    }
+}

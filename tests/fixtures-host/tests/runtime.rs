@@ -2,64 +2,18 @@
 //! that uses only what capnpc-rust generates from the generated `.capnp` schema.
 #![allow(clippy::unwrap_used)]
 
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use capnp::{message, serialize};
 use iomod::registry::{Registry, RegistryConfig};
+use iomod_fixtures_host::TestBank;
 use iomod_fixtures_host::fixture_assemblylift::http;
-use iomod_fixtures_host::fixture_errors::bank::{
-    self, Account, AccountNotFound, Frozen, InsufficientFunds,
-};
+use iomod_fixtures_host::fixture_errors::bank;
 use iomod_fixtures_host::fixture_errors::bank_capnp as wire;
 use iomod_fixtures_host::fixture_primitives::{primitives, primitives_capnp as pwire};
 use iomod_fixtures_host::fixture_recursive::{documents, documents_capnp as dwire};
 use iomod_sdk::transport::RegistryAddress;
 use iomod_sdk::{ErrorCode, ServeOptions};
-
-/// A test implementation of the generated `Bank` trait (`close` is left unimplemented on purpose).
-#[derive(Default)]
-struct TestBank {
-    accounts: Mutex<HashMap<String, (i64, bool)>>,
-}
-
-impl bank::Bank for TestBank {
-    async fn withdraw(&self, input: bank::WithdrawInput) -> Result<Account, bank::WithdrawError> {
-        let mut accounts = self.accounts.lock().unwrap();
-        let Some((balance, frozen)) = accounts.get_mut(&input.id) else {
-            return Err(bank::WithdrawError::AccountNotFound(AccountNotFound {
-                id: input.id,
-            }));
-        };
-        if *frozen {
-            return Err(bank::WithdrawError::Frozen(Frozen {}));
-        }
-        if *balance < input.amount {
-            return Err(bank::WithdrawError::InsufficientFunds(InsufficientFunds {
-                balance: *balance,
-                requested: input.amount,
-            }));
-        }
-        *balance -= input.amount;
-        Ok(Account {
-            id: input.id,
-            balance: *balance,
-        })
-    }
-
-    async fn open(&self, input: bank::OpenInput) -> Result<Account, bank::OpenError> {
-        let frozen = input.id.starts_with("frozen");
-        self.accounts
-            .lock()
-            .unwrap()
-            .insert(input.id.clone(), (100, frozen));
-        Ok(Account {
-            id: input.id,
-            balance: 100,
-        })
-    }
-}
 
 /// A document store that echoes items back: exercises the recursive union end to end.
 struct Documents;
