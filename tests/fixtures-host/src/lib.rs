@@ -31,7 +31,10 @@ impl fixture_errors::bank::Bank for TestBank {
         &self,
         input: fixture_errors::bank::WithdrawInput,
     ) -> Result<fixture_errors::bank::Account, fixture_errors::bank::WithdrawError> {
-        let mut accounts = self.accounts.lock().unwrap();
+        let mut accounts = self
+            .accounts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let Some((balance, frozen)) = accounts.get_mut(&input.id) else {
             return Err(fixture_errors::bank::WithdrawError::AccountNotFound(
                 fixture_errors::bank::AccountNotFound { id: input.id },
@@ -64,7 +67,7 @@ impl fixture_errors::bank::Bank for TestBank {
         let frozen = input.id.starts_with("frozen");
         self.accounts
             .lock()
-            .unwrap()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(input.id.clone(), (100, frozen));
         Ok(fixture_errors::bank::Account {
             id: input.id,
