@@ -17,3 +17,4 @@
 
 pub mod host;
 pub mod registry;
+pub mod supervisor;

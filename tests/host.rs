@@ -434,3 +434,124 @@ fn modules_without_the_function_exports_or_with_unknown_imports_are_rejected() {
         .unwrap_err();
     assert!(matches!(err, RunError::InvalidModule(_)));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_iomod_fails_the_call_promptly_and_the_supervisor_restarts_it() {
+    use iomod::supervisor::{IomodProcess, Supervisor, SupervisorConfig};
+    use iomod_sdk::transport::RegistryAddress;
+
+    let dir = TempDir::new();
+    let registry = iomod::registry::Registry::start(test_config(&dir))
+        .await
+        .unwrap();
+    let mut config = SupervisorConfig::new(RegistryAddress::Unix(dir.socket()));
+    config.backoff_initial = Duration::from_millis(50);
+    let echo = echo_coordinates();
+    let supervisor = Supervisor::start(
+        vec![IomodProcess {
+            coordinates: echo.clone(),
+            program: bin("iomod-echo"),
+            arguments: Vec::new(),
+        }],
+        config,
+    );
+    registry
+        .wait_ready(std::slice::from_ref(&echo), Duration::from_secs(10))
+        .await
+        .unwrap();
+    let first_instance = registry.instance_of(&echo).unwrap();
+    let stats = supervisor.stats(&echo).unwrap();
+    assert_eq!(stats.starts.load(std::sync::atomic::Ordering::Relaxed), 1);
+
+    let host = Host::new().unwrap();
+    let function = host.load(proxy().as_bytes(), allow_echo()).unwrap();
+    let slow_call = function.run(
+        &registry,
+        proxy_input(
+            "example.test.echo.echo",
+            &echo_input(b"slow", 10_000, "", false),
+        ),
+    );
+    let kill = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let pid = stats.pid.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(
+            std::process::Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status()
+                .unwrap()
+                .success()
+        );
+        Instant::now()
+    };
+    let (output, killed_at) = tokio::join!(slow_call, kill);
+    let err = proxy_outcome(&output.unwrap()).unwrap_err();
+    assert_eq!(err.code, ErrorCode::Unavailable, "{err}");
+    assert!(
+        killed_at.elapsed() < Duration::from_secs(2),
+        "the guest learned of the crash after {:?}",
+        killed_at.elapsed()
+    );
+
+    // The supervisor restarts it; the next call succeeds.
+    eventually(
+        Duration::from_secs(10),
+        "the restarted IOmod registers",
+        || {
+            registry
+                .instance_of(&echo)
+                .is_some_and(|i| i != first_instance)
+        },
+    )
+    .await;
+    assert_eq!(stats.starts.load(std::sync::atomic::Ordering::Relaxed), 2);
+    let output = function
+        .run(
+            &registry,
+            proxy_input(
+                "example.test.echo.echo",
+                &echo_input(b"again", 0, "", false),
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        echo_output(&proxy_outcome(&output).unwrap()).unwrap(),
+        b"again"
+    );
+
+    // Shutting down stops it for good (SIGTERM: it drains and deregisters).
+    supervisor.shutdown().await;
+    eventually(
+        Duration::from_secs(5),
+        "deregistration after shutdown",
+        || registry.instance_of(&echo).is_none(),
+    )
+    .await;
+}
+
+#[test]
+fn packages_are_read_from_their_manifests() {
+    use iomod::supervisor::IomodProcess;
+    let dir = TempDir::new();
+    let package = dir.0.join("echo");
+    std::fs::create_dir_all(&package).unwrap();
+    std::fs::write(
+        package.join("iomod.toml"),
+        "[iomod]\ncoordinates = \"example.test.echo\"\nversion = \"0.1.0\"\n\n[process]\nentrypoint = \"bin/iomod-echo\"\narguments = [\"--quiet\"]\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.0.join("not-a-package")).unwrap();
+    let found = IomodProcess::from_packages_dir(&dir.0).unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].coordinates, echo_coordinates());
+    assert_eq!(found[0].program, package.join("bin/iomod-echo"));
+    assert_eq!(found[0].arguments, ["--quiet"]);
+    std::fs::write(
+        package.join("iomod.toml"),
+        "[iomod]\ncoordinates = \"Bad\"\n",
+    )
+    .unwrap();
+    let err = IomodProcess::from_packages_dir(&dir.0).unwrap_err();
+    assert_eq!(err.code, ErrorCode::InvalidInput);
+}

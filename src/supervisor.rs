@@ -1,0 +1,247 @@
+//! The supervisor: starts IOmod processes, points them at the registry, restarts a crashed one with
+//! backoff, and stops them all (SIGTERM, then SIGKILL after a grace period) on shutdown.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::Duration;
+
+use iomod_sdk::transport::{REGISTRY_ENV, RegistryAddress, TOKEN_ENV};
+use iomod_sdk::{Coordinates, Error, ErrorCode};
+use tokio::process::Command;
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+/// One IOmod to run.
+#[derive(Debug, Clone)]
+pub struct IomodProcess {
+    /// The coordinates it registers as (used in logs and to wait for it).
+    pub coordinates: Coordinates,
+    /// The executable.
+    pub program: PathBuf,
+    /// Its arguments.
+    pub arguments: Vec<String>,
+}
+
+impl IomodProcess {
+    /// Reads an IOmod package directory: its `iomod.toml` (`[iomod] coordinates`, `[process] entrypoint,
+    /// arguments`; the entrypoint is relative to the directory).
+    pub fn from_package(dir: &Path) -> Result<IomodProcess, Error> {
+        #[derive(serde::Deserialize)]
+        struct Package {
+            iomod: Identity,
+            process: Option<ProcessTable>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Identity {
+            coordinates: String,
+        }
+        #[derive(serde::Deserialize)]
+        struct ProcessTable {
+            entrypoint: String,
+            #[serde(default)]
+            arguments: Vec<String>,
+        }
+        let path = dir.join("iomod.toml");
+        let invalid =
+            |m: String| Error::new(ErrorCode::InvalidInput, format!("{}: {m}", path.display()));
+        let text = std::fs::read_to_string(&path).map_err(|e| invalid(e.to_string()))?;
+        let package: Package =
+            toml::from_str(&text).map_err(|e| invalid(e.message().to_owned()))?;
+        let process = package
+            .process
+            .ok_or_else(|| invalid("no [process] table: nothing to start".into()))?;
+        Ok(IomodProcess {
+            coordinates: package
+                .iomod
+                .coordinates
+                .parse()
+                .map_err(|e: iomod_sdk::ParseError| invalid(e.to_string()))?,
+            program: dir.join(process.entrypoint),
+            arguments: process.arguments,
+        })
+    }
+
+    /// Every package under `dir` (each subdirectory holding an `iomod.toml`), sorted by name.
+    pub fn from_packages_dir(dir: &Path) -> Result<Vec<IomodProcess>, Error> {
+        let entries = std::fs::read_dir(dir)
+            .map_err(|e| Error::new(ErrorCode::InvalidInput, format!("{}: {e}", dir.display())))?;
+        let mut dirs: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.join("iomod.toml").is_file())
+            .collect();
+        dirs.sort();
+        dirs.iter().map(|d| IomodProcess::from_package(d)).collect()
+    }
+}
+
+/// How the supervisor treats its processes.
+#[derive(Debug, Clone)]
+pub struct SupervisorConfig {
+    /// The registry the processes register with (passed as `IOMOD_REGISTRY`).
+    pub registry: RegistryAddress,
+    /// The TCP token to pass (`IOMOD_REGISTRY_TOKEN`), if the registry is on TCP.
+    pub token: Option<String>,
+    /// The first restart delay, doubled after each quick crash up to `backoff_max`.
+    pub backoff_initial: Duration,
+    /// The longest restart delay.
+    pub backoff_max: Duration,
+    /// A process that ran at least this long before exiting restarts after `backoff_initial` again.
+    pub healthy_after: Duration,
+    /// How long a process has to exit after SIGTERM before it is killed.
+    pub stop_grace: Duration,
+}
+
+impl SupervisorConfig {
+    /// Defaults: restart after 100 ms, backing off to 10 s; 30 s of running resets the backoff; 10 s grace.
+    pub fn new(registry: RegistryAddress) -> Self {
+        Self {
+            registry,
+            token: None,
+            backoff_initial: Duration::from_millis(100),
+            backoff_max: Duration::from_secs(10),
+            healthy_after: Duration::from_secs(30),
+            stop_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Live counters of one supervised process.
+#[derive(Debug, Default)]
+pub struct ProcessStats {
+    /// How many times it was started.
+    pub starts: AtomicU64,
+    /// The pid of the running process (0 when none runs).
+    pub pid: AtomicU32,
+}
+
+/// Running IOmod processes. [`Supervisor::shutdown`] stops them; dropping the supervisor kills them.
+#[derive(Debug)]
+pub struct Supervisor {
+    stop: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    stats: Vec<(Coordinates, Arc<ProcessStats>)>,
+}
+
+impl Supervisor {
+    /// Starts every process (on the current tokio runtime).
+    pub fn start(processes: Vec<IomodProcess>, config: SupervisorConfig) -> Supervisor {
+        let (stop, stopping) = watch::channel(false);
+        let mut tasks = Vec::new();
+        let mut stats = Vec::new();
+        for process in processes {
+            let counters = Arc::new(ProcessStats::default());
+            stats.push((process.coordinates.clone(), counters.clone()));
+            tasks.push(tokio::spawn(supervise(
+                process,
+                config.clone(),
+                counters,
+                stopping.clone(),
+            )));
+        }
+        Supervisor { stop, tasks, stats }
+    }
+
+    /// The counters of the process registering as `coordinates`.
+    pub fn stats(&self, coordinates: &Coordinates) -> Option<&ProcessStats> {
+        self.stats
+            .iter()
+            .find(|(c, _)| c == coordinates)
+            .map(|(_, s)| &**s)
+    }
+
+    /// Stops every process: SIGTERM, then SIGKILL after the grace period; returns when all have exited.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+async fn supervise(
+    process: IomodProcess,
+    config: SupervisorConfig,
+    stats: Arc<ProcessStats>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut backoff = config.backoff_initial;
+    let name = process.coordinates.to_string();
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let mut command = Command::new(&process.program);
+        command
+            .args(&process.arguments)
+            .env(REGISTRY_ENV, config.registry.to_string())
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true);
+        match &config.token {
+            Some(token) => command.env(TOKEN_ENV, token),
+            None => command.env_remove(TOKEN_ENV),
+        };
+        let started = tokio::time::Instant::now();
+        let mut child = match command.spawn() {
+            Ok(child) => child,
+            Err(e) => {
+                warn!(iomod = %name, program = %process.program.display(), error = %e, "cannot start the IOmod");
+                if wait_or_stop(&mut stop, backoff).await {
+                    return;
+                }
+                backoff = (backoff * 2).min(config.backoff_max);
+                continue;
+            }
+        };
+        stats.starts.fetch_add(1, Ordering::Relaxed);
+        stats.pid.store(child.id().unwrap_or(0), Ordering::Relaxed);
+        info!(iomod = %name, pid = child.id().unwrap_or(0), "IOmod started");
+        tokio::select! {
+            status = child.wait() => {
+                stats.pid.store(0, Ordering::Relaxed);
+                let ran = started.elapsed();
+                match status {
+                    Ok(status) => warn!(iomod = %name, %status, ran_ms = ran.as_millis() as u64, "IOmod exited; restarting"),
+                    Err(e) => warn!(iomod = %name, error = %e, "cannot wait for the IOmod; restarting"),
+                }
+                if ran >= config.healthy_after {
+                    backoff = config.backoff_initial;
+                }
+                if wait_or_stop(&mut stop, backoff).await {
+                    return;
+                }
+                backoff = (backoff * 2).min(config.backoff_max);
+            }
+            _ = stop.changed() => {
+                terminate(&mut child, config.stop_grace, &name).await;
+                stats.pid.store(0, Ordering::Relaxed);
+                return;
+            }
+        }
+    }
+}
+
+/// Sleeps `delay`; true when asked to stop meanwhile.
+async fn wait_or_stop(stop: &mut watch::Receiver<bool>, delay: Duration) -> bool {
+    tokio::select! {
+        () = tokio::time::sleep(delay) => *stop.borrow(),
+        _ = stop.changed() => true,
+    }
+}
+
+async fn terminate(child: &mut tokio::process::Child, grace: Duration, name: &str) {
+    if let Some(pid) = child.id() {
+        // SIGTERM lets the IOmod drain its calls; `kill` is the portable way to send it without libc.
+        let _ = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .await;
+    }
+    match tokio::time::timeout(grace, child.wait()).await {
+        Ok(_) => info!(iomod = %name, "IOmod stopped"),
+        Err(_) => {
+            warn!(iomod = %name, grace_ms = grace.as_millis() as u64, "IOmod did not stop in time; killing it");
+            let _ = child.kill().await;
+        }
+    }
+}
