@@ -15,6 +15,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod function;
 pub mod host;
 pub mod registry;
 pub mod supervisor;

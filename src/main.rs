@@ -30,6 +30,25 @@ enum Command {
     Registry(RegistryArgs),
     /// List the IOmods registered with a running registry, their versions and methods.
     Ls(LsArgs),
+    /// Run a function with its IOmods: start a registry and the IOmods its function.toml names, run it
+    /// once on the input, print its output, stop everything.
+    Run(RunArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct RunArgs {
+    /// The function manifest.
+    #[arg(default_value = "function.toml")]
+    manifest: PathBuf,
+    /// The input (by convention JSON); read from standard input when neither this nor --input-file is given.
+    #[arg(long, conflicts_with = "input_file")]
+    input: Option<String>,
+    /// Read the input from this file.
+    #[arg(long)]
+    input_file: Option<PathBuf>,
+    /// How long to wait for the IOmods to register, in seconds.
+    #[arg(long, default_value_t = 10.0)]
+    ready_timeout: f64,
 }
 
 #[derive(clap::Args, Debug)]
@@ -72,6 +91,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Registry(args) => run_registry(args),
         Command::Ls(args) => ls(args),
+        Command::Run(args) => run_function(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -135,6 +155,58 @@ fn run_registry(args: RegistryArgs) -> anyhow::Result<()> {
         registry.shutdown();
         Ok(())
     })
+}
+
+fn run_function(args: RunArgs) -> anyhow::Result<()> {
+    use iomod::function::FunctionManifest;
+    use iomod::host::Host;
+    use iomod::supervisor::{Supervisor, SupervisorConfig};
+    use std::io::{Read, Write};
+
+    let manifest = FunctionManifest::load(&args.manifest)?;
+    let wasm = std::fs::read(&manifest.module)
+        .with_context(|| format!("cannot read the module {}", manifest.module.display()))?;
+    let input = match (&args.input, &args.input_file) {
+        (Some(text), _) => text.clone().into_bytes(),
+        (None, Some(file)) => {
+            std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?
+        }
+        (None, None) => {
+            let mut buffer = Vec::new();
+            std::io::stdin().read_to_end(&mut buffer)?;
+            buffer
+        }
+    };
+    let ready_timeout = Duration::try_from_secs_f64(args.ready_timeout)
+        .context("--ready-timeout must be a number of seconds")?;
+    let dir = std::env::temp_dir().join(format!("iomod-run-{}", std::process::id()));
+    let runtime = tokio::runtime::Runtime::new()?;
+    let output = runtime.block_on(async {
+        let registry = Registry::start(RegistryConfig::unix(dir.join("registry.sock"))).await?;
+        let host = Host::new()?;
+        let function = host.load(&wasm, manifest.config.clone())?;
+        let supervisor = Supervisor::start(
+            manifest.processes.clone(),
+            SupervisorConfig::new(RegistryAddress::Unix(dir.join("registry.sock"))),
+        );
+        let waited = registry
+            .wait_ready(&manifest.config.allow, ready_timeout)
+            .await;
+        let result = match waited {
+            Ok(()) => function
+                .run(&registry, input)
+                .await
+                .map_err(anyhow::Error::from),
+            Err(e) => Err(anyhow::anyhow!("the function's IOmods did not start: {e}")),
+        };
+        supervisor.shutdown().await;
+        registry.shutdown();
+        result
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    let output = output?;
+    std::io::stdout().write_all(&output)?;
+    Ok(())
 }
 
 fn ls(args: LsArgs) -> anyhow::Result<()> {

@@ -555,3 +555,82 @@ fn packages_are_read_from_their_manifests() {
     let err = IomodProcess::from_packages_dir(&dir.0).unwrap_err();
     assert_eq!(err.code, ErrorCode::InvalidInput);
 }
+
+#[test]
+fn iomod_run_starts_the_iomods_a_function_declares_and_runs_it() {
+    let dir = TempDir::new();
+    std::fs::write(dir.0.join("proxy.wat"), proxy()).unwrap();
+    let manifest = format!(
+        "[function]\nmodule = \"proxy.wat\"\ntime_budget_ms = 10000\n\n[iomod.dependencies.echo]\ncoordinates = \"example.test.echo\"\nentrypoint = {:?}\n",
+        bin("iomod-echo").display().to_string()
+    );
+    std::fs::write(dir.0.join("function.toml"), manifest).unwrap();
+    std::fs::write(
+        dir.0.join("input.bin"),
+        proxy_input(
+            "example.test.echo.echo",
+            &echo_input(b"via iomod run", 0, "", false),
+        ),
+    )
+    .unwrap();
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_iomod"))
+        .arg("run")
+        .arg(dir.0.join("function.toml"))
+        .arg("--input-file")
+        .arg(dir.0.join("input.bin"))
+        .env("IOMOD_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert_eq!(
+        echo_output(&proxy_outcome(&run.stdout).unwrap()).unwrap(),
+        b"via iomod run"
+    );
+
+    // Bad manifests and IOmods that never register are reported, not hung on.
+    std::fs::write(
+        dir.0.join("bad.toml"),
+        "[function]\nmodule = \"proxy.wat\"\nmemory = 3\n",
+    )
+    .unwrap();
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_iomod"))
+        .arg("run")
+        .arg(dir.0.join("bad.toml"))
+        .arg("--input=")
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("unknown field `memory`"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+    std::fs::write(
+        dir.0.join("never.toml"),
+        "[function]\nmodule = \"proxy.wat\"\n\n[iomod.dependencies.ghost]\ncoordinates = \"example.test.ghost\"\nentrypoint = \"/bin/false\"\n",
+    )
+    .unwrap();
+    let started = Instant::now();
+    let never = std::process::Command::new(env!("CARGO_BIN_EXE_iomod"))
+        .args([
+            "run",
+            dir.0.join("never.toml").to_str().unwrap(),
+            "--input=",
+            "--ready-timeout",
+            "1",
+        ])
+        .env("IOMOD_LOG", "error")
+        .output()
+        .unwrap();
+    assert!(!never.status.success());
+    assert!(
+        String::from_utf8_lossy(&never.stderr).contains("did not start"),
+        "{}",
+        String::from_utf8_lossy(&never.stderr)
+    );
+    assert!(started.elapsed() < Duration::from_secs(15));
+}
