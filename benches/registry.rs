@@ -215,6 +215,76 @@ fn via_local(
         .unwrap()
 }
 
+/// CPU time this thread has used (`/proc/thread-self/schedstat`, nanoseconds).
+fn thread_cpu() -> Duration {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
+    Duration::from_nanos(
+        text.split_whitespace()
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0),
+    )
+}
+
+fn loop_input(n: u32, call_input: &[u8]) -> Vec<u8> {
+    let path = b"example.test.echo.echo";
+    let mut input = n.to_le_bytes().to_vec();
+    input.extend_from_slice(&(path.len() as u32).to_le_bytes());
+    input.extend_from_slice(path);
+    input.extend_from_slice(call_input);
+    input
+}
+
+/// A wasm guest making `CALLS` sequential 100 B calls to the echo IOmod: median time per call over rounds.
+fn wasm_calls(
+    runtime: &tokio::runtime::Runtime,
+    registry: &Arc<Registry>,
+    function: &iomod::host::Function,
+) -> f64 {
+    const CALLS: u32 = 2_000;
+    let input = loop_input(CALLS, &input(&[0x5a; 100]));
+    let mut per_call = Vec::new();
+    for _ in 0..7 {
+        let t = Instant::now();
+        let output = runtime
+            .block_on(function.run(registry, input.clone()))
+            .unwrap();
+        per_call.push(t.elapsed() / CALLS);
+        assert_eq!(u32::from_le_bytes(output[..4].try_into().unwrap()), CALLS);
+    }
+    stats(per_call).median_us
+}
+
+/// The registry thread's CPU time while a guest waits for one call that takes 100 ms in the IOmod.
+fn waiting_cpu(
+    runtime: &tokio::runtime::Runtime,
+    registry: &Arc<Registry>,
+    function: &iomod::host::Function,
+) -> (Duration, Duration) {
+    let mut message = message::Builder::new_default();
+    {
+        let mut params = message.init_root::<echo::echo_params::Builder<'_>>();
+        params.set_payload(b"slow");
+        params.set_delay_ms(100);
+    }
+    let input = loop_input(1, &serialize::write_message_to_words(&message));
+    let function = function.clone();
+    let mut samples = Vec::new();
+    for _ in 0..5 {
+        let (function, input) = (function.clone(), input.clone());
+        let (cpu, wall) = runtime
+            .block_on(registry.run_local(move |local| async move {
+                let (cpu, wall) = (thread_cpu(), Instant::now());
+                function.run_local(local, input).await.unwrap();
+                (thread_cpu() - cpu, wall.elapsed())
+            }))
+            .unwrap();
+        samples.push((cpu, wall));
+    }
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
 fn spawn_to_registered(
     runtime: &tokio::runtime::Runtime,
     registry: &Registry,
@@ -275,6 +345,24 @@ fn main() {
             results[s][2].push(via_local(&runtime, &registry, *size));
         }
     }
+    // The wasm path: a guest calling the echo IOmod through the host's ABI, against raw echo.
+    let host = iomod::host::Host::new().unwrap();
+    let config = iomod::host::FunctionConfig {
+        allow: vec![coordinates.clone()],
+        ..Default::default()
+    };
+    let function = host
+        .load(include_bytes!("guests/call_loop.wat"), config)
+        .unwrap();
+    let mut wasm_ratios = Vec::new();
+    let mut wasm_latency = Vec::new();
+    for _ in 0..ROUNDS {
+        let raw_median = raw(&dir, 100).0.median_us;
+        let wasm = wasm_calls(&runtime, &registry, &function);
+        wasm_latency.push(wasm);
+        wasm_ratios.push(wasm / raw_median);
+    }
+    let (cpu, wall) = waiting_cpu(&runtime, &registry, &function);
     drop(echo);
     let median = |mut v: Vec<f64>| {
         v.sort_by(f64::total_cmp);
@@ -311,6 +399,17 @@ fn main() {
             );
         }
     }
+    println!();
+    println!(
+        "wasm guest → host → registry → echo IOmod → guest, 100 B, sequential: median {:.1} µs per call; ratio to raw capnp-rpc echo {:.2} (target ≤ 1.5)",
+        median(wasm_latency),
+        median(wasm_ratios)
+    );
+    println!(
+        "registry thread CPU while a guest waits on a 100 ms call: {:.2} ms over {:.0} ms (median of 5; target < 5 ms)",
+        cpu.as_secs_f64() * 1e3,
+        wall.as_secs_f64() * 1e3
+    );
     runtime.block_on(async {
         let coordinates: iomod_sdk::Coordinates = iomod_echo::COORDINATES.parse().unwrap();
         while registry.instance_of(&coordinates).is_some() {

@@ -169,7 +169,13 @@ impl Function {
             .map_err(|_| RunError::RegistryStopped)?
     }
 
-    async fn run_local(&self, local: LocalRegistry, input: Vec<u8>) -> Result<Vec<u8>, RunError> {
+    /// Runs the function once on the registry's thread, from a task started with [`Registry::run_local`]
+    /// (for embedders that run many functions there).
+    pub async fn run_local(
+        &self,
+        local: LocalRegistry,
+        input: Vec<u8>,
+    ) -> Result<Vec<u8>, RunError> {
         let config = &self.config;
         if input.len() > config.max_payload_bytes {
             return Err(RunError::InputTooLarge(
