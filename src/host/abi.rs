@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use iomod_sdk::{Error, ErrorCode, MethodPath};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::Notify;
 use wasmtime::{Caller, Engine, Linker, Module};
 
 use super::{FunctionConfig, RunError, RunState};
@@ -98,60 +98,84 @@ impl Shared {
     }
 }
 
-struct Start {
-    id: u64,
-    path: MethodPath,
-    input: Vec<u8>,
+/// What a run's calls need on the registry thread, where `call_start` runs: the registry, and the calls in
+/// flight (dropping the set cancels them).
+struct RunContext {
+    registry: LocalRegistry,
+    calls: tokio::task::JoinSet<()>,
 }
 
-/// The calls of one run: shared by the host functions (in the store) and the dispatcher.
+thread_local! {
+    /// The runs on this (registry) thread, by run id.
+    static RUNS: std::cell::RefCell<HashMap<u64, RunContext>> = std::cell::RefCell::new(HashMap::new());
+}
+
+/// Ends a run's registration on the registry thread; cancels its calls still in flight.
+pub(crate) struct RunGuard(u64);
+
+impl Drop for RunGuard {
+    fn drop(&mut self) {
+        let context = RUNS.with(|runs| runs.borrow_mut().remove(&self.0));
+        drop(context);
+    }
+}
+
+/// The calls of one run, in the store's data.
 pub(crate) struct CallTable {
     shared: Arc<Shared>,
-    starts: mpsc::UnboundedSender<Start>,
+    run: u64,
     config: Arc<FunctionConfig>,
     next_id: u64,
 }
 
 impl CallTable {
-    /// The table, and the dispatcher that forwards its calls through `registry` (run it on the registry
-    /// thread; dropping it cancels the calls in flight).
-    pub(crate) fn new(
-        registry: LocalRegistry,
-        config: Arc<FunctionConfig>,
-    ) -> (CallTable, impl Future<Output = ()> + 'static) {
+    /// The table of a run on the registry thread; the guard ends it (and cancels its calls).
+    pub(crate) fn new(registry: LocalRegistry, config: Arc<FunctionConfig>) -> (CallTable, RunGuard) {
+        static NEXT_RUN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let run = NEXT_RUN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        RUNS.with(|runs| {
+            runs.borrow_mut().insert(
+                run,
+                RunContext {
+                    registry,
+                    calls: tokio::task::JoinSet::new(),
+                },
+            )
+        });
         let shared = Arc::new(Shared {
             calls: Mutex::default(),
             notify: Notify::new(),
         });
-        let (starts, mut rx) = mpsc::unbounded_channel::<Start>();
-        let dispatch_shared = shared.clone();
-        let timeout = config.call_timeout;
-        let dispatcher = async move {
-            let mut running = tokio::task::JoinSet::new();
-            loop {
-                tokio::select! {
-                    start = rx.recv() => {
-                        let Some(Start { id, path, input }) = start else { break };
-                        let (registry, shared) = (registry.clone(), dispatch_shared.clone());
-                        running.spawn_local(async move {
-                            let outcome = registry.invoke(&path.to_string(), &input, Some(timeout)).await;
-                            shared.finish(id, outcome);
-                        });
-                    }
-                    Some(_) = running.join_next(), if !running.is_empty() => {}
-                }
-            }
-            while running.join_next().await.is_some() {}
-        };
         (
             CallTable {
                 shared,
-                starts,
+                run,
                 config,
                 next_id: 0,
             },
-            dispatcher,
+            RunGuard(run),
         )
+    }
+
+    /// Forwards a checked call through the registry, on this thread.
+    fn forward(&self, id: u64, path: MethodPath, input: Vec<u8>) {
+        let (shared, timeout) = (self.shared.clone(), self.config.call_timeout);
+        let spawned = RUNS.with(|runs| {
+            let mut runs = runs.borrow_mut();
+            let Some(context) = runs.get_mut(&self.run) else { return false };
+            // Forget the calls that finished, so the set does not grow with the run.
+            while context.calls.try_join_next().is_some() {}
+            let registry = context.registry.clone();
+            let shared = shared.clone();
+            context.calls.spawn_local(async move {
+                let outcome = registry.invoke(&path.to_string(), &input, Some(timeout)).await;
+                shared.finish(id, outcome);
+            });
+            true
+        });
+        if !spawned {
+            shared.finish(id, Err(Error::new(ErrorCode::Unavailable, "the run is not on the registry thread")));
+        }
     }
 
     /// A new call id, counted in flight; `None` when too many calls are in flight.
@@ -171,14 +195,7 @@ impl CallTable {
             return ERR_TOO_MANY_CALLS;
         };
         match self.check(path, &input) {
-            Ok(path) => {
-                if self.starts.send(Start { id, path, input }).is_err() {
-                    self.shared.finish(
-                        id,
-                        Err(Error::new(ErrorCode::Unavailable, "the run is ending")),
-                    );
-                }
-            }
+            Ok(path) => self.forward(id, path, input),
             Err(error) => self.shared.finish(id, Err(error)),
         }
         id as i64

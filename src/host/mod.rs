@@ -185,8 +185,7 @@ impl Function {
         }
         let budget = config.time_budget;
         let started = Instant::now();
-        let (calls, dispatcher) = abi::CallTable::new(local, config.clone());
-        let dispatcher = tokio::task::spawn_local(dispatcher);
+        let (calls, run_guard) = abi::CallTable::new(local, config.clone());
         let state = RunState {
             limits: StoreLimitsBuilder::new()
                 .memory_size(config.memory_limit_bytes)
@@ -259,7 +258,8 @@ impl Function {
             Ok(result) => result,
             Err(_) => Err(RunError::TimeBudget(budget)),
         };
-        dispatcher.abort();
+        drop(store);
+        drop(run_guard);
         result
     }
 }
