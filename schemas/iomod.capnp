@@ -79,6 +79,11 @@ struct MethodInfo {
 
   errorSchema @5 :Text;
   # JSON Schema of the method's named errors, as JSON text. Empty when the method declares none.
+
+  fingerprint @6 :Text;
+  # A digest of the method's wire contract: its ordinal and the layout of its input, output and errors
+  # (documentation excluded). Callers built from a manifest send the fingerprint they were built with; the
+  # registry answers `incompatible` when it differs. Empty for IOmods written without a manifest.
 }
 
 # What an IOmod says about itself when it registers.

@@ -141,3 +141,45 @@ fn every_file_is_marked_generated() {
         }
     }
 }
+
+#[test]
+fn fingerprints_follow_the_wire_contract_not_the_docs() {
+    let text = std::fs::read_to_string(
+        fixtures()
+            .into_iter()
+            .find(|c| c.ends_with("errors"))
+            .unwrap()
+            .join("iomod.toml"),
+    )
+    .unwrap();
+    let fingerprints = |text: &str| {
+        let m = Manifest::parse("bank", text).unwrap();
+        m.methods
+            .iter()
+            .map(|method| {
+                (
+                    method.name.clone(),
+                    iomod_codegen::method_fingerprint(&m, method),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let base = fingerprints(&text);
+    assert!(base.iter().all(|(_, f)| f.len() == 16));
+    // Documentation and version changes keep them.
+    let redocumented = text
+        .replace("Takes money out of an account.", "Withdraws.")
+        .replace("2.0.0-beta.1", "2.0.1");
+    assert_eq!(fingerprints(&redocumented), base);
+    // A changed field type changes the methods whose contract reaches it, and only those.
+    let retyped = text.replace("fields.requested = \"i64\"", "fields.requested = \"u64\"");
+    let changed = fingerprints(&retyped);
+    assert_ne!(changed[0], base[0], "withdraw returns InsufficientFunds");
+    assert_eq!(changed[1], base[1], "open does not");
+    // Reordering methods changes ordinals, and so fingerprints.
+    let reordered = text.replace(
+        "[methods.withdraw]",
+        "[methods.zzz_first]\n\n[methods.withdraw]",
+    );
+    assert_ne!(fingerprints(&reordered)[1].1, base[0].1);
+}

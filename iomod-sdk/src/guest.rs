@@ -91,8 +91,9 @@ pub struct Call {
     id: Result<u64, Option<Error>>,
 }
 
-/// Starts calling the method at `path` (`org.ns.name.method`) with `input`, a Cap'n Proto message whose
-/// root is the method's params struct.
+/// Starts calling the method at `path` (`org.ns.name.method`, optionally followed by `@<fingerprint>`, the
+/// method's fingerprint the caller was built with; generated guest crates add it) with `input`, a Cap'n
+/// Proto message whose root is the method's params struct.
 pub fn call(path: &str, input: Vec<u8>) -> Call {
     let id = host::call_start(path, &input);
     let id = if id >= 0 {

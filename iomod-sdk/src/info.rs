@@ -21,6 +21,8 @@ pub struct MethodInfo {
     pub output_schema: String,
     /// JSON Schema of the method's named errors.
     pub error_schema: String,
+    /// Digest of the method's wire contract (see `MethodInfo.fingerprint` in the schema); empty if unknown.
+    pub fingerprint: String,
 }
 
 impl MethodInfo {
@@ -33,6 +35,7 @@ impl MethodInfo {
             input_schema: String::new(),
             output_schema: String::new(),
             error_schema: String::new(),
+            fingerprint: String::new(),
         }
     }
 
@@ -179,6 +182,7 @@ impl IomodInfo {
             mb.set_input_schema(&m.input_schema[..]);
             mb.set_output_schema(&m.output_schema[..]);
             mb.set_error_schema(&m.error_schema[..]);
+            mb.set_fingerprint(&m.fingerprint[..]);
         }
     }
 
@@ -224,6 +228,7 @@ impl IomodInfo {
                 input_schema: text("inputSchema", m.get_input_schema())?,
                 output_schema: text("outputSchema", m.get_output_schema())?,
                 error_schema: text("errorSchema", m.get_error_schema())?,
+                fingerprint: text("fingerprint", m.get_fingerprint())?,
             });
         }
         Ok(Self {

@@ -130,7 +130,10 @@ pub(crate) struct CallTable {
 
 impl CallTable {
     /// The table of a run on the registry thread; the guard ends it (and cancels its calls).
-    pub(crate) fn new(registry: LocalRegistry, config: Arc<FunctionConfig>) -> (CallTable, RunGuard) {
+    pub(crate) fn new(
+        registry: LocalRegistry,
+        config: Arc<FunctionConfig>,
+    ) -> (CallTable, RunGuard) {
         static NEXT_RUN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let run = NEXT_RUN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         RUNS.with(|runs| {
@@ -158,23 +161,31 @@ impl CallTable {
     }
 
     /// Forwards a checked call through the registry, on this thread.
-    fn forward(&self, id: u64, path: MethodPath, input: Vec<u8>) {
+    fn forward(&self, id: u64, path: String, input: Vec<u8>) {
         let (shared, timeout) = (self.shared.clone(), self.config.call_timeout);
         let spawned = RUNS.with(|runs| {
             let mut runs = runs.borrow_mut();
-            let Some(context) = runs.get_mut(&self.run) else { return false };
+            let Some(context) = runs.get_mut(&self.run) else {
+                return false;
+            };
             // Forget the calls that finished, so the set does not grow with the run.
             while context.calls.try_join_next().is_some() {}
             let registry = context.registry.clone();
             let shared = shared.clone();
             context.calls.spawn_local(async move {
-                let outcome = registry.invoke(&path.to_string(), &input, Some(timeout)).await;
+                let outcome = registry.invoke(&path, &input, Some(timeout)).await;
                 shared.finish(id, outcome);
             });
             true
         });
         if !spawned {
-            shared.finish(id, Err(Error::new(ErrorCode::Unavailable, "the run is not on the registry thread")));
+            shared.finish(
+                id,
+                Err(Error::new(
+                    ErrorCode::Unavailable,
+                    "the run is not on the registry thread",
+                )),
+            );
         }
     }
 
@@ -210,10 +221,13 @@ impl CallTable {
         id as i64
     }
 
-    fn check(&self, path: &[u8], input: &[u8]) -> Result<MethodPath, Error> {
-        let path = std::str::from_utf8(path)
+    /// Checks a call's path (`org.ns.name.method`, optionally `@fingerprint`) and input; returns the path
+    /// to forward, fingerprint included.
+    fn check(&self, path: &[u8], input: &[u8]) -> Result<String, Error> {
+        let full = std::str::from_utf8(path)
             .map_err(|_| Error::new(ErrorCode::InvalidInput, "the method path is not UTF-8"))?;
-        let path: MethodPath = path.parse().map_err(|e: iomod_sdk::ParseError| {
+        let method = full.split_once('@').map_or(full, |(method, _)| method);
+        let path: MethodPath = method.parse().map_err(|e: iomod_sdk::ParseError| {
             Error::new(ErrorCode::InvalidInput, e.to_string())
         })?;
         if !self.config.allow.contains(path.coordinates()) {
@@ -235,7 +249,7 @@ impl CallTable {
                 ),
             ));
         }
-        Ok(path)
+        Ok(full.to_owned())
     }
 
     fn poll(&self, id: u64) -> i64 {

@@ -112,6 +112,7 @@ impl RegistryConfig {
 enum Command {
     Invoke {
         path: MethodPath,
+        fingerprint: Option<String>,
         input: Vec<u8>,
         deadline: Instant,
         reply: oneshot::Sender<Result<Vec<u8>, Error>>,
@@ -196,7 +197,9 @@ impl Registry {
     /// Calls the method at `path` (`org.ns.name.method`) with `input`, a Cap'n Proto message (standard
     /// framing) whose root is the method's params struct, and returns the results message the same way.
     ///
-    /// `timeout` defaults to the configured one. Errors: `invalidInput` (bad path or message), `notFound`,
+    /// The path may end with `@<fingerprint>`, the method's fingerprint the caller was built with
+    /// (generated guest crates send it): a method whose registered fingerprint differs fails with
+    /// `incompatible`. `timeout` defaults to the configured one. Errors: `invalidInput` (bad path or message), `notFound`,
     /// `methodNotFound`, `tooLarge`, `deadlineExceeded`, `unavailable` (the IOmod disconnected or is
     /// draining), `internal`. A method's own typed errors are part of its results, not errors here.
     pub async fn invoke(
@@ -205,7 +208,7 @@ impl Registry {
         input: Vec<u8>,
         timeout: Option<Duration>,
     ) -> Result<Vec<u8>, Error> {
-        let (path, deadline) = check_call(
+        let (path, fingerprint, deadline) = check_call(
             path,
             &input,
             timeout,
@@ -215,6 +218,7 @@ impl Registry {
         let (reply, response) = oneshot::channel();
         self.send(Command::Invoke {
             path,
+            fingerprint,
             input,
             deadline,
             reply,
@@ -289,15 +293,20 @@ impl Drop for Registry {
     }
 }
 
-/// Checks a call before it is forwarded: the path, the input size, and the deadline.
+/// Checks a call before it is forwarded: the path (with its optional `@fingerprint`), the input size, and
+/// the deadline.
 fn check_call(
     path: &str,
     input: &[u8],
     timeout: Option<Duration>,
     max_payload_bytes: usize,
     default_timeout: Duration,
-) -> Result<(MethodPath, Instant), Error> {
+) -> Result<(MethodPath, Option<String>, Instant), Error> {
     let deadline = Instant::now() + timeout.unwrap_or(default_timeout);
+    let (path, fingerprint) = match path.split_once('@') {
+        Some((path, fingerprint)) => (path, Some(fingerprint.to_owned())),
+        None => (path, None),
+    };
     let path: MethodPath = path
         .parse()
         .map_err(|e: iomod_sdk::ParseError| Error::new(ErrorCode::InvalidInput, e.to_string()))?;
@@ -310,7 +319,7 @@ fn check_call(
             ),
         ));
     }
-    Ok((path, deadline))
+    Ok((path, fingerprint, deadline))
 }
 
 fn stopped() -> Error {

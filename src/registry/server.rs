@@ -99,13 +99,16 @@ fn handle(state: &Rc<State>, command: Command) {
     match command {
         Command::Invoke {
             path,
+            fingerprint,
             input,
             deadline,
             reply,
         } => {
             let state = state.clone();
             tokio::task::spawn_local(async move {
-                let result = state.invoke(&path, &input, deadline).await;
+                let result = state
+                    .invoke(&path, fingerprint.as_deref(), &input, deadline)
+                    .await;
                 let _ = reply.send(result);
             });
         }
@@ -186,7 +189,8 @@ async fn accept_tcp(state: Rc<State>, listener: tokio::net::TcpListener) {
 /// One registered IOmod instance.
 struct Entry {
     info: IomodInfo,
-    methods: HashMap<String, u16>,
+    /// Method name → (ordinal, fingerprint).
+    methods: HashMap<String, (u16, String)>,
     instance_id: u64,
     connection_id: u64,
     service: capnp::capability::Client,
@@ -279,7 +283,7 @@ impl State {
             methods: info
                 .methods
                 .iter()
-                .map(|m| (m.name.clone(), m.ordinal))
+                .map(|m| (m.name.clone(), (m.ordinal, m.fingerprint.clone())))
                 .collect(),
             info,
             instance_id,
@@ -359,6 +363,7 @@ impl State {
     async fn invoke(
         &self,
         path: &MethodPath,
+        fingerprint: Option<&str>,
         input: &[u8],
         deadline: Instant,
     ) -> Result<Vec<u8>, Error> {
@@ -369,7 +374,7 @@ impl State {
                 format!("no IOmod is registered as `{coordinates}`"),
             )
         })?;
-        let Some(&ordinal) = entry.methods.get(path.method()) else {
+        let Some((ordinal, served)) = entry.methods.get(path.method()) else {
             let mut known: Vec<&str> = entry.methods.keys().map(String::as_str).collect();
             known.sort_unstable();
             let has = if known.is_empty() {
@@ -382,8 +387,21 @@ impl State {
                 format!("`{coordinates}` has no method `{}`; {has}", path.method()),
             ));
         };
+        if let Some(expected) = fingerprint {
+            if !served.is_empty() && served != expected {
+                return Err(Error::new(
+                    ErrorCode::Incompatible,
+                    format!(
+                        "the caller was built for a different `{}` (fingerprint {expected}) than `{coordinates}` {} serves \
+                         ({served}): regenerate the caller's guest crate from the IOmod's current manifest",
+                        path.method(),
+                        entry.info.version
+                    ),
+                ));
+            }
+        }
         entry.calls_started.set(entry.calls_started.get() + 1);
-        let result = self.forward(&entry, ordinal, input, deadline).await;
+        let result = self.forward(&entry, *ordinal, input, deadline).await;
         if let Err(e) = &result {
             entry.calls_failed.set(entry.calls_failed.get() + 1);
             debug!(%path, error = %e, "call failed");
@@ -525,14 +543,16 @@ impl LocalRegistry {
         timeout: Option<Duration>,
     ) -> Result<Vec<u8>, Error> {
         let config = &self.state.config;
-        let (path, deadline) = check_call(
+        let (path, fingerprint, deadline) = check_call(
             path,
             input,
             timeout,
             config.max_payload_bytes,
             config.default_timeout,
         )?;
-        self.state.invoke(&path, input, deadline).await
+        self.state
+            .invoke(&path, fingerprint.as_deref(), input, deadline)
+            .await
     }
 }
 

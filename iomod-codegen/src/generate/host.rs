@@ -21,6 +21,7 @@ pub(crate) struct MethodView {
     input_schema: String,
     output_schema: String,
     error_schema: String,
+    fingerprint: String,
 }
 
 fn literal(text: &str) -> String {
@@ -51,6 +52,7 @@ pub(crate) fn methods(m: &Manifest) -> Vec<MethodView> {
                 input_schema: literal(&compact(json_schema::input(m, method))),
                 output_schema: literal(&compact(json_schema::output(m, method))),
                 error_schema: literal(&compact(json_schema::errors(m, method))),
+                fingerprint: crate::generate::method_fingerprint(m, method),
             }
         })
         .collect()

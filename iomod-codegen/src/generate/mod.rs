@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::manifest::{Manifest, Method};
+
 use crate::naming::{snake, upper_camel};
 
 /// Names derived from a manifest, shared by every generator.
@@ -44,6 +45,78 @@ impl Names {
     pub fn result_struct(&self, method: &Method) -> String {
         format!("{}Result", upper_camel(&method.name))
     }
+}
+
+/// A digest of `method`'s wire contract: its ordinal, and the layout (names, kinds, field order and types)
+/// of every type its input, output and errors reach. Documentation does not count. 16 hex digits.
+pub fn method_fingerprint(m: &Manifest, method: &Method) -> String {
+    use crate::manifest::{Type, TypeKind};
+    use sha2::Digest;
+    use std::collections::BTreeSet;
+    use std::fmt::Write;
+
+    let ordinal = m
+        .methods
+        .iter()
+        .position(|x| x.name == method.name)
+        .unwrap_or(0);
+    let mut text = format!(
+        "method {} @{ordinal} ({}) -> ({}) ! [{}]\n",
+        method.name,
+        method.input,
+        method.output,
+        method.errors.join(",")
+    );
+    let mut queue: Vec<String> = vec![method.input.clone(), method.output.clone()];
+    queue.extend(method.errors.iter().cloned());
+    let mut seen = BTreeSet::new();
+    let fields_of = |fields: &[crate::Field], text: &mut String, queue: &mut Vec<String>| {
+        for f in fields {
+            let _ = write!(text, " {}:{};", f.name, f.ty.to_manifest());
+            fn named(ty: &Type, out: &mut Vec<String>) {
+                match ty {
+                    Type::Named(n) => out.push(n.clone()),
+                    Type::List(t) | Type::Map(t) | Type::Option(t) => named(t, out),
+                    _ => {}
+                }
+            }
+            named(&f.ty, queue);
+        }
+    };
+    while let Some(name) = queue.pop() {
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        if let Some(def) = m.type_def(&name) {
+            match &def.kind {
+                TypeKind::Struct(fields) => {
+                    let _ = write!(text, "struct {name} {{");
+                    fields_of(fields, &mut text, &mut queue);
+                }
+                TypeKind::Union(variants) => {
+                    let _ = write!(text, "union {name} {{");
+                    fields_of(variants, &mut text, &mut queue);
+                }
+                TypeKind::Enum(values) => {
+                    let _ = write!(
+                        text,
+                        "enum {name} {{ {} ",
+                        values
+                            .iter()
+                            .map(|v| v.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    );
+                }
+            }
+        } else if let Some(def) = m.error_def(&name) {
+            let _ = write!(text, "error {name} {{");
+            fields_of(&def.fields, &mut text, &mut queue);
+        }
+        text.push_str("}\n");
+    }
+    let hash = sha2::Sha256::digest(text.as_bytes());
+    hash[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Generated files: relative path → contents.

@@ -18,9 +18,10 @@ use iomod_sdk::transport::RegistryAddress;
 
 const TARGETS: [&str; 2] = ["wasm32-unknown-unknown", "wasm32-wasip1"];
 
-/// Builds the bank function for both targets once; returns the two `.wasm` files.
-fn function_modules() -> &'static [PathBuf; 2] {
-    static BUILT: OnceLock<[PathBuf; 2]> = OnceLock::new();
+/// Builds the bank function for both targets once, against the current manifest and against an older one
+/// whose `Account` had another field; returns the `.wasm` files: `[current; 2]` then `[older; 2]`.
+fn function_modules() -> &'static [PathBuf; 4] {
+    static BUILT: OnceLock<[PathBuf; 4]> = OnceLock::new();
     BUILT.get_or_init(|| {
         let here = Path::new(env!("CARGO_MANIFEST_DIR"));
         let root = here.join("../../target/wasm-functions");
@@ -31,18 +32,25 @@ fn function_modules() -> &'static [PathBuf; 2] {
             guest_sdk_dependency: format!("{{ path = {:?} }}", sdk.display().to_string()),
             ..Options::default()
         };
-        for (path, contents) in generate(&Manifest::parse("bank", &text).unwrap(), &options).unwrap() {
-            if let Ok(rest) = path.strip_prefix("guest") {
-                write_if_changed(&root.join("bank-guest").join(rest), &contents).unwrap();
+        let older = text.replace("fields.balance = \"i64\"\n\n[errors", "fields.balance = \"i64\"\nfields.currency = \"string\"\n\n[errors");
+        assert_ne!(older, text);
+        for (dir, manifest) in [("bank-guest", &text), ("bank-guest-old", &older)] {
+            for (path, contents) in generate(&Manifest::parse("bank", manifest).unwrap(), &options).unwrap() {
+                if let Ok(rest) = path.strip_prefix("guest") {
+                    let contents = if dir.ends_with("-old") { contents.replace("name = \"bank-guest\"", "name = \"bank-guest-old\"") } else { contents };
+                    write_if_changed(&root.join(dir).join(rest), &contents).unwrap();
+                }
             }
         }
-        let function = format!(
-            "[package]\nname = \"bank-function\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n[lib]\ncrate-type = [\"cdylib\"]\npath = {:?}\n\n[dependencies]\nbank-guest = {{ path = \"../bank-guest\" }}\niomod-sdk = {{ path = {:?} }}\n",
-            source.display().to_string(),
-            sdk.display().to_string()
-        );
-        write_if_changed(&root.join("bank-function/Cargo.toml"), &function).unwrap();
-        let workspace = "[workspace]\nresolver = \"3\"\nmembers = [\"bank-guest\", \"bank-function\"]\n\n[profile.release]\nopt-level = \"s\"\nlto = true\nstrip = true\n";
+        for (crate_name, guest) in [("bank-function", "bank-guest"), ("bank-function-old", "bank-guest-old")] {
+            let function = format!(
+                "[package]\nname = \"{crate_name}\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n[lib]\ncrate-type = [\"cdylib\"]\npath = {:?}\n\n[dependencies]\nbank-guest = {{ path = \"../{guest}\", package = \"{guest}\" }}\niomod-sdk = {{ path = {:?} }}\n",
+                source.display().to_string(),
+                sdk.display().to_string()
+            );
+            write_if_changed(&root.join(crate_name).join("Cargo.toml"), &function).unwrap();
+        }
+        let workspace = "[workspace]\nresolver = \"3\"\nmembers = [\"bank-guest\", \"bank-guest-old\", \"bank-function\", \"bank-function-old\"]\n\n[profile.release]\nopt-level = \"s\"\nlto = true\nstrip = true\n";
         write_if_changed(&root.join("Cargo.toml"), workspace).unwrap();
         let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
         command.args(["build", "--release", "--workspace"]).arg("--manifest-path").arg(root.join("Cargo.toml"));
@@ -51,7 +59,13 @@ fn function_modules() -> &'static [PathBuf; 2] {
         }
         let output = command.arg("--target-dir").arg(root.join("target")).env_remove("RUSTFLAGS").output().unwrap();
         assert!(output.status.success(), "building the function failed:\n{}", String::from_utf8_lossy(&output.stderr));
-        TARGETS.map(|t| root.join("target").join(t).join("release/bank_function.wasm"))
+        let wasm = |target: &str, name: &str| root.join("target").join(target).join("release").join(format!("{name}.wasm"));
+        [
+            wasm(TARGETS[0], "bank_function"),
+            wasm(TARGETS[1], "bank_function"),
+            wasm(TARGETS[0], "bank_function_old"),
+            wasm(TARGETS[1], "bank_function_old"),
+        ]
     })
 }
 
@@ -93,7 +107,7 @@ fn allow_bank() -> FunctionConfig {
 async fn a_rust_function_calls_the_bank_through_its_generated_guest_crate() {
     let modules = tokio::task::spawn_blocking(function_modules).await.unwrap();
     let host = Host::new().unwrap();
-    for (target, module) in TARGETS.iter().zip(modules) {
+    for (target, module) in TARGETS.iter().zip(&modules[..2]) {
         let (registry, _stop, dir) = start().await;
         let function = host
             .load(&std::fs::read(module).unwrap(), allow_bank())
@@ -144,6 +158,36 @@ async fn a_rust_function_calls_the_bank_through_its_generated_guest_crate() {
             output.starts_with("error forbidden: this function may not call `example.test.bank`"),
             "{target}: {output}"
         );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_function_built_against_an_older_manifest_gets_incompatible() {
+    let modules = tokio::task::spawn_blocking(function_modules).await.unwrap();
+    let host = Host::new().unwrap();
+    for (target, module) in TARGETS.iter().zip(&modules[2..]) {
+        let (registry, _stop, dir) = start().await;
+        let function = host
+            .load(&std::fs::read(module).unwrap(), allow_bank())
+            .unwrap();
+        let output = String::from_utf8(
+            function
+                .run(&registry, b"open alice\n".to_vec())
+                .await
+                .unwrap(),
+        )
+        .unwrap();
+        assert!(
+            output.starts_with("error incompatible: the caller was built for a different `open`"),
+            "{target}: {output}"
+        );
+        assert!(
+            output.contains("regenerate the caller's guest crate"),
+            "{target}: {output}"
+        );
+        // Nothing reached the IOmod.
+        assert_eq!(registry.list().await.unwrap()[0].calls_started, 0);
         let _ = std::fs::remove_dir_all(dir);
     }
 }
