@@ -73,6 +73,10 @@ struct RegistryArgs {
     /// Seconds between health checks of each IOmod.
     #[arg(long, default_value_t = 5.0)]
     health_interval: f64,
+    /// Start and supervise every IOmod package in this directory (each subdirectory with an iomod.toml
+    /// whose [process] names its entrypoint); crashed ones are restarted with backoff.
+    #[arg(long)]
+    packages: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -139,9 +143,28 @@ fn run_registry(args: RegistryArgs) -> anyhow::Result<()> {
             allow_remote: args.allow_remote,
         });
     }
+    let packages = match &args.packages {
+        Some(dir) => iomod::supervisor::IomodProcess::from_packages_dir(dir)?,
+        None => Vec::new(),
+    };
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let registry = Registry::start(config).await?;
+        let supervisor_address = match (registry.socket_path(), registry.tcp_addr()) {
+            (Some(path), _) => RegistryAddress::Unix(path.to_owned()),
+            (None, Some(addr)) => RegistryAddress::Tcp(addr.to_string()),
+            (None, None) => unreachable!("a registry listens somewhere"),
+        };
+        let mut supervisor_config = iomod::supervisor::SupervisorConfig::new(supervisor_address);
+        supervisor_config.token = std::env::var(TOKEN_ENV).ok();
+        for package in &packages {
+            eprintln!(
+                "starting {} ({})",
+                package.coordinates,
+                package.program.display()
+            );
+        }
+        let supervisor = iomod::supervisor::Supervisor::start(packages, supervisor_config);
         if let Some(path) = registry.socket_path() {
             eprintln!(
                 "iomod registry listening on {} (set {REGISTRY_ENV} to this path)",
@@ -152,6 +175,7 @@ fn run_registry(args: RegistryArgs) -> anyhow::Result<()> {
             eprintln!("iomod registry listening on tcp://{addr}");
         }
         iomod_sdk::shutdown_signal().await;
+        supervisor.shutdown().await;
         registry.shutdown();
         Ok(())
     })

@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -654,4 +655,64 @@ async fn bad_registrations_are_rejected_with_reasons() {
             );
         })
         .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn iomod_registry_supervises_a_packages_directory() {
+    let dir = TempDir::new();
+    let package = dir.0.join("packages/echo");
+    std::fs::create_dir_all(&package).unwrap();
+    std::fs::write(
+        package.join("iomod.toml"),
+        format!(
+            "[iomod]\ncoordinates = \"example.test.echo\"\nversion = \"0.1.0\"\n\n[process]\nentrypoint = {:?}\n",
+            bin("iomod-echo").display().to_string()
+        ),
+    )
+    .unwrap();
+    let socket = dir.socket();
+    let mut registry = Process {
+        child: std::process::Command::new(env!("CARGO_BIN_EXE_iomod"))
+            .args([
+                "registry",
+                "--socket",
+                socket.to_str().unwrap(),
+                "--packages",
+            ])
+            .arg(dir.0.join("packages"))
+            .env("IOMOD_LOG", "warn")
+            .spawn()
+            .unwrap(),
+    };
+    let ls = || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_iomod"))
+            .args(["ls", "--json", "--registry", socket.to_str().unwrap()])
+            .output()
+            .unwrap();
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap_or(serde_json::Value::Null)
+    };
+    let mut pid = 0;
+    eventually(
+        Duration::from_secs(10),
+        "the supervised echo IOmod registers",
+        || {
+            let listed = ls();
+            pid = listed[0]["pid"].as_u64().unwrap_or(0);
+            listed[0]["coordinates"] == "example.test.echo"
+        },
+    )
+    .await;
+    assert!(Path::new(&format!("/proc/{pid}")).exists());
+    registry.signal("TERM");
+    assert!(
+        registry
+            .wait_exit(Duration::from_secs(15))
+            .unwrap()
+            .success()
+    );
+    // Stopping the registry stopped the IOmods it started.
+    eventually(Duration::from_secs(5), "the IOmod process is gone", || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| s.contains(") Z "))
+    })
+    .await;
 }
