@@ -135,11 +135,26 @@ struct Health {
   }
 }
 
+# The outcome of a call made with JSON.
+struct JsonResult {
+  union {
+    ok @0 :Text;
+    # The method's output, as JSON.
+    err @1 :Error;
+    # Why it failed. A method's own named error has code `method`, its name, and its value as JSON text
+    # in `detail`.
+  }
+}
+
 # Control surface every IOmod serves next to its typed service.
 interface Control {
   health @0 () -> (health :Health);
   # Answers promptly with the IOmod's health. The registry calls it periodically; an IOmod that does
   # not answer within the health-check timeout is reported `unhealthy`.
+
+  callJson @1 (method :Text, input :Text) -> (result :JsonResult);
+  # Calls a method with its input as JSON (shaped as the method's input JSON Schema) and answers with its
+  # output as JSON. IOmods generated with serde support implement it; others answer `methodNotFound`.
 }
 
 # Held by a registered IOmod. Dropping it deregisters the IOmod.
@@ -198,6 +213,10 @@ interface Registry {
   waitReady @2 (coordinates :List(Text), timeoutMs :UInt32) -> (error :Error);
   # Returns once every named IOmod is registered, or with a `deadlineExceeded` error naming the missing
   # ones after `timeoutMs`. `error` is null on success.
+
+  callJson @3 (path :Text, input :Text, timeoutMs :UInt32) -> (result :JsonResult);
+  # Calls the method at `path` with its input as JSON, through the IOmod's `Control.callJson` (for tools
+  # such as `iomod call`). `timeoutMs` 0 means the registry's default deadline.
 }
 
 # The outcome of `Gate.open`.

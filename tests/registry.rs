@@ -716,3 +716,20 @@ async fn iomod_registry_supervises_a_packages_directory() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_iomod_without_json_support_says_so() {
+    let dir = TempDir::new();
+    let (registry, _echo) = registry_with_echo(&dir).await;
+    let err = registry
+        .invoke_json("example.test.echo.echo", "{}".into(), None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::MethodNotFound);
+    assert!(err.message.contains("does not take JSON calls"), "{err}");
+    let err = registry
+        .invoke_json("example.test.echo.nope", "{}".into(), None)
+        .await
+        .unwrap_err();
+    assert!(err.message.contains("has no method `nope`"), "{err}");
+}

@@ -84,7 +84,7 @@ pub use coordinates::{
 pub use error::{Error, ErrorCode};
 pub use info::{IomodInfo, MAX_INFO_TEXT_BYTES, MAX_METHODS, MethodInfo};
 #[cfg(not(target_arch = "wasm32"))]
-pub use serve::{Calls, ServeOptions, Service, serve, serve_with, shutdown_signal};
+pub use serve::{Calls, JsonCall, ServeOptions, Service, serve, serve_with, shutdown_signal};
 
 /// The version of the registration protocol this SDK speaks (`protocolVersion` in `schemas/iomod.capnp`).
 pub const PROTOCOL_VERSION: u32 = iomod_capnp::PROTOCOL_VERSION;

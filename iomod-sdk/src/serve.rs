@@ -25,7 +25,21 @@ pub trait Service: Send + Sync + 'static {
     /// Builds the Cap'n Proto capability that serves the IOmod's interface. Called once, on the RPC thread.
     /// The server behind it should run each method body through [`Calls::run`].
     fn capability(self: Arc<Self>, calls: Calls) -> capnp::capability::Client;
+
+    /// Calls `method` with its input as JSON and returns its output as JSON (for `iomod call`). A method's
+    /// own named error is an [`ErrorCode::Method`] error whose `detail` is the error's value as JSON.
+    /// `None` (the default) when the IOmod does not take JSON calls; generated skeletons built with serde
+    /// support implement it.
+    fn call_json(self: Arc<Self>, method: String, input: String) -> Option<JsonCall> {
+        let _ = (method, input);
+        None
+    }
 }
+
+/// A JSON call in progress (see [`Service::call_json`]).
+pub type JsonCall = std::pin::Pin<Box<dyn Future<Output = Result<String, Error>> + Send>>;
+
+type JsonHandler = Arc<dyn Fn(String, String) -> Option<JsonCall> + Send + Sync>;
 
 #[derive(Debug, Default)]
 struct CallState {
@@ -318,9 +332,13 @@ async fn run_connections<S: Service>(
     calls: Calls,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<(), Error> {
+    let json_service = service.clone();
+    let json: JsonHandler =
+        Arc::new(move |method, input| json_service.clone().call_json(method, input));
     let capability = service.capability(calls.clone());
     let control: control::Client = capnp_rpc::new_client(ControlServer {
         calls: calls.clone(),
+        json,
     });
     let mut backoff = options.reconnect_initial;
     let mut attempt: u32 = 0;
@@ -437,9 +455,33 @@ async fn drain(calls: &Calls, session: Option<Session>, options: &ServeOptions) 
 
 struct ControlServer {
     calls: Calls,
+    json: JsonHandler,
 }
 
 impl control::Server for ControlServer {
+    async fn call_json(
+        self: std::rc::Rc<Self>,
+        params: control::CallJsonParams,
+        mut results: control::CallJsonResults,
+    ) -> Result<(), capnp::Error> {
+        let p = params.get()?;
+        let method = p.get_method()?.to_string()?;
+        let input = p.get_input()?.to_string()?;
+        let outcome = match (self.json)(method.clone(), input) {
+            Some(call) => self.calls.run(call).await?,
+            None => Err(Error::new(
+                ErrorCode::MethodNotFound,
+                "this IOmod does not take JSON calls (generate its skeleton with serde support)",
+            )),
+        };
+        let mut result = results.get().init_result();
+        match outcome {
+            Ok(output) => result.set_ok(&output[..]),
+            Err(error) => error.write(result.init_err()),
+        }
+        Ok(())
+    }
+
     async fn health(
         self: std::rc::Rc<Self>,
         _: control::HealthParams,

@@ -246,6 +246,18 @@ impl Registry {
         response.await.map_err(|_| stopped())
     }
 
+    /// Calls the method at `path` with its input as JSON; see [`LocalRegistry::invoke_json`].
+    pub async fn invoke_json(
+        &self,
+        path: &str,
+        input: String,
+        timeout: Option<Duration>,
+    ) -> Result<String, Error> {
+        let path = path.to_owned();
+        self.run_local(move |local| async move { local.invoke_json(&path, &input, timeout).await })
+            .await?
+    }
+
     /// Every registered IOmod, sorted by coordinates.
     pub async fn list(&self) -> Result<Vec<IomodStatus>, Error> {
         let (reply, response) = oneshot::channel();

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use capnp::{any_pointer, message, serialize};
 use capnp_rpc::{RpcSystem, rpc_twoparty_capnp};
-use iomod_sdk::iomod_capnp::{control, gate, health, registration, registry};
+use iomod_sdk::iomod_capnp::{control, gate, health, json_result, registration, registry};
 use iomod_sdk::transport::{ConnectionLimits, prepare_socket_path, rpc_network};
 use iomod_sdk::{Error, ErrorCode, IomodInfo, MethodPath};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -198,6 +198,7 @@ struct Entry {
     registered_at: SystemTime,
     calls_started: Cell<u64>,
     calls_failed: Cell<u64>,
+    control: control::Client,
     health_task: tokio::task::AbortHandle,
 }
 
@@ -276,7 +277,7 @@ impl State {
             Rc::downgrade(self),
             coordinates.clone(),
             instance_id,
-            control,
+            control.clone(),
         ))
         .abort_handle();
         let entry = Rc::new(Entry {
@@ -289,6 +290,7 @@ impl State {
             instance_id,
             connection_id,
             service,
+            control,
             state: Cell::new(IomodState::Ready),
             registered_at: SystemTime::now(),
             calls_started: Cell::new(0),
@@ -367,26 +369,8 @@ impl State {
         input: &[u8],
         deadline: Instant,
     ) -> Result<Vec<u8>, Error> {
+        let (entry, ordinal, served) = self.find(path)?;
         let coordinates = path.coordinates().as_str();
-        let entry = self.current(coordinates).ok_or_else(|| {
-            Error::new(
-                ErrorCode::NotFound,
-                format!("no IOmod is registered as `{coordinates}`"),
-            )
-        })?;
-        let Some((ordinal, served)) = entry.methods.get(path.method()) else {
-            let mut known: Vec<&str> = entry.methods.keys().map(String::as_str).collect();
-            known.sort_unstable();
-            let has = if known.is_empty() {
-                "it declares no methods".to_owned()
-            } else {
-                format!("it has: {}", known.join(", "))
-            };
-            return Err(Error::new(
-                ErrorCode::MethodNotFound,
-                format!("`{coordinates}` has no method `{}`; {has}", path.method()),
-            ));
-        };
         if let Some(expected) = fingerprint {
             if !served.is_empty() && served != expected {
                 return Err(Error::new(
@@ -401,12 +385,78 @@ impl State {
             }
         }
         entry.calls_started.set(entry.calls_started.get() + 1);
-        let result = self.forward(&entry, *ordinal, input, deadline).await;
+        let result = self.forward(&entry, ordinal, input, deadline).await;
         if let Err(e) = &result {
             entry.calls_failed.set(entry.calls_failed.get() + 1);
             debug!(%path, error = %e, "call failed");
         }
         result
+    }
+
+    /// The live instance serving `path`, and the method's ordinal and fingerprint.
+    fn find(&self, path: &MethodPath) -> Result<(Rc<Entry>, u16, String), Error> {
+        let coordinates = path.coordinates().as_str();
+        let entry = self.current(coordinates).ok_or_else(|| {
+            Error::new(
+                ErrorCode::NotFound,
+                format!("no IOmod is registered as `{coordinates}`"),
+            )
+        })?;
+        let Some((ordinal, fingerprint)) = entry.methods.get(path.method()).cloned() else {
+            let mut known: Vec<&str> = entry.methods.keys().map(String::as_str).collect();
+            known.sort_unstable();
+            let has = if known.is_empty() {
+                "it declares no methods".to_owned()
+            } else {
+                format!("it has: {}", known.join(", "))
+            };
+            return Err(Error::new(
+                ErrorCode::MethodNotFound,
+                format!("`{coordinates}` has no method `{}`; {has}", path.method()),
+            ));
+        };
+        Ok((entry, ordinal, fingerprint))
+    }
+
+    /// Calls the method at `path` with JSON, through the IOmod's `Control.callJson`.
+    async fn invoke_json(
+        &self,
+        path: &MethodPath,
+        input: &str,
+        deadline: Instant,
+    ) -> Result<String, Error> {
+        let (entry, _, _) = self.find(path)?;
+        entry.calls_started.set(entry.calls_started.get() + 1);
+        let mut request = entry.control.call_json_request();
+        request.get().set_method(path.method());
+        request.get().set_input(input);
+        let outcome = match tokio::time::timeout_at(deadline.into(), request.send().promise).await {
+            Err(_) => Err(Error::new(
+                ErrorCode::DeadlineExceeded,
+                "the call did not finish before its deadline",
+            )),
+            Ok(Err(e)) => Err(Error::from_exception(&e)),
+            Ok(Ok(response)) => {
+                let malformed = |e: capnp::Error| {
+                    Error::new(ErrorCode::Internal, format!("malformed JSON result: {e}"))
+                };
+                let result = response
+                    .get()
+                    .and_then(|r| r.get_result())
+                    .map_err(malformed)?;
+                match result.which().map_err(|e| malformed(e.into()))? {
+                    json_result::Ok(text) => text
+                        .map_err(malformed)?
+                        .to_string()
+                        .map_err(|e| malformed(e.into())),
+                    json_result::Err(error) => Err(Error::read(error.map_err(malformed)?)),
+                }
+            }
+        };
+        if matches!(&outcome, Err(e) if e.code != ErrorCode::Method) {
+            entry.calls_failed.set(entry.calls_failed.get() + 1);
+        }
+        outcome
     }
 
     async fn forward(
@@ -535,6 +585,26 @@ impl std::fmt::Debug for LocalRegistry {
 }
 
 impl LocalRegistry {
+    /// Calls the method at `path` with its input as JSON and returns its output as JSON (see
+    /// `Control.callJson` in the protocol). A method's own named error is a `method` error whose `detail`
+    /// is the error's value as JSON.
+    pub async fn invoke_json(
+        &self,
+        path: &str,
+        input: &str,
+        timeout: Option<Duration>,
+    ) -> Result<String, Error> {
+        let config = &self.state.config;
+        let (path, _, deadline) = check_call(
+            path,
+            input.as_bytes(),
+            timeout,
+            config.max_payload_bytes,
+            config.default_timeout,
+        )?;
+        self.state.invoke_json(&path, input, deadline).await
+    }
+
     /// Like [`super::Registry::invoke`], on the registry's thread; the input is read in place.
     pub async fn invoke(
         &self,
@@ -798,6 +868,29 @@ impl registry::Server for RegistryServer {
         let mut list = results.get().init_iomods(statuses.len() as u32);
         for (i, status) in statuses.iter().enumerate() {
             status.write(list.reborrow().get(i as u32));
+        }
+        Ok(())
+    }
+
+    async fn call_json(
+        self: Rc<Self>,
+        params: registry::CallJsonParams,
+        mut results: registry::CallJsonResults,
+    ) -> Result<(), capnp::Error> {
+        let p = params.get()?;
+        let path = p.get_path()?.to_str().unwrap_or("").to_owned();
+        let input = p.get_input()?.to_str().unwrap_or("").to_owned();
+        let timeout = match p.get_timeout_ms() {
+            0 => None,
+            ms => Some(Duration::from_millis(u64::from(ms))),
+        };
+        let local = LocalRegistry {
+            state: self.state()?,
+        };
+        let mut result = results.get().init_result();
+        match local.invoke_json(&path, &input, timeout).await {
+            Ok(output) => result.set_ok(&output[..]),
+            Err(error) => error.write(result.init_err()),
         }
         Ok(())
     }

@@ -102,6 +102,7 @@ pub(crate) fn host(
     context.insert("types", &indent(&types, "    "));
     context.insert("list_len_helper", &indent(LIST_LEN_HELPER, "    "));
     context.insert("methods", &methods(m));
+    context.insert("host_serde", &options.host_serde);
     render(
         "host.rs",
         include_str!("../../templates/host.rs.tera"),

@@ -570,6 +570,25 @@ impl<'m> RustGen<'m> {
             out,
             "impl ::std::convert::From<::iomod_sdk::Error> for {error} {{\n    fn from(error: ::iomod_sdk::Error) -> Self {{\n        Self::Failed(error)\n    }}\n}}\n"
         );
+        if self.flavor == Flavor::HostSerde {
+            let _ = writeln!(out, "impl {error} {{");
+            let _ = writeln!(
+                out,
+                "    /// This error for a JSON caller: a named error has code `method`, its name, and its value as JSON."
+            );
+            let _ = writeln!(
+                out,
+                "    pub fn into_json_error(self) -> ::iomod_sdk::Error {{"
+            );
+            out.push_str("        match self {\n");
+            for e in &method.errors {
+                let _ = writeln!(
+                    out,
+                    "            Self::{e}(value) => ::iomod_sdk::Error::method(\"{e}\", format!(\"{{value:?}}\"), ::serde_json::to_vec(&value).unwrap_or_default()),"
+                );
+            }
+            out.push_str("            Self::Failed(error) => error,\n        }\n    }\n}\n\n");
+        }
         let _ = writeln!(out, "impl {error} {{");
         let _ = writeln!(
             out,
