@@ -1,4 +1,4 @@
-//! The guest crate generated for every fixture builds for `wasm32-unknown-unknown` and `wasm32-wasip1`,
+//! The guest crate generated for every fixture (and for the DynamoDB IOmod) builds for `wasm32-unknown-unknown` and `wasm32-wasip1`,
 //! with no build script of its own and no system tools (the targets come from `scripts/setup.sh`).
 #![allow(clippy::unwrap_used)]
 
@@ -22,6 +22,8 @@ fn guest_crates_build_for_both_wasm_targets() {
         .map(|e| e.unwrap().path())
         .collect();
     cases.sort();
+    // And the reference DynamoDB IOmod, the largest real manifest.
+    cases.push(here.join("../iomods/dynamodb"));
     for case in cases {
         let name = case.file_name().unwrap().to_string_lossy().into_owned();
         let text = std::fs::read_to_string(case.join("iomod.toml")).unwrap();

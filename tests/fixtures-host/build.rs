@@ -18,5 +18,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .generate()
             .map_err(|e| format!("{case}: {e}"))?;
     }
+    // The reference DynamoDB IOmod's manifest: the largest real one.
+    iomod_codegen::configure()
+        .manifest(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../iomods/dynamodb/iomod.toml"),
+        )
+        .out_dir(std::path::PathBuf::from(std::env::var("OUT_DIR")?).join("dynamodb"))
+        .parent_module(&["dynamodb_manifest"])
+        .host_serde(true)
+        .generate()
+        .map_err(|e| format!("dynamodb: {e}"))?;
     Ok(())
 }

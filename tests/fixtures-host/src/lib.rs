@@ -20,6 +20,11 @@ pub mod fixture_assemblylift {
     include!(concat!(env!("OUT_DIR"), "/assemblylift/http.rs"));
 }
 
+/// The DynamoDB IOmod's manifest (`iomods/dynamodb/iomod.toml`), generated and compiled.
+pub mod dynamodb_manifest {
+    include!(concat!(env!("OUT_DIR"), "/dynamodb/dynamodb.rs"));
+}
+
 /// A test implementation of the generated `Bank` trait (`close` is left unimplemented on purpose).
 #[derive(Debug, Default)]
 pub struct TestBank {
