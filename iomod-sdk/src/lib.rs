@@ -102,3 +102,12 @@ pub const NESTING_LIMIT: i32 = 128;
 
 /// The default limit on a call's input and output, in bytes (16 MiB).
 pub const DEFAULT_MAX_PAYLOAD_BYTES: usize = 16 * 1024 * 1024;
+
+/// Includes the host skeleton a build script generated with `iomod_codegen::configure()` into the current
+/// module: `iomod_sdk::include_host!("dynamodb");` defines `dynamodb_capnp` and `dynamodb`.
+#[macro_export]
+macro_rules! include_host {
+    ($module:literal) => {
+        include!(concat!(env!("OUT_DIR"), "/", $module, ".rs"));
+    };
+}
