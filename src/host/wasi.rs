@@ -100,8 +100,7 @@ pub(super) fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<(
             }
         },
     )?;
-    for (name, count_name) in [("environ_sizes_get", "environ"), ("args_sizes_get", "args")] {
-        let _ = count_name;
+    for name in ["environ_sizes_get", "args_sizes_get"] {
         linker.func_wrap(
             M,
             name,

@@ -229,14 +229,7 @@ impl<'m> RustGen<'m> {
             "    pub fn write_to(&self, mut builder: {module}::Builder<'_>) -> ::capnp::Result<()> {{"
         );
         for f in fields {
-            self.write_field(
-                out,
-                "builder",
-                &format!("{module}::{}", getter(&f.name)),
-                f,
-                &format!("&self.{}", f.name),
-                "        ",
-            );
+            self.write_field(out, "builder", f, &format!("&self.{}", f.name), "        ");
         }
         out.push_str("        Ok(())\n    }\n\n");
         let _ = writeln!(out, "    /// Reads a value from its Cap'n Proto reader.");
@@ -299,7 +292,7 @@ impl<'m> RustGen<'m> {
                 );
             } else {
                 let _ = writeln!(out, "            Self::{variant}(value) => {{");
-                self.write_field(out, "builder", "", v, "value", "                ");
+                self.write_field(out, "builder", v, "value", "                ");
                 out.push_str("            }\n");
             }
         }
@@ -331,15 +324,7 @@ impl<'m> RustGen<'m> {
     }
 
     /// Statements that write field `f` (value expression `value`, a reference) into builder `b`.
-    fn write_field(
-        &self,
-        out: &mut String,
-        b: &str,
-        group_module: &str,
-        f: &Field,
-        value: &str,
-        indent: &str,
-    ) {
+    fn write_field(&self, out: &mut String, b: &str, f: &Field, value: &str, indent: &str) {
         let name = getter(&f.name);
         match &f.ty {
             Type::Option(inner) if !inner.is_pointer(self.m) => {
@@ -354,7 +339,6 @@ impl<'m> RustGen<'m> {
                     self.scalar(inner, "value")
                 );
                 let _ = writeln!(out, "{indent}}}");
-                let _ = group_module;
             }
             Type::Option(inner) => {
                 let _ = writeln!(
@@ -366,7 +350,7 @@ impl<'m> RustGen<'m> {
                     ..f.clone()
                 };
                 // A boxed value is `&Box<T>`; method calls reach the `T` through it.
-                self.write_field(out, b, group_module, &f2, "value", &format!("{indent}    "));
+                self.write_field(out, b, &f2, "value", &format!("{indent}    "));
                 let _ = writeln!(out, "{indent}}}");
             }
             ty if !ty.is_pointer(self.m) => {
@@ -466,7 +450,7 @@ impl<'m> RustGen<'m> {
                     span: 0..0,
                     ty_span: 0..0,
                 };
-                self.write_field(out, "entry", "", &value_field, &item, &indent2);
+                self.write_field(out, "entry", &value_field, &item, &indent2);
                 let _ = writeln!(out, "{indent}}}");
             }
             _ => {}
