@@ -1,7 +1,18 @@
-//! The reference DynamoDB IOmod (`example.aws.dynamodb`): its generated skeleton, and the conversions
-//! between the generated types and the official AWS SDK's.
+//! The reference DynamoDB IOmod (`example.aws.dynamodb`): Amazon DynamoDB for wasm functions, through the
+//! official AWS SDK for Rust.
+//!
+//! - [`generated`]: the skeleton the build script generates from `iomod.toml` (types, the `Dynamodb` trait,
+//!   the Cap'n Proto server, the registration info).
+//! - [`service`]: the trait implemented with `aws-sdk-dynamodb`.
+//! - [`convert`] and [`error`]: generated types ⇄ SDK types, AWS errors → typed errors.
+//! - [`config`]: region, endpoint and credentials from the environment.
+//!
+//! The binary `iomod-dynamodb` serves it; [`serve`] is the same thing as a function.
 
+pub mod config;
 pub mod convert;
+pub mod error;
+pub mod service;
 
 /// Generated from `iomod.toml` by the build script.
 pub mod generated {
@@ -9,3 +20,13 @@ pub mod generated {
 }
 
 pub use generated::dynamodb;
+pub use service::DynamoDb;
+
+/// Registers with the registry named by `IOMOD_REGISTRY` and serves until SIGTERM, with the SDK configured
+/// from the environment ([`config::Settings::from_env`]).
+pub async fn serve() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let settings = config::Settings::from_env()?;
+    let client = aws_sdk_dynamodb::Client::from_conf(settings.sdk_config());
+    iomod_sdk::serve(dynamodb::service(DynamoDb::new(client))).await?;
+    Ok(())
+}

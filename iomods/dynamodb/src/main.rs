@@ -1,0 +1,33 @@
+//! `iomod-dynamodb`: the DynamoDB IOmod binary. It registers with the registry named by `IOMOD_REGISTRY`
+//! and serves until SIGTERM. Configuration comes from the environment (see the crate's `config` module).
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    iomod_sdk::logging::init();
+    if std::env::args().len() > 1 {
+        eprintln!(
+            "usage: iomod-dynamodb (no arguments; configured by IOMOD_REGISTRY, AWS_REGION, \
+             AWS_ENDPOINT_URL_DYNAMODB and the AWS credential variables)"
+        );
+        return ExitCode::from(2);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => return fail(&format!("cannot start the runtime: {e}")),
+    };
+    match runtime.block_on(iomod_dynamodb::serve()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e.to_string()),
+    }
+}
+
+fn fail(message: &str) -> ExitCode {
+    tracing::error!("{message}");
+    eprintln!("iomod-dynamodb: {message}");
+    ExitCode::from(2)
+}
