@@ -30,6 +30,9 @@ enum Command {
         /// The output directory.
         #[arg(long, default_value = "generated")]
         out: PathBuf,
+        /// Only these parts, comma-separated: schema, host, guest, json (default: all).
+        #[arg(long, value_delimiter = ',', value_parser = ["schema", "host", "guest", "json"])]
+        only: Vec<String>,
         #[command(flatten)]
         options: Options,
     },
@@ -41,6 +44,9 @@ enum Command {
         /// The directory holding the generated files.
         #[arg(long, default_value = "generated")]
         out: PathBuf,
+        /// Only these parts, comma-separated: schema, host, guest, json (default: all).
+        #[arg(long, value_delimiter = ',', value_parser = ["schema", "host", "guest", "json"])]
+        only: Vec<String>,
         #[command(flatten)]
         options: Options,
     },
@@ -70,15 +76,33 @@ fn load(path: &Path) -> Result<Manifest, String> {
     Manifest::parse(&path.display().to_string(), &text).map_err(|d| d.to_string())
 }
 
+/// The generated files (path under the output directory, contents), keeping only the parts in `only`
+/// (every part when it is empty).
+fn files(
+    manifest: &Path,
+    options: &Options,
+    only: &[String],
+) -> Result<iomod_codegen::GeneratedFiles, String> {
+    let mut files = generate(&load(manifest)?, options).map_err(|e| format!("iomod-codegen: {e}"))?;
+    if !only.is_empty() {
+        files.retain(|path, _| {
+            path.components()
+                .next()
+                .is_some_and(|part| only.iter().any(|o| part.as_os_str() == o.as_str()))
+        });
+    }
+    Ok(files)
+}
+
 fn run(command: Command) -> Result<ExitCode, String> {
     match command {
         Command::Generate {
             manifest,
             out,
+            only,
             options,
         } => {
-            let files =
-                generate(&load(&manifest)?, &options).map_err(|e| format!("iomod-codegen: {e}"))?;
+            let files = files(&manifest, &options, &only)?;
             let mut written = 0;
             for (path, contents) in &files {
                 if write_if_changed(&out.join(path), contents)
@@ -98,10 +122,10 @@ fn run(command: Command) -> Result<ExitCode, String> {
         Command::Check {
             manifest,
             out,
+            only,
             options,
         } => {
-            let files =
-                generate(&load(&manifest)?, &options).map_err(|e| format!("iomod-codegen: {e}"))?;
+            let files = files(&manifest, &options, &only)?;
             let mut stale = Vec::new();
             for (path, contents) in &files {
                 let target = out.join(path);
@@ -133,9 +157,11 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 Ok(ExitCode::SUCCESS)
             } else {
                 eprintln!(
-                    "iomod-codegen: generated files are stale; run `iomod-codegen generate {} --out {}`:",
+                    "iomod-codegen: generated files are stale; run `iomod-codegen generate {} --out {}{}` \
+                     with the same options:",
                     manifest.display(),
-                    out.display()
+                    out.display(),
+                    if only.is_empty() { String::new() } else { format!(" --only {}", only.join(",")) }
                 );
                 for line in stale {
                     eprintln!("{line}");

@@ -554,6 +554,26 @@ impl<'m> RustGen<'m> {
             out,
             "impl ::std::convert::From<::iomod_sdk::Error> for {error} {{\n    fn from(error: ::iomod_sdk::Error) -> Self {{\n        Self::Failed(error)\n    }}\n}}\n"
         );
+        if self.flavor != Flavor::Host {
+            let _ = writeln!(
+                out,
+                "/// As JSON: `{{\"<Error>\": <its value>}}`, the shape of the method's error schema; `Failed` is\n/// `{{\"Failed\": {{\"code\": .., \"message\": ..}}}}`."
+            );
+            let _ = writeln!(out, "impl ::serde::Serialize for {error} {{");
+            out.push_str("    fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> ::std::result::Result<S::Ok, S::Error> {\n        match self {\n");
+            for (index, e) in method.errors.iter().enumerate() {
+                let _ = writeln!(
+                    out,
+                    "            Self::{e}(value) => serializer.serialize_newtype_variant(\"{error}\", {index}, \"{e}\", value),"
+                );
+            }
+            let _ = writeln!(
+                out,
+                "            Self::Failed(error) => serializer.serialize_newtype_variant(\"{error}\", {}, \"Failed\", &::std::collections::BTreeMap::from([(\"code\", error.code.as_str()), (\"message\", error.message.as_str())])),",
+                method.errors.len()
+            );
+            out.push_str("        }\n    }\n}\n\n");
+        }
         if self.flavor == Flavor::HostSerde {
             let _ = writeln!(out, "impl {error} {{");
             let _ = writeln!(
