@@ -16,8 +16,15 @@ server="$venv/bin/moto_server"
 
 install() {
     mkdir -p "$(dirname "$venv")"
-    exec 9>"$venv.lock"
-    flock 9
+    # One installer at a time; the lock is released when the subshell ends, so servers started later do
+    # not inherit it.
+    (
+        flock 9
+        install_locked
+    ) 9>"$venv.lock"
+}
+
+install_locked() {
     if [[ -x "$server" ]] && "$venv/bin/python" -c "import moto, flask" 2>/dev/null; then
         return 0
     fi

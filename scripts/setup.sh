@@ -16,3 +16,5 @@ if command -v rustup >/dev/null; then
 else
   echo "setup: rustup is missing; install the wasm32-unknown-unknown and wasm32-wasip1 targets yourself" >&2
 fi
+# The DynamoDB-compatible server of the demo and the tests (moto, in a virtualenv under .venv/).
+"$(dirname "$0")/dynamodb-server.sh" install

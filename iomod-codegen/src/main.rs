@@ -83,7 +83,8 @@ fn files(
     options: &Options,
     only: &[String],
 ) -> Result<iomod_codegen::GeneratedFiles, String> {
-    let mut files = generate(&load(manifest)?, options).map_err(|e| format!("iomod-codegen: {e}"))?;
+    let mut files =
+        generate(&load(manifest)?, options).map_err(|e| format!("iomod-codegen: {e}"))?;
     if !only.is_empty() {
         files.retain(|path, _| {
             path.components()
@@ -161,7 +162,11 @@ fn run(command: Command) -> Result<ExitCode, String> {
                      with the same options:",
                     manifest.display(),
                     out.display(),
-                    if only.is_empty() { String::new() } else { format!(" --only {}", only.join(",")) }
+                    if only.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" --only {}", only.join(","))
+                    }
                 );
                 for line in stale {
                     eprintln!("{line}");

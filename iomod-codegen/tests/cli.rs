@@ -82,20 +82,37 @@ fn only_selects_parts_for_generate_and_check() {
     let out_arg = dir.to_str().unwrap().to_owned();
     let manifest = fixture("errors");
     let manifest = manifest.to_str().unwrap();
-    let run = codegen(&["generate", manifest, "--out", &out_arg, "--only", "guest,json"]);
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let run = codegen(&[
+        "generate",
+        manifest,
+        "--out",
+        &out_arg,
+        "--only",
+        "guest,json",
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     assert!(dir.join("guest/src/lib.rs").is_file() && dir.join("json/open.input.json").is_file());
     assert!(!dir.join("host").exists() && !dir.join("schema").exists());
     // Checking the same parts passes; checking every part finds the others missing.
     let check = codegen(&["check", manifest, "--out", &out_arg, "--only", "guest,json"]);
-    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
     let check = codegen(&["check", manifest, "--out", &out_arg]);
     assert_eq!(check.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&check.stderr).contains("host/bank.rs"));
     // An unknown part is refused with the list of parts.
     let bad = codegen(&["generate", manifest, "--out", &out_arg, "--only", "docs"]);
     assert_eq!(bad.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("possible values: schema, host, guest, json"));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("possible values: schema, host, guest, json")
+    );
     let _ = std::fs::remove_dir_all(dir);
 }
 

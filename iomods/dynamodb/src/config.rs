@@ -172,7 +172,10 @@ mod tests {
         let mut vars = vec![("AWS_REGION", "us-east-1"), ("AWS_MAX_ATTEMPTS", "zero")];
         vars.extend(CREDENTIALS);
         assert!(settings(&vars).unwrap_err().0.contains("AWS_MAX_ATTEMPTS"));
-        let mut vars = vec![("AWS_REGION", "us-east-1"), ("AWS_ENDPOINT_URL", "localhost:8000")];
+        let mut vars = vec![
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ENDPOINT_URL", "localhost:8000"),
+        ];
         vars.extend(CREDENTIALS);
         assert!(settings(&vars).unwrap_err().0.contains("not an http"));
     }

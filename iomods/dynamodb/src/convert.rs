@@ -66,7 +66,9 @@ impl<T: ToAws> ToAws for Option<T> {
 impl<T: ToAws> ToAws for BTreeMap<String, T> {
     type Aws = HashMap<String, T::Aws>;
     fn to_aws(self) -> Result<Self::Aws, BuildError> {
-        self.into_iter().map(|(k, v)| Ok((k, v.to_aws()?))).collect()
+        self.into_iter()
+            .map(|(k, v)| Ok((k, v.to_aws()?)))
+            .collect()
     }
 }
 
@@ -630,7 +632,10 @@ mod tests {
             ("id".to_owned(), V::S("todo-1".into())),
             ("priority".to_owned(), V::N("3".into())),
             ("blob".to_owned(), V::B(vec![0, 1, 255])),
-            ("tags".to_owned(), V::Ss(vec!["home".into(), "urgent".into()])),
+            (
+                "tags".to_owned(),
+                V::Ss(vec!["home".into(), "urgent".into()]),
+            ),
             ("scores".to_owned(), V::Ns(vec!["1".into(), "2.5".into()])),
             ("chunks".to_owned(), V::Bs(vec![vec![1], vec![]])),
             ("done".to_owned(), V::Bool(false)),

@@ -186,7 +186,8 @@ macro_rules! exceptions {
 }
 
 exceptions! {
-    ResourceNotFound => ["ResourceNotFoundException"],
+    // Some DynamoDB-compatible servers answer DescribeTimeToLive with the bare `ResourceNotFound`.
+    ResourceNotFound => ["ResourceNotFoundException", "ResourceNotFound"],
     ResourceInUse => ["ResourceInUseException"],
     Validation => ["ValidationException"],
     ProvisionedThroughputExceeded => ["ProvisionedThroughputExceededException"],
