@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Sets up and runs every test: unit, doc and end-to-end (real IOmod processes on real sockets).
+# Sets up and runs every test: unit, doc and end-to-end (real IOmod processes on real sockets, wasm functions
+# in the host, the DynamoDB IOmod against a moto server on 127.0.0.1 that the tests start and stop).
 # Usage: scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-# The end-to-end tests start the workspace's binaries (iomod, iomod-echo) as real processes.
+# The checked-in generated files of the DynamoDB IOmod match its manifest.
+cargo run -q -p iomod-codegen -- check iomods/dynamodb/iomod.toml --out iomods/dynamodb \
+    --only guest,schema,json --guest-sdk-dependency '{ path = "../../../iomod-sdk" }'
+# The end-to-end tests start the workspace's binaries (iomod, iomod-echo, iomod-dynamodb) as real processes.
 cargo build --workspace --bins
 cargo test --workspace --all-targets
 cargo test --workspace --doc

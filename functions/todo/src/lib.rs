@@ -95,7 +95,12 @@ fn key(id: &str) -> Item {
 }
 
 fn names(pairs: &[(&str, &str)]) -> Option<BTreeMap<String, String>> {
-    Some(pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect())
+    Some(
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+    )
 }
 
 async fn handle(request: Request) -> Result<Value, String> {
@@ -118,7 +123,12 @@ async fn handle(request: Request) -> Result<Value, String> {
                 None => Err(format!("no todo {id}")),
             }
         }
-        Request::Update { table: name, id, title, done } => update(table(name), id, title, done).await,
+        Request::Update {
+            table: name,
+            id,
+            title,
+            done,
+        } => update(table(name), id, title, done).await,
         Request::List { table: name } => list(table(name)).await,
         Request::Delete { table: name, id } => {
             let result = db::delete_item(db::DeleteItemInput {
@@ -134,7 +144,9 @@ async fn handle(request: Request) -> Result<Value, String> {
             })
             .await;
             match result {
-                Ok(output) => Ok(json!({ "deleted": output.attributes.as_ref().and_then(Todo::from_item) })),
+                Ok(output) => {
+                    Ok(json!({ "deleted": output.attributes.as_ref().and_then(Todo::from_item) }))
+                }
                 Err(db::DeleteItemError::ConditionalCheckFailed(_)) => Err(format!("no todo {id}")),
                 Err(e) => Err(e.to_string()),
             }
@@ -145,7 +157,10 @@ async fn handle(request: Request) -> Result<Value, String> {
 async fn setup(table_name: String) -> Result<Value, String> {
     let result = db::create_table(db::CreateTableInput {
         table_name: table_name.clone(),
-        key_schema: vec![db::KeySchemaElement { attribute_name: "id".into(), key_type: db::KeyType::Hash }],
+        key_schema: vec![db::KeySchemaElement {
+            attribute_name: "id".into(),
+            key_type: db::KeyType::Hash,
+        }],
         attribute_definitions: vec![db::AttributeDefinition {
             attribute_name: "id".into(),
             attribute_type: db::ScalarAttributeType::S,
@@ -163,7 +178,9 @@ async fn setup(table_name: String) -> Result<Value, String> {
             "created": true,
             "status": output.table_description.and_then(|d| d.table_status),
         })),
-        Err(db::CreateTableError::ResourceInUse(_)) => Ok(json!({ "table": table_name, "created": false })),
+        Err(db::CreateTableError::ResourceInUse(_)) => {
+            Ok(json!({ "table": table_name, "created": false }))
+        }
         Err(e) => Err(e.to_string()),
     }
 }
@@ -179,7 +196,10 @@ async fn create(table_name: String, title: String) -> Result<Value, String> {
         update_expression: Some("ADD #seq :one".to_owned()),
         condition_expression: None,
         expression_attribute_names: names(&[("#seq", "seq")]),
-        expression_attribute_values: Some(Item::from([(":one".to_owned(), db::AttributeValue::N("1".into()))])),
+        expression_attribute_values: Some(Item::from([(
+            ":one".to_owned(),
+            db::AttributeValue::N("1".into()),
+        )])),
         return_values: Some(db::ReturnValue::UpdatedNew),
         return_consumed_capacity: None,
         return_item_collection_metrics: None,
@@ -191,7 +211,11 @@ async fn create(table_name: String, title: String) -> Result<Value, String> {
         Some(db::AttributeValue::N(n)) => n.clone(),
         other => return Err(format!("the counter holds {other:?}")),
     };
-    let todo = Todo { id: format!("todo-{number}"), title, done: false };
+    let todo = Todo {
+        id: format!("todo-{number}"),
+        title,
+        done: false,
+    };
     let mut item = key(&todo.id);
     item.insert("title".into(), db::AttributeValue::S(todo.title.clone()));
     item.insert("done".into(), db::AttributeValue::Bool(false));
@@ -212,7 +236,12 @@ async fn create(table_name: String, title: String) -> Result<Value, String> {
     Ok(json!(todo))
 }
 
-async fn update(table_name: String, id: String, title: Option<String>, done: Option<bool>) -> Result<Value, String> {
+async fn update(
+    table_name: String,
+    id: String,
+    title: Option<String>,
+    done: Option<bool>,
+) -> Result<Value, String> {
     let mut sets = Vec::new();
     let mut values = Item::new();
     if let Some(title) = title {
@@ -288,7 +317,12 @@ async fn list(table_name: String) -> Result<Value, String> {
     }
     let mut numbered: Vec<(u64, Todo)> = numbers.into_iter().zip(todos).collect();
     numbered.sort_by_key(|(n, _)| *n);
-    Ok(json!(numbered.into_iter().map(|(_, todo)| todo).collect::<Vec<_>>()))
+    Ok(json!(
+        numbered
+            .into_iter()
+            .map(|(_, todo)| todo)
+            .collect::<Vec<_>>()
+    ))
 }
 
 iomod_sdk::function!(handler);
