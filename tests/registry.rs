@@ -520,8 +520,17 @@ async fn the_iomod_reconnects_after_a_registry_restart() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_drains_calls_in_flight() {
+    sigterm_drains(&[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_drains_calls_in_flight_when_serving_on_one_thread() {
+    sigterm_drains(&["--local"]).await;
+}
+
+async fn sigterm_drains(echo_args: &[&str]) {
     let dir = TempDir::new();
-    let (registry, mut echo) = registry_with_echo(&dir).await;
+    let (registry, mut echo) = registry_with_echo_args(&dir, echo_args).await;
     let registry = std::sync::Arc::new(registry);
     let calls: Vec<_> = (0..20u8)
         .map(|i| {

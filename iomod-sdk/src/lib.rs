@@ -7,7 +7,8 @@
 //! - [`serve`] / [`serve_with`]: connect to the registry named by `IOMOD_REGISTRY` (a Unix socket path, or
 //!   `tcp://host:port` with `IOMOD_REGISTRY_TOKEN`), register, answer calls concurrently, reconnect with
 //!   backoff when the registry goes away, and on SIGTERM stop accepting calls, finish those in flight and
-//!   return.
+//!   return. [`serve_local`] / [`serve_local_with`] do the same with everything on the calling thread
+//!   (for IOmods whose calls mostly wait on the network).
 //! - [`Service`]: what an IOmod is (its [`IomodInfo`] and its capability); generated skeletons implement it.
 //! - [`Calls::run`]: runs a method body, an ordinary `Send` future, on the author's multi-threaded runtime,
 //!   while the single-threaded Cap'n Proto RPC system stays on its own thread.
@@ -84,7 +85,10 @@ pub use coordinates::{
 pub use error::{Error, ErrorCode};
 pub use info::{IomodInfo, MAX_INFO_TEXT_BYTES, MAX_METHODS, MethodInfo};
 #[cfg(not(target_arch = "wasm32"))]
-pub use serve::{Calls, JsonCall, ServeOptions, Service, serve, serve_with, shutdown_signal};
+pub use serve::{
+    Calls, JsonCall, ServeOptions, Service, serve, serve_local, serve_local_with, serve_with,
+    shutdown_signal,
+};
 
 /// The version of the registration protocol this SDK speaks (`protocolVersion` in `schemas/iomod.capnp`).
 pub const PROTOCOL_VERSION: u32 = iomod_capnp::PROTOCOL_VERSION;

@@ -1,9 +1,16 @@
 //! Serving an IOmod: connect to the registry, register, answer calls, reconnect, drain on shutdown.
 //!
-//! Cap'n Proto RPC objects are `!Send`, so the RPC system runs on a thread of its own (a current-thread
-//! tokio runtime inside a `LocalSet`). The author's handlers are ordinary `Send` futures: [`Calls::run`]
-//! moves each one onto the runtime that called [`serve`] (normally the multi-threaded `#[tokio::main]`
-//! runtime) and hands its output back to the RPC thread.
+//! Cap'n Proto RPC objects are `!Send`, so the RPC system runs inside a `LocalSet` on one thread. The
+//! author's handlers are ordinary `Send` futures run on the runtime that called [`serve`]:
+//!
+//! - [`serve`] (from a multi-threaded runtime such as `#[tokio::main]`): the RPC system gets a thread of
+//!   its own (a current-thread runtime); [`Calls::run`] moves each handler that waits onto the author's
+//!   runtime and hands its output back. Handlers may use every core; each waiting call crosses threads
+//!   twice.
+//! - [`serve_local`] (from a current-thread runtime): everything runs on the calling thread: the RPC
+//!   system, the handlers and their I/O. No call crosses a thread, which suits IOmods whose handlers mostly
+//!   wait on the network (the least latency and memory); CPU-heavy handlers would hold up every other
+//!   call.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -296,6 +303,56 @@ where
     }
     let _ = stop_tx.send(true);
     flatten(done_rx.await)
+}
+
+/// [`serve`] on the calling thread: the RPC system, the handlers and their I/O all run there, so no call
+/// crosses a thread. Call it from a current-thread runtime (the returned future is not `Send`):
+///
+/// ```no_run
+/// # async fn example<S: iomod_sdk::Service>(service: S) -> Result<(), iomod_sdk::Error> {
+/// // fn main() { tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(..) }
+/// iomod_sdk::serve_local(service).await
+/// # }
+/// ```
+///
+/// Suits IOmods whose handlers mostly wait on the network: the least latency and memory. A handler that
+/// computes for long holds up every other call; use [`serve`] on a multi-threaded runtime for those.
+pub async fn serve_local<S: Service>(service: S) -> Result<(), Error> {
+    let options = ServeOptions::from_env()?;
+    serve_local_with(service, options, shutdown_signal()).await
+}
+
+/// [`serve_with`] on the calling thread (see [`serve_local`]).
+pub async fn serve_local_with<S, F>(
+    service: S,
+    options: ServeOptions,
+    shutdown: F,
+) -> Result<(), Error>
+where
+    S: Service,
+    F: Future<Output = ()>,
+{
+    let mut info = service.info();
+    info.pid = std::process::id();
+    info.sdk_version = crate::SDK_VERSION.to_owned();
+    info.validate()?;
+    let calls = Calls::new(tokio::runtime::Handle::current());
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let local = tokio::task::LocalSet::new();
+    let connections = local.run_until(run_connections(
+        Arc::new(service),
+        info,
+        options,
+        calls,
+        stop_rx,
+    ));
+    tokio::pin!(connections);
+    tokio::select! {
+        result = &mut connections => return result,
+        () = shutdown => {}
+    }
+    let _ = stop_tx.send(true);
+    connections.await
 }
 
 fn flatten(

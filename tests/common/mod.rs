@@ -92,8 +92,14 @@ impl Drop for Process {
 
 /// Starts the echo IOmod pointed at `registry` (a path or tcp://...), with an optional token.
 pub fn spawn_echo(registry: &str, token: Option<&str>) -> Process {
+    spawn_echo_with(registry, token, &[])
+}
+
+/// `iomod-echo` with arguments (`--local`: everything on one thread).
+pub fn spawn_echo_with(registry: &str, token: Option<&str>, args: &[&str]) -> Process {
     let mut command = Command::new(bin("iomod-echo"));
     command
+        .args(args)
         .env("IOMOD_REGISTRY", registry)
         .env(
             "IOMOD_LOG",
@@ -123,8 +129,12 @@ pub fn test_config(dir: &TempDir) -> RegistryConfig {
 
 /// Starts a registry in this process and an echo IOmod registered with it.
 pub async fn registry_with_echo(dir: &TempDir) -> (Registry, Process) {
+    registry_with_echo_args(dir, &[]).await
+}
+
+pub async fn registry_with_echo_args(dir: &TempDir, args: &[&str]) -> (Registry, Process) {
     let registry = Registry::start(test_config(dir)).await.unwrap();
-    let echo = spawn_echo(dir.socket().to_str().unwrap(), None);
+    let echo = spawn_echo_with(dir.socket().to_str().unwrap(), None, args);
     registry
         .wait_ready(&[echo_coordinates()], Duration::from_secs(10))
         .await

@@ -23,10 +23,11 @@ pub use generated::dynamodb;
 pub use service::DynamoDb;
 
 /// Registers with the registry named by `IOMOD_REGISTRY` and serves until SIGTERM, with the SDK configured
-/// from the environment ([`config::Settings::from_env`]).
+/// from the environment ([`config::Settings::from_env`]). Everything runs on the calling thread
+/// ([`iomod_sdk::serve_local`]): call it from a current-thread runtime.
 pub async fn serve() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let settings = config::Settings::from_env()?;
     let client = aws_sdk_dynamodb::Client::from_conf(settings.sdk_config());
-    iomod_sdk::serve(dynamodb::service(DynamoDb::new(client))).await?;
+    iomod_sdk::serve_local(dynamodb::service(DynamoDb::new(client))).await?;
     Ok(())
 }

@@ -748,3 +748,62 @@ async fn the_todo_sample_creates_reads_updates_lists_and_deletes() {
         .await;
     assert_eq!(bad, json!({ "error": "a todo needs a title" }));
 }
+
+#[test]
+fn missing_configuration_stops_the_iomod_with_a_clear_message() {
+    let run = |vars: &[(&str, &str)]| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_iomod-dynamodb"));
+        for name in [
+            "AWS_REGION",
+            "AWS_DEFAULT_REGION",
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_SESSION_TOKEN",
+            "AWS_ENDPOINT_URL",
+            "AWS_ENDPOINT_URL_DYNAMODB",
+        ] {
+            command.env_remove(name);
+        }
+        let output = command
+            .envs(vars.iter().copied())
+            .env("IOMOD_REGISTRY", "/nonexistent/registry.sock")
+            .output()
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (code, stderr) = run(&[]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("no region: set AWS_REGION"), "{stderr}");
+    let (code, stderr) = run(&[("AWS_REGION", "us-east-1")]);
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.contains("no credentials: set AWS_ACCESS_KEY_ID"),
+        "{stderr}"
+    );
+    let (code, stderr) = run(&[
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "a"),
+        ("AWS_SECRET_ACCESS_KEY", "b"),
+        ("AWS_ENDPOINT_URL_DYNAMODB", "127.0.0.1:8000"),
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.contains("not an http:// or https:// URL"),
+        "{stderr}"
+    );
+    let (code, stderr) = {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_iomod-dynamodb"))
+            .arg("--help")
+            .output()
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("usage: iomod-dynamodb"), "{stderr}");
+}

@@ -1,6 +1,7 @@
 //! `iomod-echo`: the echo IOmod binary.
 //!
-//! With no arguments it registers with the registry named by `IOMOD_REGISTRY` and serves until SIGTERM.
+//! With no arguments it registers with the registry named by `IOMOD_REGISTRY` and serves until SIGTERM;
+//! `--local` does the same with everything on one thread (`iomod_sdk::serve_local`).
 //! `iomod-echo --raw <socket>` instead serves the bare `Echo` interface on a Unix socket with no registry and
 //! no SDK in the path (the baseline of the benchmarks).
 
@@ -20,6 +21,19 @@ fn main() -> ExitCode {
                 Err(e) => fail(&e.to_string()),
             }
         }
+        [flag] if flag == "--local" => {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime,
+                Err(e) => return fail(&format!("cannot start the runtime: {e}")),
+            };
+            match runtime.block_on(iomod_sdk::serve_local(iomod_echo::EchoService)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(&e.to_string()),
+            }
+        }
         [flag, path] if flag == "--raw" => {
             let runtime = match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -33,7 +47,7 @@ fn main() -> ExitCode {
                 Err(e) => fail(&format!("raw echo server on {path}: {e}")),
             }
         }
-        _ => fail("usage: iomod-echo [--raw <socket>]"),
+        _ => fail("usage: iomod-echo [--local | --raw <socket>]"),
     }
 }
 
