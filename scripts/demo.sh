@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 
 echo "==> building the runtime (iomod), the DynamoDB IOmod (iomod-dynamodb) and the todo function (wasm)"
-cargo build --bin iomod --bin iomod-dynamodb
+cargo build --workspace --bin iomod --bin iomod-dynamodb
 cargo build --release --manifest-path functions/Cargo.toml --target wasm32-unknown-unknown -p todo
 
 workdir="$(mktemp -d)"
