@@ -18,8 +18,19 @@ use iomod::registry::{Registry, RegistryConfig};
 use iomod_dynamodb::config::Settings;
 use serde_json::{Value, json};
 
-const ROUNDS: usize = 9;
-const CALLS: usize = 100;
+/// `cargo bench` passes `--bench`; `cargo test --all-targets` runs this file without it, as a quick smoke
+/// test of the benchmark (1 round of 5 calls, 2 spawns).
+fn full() -> bool {
+    std::env::args().any(|a| a == "--bench")
+}
+
+fn rounds() -> usize {
+    if full() { 9 } else { 1 }
+}
+
+fn calls() -> usize {
+    if full() { 100 } else { 5 }
+}
 
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
@@ -73,10 +84,10 @@ fn item_sdk() -> std::collections::HashMap<String, AttributeValue> {
     ])
 }
 
-/// Microseconds per call of `CALLS` sequential direct SDK calls.
+/// Microseconds per call of `calls()` sequential direct SDK calls.
 async fn direct(client: &aws_sdk_dynamodb::Client, put: bool) -> f64 {
     let start = Instant::now();
-    for _ in 0..CALLS {
+    for _ in 0..calls() {
         if put {
             client
                 .put_item()
@@ -96,19 +107,19 @@ async fn direct(client: &aws_sdk_dynamodb::Client, put: bool) -> f64 {
             assert!(out.item.is_some());
         }
     }
-    start.elapsed().as_secs_f64() * 1e6 / CALLS as f64
+    start.elapsed().as_secs_f64() * 1e6 / calls() as f64
 }
 
-/// Microseconds per call of `CALLS` sequential calls made by one run of the wasm function.
+/// Microseconds per call of `calls()` sequential calls made by one run of the wasm function.
 async fn through_iomod(stack: &Stack, put: bool) -> f64 {
     let call = if put {
         json!({ "method": "put_item", "input": { "table_name": "bench", "item": item_json() } })
     } else {
         json!({ "method": "get_item", "input": { "table_name": "bench", "key": { "pk": { "s": "bench-item" } } } })
     };
-    let calls = Value::Array(vec![call; CALLS]);
+    let batch = Value::Array(vec![call; calls()]);
     let start = Instant::now();
-    let answers = stack.run(&calls).await;
+    let answers = stack.run(&batch).await;
     let elapsed = start.elapsed();
     for answer in answers.as_array().unwrap() {
         assert!(answer.get("ok").is_some(), "{answer}");
@@ -116,7 +127,7 @@ async fn through_iomod(stack: &Stack, put: bool) -> f64 {
     if !put {
         assert_eq!(answers[0]["ok"]["item"], item_json());
     }
-    elapsed.as_secs_f64() * 1e6 / CALLS as f64
+    elapsed.as_secs_f64() * 1e6 / calls() as f64
 }
 
 /// The binary that ships (static musl, `dist` profile) if `scripts/build-musl.sh` built it, else this
@@ -234,8 +245,8 @@ async fn main() {
         ("PutItem", Vec::new(), Vec::new()),
         ("GetItem", Vec::new(), Vec::new()),
     ];
-    for round in 0..ROUNDS {
-        eprintln!("round {}/{ROUNDS}", round + 1);
+    for round in 0..rounds() {
+        eprintln!("round {}/{}", round + 1, rounds());
         for (name, direct_us, iomod_us) in &mut rows {
             let put = *name == "PutItem";
             // Alternate which path goes first, so drift in the server does not favour one.
@@ -268,7 +279,7 @@ async fn main() {
 
     let (binary, kind) = shipped_binary();
     let size = std::fs::metadata(&binary).unwrap().len();
-    let (times, rss) = spawns(&binary, &server, 15).await;
+    let (times, rss) = spawns(&binary, &server, if full() { 15 } else { 2 }).await;
     println!(
         "Binary: {} ({kind}): {size} bytes ({:.1} MiB; target under 12 MB)",
         binary.display(),
