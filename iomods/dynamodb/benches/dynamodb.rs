@@ -260,6 +260,11 @@ async fn main() {
         }
     }
 
+    if !full() {
+        println!(
+            "Smoke run (no --bench): 1 round of 5 calls in this build; `cargo bench` gives the figures."
+        );
+    }
     println!(
         "| operation | direct aws-sdk-dynamodb | wasm → host → registry → IOmod → server | ratio (target ≤ 1.10) |"
     );
