@@ -256,6 +256,15 @@ pub async fn shutdown_signal() {
     }
 }
 
+/// What `service` registers with: its info, this process's pid and the SDK version, validated.
+fn registration_info<S: Service>(service: &S) -> Result<IomodInfo, Error> {
+    let mut info = service.info();
+    info.pid = std::process::id();
+    info.sdk_version = crate::SDK_VERSION.to_owned();
+    info.validate()?;
+    Ok(info)
+}
+
 /// Serves `service` until `shutdown` resolves, then stops accepting calls, finishes those in flight (up to
 /// `options.drain_timeout`), deregisters and returns.
 pub async fn serve_with<S, F>(service: S, options: ServeOptions, shutdown: F) -> Result<(), Error>
@@ -263,10 +272,7 @@ where
     S: Service,
     F: Future<Output = ()>,
 {
-    let mut info = service.info();
-    info.pid = std::process::id();
-    info.sdk_version = crate::SDK_VERSION.to_owned();
-    info.validate()?;
+    let info = registration_info(&service)?;
     let calls = Calls::new(tokio::runtime::Handle::current());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let (done_tx, done_rx) = tokio::sync::oneshot::channel();
@@ -332,10 +338,7 @@ where
     S: Service,
     F: Future<Output = ()>,
 {
-    let mut info = service.info();
-    info.pid = std::process::id();
-    info.sdk_version = crate::SDK_VERSION.to_owned();
-    info.validate()?;
+    let info = registration_info(&service)?;
     let calls = Calls::new(tokio::runtime::Handle::current());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let local = tokio::task::LocalSet::new();

@@ -9,7 +9,6 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -162,15 +161,7 @@ async fn spawns(binary: &Path, server: &DynamoServer, n: usize) -> (Vec<f64>, Ve
     let mut rss = Vec::new();
     for i in 0..n {
         let start = Instant::now();
-        let child = common::IomodProcess(
-            Command::new(binary)
-                .env("IOMOD_REGISTRY", &socket)
-                .env("RUST_LOG", "warn")
-                .envs(server.aws_env())
-                .stdin(Stdio::null())
-                .spawn()
-                .unwrap(),
-        );
+        let child = common::IomodProcess::spawn(binary, &socket, server);
         registry
             .wait_ready(&[COORDINATES.parse().unwrap()], Duration::from_secs(10))
             .await

@@ -131,6 +131,21 @@ pub fn function_module(name: &str) -> PathBuf {
 /// The `iomod-dynamodb` process, killed and reaped on drop.
 pub struct IomodProcess(pub Child);
 
+impl IomodProcess {
+    /// Starts `binary` (an `iomod-dynamodb`) registering with the registry at `socket` and reaching `server`.
+    pub fn spawn(binary: &Path, socket: &Path, server: &DynamoServer) -> IomodProcess {
+        IomodProcess(
+            Command::new(binary)
+                .env("IOMOD_REGISTRY", socket)
+                .env("RUST_LOG", "warn")
+                .envs(server.aws_env())
+                .stdin(Stdio::null())
+                .spawn()
+                .unwrap(),
+        )
+    }
+}
+
 impl Drop for IomodProcess {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -154,14 +169,10 @@ impl Stack {
         let registry = Registry::start(RegistryConfig::unix(&socket))
             .await
             .unwrap();
-        let iomod = IomodProcess(
-            Command::new(env!("CARGO_BIN_EXE_iomod-dynamodb"))
-                .env("IOMOD_REGISTRY", &socket)
-                .env("RUST_LOG", "warn")
-                .envs(server.aws_env())
-                .stdin(Stdio::null())
-                .spawn()
-                .unwrap(),
+        let iomod = IomodProcess::spawn(
+            Path::new(env!("CARGO_BIN_EXE_iomod-dynamodb")),
+            &socket,
+            server,
         );
         registry
             .wait_ready(&[COORDINATES.parse().unwrap()], Duration::from_secs(20))
