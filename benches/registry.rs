@@ -275,7 +275,10 @@ fn waiting_cpu(
         let (cpu, wall) = runtime
             .block_on(registry.run_local(move |local| async move {
                 let (cpu, wall) = (thread_cpu(), Instant::now());
-                function.run_local(local, input).await.unwrap();
+                function
+                    .run_local(local, input, Default::default())
+                    .await
+                    .unwrap();
                 (thread_cpu() - cpu, wall.elapsed())
             }))
             .unwrap();

@@ -19,3 +19,4 @@ pub mod function;
 pub mod host;
 pub mod registry;
 pub mod supervisor;
+pub mod trace;

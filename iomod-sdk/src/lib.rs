@@ -66,6 +66,8 @@ pub mod iomod_capnp {
     include!(concat!(env!("OUT_DIR"), "/iomod_capnp.rs"));
 }
 
+#[cfg(not(target_arch = "wasm32"))]
+mod context;
 mod coordinates;
 mod error;
 pub mod guest;
@@ -79,6 +81,8 @@ pub mod transport;
 
 #[cfg(not(target_arch = "wasm32"))]
 pub use capnp_rpc;
+#[cfg(not(target_arch = "wasm32"))]
+pub use context::{BadTraceParent, CallContext, TraceParent};
 pub use coordinates::{
     Coordinates, MAX_IDENTIFIER_LEN, MethodPath, ParseError, check_method_name, check_version,
 };
@@ -86,8 +90,8 @@ pub use error::{Error, ErrorCode};
 pub use info::{IomodInfo, MAX_INFO_TEXT_BYTES, MAX_METHODS, MethodInfo};
 #[cfg(not(target_arch = "wasm32"))]
 pub use serve::{
-    Calls, JsonCall, ServeOptions, Service, serve, serve_local, serve_local_with, serve_with,
-    shutdown_signal,
+    Calls, Dispatched, JsonCall, ServeOptions, Service, WriteResults, serve, serve_local,
+    serve_local_with, serve_with, shutdown_signal, unknown_method,
 };
 
 /// The version of the registration protocol this SDK speaks (`protocolVersion` in `schemas/iomod.capnp`).

@@ -20,7 +20,7 @@ use std::time::Duration;
 use crate::error::protocol_error;
 use crate::iomod_capnp::{control, health, register_result, registration};
 use crate::transport::{ConnectionLimits, RegistryAddress, RegistryConnection, TOKEN_ENV};
-use crate::{Error, ErrorCode, IomodInfo};
+use crate::{CallContext, Error, ErrorCode, IomodInfo};
 
 /// An IOmod: what it registers as, and the capability that serves its interface.
 ///
@@ -41,6 +41,40 @@ pub trait Service: Send + Sync + 'static {
         let _ = (method, input);
         None
     }
+
+    /// Starts the call of the method with ordinal `method` whose params struct is `params`, as the
+    /// registry asks through `Control.call` (protocol version 2, with the call's context): decodes the
+    /// input, runs the body through `calls` ([`Calls::run`], which gives it the context and cancels it at
+    /// the deadline), and resolves to what writes the results struct. An unknown ordinal resolves to a
+    /// `methodNotFound` error.
+    ///
+    /// `None` (the default) makes the SDK call [`Service::capability`] locally instead, one more copy of
+    /// the params and results; generated skeletons implement it.
+    fn dispatch(
+        self: Arc<Self>,
+        calls: &Calls,
+        method: u16,
+        params: capnp::any_pointer::Reader<'_>,
+    ) -> Option<Dispatched> {
+        let _ = (calls, method, params);
+        None
+    }
+}
+
+/// A call started by [`Service::dispatch`]: resolves to what writes the method's results struct.
+pub type Dispatched =
+    std::pin::Pin<Box<dyn Future<Output = Result<WriteResults, capnp::Error>> + 'static>>;
+
+/// Writes a method's results struct into the `results` of `Control.call`.
+pub type WriteResults = Box<dyn FnOnce(capnp::any_pointer::Builder<'_>) -> capnp::Result<()>>;
+
+/// A `methodNotFound` answer for an ordinal the IOmod does not have, for [`Service::dispatch`].
+pub fn unknown_method(coordinates: &str, method: u16) -> Dispatched {
+    let error = Error::new(
+        ErrorCode::MethodNotFound,
+        format!("`{coordinates}` has no method with ordinal {method}"),
+    );
+    Box::pin(async move { Err(error.into_exception()) })
 }
 
 /// A JSON call in progress (see [`Service::call_json`]).
@@ -97,6 +131,10 @@ impl Calls {
     /// on the author's runtime. Keep long CPU-bound work behind an `.await` (for example
     /// `tokio::task::spawn_blocking`), as in any async code.
     ///
+    /// A call that came with a [`CallContext`] (through `Control.call`) runs with it as
+    /// [`CallContext::current`], inside a `tracing` span of the call, and is cancelled when the context's
+    /// deadline passes (the call then fails with `deadlineExceeded`).
+    ///
     /// Fails with an `unavailable` exception when the IOmod is draining, and with an `internal` one when
     /// the body panics. When the caller goes away (its deadline passed, or it disconnected) the future
     /// returned here is dropped and the body is cancelled.
@@ -110,9 +148,34 @@ impl Calls {
                 Error::new(ErrorCode::Unavailable, "the IOmod is shutting down").into_exception(),
             );
         }
+        let Some(context) = CallContext::current() else {
+            return self.run_body(body).await;
+        };
+        // The body sees the context wherever it runs, and stops at the deadline.
+        let deadline = context.deadline;
+        let body = self.run_body(context.scope(body));
+        match deadline {
+            None => body.await,
+            Some(deadline) => match tokio::time::timeout_at(deadline.into(), body).await {
+                Ok(outcome) => outcome,
+                Err(_) => Err(Error::new(
+                    ErrorCode::DeadlineExceeded,
+                    "the caller's deadline passed; the method was cancelled",
+                )
+                .into_exception()),
+            },
+        }
+    }
+
+    async fn run_body<F>(&self, body: F) -> Result<F::Output, capnp::Error>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        use tracing::Instrument;
         self.state.in_flight.fetch_add(1, Ordering::AcqRel);
         let _in_flight = InFlight(self.state.clone());
-        let mut body = Box::pin(body);
+        let mut body = Box::pin(body.instrument(tracing::Span::current()));
         let first_poll = {
             let _context = self.runtime.enter();
             let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
@@ -198,6 +261,9 @@ pub struct ServeOptions {
     pub reconnect_max: Duration,
     /// Limits on incoming messages.
     pub limits: ConnectionLimits,
+    /// The runtime's lanes (one registry per worker thread): the IOmod registers with each of them too,
+    /// so that every worker calls it over a connection of its own.
+    pub lanes: Vec<RegistryAddress>,
 }
 
 impl ServeOptions {
@@ -211,12 +277,15 @@ impl ServeOptions {
             reconnect_initial: Duration::from_millis(50),
             reconnect_max: Duration::from_secs(5),
             limits: ConnectionLimits::default(),
+            lanes: Vec::new(),
         }
     }
 
-    /// Reads `IOMOD_REGISTRY` (a socket path, or `tcp://host:port`) and `IOMOD_REGISTRY_TOKEN`.
+    /// Reads `IOMOD_REGISTRY` (a socket path, or `tcp://host:port`), `IOMOD_REGISTRY_TOKEN` and
+    /// `IOMOD_REGISTRY_LANES` (socket paths separated by `:`).
     pub fn from_env() -> Result<Self, Error> {
         let mut options = Self::new(RegistryAddress::from_env()?);
+        options.lanes = crate::transport::lanes_from_env()?;
         options.token = std::env::var(TOKEN_ENV).ok().filter(|t| !t.is_empty());
         if matches!(options.registry, RegistryAddress::Tcp(_)) && options.token.is_none() {
             return Err(Error::new(
@@ -385,6 +454,9 @@ struct Session {
     registration: registration::Client,
 }
 
+/// The live session with each registry address (the main one first, then the lanes).
+type Sessions = std::rc::Rc<std::cell::RefCell<Vec<Option<Session>>>>;
+
 async fn run_connections<S: Service>(
     service: Arc<S>,
     info: IomodInfo,
@@ -395,56 +467,108 @@ async fn run_connections<S: Service>(
     let json_service = service.clone();
     let json: JsonHandler =
         Arc::new(move |method, input| json_service.clone().call_json(method, input));
+    let dispatch_service = service.clone();
     let capability = service.capability(calls.clone());
+    let dispatch_calls = calls.clone();
+    let dispatch: DispatchHandler = std::rc::Rc::new(move |method, params| {
+        dispatch_service
+            .clone()
+            .dispatch(&dispatch_calls, method, params)
+    });
     let control: control::Client = capnp_rpc::new_client(ControlServer {
         calls: calls.clone(),
         json,
+        dispatch,
+        capability: capability.clone(),
+        interface_id: info.interface_id,
+        method_names: info
+            .methods
+            .iter()
+            .map(|m| (m.ordinal, m.name.clone()))
+            .collect(),
+        coordinates: info.coordinates.to_string(),
     });
+    let addresses: Vec<RegistryAddress> = std::iter::once(options.registry.clone())
+        .chain(options.lanes.iter().cloned())
+        .collect();
+    let sessions: Sessions = std::rc::Rc::new(std::cell::RefCell::new(
+        addresses.iter().map(|_| None).collect(),
+    ));
+    let keep_all =
+        futures::future::try_join_all(addresses.iter().enumerate().map(|(slot, address)| {
+            keep_registered(
+                slot,
+                address,
+                &info,
+                &options,
+                control.clone(),
+                capability.clone(),
+                sessions.clone(),
+            )
+        }));
+    let stopped = async {
+        while !*stop.borrow_and_update() {
+            if stop.changed().await.is_err() {
+                break;
+            }
+        }
+    };
+    tokio::select! {
+        result = keep_all => result.map(|_| ())?,
+        () = stopped => {}
+    }
+    let live: Vec<Session> = sessions
+        .borrow_mut()
+        .iter_mut()
+        .filter_map(Option::take)
+        .collect();
+    drain(&calls, live, &options).await;
+    Ok(())
+}
+
+/// Registers with `address` and registers again whenever the connection is lost, until cancelled; keeps
+/// the live session in `sessions[slot]`. Returns only for errors that retrying cannot fix.
+async fn keep_registered(
+    slot: usize,
+    address: &RegistryAddress,
+    info: &IomodInfo,
+    options: &ServeOptions,
+    control: control::Client,
+    capability: capnp::capability::Client,
+    sessions: Sessions,
+) -> Result<(), Error> {
     let mut backoff = options.reconnect_initial;
     let mut attempt: u32 = 0;
     loop {
-        if *stop.borrow() {
-            drain(&calls, None, &options).await;
-            return Ok(());
-        }
-        match register(&info, &options, control.clone(), capability.clone()).await {
+        match register(info, address, options, control.clone(), capability.clone()).await {
             Ok(mut session) => {
-                tracing::info!(
-                    coordinates = %info.coordinates,
-                    registry = %options.registry,
-                    "registered"
-                );
+                tracing::info!(coordinates = %info.coordinates, registry = %address, "registered");
                 backoff = options.reconnect_initial;
                 attempt = 0;
-                tokio::select! {
-                    () = &mut session.connection.closed => {
-                        tracing::warn!(registry = %options.registry, "lost the registry connection; reconnecting");
-                    }
-                    _ = stop.changed() => {
-                        drain(&calls, Some(session), &options).await;
-                        return Ok(());
-                    }
-                }
+                let closed = std::mem::replace(
+                    &mut session.connection.closed,
+                    Box::pin(std::future::pending()),
+                );
+                sessions.borrow_mut()[slot] = Some(session);
+                closed.await;
+                sessions.borrow_mut()[slot] = None;
+                tracing::warn!(registry = %address, "lost the registry connection; reconnecting");
             }
             Err(err) if is_fatal(&err) => {
-                tracing::error!(error = %err, "the registry rejected this IOmod");
+                tracing::error!(error = %err, registry = %address, "the registry rejected this IOmod");
                 return Err(err);
             }
             Err(err) => {
                 attempt += 1;
                 // Say it loudly once, then quietly while it keeps failing.
                 if attempt == 1 {
-                    tracing::warn!(error = %err, "cannot register; retrying with backoff");
+                    tracing::warn!(error = %err, registry = %address, "cannot register; retrying with backoff");
                 } else {
                     tracing::debug!(error = %err, attempt, "cannot register; retrying");
                 }
             }
         }
-        let delay = jitter(backoff);
-        tokio::select! {
-            () = tokio::time::sleep(delay) => {}
-            _ = stop.changed() => {}
-        }
+        tokio::time::sleep(jitter(backoff)).await;
         backoff = (backoff * 2).min(options.reconnect_max);
     }
 }
@@ -461,13 +585,13 @@ fn jitter(delay: Duration) -> Duration {
 
 async fn register(
     info: &IomodInfo,
+    address: &RegistryAddress,
     options: &ServeOptions,
     control: control::Client,
     capability: capnp::capability::Client,
 ) -> Result<Session, Error> {
     let connection =
-        RegistryConnection::connect(&options.registry, options.token.as_deref(), options.limits)
-            .await?;
+        RegistryConnection::connect(address, options.token.as_deref(), options.limits).await?;
     let mut request = connection.registry.register_request();
     {
         let mut params = request.get();
@@ -493,29 +617,78 @@ async fn register(
     }
 }
 
-async fn drain(calls: &Calls, session: Option<Session>, options: &ServeOptions) {
+async fn drain(calls: &Calls, sessions: Vec<Session>, options: &ServeOptions) {
     calls.start_draining();
     let in_flight = calls.in_flight();
     tracing::info!(in_flight, "draining: accepting no new calls");
-    let connection = session.map(|session| {
-        // Dropping the registration deregisters: the registry stops routing calls here, while calls it has
-        // already forwarded still get their answers on this connection.
-        drop(session.registration);
-        session.connection
-    });
+    // Dropping a registration deregisters: the registry stops routing calls here, while calls it has
+    // already forwarded still get their answers on the connection.
+    let connections: Vec<RegistryConnection> = sessions
+        .into_iter()
+        .map(|session| {
+            drop(session.registration);
+            session.connection
+        })
+        .collect();
     let left = calls.wait_idle(options.drain_timeout).await;
     if left > 0 {
         tracing::warn!(left, timeout = ?options.drain_timeout, "drain timeout passed with calls still running");
     }
-    if let Some(connection) = connection {
-        let _ = tokio::time::timeout(Duration::from_secs(2), connection.disconnect()).await;
-    }
+    let disconnect_all =
+        futures::future::join_all(connections.into_iter().map(RegistryConnection::disconnect));
+    let _ = tokio::time::timeout(Duration::from_secs(2), disconnect_all).await;
     tracing::info!("stopped");
 }
+
+type DispatchHandler =
+    std::rc::Rc<dyn Fn(u16, capnp::any_pointer::Reader<'_>) -> Option<Dispatched>>;
 
 struct ControlServer {
     calls: Calls,
     json: JsonHandler,
+    dispatch: DispatchHandler,
+    /// The typed capability, called locally for services that do not dispatch themselves.
+    capability: capnp::capability::Client,
+    interface_id: u64,
+    method_names: std::collections::HashMap<u16, String>,
+    coordinates: String,
+}
+
+impl ControlServer {
+    /// Runs a call of a service without [`Service::dispatch`]: a local call on its typed capability,
+    /// bounded by the deadline.
+    async fn call_capability(
+        &self,
+        method: u16,
+        params: capnp::any_pointer::Reader<'_>,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<WriteResults, capnp::Error> {
+        let size = params.target_size()?;
+        let mut request = self
+            .capability
+            .new_call::<capnp::any_pointer::Owned, capnp::any_pointer::Owned>(
+                self.interface_id,
+                method,
+                Some(size),
+            );
+        request.get().set_as(params)?;
+        let promise = request.send().promise;
+        let response = match deadline {
+            None => promise.await?,
+            Some(deadline) => tokio::time::timeout_at(deadline.into(), promise)
+                .await
+                .map_err(|_| {
+                    Error::new(
+                        ErrorCode::DeadlineExceeded,
+                        "the caller's deadline passed; the method was cancelled",
+                    )
+                    .into_exception()
+                })??,
+        };
+        Ok(Box::new(
+            move |mut results: capnp::any_pointer::Builder<'_>| results.set_as(response.get()?),
+        ))
+    }
 }
 
 impl control::Server for ControlServer {
@@ -540,6 +713,54 @@ impl control::Server for ControlServer {
             Err(error) => error.write(result.init_err()),
         }
         Ok(())
+    }
+
+    async fn call(
+        self: std::rc::Rc<Self>,
+        params: control::CallParams,
+        mut results: control::CallResults,
+    ) -> Result<(), capnp::Error> {
+        use tracing::Instrument;
+        let started = std::time::Instant::now();
+        let p = params.get()?;
+        let context = CallContext::read(p.get_context()?, started);
+        let method = p.get_method();
+        let name = self
+            .method_names
+            .get(&method)
+            .map_or("<unknown>", String::as_str);
+        let span = tracing::info_span!(
+            "iomod_call",
+            iomod = %self.coordinates,
+            method = name,
+            trace_id = tracing::field::Empty,
+            parent_span_id = tracing::field::Empty,
+        );
+        if let Some(parent) = &context.traceparent {
+            span.record("trace_id", parent.trace_id_hex());
+            span.record("parent_span_id", parent.parent_id_hex());
+        }
+        let deadline = context.deadline;
+        let params = p.get_params();
+        let call = async {
+            match (self.dispatch)(method, params) {
+                Some(dispatched) => dispatched.await,
+                None => self.call_capability(method, params, deadline).await,
+            }
+        };
+        let outcome = context.scope(call).instrument(span.clone()).await;
+        let _entered = span.enter();
+        let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        match outcome {
+            Ok(write) => {
+                tracing::debug!(outcome = "ok", micros, "call finished");
+                write(results.get().init_results())
+            }
+            Err(e) => {
+                tracing::debug!(outcome = "error", micros, error = %e, "call failed");
+                Err(e)
+            }
+        }
     }
 
     async fn health(

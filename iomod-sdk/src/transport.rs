@@ -16,6 +16,40 @@ use crate::{Error, ErrorCode};
 pub const REGISTRY_ENV: &str = "IOMOD_REGISTRY";
 /// The environment variable that holds the shared token for TCP connections.
 pub const TOKEN_ENV: &str = "IOMOD_REGISTRY_TOKEN";
+/// The environment variable that names the runtime's lanes: Unix socket paths separated by `:`, one
+/// registry per worker thread of the runtime, which an IOmod registers with besides [`REGISTRY_ENV`].
+pub const LANES_ENV: &str = "IOMOD_REGISTRY_LANES";
+
+/// Reads [`LANES_ENV`]: the lanes' socket paths (none when unset or empty).
+pub fn lanes_from_env() -> Result<Vec<RegistryAddress>, Error> {
+    match std::env::var(LANES_ENV) {
+        Ok(value) => Ok(parse_lanes(&value)),
+        Err(std::env::VarError::NotPresent) => Ok(Vec::new()),
+        Err(std::env::VarError::NotUnicode(_)) => Err(Error::new(
+            ErrorCode::InvalidInput,
+            format!("{LANES_ENV} is not valid UTF-8"),
+        )),
+    }
+}
+
+/// Lane socket paths separated by `:` (empty entries are skipped), as in `PATH`.
+pub fn parse_lanes(value: &str) -> Vec<RegistryAddress> {
+    value
+        .split(':')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| RegistryAddress::Unix(PathBuf::from(p)))
+        .collect()
+}
+
+/// The value of [`LANES_ENV`] for `lanes`.
+pub fn format_lanes(lanes: &[PathBuf]) -> String {
+    lanes
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(":")
+}
 
 /// Where a registry listens: a Unix socket (the default) or a TCP address.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -295,6 +329,30 @@ pub async fn prepare_socket_path(path: &Path) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lanes_are_socket_paths_separated_by_colons() {
+        assert_eq!(parse_lanes(""), Vec::new());
+        assert_eq!(
+            parse_lanes("/run/a.sock::/run/b.sock:"),
+            vec![
+                RegistryAddress::Unix("/run/a.sock".into()),
+                RegistryAddress::Unix("/run/b.sock".into())
+            ]
+        );
+        let paths = [
+            PathBuf::from("/x/lane-0.sock"),
+            PathBuf::from("/x/lane-1.sock"),
+        ];
+        assert_eq!(
+            parse_lanes(&format_lanes(&paths)),
+            paths
+                .iter()
+                .cloned()
+                .map(RegistryAddress::Unix)
+                .collect::<Vec<_>>()
+        );
+    }
 
     #[test]
     fn parse_addresses() {

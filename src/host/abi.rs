@@ -3,13 +3,43 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
-use iomod_sdk::{Error, ErrorCode, MethodPath};
+use iomod_sdk::{CallContext, Error, ErrorCode, MethodPath, TraceParent};
 use tokio::sync::Notify;
+use tracing::Instrument;
 use wasmtime::{Caller, Engine, Linker, Module};
 
-use super::{FunctionConfig, RunError, RunState};
+use super::{FunctionConfig, RunError, RunOptions, RunState};
 use crate::registry::LocalRegistry;
+
+/// Told of each IOmod call a function makes (the warm runtime's metrics implement it).
+pub trait CallObserver: Send + Sync {
+    /// A call to `path` (`org.ns.name.method`) was forwarded.
+    fn call_started(&self, path: &str);
+    /// A call to `path` ended with `outcome` after `elapsed`.
+    fn call_finished(&self, path: &str, outcome: CallOutcome, elapsed: Duration);
+}
+
+/// How an IOmod call ended, as observed by the host (a method's own named error is part of its results,
+/// so it counts as `Ok` here).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallOutcome {
+    /// The IOmod answered with the method's results.
+    Ok,
+    /// The call failed with this code.
+    Error(ErrorCode),
+}
+
+impl CallOutcome {
+    /// `ok`, or the error code's name (`unavailable`, `deadlineExceeded`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallOutcome::Ok => "ok",
+            CallOutcome::Error(code) => code.as_str(),
+        }
+    }
+}
 
 /// The longest method path a guest may pass.
 const MAX_PATH_LEN: u32 = 1024;
@@ -98,10 +128,13 @@ impl Shared {
     }
 }
 
-/// What a run's calls need on the registry thread, where `call_start` runs: the registry, and the calls in
-/// flight (dropping the set cancels them).
+/// What a run's calls need on the registry thread, where `call_start` runs: the registry, the run's
+/// deadline, trace and options, and the calls in flight (dropping the set cancels them).
 struct RunContext {
     registry: LocalRegistry,
+    deadline: Instant,
+    trace: TraceParent,
+    options: RunOptions,
     calls: tokio::task::JoinSet<()>,
 }
 
@@ -133,14 +166,22 @@ impl CallTable {
     pub(crate) fn new(
         registry: LocalRegistry,
         config: Arc<FunctionConfig>,
+        deadline: Instant,
+        options: RunOptions,
     ) -> (CallTable, RunGuard) {
         static NEXT_RUN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let run = NEXT_RUN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let trace = options
+            .trace
+            .unwrap_or_else(|| crate::trace::invocation(None));
         RUNS.with(|runs| {
             runs.borrow_mut().insert(
                 run,
                 RunContext {
                     registry,
+                    deadline,
+                    trace,
+                    options,
                     calls: tokio::task::JoinSet::new(),
                 },
             )
@@ -160,7 +201,8 @@ impl CallTable {
         )
     }
 
-    /// Forwards a checked call through the registry, on this thread.
+    /// Forwards a checked call through the registry, on this thread, with its context: the earlier of the
+    /// call timeout and the run's deadline, and the run's trace with a span id of the call's own.
     fn forward(&self, id: u64, path: String, input: Vec<u8>) {
         let (shared, timeout) = (self.shared.clone(), self.config.call_timeout);
         let spawned = RUNS.with(|runs| {
@@ -171,11 +213,60 @@ impl CallTable {
             // Forget the calls that finished, so the set does not grow with the run.
             while context.calls.try_join_next().is_some() {}
             let registry = context.registry.clone();
+            let fallback = context.options.fallback.clone();
+            let observer = context.options.observer.clone();
+            let span_id = crate::trace::new_span_id();
+            let call = CallContext {
+                deadline: Some((Instant::now() + timeout).min(context.deadline)),
+                traceparent: Some(context.trace.child(span_id)),
+                tracestate: None,
+            };
+            let method = path.split_once('@').map_or(&path[..], |(method, _)| method);
+            let span = tracing::debug_span!(
+                "iomod_call",
+                path = method,
+                trace_id = %context.trace.trace_id_hex(),
+                span_id = %hex(&span_id),
+            );
             let shared = shared.clone();
-            context.calls.spawn_local(async move {
-                let outcome = registry.invoke(&path, &input, Some(timeout)).await;
-                shared.finish(id, outcome);
-            });
+            context.calls.spawn_local(
+                async move {
+                    let started = Instant::now();
+                    let method = path.split_once('@').map_or(&path[..], |(method, _)| method);
+                    if let Some(observer) = &observer {
+                        observer.call_started(method);
+                    }
+                    let mut outcome = registry.invoke_with(&path, &input, &call).await;
+                    // An IOmod that registered only with the main registry (no lanes) is reached there.
+                    if let (Err(e), Some(fallback)) = (&outcome, &fallback) {
+                        if e.code == ErrorCode::NotFound {
+                            outcome = fallback.invoke_with(&path, input, call).await;
+                        }
+                    }
+                    let elapsed = started.elapsed();
+                    let observed = match &outcome {
+                        Ok(_) => CallOutcome::Ok,
+                        Err(e) => CallOutcome::Error(e.code),
+                    };
+                    tracing::debug!(
+                        outcome = observed.as_str(),
+                        micros = elapsed.as_micros() as u64,
+                        "IOmod call finished"
+                    );
+                    if let Some(observer) = &observer {
+                        let label = match observed {
+                            // Unknown method names are the guest's to choose: one label for all of them.
+                            CallOutcome::Error(ErrorCode::MethodNotFound) => {
+                                unknown_method_label(method)
+                            }
+                            _ => method.to_owned(),
+                        };
+                        observer.call_finished(&label, observed, elapsed);
+                    }
+                    shared.finish(id, outcome);
+                }
+                .instrument(span),
+            );
             true
         });
         if !spawned {
@@ -260,6 +351,16 @@ impl CallTable {
             None => ERR_UNKNOWN_CALL,
         }
     }
+}
+
+/// `<coordinates>.<unknown>` for a path whose method the IOmod does not have.
+fn unknown_method_label(path: &str) -> String {
+    let coordinates = path.rsplit_once('.').map_or(path, |(c, _)| c);
+    format!("{coordinates}.<unknown>")
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// `len` bytes at `ptr` of the caller's memory, if they lie inside it.

@@ -1,10 +1,13 @@
 //! The reference wasm host: runs a function (a wasm module) with wasmtime, gives it the IOmod call ABI of
 //! `iomod_sdk::guest` (see `docs/abi.md`), and forwards its calls through the registry.
 //!
-//! A function runs on the registry's own thread ([`Registry::run_local`]): its calls reach the registry
-//! with no thread hand-off, and while it waits for them (the ABI's `wait`), the registry thread serves
-//! RPC. A function that computes for long yields to the registry every epoch tick (10 ms), so RPC keeps
-//! flowing, and is stopped when it exceeds its time budget.
+//! A function runs on the thread of a registry ([`Registry::run_local`], or a worker's lane in the warm
+//! runtime): its calls reach the registry with no thread hand-off, and while it waits for them (the ABI's
+//! `wait`), that thread serves RPC. A function that computes for long yields every epoch tick (10 ms), so
+//! RPC and other invocations keep flowing, and is stopped when it exceeds its time budget.
+//!
+//! Each run gets a fresh instance and store from a pre-linked [`wasmtime::InstancePre`] (with the pooling
+//! allocator when the host is configured for it): nothing survives from one run to the next.
 //!
 //! The function exports `memory`, `iomod_alloc(len) -> ptr` and `iomod_main(ptr, len) -> u64` (the output's
 //! pointer in the high 32 bits, its length in the low 32), as `iomod_sdk::function!` generates.
@@ -15,10 +18,15 @@ mod wasi;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use iomod_sdk::{Coordinates, DEFAULT_MAX_PAYLOAD_BYTES};
-use wasmtime::{Config, Engine, Module, Store, StoreLimits, StoreLimitsBuilder, UpdateDeadline};
+use iomod_sdk::{Coordinates, DEFAULT_MAX_PAYLOAD_BYTES, TraceParent};
+use wasmtime::{
+    Config, Engine, InstancePre, Linker, Module, Store, StoreLimits, StoreLimitsBuilder,
+    UpdateDeadline,
+};
 
-use crate::registry::{LocalRegistry, Registry};
+use crate::registry::{LocalRegistry, Registry, RegistryHandle};
+
+pub use abi::{CallObserver, CallOutcome};
 
 /// How often the engine's epoch advances: the granularity of time budgets and of a busy guest's yields.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -77,10 +85,30 @@ impl Default for FunctionConfig {
     }
 }
 
-/// A wasmtime engine with epoch interruption, and the thread that advances its epoch.
+/// How the host's engine allocates instances.
+#[derive(Debug, Clone, Default)]
+pub struct HostConfig {
+    /// Preallocate instance slots with wasmtime's pooling allocator, for this many instances alive at once
+    /// (memories, tables and async stacks are reused from slot to slot, reset between uses). `None`
+    /// allocates each instance on demand.
+    pub pooling: Option<PoolingLimits>,
+}
+
+/// The size of the pooling allocator's preallocated slots.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolingLimits {
+    /// Instances alive at once (the most concurrent runs).
+    pub instances: u32,
+    /// The largest linear memory one instance may have, in bytes (each function's own limit still
+    /// applies).
+    pub max_memory_bytes: usize,
+}
+
+/// A wasmtime engine with epoch interruption, the ABI's linker, and the thread that advances the epoch.
 #[derive(Clone)]
 pub struct Host {
     engine: Engine,
+    linker: Arc<Linker<RunState>>,
 }
 
 impl std::fmt::Debug for Host {
@@ -90,13 +118,30 @@ impl std::fmt::Debug for Host {
 }
 
 impl Host {
-    /// A host; its epoch ticker thread stops when the last clone of the host (and of its functions) is
-    /// dropped.
+    /// A host allocating instances on demand; its epoch ticker thread stops when the last clone of the
+    /// host (and of its functions) is dropped.
     pub fn new() -> Result<Host, RunError> {
+        Self::with_config(&HostConfig::default())
+    }
+
+    /// A host with `config`.
+    pub fn with_config(host_config: &HostConfig) -> Result<Host, RunError> {
         let mut config = Config::new();
         config.epoch_interruption(true);
+        if let Some(limits) = host_config.pooling {
+            let mut pooling = wasmtime::PoolingAllocationConfig::new();
+            pooling
+                .total_core_instances(limits.instances)
+                .total_memories(limits.instances)
+                .total_tables(limits.instances)
+                .total_stacks(limits.instances)
+                .max_memory_size(limits.max_memory_bytes);
+            config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pooling));
+        }
         let engine = Engine::new(&config)
-            .map_err(|e| RunError::InvalidModule(format!("cannot create the engine: {e}")))?;
+            .map_err(|e| RunError::InvalidModule(format!("cannot create the engine: {e:#}")))?;
+        let linker = abi::linker(&engine)
+            .map_err(|e| RunError::InvalidModule(format!("cannot link the ABI: {e:#}")))?;
         let weak = engine.weak();
         std::thread::Builder::new()
             .name("iomod-epoch".into())
@@ -108,13 +153,55 @@ impl Host {
                 }
             })
             .map_err(|e| RunError::InvalidModule(format!("cannot start the epoch thread: {e}")))?;
-        Ok(Host { engine })
+        Ok(Host {
+            engine,
+            linker: Arc::new(linker),
+        })
     }
 
     /// Compiles a function module (binary wasm or text).
     pub fn load(&self, wasm: &[u8], config: FunctionConfig) -> Result<Function, RunError> {
-        let module = Module::new(&self.engine, wasm)
-            .map_err(|e| RunError::InvalidModule(format!("{e:#}")))?;
+        self.function(self.compile(wasm)?, config)
+    }
+
+    /// Compiles a module (binary wasm or text) for this host's engine.
+    pub fn compile(&self, wasm: &[u8]) -> Result<Module, RunError> {
+        Module::new(&self.engine, wasm).map_err(|e| RunError::InvalidModule(format!("{e:#}")))
+    }
+
+    /// Compiles a module to the bytes [`Host::deserialize`] loads (for this engine configuration only).
+    pub fn precompile(&self, wasm: &[u8]) -> Result<Vec<u8>, RunError> {
+        self.engine
+            .precompile_module(wasm)
+            .map_err(|e| RunError::InvalidModule(format!("{e:#}")))
+    }
+
+    /// Loads a module compiled by [`Host::precompile`].
+    ///
+    /// # Safety
+    ///
+    /// `bytes` must be exactly what [`Host::precompile`] produced (wasmtime checks the version and the
+    /// engine configuration, but it trusts the code in them): read them from a place only this user can
+    /// write, and check their integrity first.
+    pub unsafe fn deserialize(&self, bytes: &[u8]) -> Result<Module, RunError> {
+        // SAFETY: the caller guarantees the bytes came from `precompile`.
+        unsafe { Module::deserialize(&self.engine, bytes) }
+            .map_err(|e| RunError::InvalidModule(format!("{e:#}")))
+    }
+
+    /// A key that changes whenever compiled modules of one engine cannot be loaded by the other: it
+    /// hashes the wasmtime version, the target and every compilation setting of the engine.
+    pub fn compatibility_key(&self) -> String {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        self.engine
+            .precompile_compatibility_hash()
+            .hash(&mut hasher);
+        format!("{:016x}", hasher.finish())
+    }
+
+    /// A function from a compiled module: checks its exports and imports, and links it once.
+    pub fn function(&self, module: Module, config: FunctionConfig) -> Result<Function, RunError> {
         for (name, what) in [
             ("memory", "memory"),
             ("iomod_alloc", "function"),
@@ -127,9 +214,13 @@ impl Host {
             }
         }
         abi::check_imports(&module)?;
+        let pre = self
+            .linker
+            .instantiate_pre(&module)
+            .map_err(|e| RunError::InvalidModule(format!("{e:#}")))?;
         Ok(Function {
             engine: self.engine.clone(),
-            module,
+            pre,
             config: Arc::new(config),
         })
     }
@@ -139,7 +230,7 @@ impl Host {
 #[derive(Clone)]
 pub struct Function {
     engine: Engine,
-    module: Module,
+    pre: InstancePre<RunState>,
     config: Arc<FunctionConfig>,
 }
 
@@ -147,6 +238,31 @@ impl std::fmt::Debug for Function {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Function")
             .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What one run carries besides its input: its trace, where calls go when the local registry does not
+/// have the IOmod, who observes the calls, and a tighter time budget.
+#[derive(Clone, Default)]
+pub struct RunOptions {
+    /// The run's trace context: its IOmod calls carry this trace id, with a span id of their own. A new
+    /// trace is started when `None`.
+    pub trace: Option<TraceParent>,
+    /// Calls to IOmods that are not registered with the local registry go here (the runtime's main
+    /// registry, where IOmods that do not know lanes register).
+    pub fallback: Option<RegistryHandle>,
+    /// Told of every IOmod call (metrics).
+    pub observer: Option<Arc<dyn CallObserver>>,
+    /// A time budget shorter than the function's own (for example the time Lambda has left).
+    pub budget: Option<Duration>,
+}
+
+impl std::fmt::Debug for RunOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunOptions")
+            .field("trace", &self.trace)
+            .field("budget", &self.budget)
             .finish_non_exhaustive()
     }
 }
@@ -160,21 +276,31 @@ pub(crate) struct RunState {
 }
 
 impl Function {
+    /// The function's limits and allow-list.
+    pub fn config(&self) -> &FunctionConfig {
+        &self.config
+    }
+
     /// Runs the function once with `input` and returns its output. IOmod calls go through `registry`.
     pub async fn run(&self, registry: &Registry, input: Vec<u8>) -> Result<Vec<u8>, RunError> {
         let function = self.clone();
         registry
-            .run_local(move |local| async move { function.run_local(local, input).await })
+            .run_local(move |local| async move {
+                function
+                    .run_local(local, input, RunOptions::default())
+                    .await
+            })
             .await
             .map_err(|_| RunError::RegistryStopped)?
     }
 
-    /// Runs the function once on the registry's thread, from a task started with [`Registry::run_local`]
-    /// (for embedders that run many functions there).
+    /// Runs the function once on the thread of `local` (a task started with [`Registry::run_local`], or a
+    /// worker of the warm runtime).
     pub async fn run_local(
         &self,
         local: LocalRegistry,
         input: Vec<u8>,
+        options: RunOptions,
     ) -> Result<Vec<u8>, RunError> {
         let config = &self.config;
         if input.len() > config.max_payload_bytes {
@@ -183,9 +309,12 @@ impl Function {
                 config.max_payload_bytes,
             ));
         }
-        let budget = config.time_budget;
+        let budget = options
+            .budget
+            .map_or(config.time_budget, |b| b.min(config.time_budget));
         let started = Instant::now();
-        let (calls, run_guard) = abi::CallTable::new(local, config.clone());
+        let (calls, run_guard) =
+            abi::CallTable::new(local, config.clone(), started + budget, options);
         let state = RunState {
             limits: StoreLimitsBuilder::new()
                 .memory_size(config.memory_limit_bytes)
@@ -206,10 +335,9 @@ impl Function {
             }
         });
         let run = async {
-            let linker =
-                abi::linker(&self.engine).map_err(|e| RunError::InvalidModule(format!("{e:#}")))?;
-            let instance = linker
-                .instantiate_async(&mut store, &self.module)
+            let instance = self
+                .pre
+                .instantiate_async(&mut store)
                 .await
                 .map_err(|e| trap(e, budget, &[]))?;
             let memory = instance

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use iomod_sdk::{Coordinates, Error, ErrorCode, MethodPath};
+use iomod_sdk::{CallContext, Coordinates, Error, ErrorCode, MethodPath};
 use tokio::sync::{mpsc, oneshot, watch};
 
 pub use server::LocalRegistry;
@@ -114,7 +114,7 @@ enum Command {
         path: MethodPath,
         fingerprint: Option<String>,
         input: Vec<u8>,
-        deadline: Instant,
+        context: CallContext,
         reply: oneshot::Sender<Result<Vec<u8>, Error>>,
     },
     List {
@@ -208,22 +208,17 @@ impl Registry {
         input: Vec<u8>,
         timeout: Option<Duration>,
     ) -> Result<Vec<u8>, Error> {
-        let (path, fingerprint, deadline) = check_call(
-            path,
-            &input,
-            timeout,
-            self.max_payload_bytes,
-            self.default_timeout,
-        )?;
-        let (reply, response) = oneshot::channel();
-        self.send(Command::Invoke {
-            path,
-            fingerprint,
-            input,
-            deadline,
-            reply,
-        })?;
-        response.await.unwrap_or_else(|_| Err(stopped()))
+        self.handle().invoke(path, input, timeout).await
+    }
+
+    /// A handle for calls from any thread, cheap to clone; it fails with `unavailable` once the registry
+    /// stopped.
+    pub fn handle(&self) -> RegistryHandle {
+        RegistryHandle {
+            commands: self.commands.clone(),
+            max_payload_bytes: self.max_payload_bytes,
+            default_timeout: self.default_timeout,
+        }
     }
 
     /// Runs `task` on the registry's own thread and returns its output.
@@ -305,16 +300,70 @@ impl Drop for Registry {
     }
 }
 
+/// A `Send` handle on a running registry, for calls from any thread (each crosses to the registry's thread
+/// and back). See [`Registry::handle`].
+#[derive(Debug, Clone)]
+pub struct RegistryHandle {
+    commands: mpsc::UnboundedSender<Command>,
+    max_payload_bytes: usize,
+    default_timeout: Duration,
+}
+
+impl RegistryHandle {
+    /// See [`Registry::invoke`].
+    pub async fn invoke(
+        &self,
+        path: &str,
+        input: Vec<u8>,
+        timeout: Option<Duration>,
+    ) -> Result<Vec<u8>, Error> {
+        let context = CallContext {
+            deadline: Some(Instant::now() + timeout.unwrap_or(self.default_timeout)),
+            ..CallContext::default()
+        };
+        self.invoke_with(path, input, context).await
+    }
+
+    /// [`Registry::invoke`] with the call's context: its deadline (the registry's default timeout when
+    /// `None`) and trace context travel to the IOmod.
+    pub async fn invoke_with(
+        &self,
+        path: &str,
+        input: Vec<u8>,
+        mut context: CallContext,
+    ) -> Result<Vec<u8>, Error> {
+        let deadline = *context
+            .deadline
+            .get_or_insert_with(|| Instant::now() + self.default_timeout);
+        let (path, fingerprint) = check_call(path, &input, deadline, self.max_payload_bytes)?;
+        let (reply, response) = oneshot::channel();
+        self.commands
+            .send(Command::Invoke {
+                path,
+                fingerprint,
+                input,
+                context,
+                reply,
+            })
+            .map_err(|_| stopped())?;
+        response.await.unwrap_or_else(|_| Err(stopped()))
+    }
+}
+
 /// Checks a call before it is forwarded: the path (with its optional `@fingerprint`), the input size, and
 /// the deadline.
 fn check_call(
     path: &str,
     input: &[u8],
-    timeout: Option<Duration>,
+    deadline: Instant,
     max_payload_bytes: usize,
-    default_timeout: Duration,
-) -> Result<(MethodPath, Option<String>, Instant), Error> {
-    let deadline = Instant::now() + timeout.unwrap_or(default_timeout);
+) -> Result<(MethodPath, Option<String>), Error> {
+    if deadline <= Instant::now() {
+        return Err(Error::new(
+            ErrorCode::DeadlineExceeded,
+            "the call's deadline passed before it was sent",
+        ));
+    }
     let (path, fingerprint) = match path.split_once('@') {
         Some((path, fingerprint)) => (path, Some(fingerprint.to_owned())),
         None => (path, None),
@@ -331,7 +380,7 @@ fn check_call(
             ),
         ));
     }
-    Ok((path, fingerprint, deadline))
+    Ok((path, fingerprint))
 }
 
 fn stopped() -> Error {

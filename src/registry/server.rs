@@ -12,7 +12,7 @@ use capnp::{any_pointer, message, serialize};
 use capnp_rpc::{RpcSystem, rpc_twoparty_capnp};
 use iomod_sdk::iomod_capnp::{control, gate, health, json_result, registration, registry};
 use iomod_sdk::transport::{ConnectionLimits, prepare_socket_path, rpc_network};
-use iomod_sdk::{Error, ErrorCode, IomodInfo, MethodPath};
+use iomod_sdk::{CallContext, Error, ErrorCode, IomodInfo, MethodPath};
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{Instrument, debug, info, info_span, warn};
 
@@ -57,30 +57,13 @@ async fn serve(
     mut stop: oneshot::Receiver<()>,
     bound: oneshot::Sender<Result<Option<SocketAddr>, Error>>,
 ) {
-    let listeners = match bind(&config).await {
-        Ok(listeners) => listeners,
+    let (state, tcp_addr) = match State::start(config, registered).await {
+        Ok(started) => started,
         Err(e) => {
             let _ = bound.send(Err(e));
             return;
         }
     };
-    let tcp_addr = listeners.tcp.as_ref().and_then(|l| l.local_addr().ok());
-    let state = Rc::new(State {
-        limits: ConnectionLimits {
-            max_message_bytes: config.max_payload_bytes + 1024 * 1024,
-        },
-        config,
-        entries: RefCell::default(),
-        next_instance: Cell::new(1),
-        next_connection: Cell::new(1),
-        registered,
-    });
-    if let Some(listener) = listeners.unix {
-        tokio::task::spawn_local(accept_unix(state.clone(), listener));
-    }
-    if let Some(listener) = listeners.tcp {
-        tokio::task::spawn_local(accept_tcp(state.clone(), listener));
-    }
     let _ = bound.send(Ok(tcp_addr));
     loop {
         tokio::select! {
@@ -101,13 +84,13 @@ fn handle(state: &Rc<State>, command: Command) {
             path,
             fingerprint,
             input,
-            deadline,
+            context,
             reply,
         } => {
             let state = state.clone();
             tokio::task::spawn_local(async move {
                 let result = state
-                    .invoke(&path, fingerprint.as_deref(), &input, deadline)
+                    .invoke(&path, fingerprint.as_deref(), &input, &context)
                     .await;
                 let _ = reply.send(result);
             });
@@ -158,10 +141,12 @@ async fn bind(config: &RegistryConfig) -> Result<Listeners, Error> {
     Ok(Listeners { unix, tcp })
 }
 
-async fn accept_unix(state: Rc<State>, listener: tokio::net::UnixListener) {
+async fn accept_unix(state: Weak<State>, listener: tokio::net::UnixListener) {
     loop {
-        match listener.accept().await {
-            Ok((stream, _)) => state.clone().serve_connection(stream, false),
+        let accepted = listener.accept().await;
+        let Some(state) = state.upgrade() else { return };
+        match accepted {
+            Ok((stream, _)) => state.serve_connection(stream, false),
             Err(e) => {
                 warn!(error = %e, "accept failed on the Unix socket");
                 tokio::time::sleep(Duration::from_millis(50)).await;
@@ -170,13 +155,15 @@ async fn accept_unix(state: Rc<State>, listener: tokio::net::UnixListener) {
     }
 }
 
-async fn accept_tcp(state: Rc<State>, listener: tokio::net::TcpListener) {
+async fn accept_tcp(state: Weak<State>, listener: tokio::net::TcpListener) {
     loop {
-        match listener.accept().await {
+        let accepted = listener.accept().await;
+        let Some(state) = state.upgrade() else { return };
+        match accepted {
             Ok((stream, peer)) => {
                 let _ = stream.set_nodelay(true);
                 debug!(%peer, "TCP connection");
-                state.clone().serve_connection(stream, true);
+                state.serve_connection(stream, true);
             }
             Err(e) => {
                 warn!(error = %e, "accept failed on the TCP listener");
@@ -218,6 +205,33 @@ struct State {
 }
 
 impl State {
+    /// Binds the listeners and serves them as tasks of the current `LocalSet`; returns the state and the
+    /// bound TCP address.
+    async fn start(
+        config: RegistryConfig,
+        registered: watch::Sender<Registered>,
+    ) -> Result<(Rc<State>, Option<SocketAddr>), Error> {
+        let listeners = bind(&config).await?;
+        let tcp_addr = listeners.tcp.as_ref().and_then(|l| l.local_addr().ok());
+        let state = Rc::new(State {
+            limits: ConnectionLimits {
+                max_message_bytes: config.max_payload_bytes + 1024 * 1024,
+            },
+            config,
+            entries: RefCell::default(),
+            next_instance: Cell::new(1),
+            next_connection: Cell::new(1),
+            registered,
+        });
+        if let Some(listener) = listeners.unix {
+            tokio::task::spawn_local(accept_unix(Rc::downgrade(&state), listener));
+        }
+        if let Some(listener) = listeners.tcp {
+            tokio::task::spawn_local(accept_tcp(Rc::downgrade(&state), listener));
+        }
+        Ok((state, tcp_addr))
+    }
+
     fn serve_connection<S>(self: Rc<Self>, stream: S, tcp: bool)
     where
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + 'static,
@@ -367,7 +381,7 @@ impl State {
         path: &MethodPath,
         fingerprint: Option<&str>,
         input: &[u8],
-        deadline: Instant,
+        context: &CallContext,
     ) -> Result<Vec<u8>, Error> {
         let (entry, ordinal, served) = self.find(path)?;
         let coordinates = path.coordinates().as_str();
@@ -385,7 +399,7 @@ impl State {
             }
         }
         entry.calls_started.set(entry.calls_started.get() + 1);
-        let result = self.forward(&entry, ordinal, input, deadline).await;
+        let result = self.forward(&entry, ordinal, input, context).await;
         if let Err(e) = &result {
             entry.calls_failed.set(entry.calls_failed.get() + 1);
             debug!(%path, error = %e, "call failed");
@@ -459,54 +473,72 @@ impl State {
         outcome
     }
 
+    /// Forwards a call to `entry`: through `Control.call` with its context (protocol version 2), or on the
+    /// typed capability (version 1). The input is copied once into the request, the results once out.
     async fn forward(
         &self,
         entry: &Entry,
         ordinal: u16,
         input: &[u8],
-        deadline: Instant,
+        context: &CallContext,
     ) -> Result<Vec<u8>, Error> {
         let max = self.config.max_payload_bytes;
-        let request = {
-            let aligned;
-            let bytes = if input.as_ptr().align_offset(8) == 0 {
-                input
-            } else {
-                aligned = input.to_vec();
-                &aligned[..]
+        let deadline = context
+            .deadline
+            .unwrap_or_else(|| Instant::now() + self.config.default_timeout);
+        let aligned;
+        let bytes = if input.as_ptr().align_offset(8) == 0 {
+            input
+        } else {
+            aligned = input.to_vec();
+            &aligned[..]
+        };
+        let message = read_input(bytes, max)?;
+        let root: any_pointer::Reader<'_> = message.get_root().map_err(|e| {
+            Error::new(
+                ErrorCode::InvalidInput,
+                format!("the input's root is invalid: {e}"),
+            )
+        })?;
+        let size = root.target_size().map_err(|e| {
+            Error::new(
+                ErrorCode::InvalidInput,
+                format!("the input is malformed: {e}"),
+            )
+        })?;
+        let malformed = |e: capnp::Error| {
+            Error::new(
+                ErrorCode::InvalidInput,
+                format!("the input is malformed: {e}"),
+            )
+        };
+        if entry.info.protocol_version >= 2 {
+            let hint = capnp::MessageSize {
+                word_count: size.word_count + 64,
+                cap_count: size.cap_count,
             };
-            let mut slice = bytes;
-            let mut options = message::ReaderOptions::new();
-            options.traversal_limit_in_words(Some(max.div_ceil(8) * 2));
-            options.nesting_limit(iomod_sdk::NESTING_LIMIT);
-            let message =
-                serialize::read_message_from_flat_slice(&mut slice, options).map_err(|e| {
-                    Error::new(
-                        ErrorCode::InvalidInput,
-                        format!("the input is not a Cap'n Proto message: {e}"),
-                    )
-                })?;
-            if !slice.is_empty() {
-                return Err(Error::new(
-                    ErrorCode::InvalidInput,
-                    format!(
-                        "the input has {} bytes after the end of its message",
-                        slice.len()
-                    ),
-                ));
-            }
-            let root: any_pointer::Reader<'_> = message.get_root().map_err(|e| {
-                Error::new(
-                    ErrorCode::InvalidInput,
-                    format!("the input's root is invalid: {e}"),
-                )
-            })?;
-            let size = root.target_size().map_err(|e| {
-                Error::new(
-                    ErrorCode::InvalidInput,
-                    format!("the input is malformed: {e}"),
-                )
-            })?;
+            let mut request = entry
+                .control
+                .client
+                .new_call::<control::call_params::Owned, control::call_results::Owned>(
+                    <control::Client as capnp::traits::HasTypeId>::TYPE_ID,
+                    CONTROL_CALL,
+                    Some(hint),
+                );
+            let mut params = request.get();
+            let mut sent = context.clone();
+            sent.deadline = Some(deadline);
+            sent.write(params.reborrow().init_context());
+            params.set_method(ordinal);
+            params.init_params().set_as(root).map_err(malformed)?;
+            let promise = request.send().promise;
+            let response = answer(entry, deadline, promise).await?;
+            let results = response
+                .get()
+                .map(|r| r.get_results())
+                .map_err(malformed_results)?;
+            results_message(results, max)
+        } else {
             let mut request = entry
                 .service
                 .new_call::<any_pointer::Owned, any_pointer::Owned>(
@@ -514,61 +546,95 @@ impl State {
                     ordinal,
                     Some(size),
                 );
-            request.get().set_as(root).map_err(|e| {
-                Error::new(
-                    ErrorCode::InvalidInput,
-                    format!("the input is malformed: {e}"),
-                )
-            })?;
-            request
-        };
-        let promise = request.send().promise;
-        let response = match tokio::time::timeout_at(deadline.into(), promise).await {
-            Ok(Ok(response)) => response,
-            Ok(Err(e)) => {
-                let mut err = Error::from_exception(&e);
-                if err.code == ErrorCode::Unavailable && e.kind == capnp::ErrorKind::Disconnected {
-                    err.message = format!(
-                        "`{}` went away during the call: {}",
-                        entry.info.coordinates, err.message
-                    );
-                }
-                return Err(err);
-            }
-            Err(_) => {
-                return Err(Error::new(
-                    ErrorCode::DeadlineExceeded,
-                    "the call did not finish before its deadline",
-                ));
-            }
-        };
-        let root = response.get().map_err(|e| {
-            Error::new(
-                ErrorCode::Internal,
-                format!("the IOmod's results are malformed: {e}"),
-            )
-        })?;
-        let size = root.target_size().map_err(|e| {
-            Error::new(
-                ErrorCode::Internal,
-                format!("the IOmod's results are malformed: {e}"),
-            )
-        })?;
-        let words = usize::try_from(size.word_count).unwrap_or(usize::MAX);
-        let estimate = words.saturating_add(2).saturating_mul(8);
-        if estimate > max {
-            return Err(Error::new(
-                ErrorCode::TooLarge,
-                format!("the output is about {estimate} bytes; the limit is {max} bytes"),
-            ));
+            request.get().set_as(root).map_err(malformed)?;
+            let promise = request.send().promise;
+            let response = answer(entry, deadline, promise).await?;
+            results_message(response.get().map_err(malformed_results)?, max)
         }
-        flat_message(root, words).map_err(|e| {
-            Error::new(
-                ErrorCode::Internal,
-                format!("cannot copy the IOmod's results: {e}"),
-            )
-        })
     }
+}
+
+/// The ordinal of `Control.call` in the protocol.
+const CONTROL_CALL: u16 = 2;
+
+/// Reads a call's input message (aligned bytes), refusing trailing bytes.
+fn read_input(
+    mut bytes: &[u8],
+    max: usize,
+) -> Result<message::Reader<serialize::BufferSegments<&[u8]>>, Error> {
+    let mut options = message::ReaderOptions::new();
+    options.traversal_limit_in_words(Some(max.div_ceil(8) * 2));
+    options.nesting_limit(iomod_sdk::NESTING_LIMIT);
+    let message = serialize::read_message_from_flat_slice(&mut bytes, options).map_err(|e| {
+        Error::new(
+            ErrorCode::InvalidInput,
+            format!("the input is not a Cap'n Proto message: {e}"),
+        )
+    })?;
+    if !bytes.is_empty() {
+        return Err(Error::new(
+            ErrorCode::InvalidInput,
+            format!(
+                "the input has {} bytes after the end of its message",
+                bytes.len()
+            ),
+        ));
+    }
+    Ok(message)
+}
+
+/// The answer to a forwarded call, or its typed error, by `deadline`.
+async fn answer<T>(
+    entry: &Entry,
+    deadline: Instant,
+    promise: impl std::future::Future<Output = Result<T, capnp::Error>>,
+) -> Result<T, Error> {
+    match tokio::time::timeout_at(deadline.into(), promise).await {
+        Ok(Ok(response)) => Ok(response),
+        Ok(Err(e)) => Err(call_failed(entry, &e)),
+        Err(_) => Err(Error::new(
+            ErrorCode::DeadlineExceeded,
+            "the call did not finish before its deadline",
+        )),
+    }
+}
+
+/// The typed error of a call that failed in transport or in the IOmod outside its results.
+fn call_failed(entry: &Entry, e: &capnp::Error) -> Error {
+    let mut err = Error::from_exception(e);
+    if err.code == ErrorCode::Unavailable && e.kind == capnp::ErrorKind::Disconnected {
+        err.message = format!(
+            "`{}` went away during the call: {}",
+            entry.info.coordinates, err.message
+        );
+    }
+    err
+}
+
+fn malformed_results(e: capnp::Error) -> Error {
+    Error::new(
+        ErrorCode::Internal,
+        format!("the IOmod's results are malformed: {e}"),
+    )
+}
+
+/// The results message of a call, copied out of the response, within the payload limit.
+fn results_message(root: any_pointer::Reader<'_>, max: usize) -> Result<Vec<u8>, Error> {
+    let size = root.target_size().map_err(malformed_results)?;
+    let words = usize::try_from(size.word_count).unwrap_or(usize::MAX);
+    let estimate = words.saturating_add(2).saturating_mul(8);
+    if estimate > max {
+        return Err(Error::new(
+            ErrorCode::TooLarge,
+            format!("the output is about {estimate} bytes; the limit is {max} bytes"),
+        ));
+    }
+    flat_message(root, words).map_err(|e| {
+        Error::new(
+            ErrorCode::Internal,
+            format!("cannot copy the IOmod's results: {e}"),
+        )
+    })
 }
 
 /// The registry as seen from its own thread: calls made here need no thread hand-off. Obtained through
@@ -585,6 +651,26 @@ impl std::fmt::Debug for LocalRegistry {
 }
 
 impl LocalRegistry {
+    /// Starts a registry on the current thread, inside a `LocalSet`: binds its listeners and serves them as
+    /// local tasks, which end when the `LocalSet` does (remove the socket file then). A worker thread of
+    /// the runtime runs one (its lane), so that its calls need no thread hand-off.
+    pub async fn start(config: RegistryConfig) -> Result<LocalRegistry, Error> {
+        config.check()?;
+        let (registered, _) = watch::channel(Registered::default());
+        let (state, _) = State::start(config, registered).await?;
+        Ok(LocalRegistry { state })
+    }
+
+    /// Whether an IOmod is registered here as `coordinates`.
+    pub fn is_registered(&self, coordinates: &iomod_sdk::Coordinates) -> bool {
+        self.state.current(coordinates.as_str()).is_some()
+    }
+
+    /// Every IOmod registered here, sorted by coordinates.
+    pub fn list(&self) -> Vec<IomodStatus> {
+        self.state.list()
+    }
+
     /// Calls the method at `path` with its input as JSON and returns its output as JSON (see
     /// `Control.callJson` in the protocol). A method's own named error is a `method` error whose `detail`
     /// is the error's value as JSON.
@@ -595,13 +681,8 @@ impl LocalRegistry {
         timeout: Option<Duration>,
     ) -> Result<String, Error> {
         let config = &self.state.config;
-        let (path, _, deadline) = check_call(
-            path,
-            input.as_bytes(),
-            timeout,
-            config.max_payload_bytes,
-            config.default_timeout,
-        )?;
+        let deadline = Instant::now() + timeout.unwrap_or(config.default_timeout);
+        let (path, _) = check_call(path, input.as_bytes(), deadline, config.max_payload_bytes)?;
         self.state.invoke_json(&path, input, deadline).await
     }
 
@@ -612,16 +693,29 @@ impl LocalRegistry {
         input: &[u8],
         timeout: Option<Duration>,
     ) -> Result<Vec<u8>, Error> {
+        let deadline = Instant::now() + timeout.unwrap_or(self.state.config.default_timeout);
+        let context = CallContext {
+            deadline: Some(deadline),
+            ..CallContext::default()
+        };
+        self.invoke_with(path, input, &context).await
+    }
+
+    /// [`LocalRegistry::invoke`] with the call's context (deadline and trace context), which travels to
+    /// the IOmod; without a deadline the registry's default timeout applies.
+    pub async fn invoke_with(
+        &self,
+        path: &str,
+        input: &[u8],
+        context: &CallContext,
+    ) -> Result<Vec<u8>, Error> {
         let config = &self.state.config;
-        let (path, fingerprint, deadline) = check_call(
-            path,
-            input,
-            timeout,
-            config.max_payload_bytes,
-            config.default_timeout,
-        )?;
+        let deadline = context
+            .deadline
+            .unwrap_or_else(|| Instant::now() + config.default_timeout);
+        let (path, fingerprint) = check_call(path, input, deadline, config.max_payload_bytes)?;
         self.state
-            .invoke(&path, fingerprint.as_deref(), input, deadline)
+            .invoke(&path, fingerprint.as_deref(), input, context)
             .await
     }
 }

@@ -8,6 +8,16 @@
 # Calls to an IOmod's methods travel on its typed service capability, whose interface is generated from the
 # IOmod's manifest (or written by hand). By convention every method's results carry a union of the method's
 # output and its typed error, because across Cap'n Proto RPC hops only the text of an exception survives.
+#
+# Since protocol version 2 the registry calls an IOmod's methods through `Control.call`, which carries the
+# call's context (its deadline and W3C trace context) next to the method's params; the typed service
+# capability stays registered for clients that call it directly. IOmods that register with version 1 are
+# called on their typed capability, without a context.
+#
+# A runtime may listen on several sockets: a main one and one lane per worker thread. It names the lanes in
+# `IOMOD_REGISTRY_LANES` (socket paths separated by `:`); an IOmod registers with the main registry and
+# with every lane, each over its own connection, so that a worker calls it without handing the call to
+# another thread. An IOmod that registers only with the main registry still works, a little slower.
 # Failures that happen outside a method body (the IOmod is draining, the handler panicked, the input could not
 # be decoded) are raised as RPC exceptions whose description starts with `iomod.<code>: ` where `<code>` is
 # the camelCase name of an `Error.Code` enumerant; the registry turns them back into typed errors.
@@ -16,7 +26,7 @@
 
 # The version of this protocol. The registry accepts registrations whose `protocolVersion` it supports
 # and rejects the rest with an `incompatible` error naming both versions.
-const protocolVersion :UInt32 = 1;
+const protocolVersion :UInt32 = 2;
 
 # A typed error, used both by the registry (for its own failures) and inside the results of IOmod methods.
 struct Error {
@@ -146,6 +156,21 @@ struct JsonResult {
   }
 }
 
+# What travels with a call besides its params (protocol version 2).
+struct CallContext {
+  timeoutMicros @0 :UInt64;
+  # How long the caller still waits for the answer, in microseconds, measured when the registry sent the
+  # call. The IOmod's deadline is the moment it received the call plus this; past it, nobody reads the
+  # answer, so the IOmod should stop working on it (the SDK cancels the method body). 0: no deadline.
+
+  traceparent @1 :Text;
+  # The W3C trace context of the call (`00-<trace id>-<parent span id>-<flags>`), so the IOmod's spans
+  # join the caller's trace. Empty when the caller has none.
+
+  tracestate @2 :Text;
+  # The W3C `tracestate` that goes with `traceparent`, if any.
+}
+
 # Control surface every IOmod serves next to its typed service.
 interface Control {
   health @0 () -> (health :Health);
@@ -155,6 +180,12 @@ interface Control {
   callJson @1 (method :Text, input :Text) -> (result :JsonResult);
   # Calls a method with its input as JSON (shaped as the method's input JSON Schema) and answers with its
   # output as JSON. IOmods generated with serde support implement it; others answer `methodNotFound`.
+
+  call @2 (context :CallContext, method :UInt16, params :AnyPointer) -> (results :AnyPointer);
+  # Calls the method with ordinal `method` of the IOmod's typed interface (protocol version 2): `params` is
+  # that method's params struct and `results` its results struct, exactly as on the typed capability.
+  # A method body that passes the context's deadline is cancelled and the call fails with
+  # `deadlineExceeded`.
 }
 
 # Held by a registered IOmod. Dropping it deregisters the IOmod.
