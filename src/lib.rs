@@ -18,5 +18,7 @@
 pub mod function;
 pub mod host;
 pub mod registry;
+pub mod serve;
 pub mod supervisor;
 pub mod trace;
+pub mod trigger;

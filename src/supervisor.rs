@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
-use iomod_sdk::transport::{REGISTRY_ENV, RegistryAddress, TOKEN_ENV};
+use iomod_sdk::transport::{LANES_ENV, REGISTRY_ENV, RegistryAddress, TOKEN_ENV, format_lanes};
 use iomod_sdk::{Coordinates, Error, ErrorCode};
 use tokio::process::Command;
 use tokio::sync::watch;
@@ -82,6 +82,8 @@ pub struct SupervisorConfig {
     pub registry: RegistryAddress,
     /// The TCP token to pass (`IOMOD_REGISTRY_TOKEN`), if the registry is on TCP.
     pub token: Option<String>,
+    /// The runtime's lanes (passed as `IOMOD_REGISTRY_LANES`): IOmods register with each of them too.
+    pub lanes: Vec<PathBuf>,
     /// The first restart delay, doubled after each quick crash up to `backoff_max`.
     pub backoff_initial: Duration,
     /// The longest restart delay.
@@ -98,6 +100,7 @@ impl SupervisorConfig {
         Self {
             registry,
             token: None,
+            lanes: Vec::new(),
             backoff_initial: Duration::from_millis(100),
             backoff_max: Duration::from_secs(10),
             healthy_after: Duration::from_secs(30),
@@ -126,11 +129,21 @@ pub struct Supervisor {
 impl Supervisor {
     /// Starts every process (on the current tokio runtime).
     pub fn start(processes: Vec<IomodProcess>, config: SupervisorConfig) -> Supervisor {
+        let stats = processes.iter().map(|_| Arc::default()).collect();
+        Self::start_with_stats(processes, config, stats)
+    }
+
+    /// Starts every process, counting into `stats` (one per process, in order; for metrics).
+    pub fn start_with_stats(
+        processes: Vec<IomodProcess>,
+        config: SupervisorConfig,
+        stats: Vec<Arc<ProcessStats>>,
+    ) -> Supervisor {
         let (stop, stopping) = watch::channel(false);
         let mut tasks = Vec::new();
+        let counters = stats;
         let mut stats = Vec::new();
-        for process in processes {
-            let counters = Arc::new(ProcessStats::default());
+        for (process, counters) in processes.into_iter().zip(counters) {
             stats.push((process.coordinates.clone(), counters.clone()));
             tasks.push(tokio::spawn(supervise(
                 process,
@@ -175,6 +188,7 @@ async fn supervise(
         command
             .args(&process.arguments)
             .env(REGISTRY_ENV, config.registry.to_string())
+            .env(LANES_ENV, format_lanes(&config.lanes))
             .stdin(std::process::Stdio::null())
             .kill_on_drop(true);
         match &config.token {

@@ -541,14 +541,11 @@ async fn keep_registered(
     let mut attempt: u32 = 0;
     loop {
         match register(info, address, options, control.clone(), capability.clone()).await {
-            Ok(mut session) => {
+            Ok(session) => {
                 tracing::info!(coordinates = %info.coordinates, registry = %address, "registered");
                 backoff = options.reconnect_initial;
                 attempt = 0;
-                let closed = std::mem::replace(
-                    &mut session.connection.closed,
-                    Box::pin(std::future::pending()),
-                );
+                let closed = session.connection.closed();
                 sessions.borrow_mut()[slot] = Some(session);
                 closed.await;
                 sessions.borrow_mut()[slot] = None;

@@ -215,8 +215,7 @@ pub async fn connect_stream(address: &RegistryAddress) -> std::io::Result<Stream
 pub struct RegistryConnection {
     /// The registry capability.
     pub registry: registry::Client,
-    /// Resolves when the connection ends.
-    pub closed: futures::future::LocalBoxFuture<'static, ()>,
+    closed: futures::future::Shared<futures::future::LocalBoxFuture<'static, ()>>,
     disconnector: Option<futures::future::LocalBoxFuture<'static, Result<(), capnp::Error>>>,
 }
 
@@ -286,11 +285,17 @@ impl RegistryConnection {
         };
         Ok(Self {
             registry,
-            closed: Box::pin(async move {
+            closed: futures::FutureExt::shared(Box::pin(async move {
                 let _ = closed_rx.await;
-            }),
+            })
+                as futures::future::LocalBoxFuture<'static, ()>),
             disconnector: Some(Box::pin(disconnector)),
         })
+    }
+
+    /// Resolves when the connection ends (any number of times).
+    pub fn closed(&self) -> impl std::future::Future<Output = ()> + 'static {
+        self.closed.clone()
     }
 
     /// Closes the connection and waits until it is closed.

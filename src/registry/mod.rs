@@ -324,6 +324,15 @@ impl RegistryHandle {
         self.invoke_with(path, input, context).await
     }
 
+    /// Every registered IOmod, sorted by coordinates.
+    pub async fn list(&self) -> Result<Vec<IomodStatus>, Error> {
+        let (reply, response) = oneshot::channel();
+        self.commands
+            .send(Command::List { reply })
+            .map_err(|_| stopped())?;
+        response.await.map_err(|_| stopped())
+    }
+
     /// [`Registry::invoke`] with the call's context: its deadline (the registry's default timeout when
     /// `None`) and trace context travel to the IOmod.
     pub async fn invoke_with(
