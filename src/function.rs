@@ -7,6 +7,7 @@
 //! time_budget_ms = 30000                                         # optional limits
 //! memory_limit_mb = 64
 //! call_timeout_ms = 10000
+//! max_payload_bytes = 16777216                                   # input, output, call input and result
 //!
 //! [iomod.dependencies.dynamodb]
 //! coordinates = "example.aws.dynamodb"
@@ -43,6 +44,7 @@ struct RawFunction {
     time_budget_ms: Option<u64>,
     memory_limit_mb: Option<u64>,
     call_timeout_ms: Option<u64>,
+    max_payload_bytes: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -96,6 +98,20 @@ impl FunctionManifest {
         }
         if let Some(ms) = raw.function.call_timeout_ms {
             config.call_timeout = Duration::from_millis(ms);
+        }
+        if let Some(bytes) = raw.function.max_payload_bytes {
+            config.max_payload_bytes = usize::try_from(bytes)
+                .ok()
+                .filter(|b| (1..=1 << 30).contains(b))
+                .ok_or_else(|| invalid("max_payload_bytes must be between 1 and 1 GiB".into()))?;
+        }
+        for (key, value) in [
+            ("time_budget_ms", config.time_budget),
+            ("call_timeout_ms", config.call_timeout),
+        ] {
+            if value.is_zero() {
+                return Err(invalid(format!("{key} must be at least 1")));
+            }
         }
         let mut processes = Vec::new();
         for (name, dep) in raw.iomod.dependencies {

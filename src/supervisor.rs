@@ -195,6 +195,7 @@ async fn supervise(
             Some(token) => command.env(TOKEN_ENV, token),
             None => command.env_remove(TOKEN_ENV),
         };
+        die_with_parent(&mut command);
         let started = tokio::time::Instant::now();
         let mut child = match command.spawn() {
             Ok(child) => child,
@@ -234,6 +235,26 @@ async fn supervise(
         }
     }
 }
+
+/// Makes the IOmod receive SIGKILL when the runtime's thread that started it dies (Linux), so that a
+/// runtime killed without a chance to stop its IOmods does not leave them running.
+#[cfg(target_os = "linux")]
+fn die_with_parent(command: &mut Command) {
+    // SAFETY: the closure runs in the child between fork and exec and only calls `prctl`, which is
+    // async-signal-safe; it allocates nothing and touches no lock.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn die_with_parent(_command: &mut Command) {}
 
 /// Sleeps `delay`; true when asked to stop meanwhile.
 async fn wait_or_stop(stop: &mut watch::Receiver<bool>, delay: Duration) -> bool {

@@ -31,7 +31,7 @@ async fn echo_registers_and_answers_calls() {
         .iter()
         .map(|m| (m.name.as_str(), m.ordinal))
         .collect();
-    assert_eq!(methods, [("echo", 0), ("reverse", 1)]);
+    assert_eq!(methods, [("echo", 0), ("reverse", 1), ("context", 2)]);
 
     let out = registry
         .invoke(
@@ -317,7 +317,7 @@ async fn typed_errors() {
     assert_code(
         r,
         ErrorCode::MethodNotFound,
-        "has no method `shout`; it has: echo, reverse",
+        "has no method `shout`; it has: context, echo, reverse",
     );
     let r = registry.invoke("example.test", ok.clone(), None).await;
     assert_code(r, ErrorCode::InvalidInput, "example.test");
@@ -741,4 +741,162 @@ async fn an_iomod_without_json_support_says_so() {
         .await
         .unwrap_err();
     assert!(err.message.contains("has no method `nope`"), "{err}");
+}
+
+/// The echo IOmod served in process, registering with `protocol_version`; keeps its `Calls` for the test.
+struct Versioned {
+    protocol_version: u32,
+    calls: std::sync::Arc<std::sync::OnceLock<iomod_sdk::Calls>>,
+}
+
+impl iomod_sdk::Service for Versioned {
+    fn info(&self) -> IomodInfo {
+        let mut info = iomod_echo::EchoService.info();
+        info.protocol_version = self.protocol_version;
+        info
+    }
+
+    fn capability(
+        self: std::sync::Arc<Self>,
+        calls: iomod_sdk::Calls,
+    ) -> capnp::capability::Client {
+        let _ = self.calls.set(calls.clone());
+        std::sync::Arc::new(iomod_echo::EchoService).capability(calls)
+    }
+}
+
+/// Serves [`Versioned`] with the registry at `dir` until the returned sender is dropped.
+fn serve_versioned(
+    dir: &TempDir,
+    protocol_version: u32,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    std::sync::Arc<std::sync::OnceLock<iomod_sdk::Calls>>,
+) {
+    let calls = std::sync::Arc::new(std::sync::OnceLock::new());
+    let service = Versioned {
+        protocol_version,
+        calls: calls.clone(),
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let options = iomod_sdk::ServeOptions::new(RegistryAddress::Unix(dir.socket()));
+    tokio::spawn(async move {
+        iomod_sdk::serve_with(service, options, async {
+            let _ = stopped.await;
+        })
+        .await
+        .unwrap();
+    });
+    (stop, calls)
+}
+
+fn context_input() -> Vec<u8> {
+    let mut params = capnp::message::Builder::new_default();
+    params.init_root::<iomod_echo::echo_capnp::echo::context_params::Builder<'_>>();
+    capnp::serialize::write_message_to_words(&params)
+}
+
+/// The time left and the traceparent the echo IOmod saw.
+fn context_output(bytes: &[u8]) -> (u64, String) {
+    let message =
+        capnp::serialize::read_message(&mut &bytes[..], capnp::message::ReaderOptions::new())
+            .unwrap();
+    let r = message
+        .get_root::<iomod_echo::echo_capnp::echo::context_results::Reader<'_>>()
+        .unwrap();
+    (
+        r.get_timeout_micros(),
+        r.get_traceparent().unwrap().to_string().unwrap(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_protocol_1_iomod_is_still_called_on_its_typed_capability() {
+    let dir = TempDir::new();
+    let registry = Registry::start(test_config(&dir)).await.unwrap();
+    let (_stop, _) = serve_versioned(&dir, 1);
+    registry
+        .wait_ready(&[echo_coordinates()], Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(registry.list().await.unwrap()[0].info.protocol_version, 1);
+    let out = registry
+        .invoke(
+            "example.test.echo.echo",
+            echo_input(b"old", 0, "", false),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(echo_output(&out).unwrap(), b"old");
+    // Version 1 has no call context: the method body sees none.
+    let seen = registry
+        .invoke("example.test.echo.context", context_input(), None)
+        .await
+        .unwrap();
+    assert_eq!(context_output(&seen), (0, String::new()));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn protocol_2_carries_the_context_and_the_deadline_cancels_the_method() {
+    let dir = TempDir::new();
+    let registry = Registry::start(test_config(&dir)).await.unwrap();
+    let (_stop, calls) = serve_versioned(&dir, iomod_sdk::PROTOCOL_VERSION);
+    registry
+        .wait_ready(&[echo_coordinates()], Duration::from_secs(10))
+        .await
+        .unwrap();
+    let trace: iomod_sdk::TraceParent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+        .parse()
+        .unwrap();
+    let context = iomod_sdk::CallContext {
+        deadline: Some(Instant::now() + Duration::from_secs(3)),
+        traceparent: Some(trace),
+        tracestate: None,
+    };
+    let seen = registry
+        .handle()
+        .invoke_with("example.test.echo.context", context_input(), context)
+        .await
+        .unwrap();
+    let (micros, traceparent) = context_output(&seen);
+    assert!(micros > 2_000_000 && micros <= 3_000_000, "{micros}");
+    assert_eq!(traceparent, trace.to_string());
+
+    // A body past its deadline is cancelled in the IOmod, not left running.
+    let started = Instant::now();
+    let result = registry
+        .invoke(
+            "example.test.echo.echo",
+            echo_input(b"late", 10_000, "", false),
+            Some(Duration::from_millis(300)),
+        )
+        .await;
+    assert_code(result, ErrorCode::DeadlineExceeded, "deadline");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    let calls = calls.get().unwrap().clone();
+    eventually(
+        Duration::from_secs(2),
+        "the method body is cancelled",
+        || calls.in_flight() == 0,
+    )
+    .await;
+
+    // A deadline that passed before the call is refused without reaching the IOmod.
+    let expired = iomod_sdk::CallContext {
+        deadline: Some(Instant::now() - Duration::from_millis(1)),
+        ..Default::default()
+    };
+    assert_code(
+        registry
+            .handle()
+            .invoke_with(
+                "example.test.echo.echo",
+                echo_input(b"x", 0, "", false),
+                expired,
+            )
+            .await,
+        ErrorCode::DeadlineExceeded,
+        "before it was sent",
+    );
 }

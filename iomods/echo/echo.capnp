@@ -11,6 +11,10 @@ interface Echo {
 
   reverse @1 (text :Text) -> (result :ReverseResult);
   # Returns `text` with its characters in reverse order.
+
+  context @2 () -> (timeoutMicros :UInt64, traceparent :Text);
+  # The call's context as the method body sees it: the time left before the caller's deadline (0 without
+  # one) and the caller's W3C traceparent (empty without one).
 }
 
 struct EchoResult {

@@ -243,6 +243,17 @@ impl CallTable {
                             outcome = fallback.invoke_with(&path, input, call).await;
                         }
                     }
+                    // The IOmod is one the function declares: not registered now means starting or
+                    // restarting, a failure worth retrying.
+                    if let Err(e) = &mut outcome {
+                        if e.code == ErrorCode::NotFound {
+                            e.code = ErrorCode::Unavailable;
+                            e.message = format!(
+                                "{} (it is starting, or restarting after a crash)",
+                                e.message
+                            );
+                        }
+                    }
                     let elapsed = started.elapsed();
                     let observed = match &outcome {
                         Ok(_) => CallOutcome::Ok,

@@ -331,7 +331,13 @@ impl Function {
             if started.elapsed() > budget {
                 Err(wasmtime::Error::new(BudgetExceeded))
             } else {
-                Ok(UpdateDeadline::Yield(1))
+                // tokio's yield polls the I/O driver before this run continues, so that the other
+                // invocations and the RPC of this thread make progress between two ticks of a busy
+                // guest (a plain yield would leave I/O unpolled for dozens of ticks).
+                Ok(UpdateDeadline::YieldCustom(
+                    1,
+                    Box::pin(tokio::task::yield_now()),
+                ))
             }
         });
         let run = async {

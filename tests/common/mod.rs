@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use capnp::{message, serialize};
+
+pub mod serve;
 use iomod::registry::{Registry, RegistryConfig};
 use iomod_echo::echo_capnp::{echo, echo_result, reverse_result};
 use iomod_sdk::{Coordinates, Error, ErrorCode};
@@ -211,5 +213,65 @@ pub fn assert_code<T: std::fmt::Debug>(result: Result<T, Error>, code: ErrorCode
             );
         }
         Ok(v) => panic!("expected a {code} error, got Ok({v:?})"),
+    }
+}
+
+/// WebAssembly text of guests driving the ABI by hand.
+pub const IMPORTS: &str = r#"
+  (import "iomod" "call_start" (func $start (param i32 i32 i32 i32) (result i64)))
+  (import "iomod" "call_poll" (func $poll (param i64) (result i64)))
+  (import "iomod" "call_read" (func $read (param i64 i32 i32) (result i32)))
+  (import "iomod" "wait" (func $wait (result i64)))
+  (memory (export "memory") 4)
+  (func (export "iomod_alloc") (param i32) (result i32) (i32.const 1024))
+"#;
+
+/// Input `[u32 path length][path][call input]`; makes that one call and outputs `[i64 status][result]`,
+/// where status is `call_start`'s error (negative) or `call_poll`'s final answer.
+pub fn proxy() -> String {
+    format!(
+        r#"(module {IMPORTS}
+  (func (export "iomod_main") (param $ptr i32) (param $len i32) (result i64)
+    (local $plen i32) (local $id i64) (local $st i64) (local $n i32)
+    (local.set $plen (i32.load (local.get $ptr)))
+    (local.set $id (call $start
+      (i32.add (local.get $ptr) (i32.const 4)) (local.get $plen)
+      (i32.add (i32.add (local.get $ptr) (i32.const 4)) (local.get $plen))
+      (i32.sub (i32.sub (local.get $len) (i32.const 4)) (local.get $plen))))
+    (if (i64.lt_s (local.get $id) (i64.const 0))
+      (then
+        (i64.store (i32.const 131072) (local.get $id))
+        (return (i64.or (i64.shl (i64.const 131072) (i64.const 32)) (i64.const 8)))))
+    (block $done
+      (loop $again
+        (local.set $st (call $poll (local.get $id)))
+        (br_if $done (i64.ne (local.get $st) (i64.const -1)))
+        (drop (call $wait))
+        (br $again)))
+    (i64.store (i32.const 131072) (local.get $st))
+    (local.set $n (i32.wrap_i64 (i64.shr_u (local.get $st) (i64.const 1))))
+    (drop (call $read (local.get $id) (i32.const 131080) (local.get $n)))
+    (i64.or (i64.shl (i64.const 131072) (i64.const 32)) (i64.extend_i32_u (i32.add (local.get $n) (i32.const 8))))))"#
+    )
+}
+
+pub fn proxy_input(path: &str, call_input: &[u8]) -> Vec<u8> {
+    let mut input = (path.len() as u32).to_le_bytes().to_vec();
+    input.extend_from_slice(path.as_bytes());
+    input.extend_from_slice(call_input);
+    input
+}
+
+/// Splits the proxy's output into the call's outcome: results bytes, or the typed error.
+pub fn proxy_outcome(output: &[u8]) -> Result<Vec<u8>, iomod_sdk::Error> {
+    let status = i64::from_le_bytes(output[..8].try_into().unwrap());
+    assert!(status >= 0, "call_start failed with {status}");
+    let body = output[8..].to_vec();
+    assert_eq!(body.len() as i64, status >> 1);
+    if status & 1 == 1 {
+        let reader = iomod_sdk::guest::read_message(&body).unwrap();
+        Err(iomod_sdk::Error::read(reader.get_root().unwrap()))
+    } else {
+        Ok(body)
     }
 }

@@ -63,6 +63,20 @@ pub async fn reverse(text: String) -> Result<String, Error> {
     Ok(text.chars().rev().collect())
 }
 
+/// The call's context as a method body sees it: the microseconds left before the caller's deadline (0
+/// without one) and the caller's traceparent (empty without one).
+pub async fn context() -> (u64, String) {
+    let context = iomod_sdk::CallContext::current().unwrap_or_default();
+    let micros = context.remaining().map_or(0, |left| {
+        u64::try_from(left.as_micros()).unwrap_or(u64::MAX)
+    });
+    let traceparent = context
+        .traceparent
+        .map(|t| t.to_string())
+        .unwrap_or_default();
+    (micros, traceparent)
+}
+
 /// The echo IOmod as a [`Service`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct EchoService;
@@ -79,6 +93,7 @@ impl Service for EchoService {
         )
         .method(MethodInfo::new("echo", 0).doc("Returns the payload, optionally after a delay."))
         .method(MethodInfo::new("reverse", 1).doc("Returns the text reversed."))
+        .method(MethodInfo::new("context", 2).doc("Returns the call's deadline and trace context."))
     }
 
     fn capability(self: Arc<Self>, calls: Calls) -> capnp::capability::Client {
@@ -143,6 +158,18 @@ impl echo::Server for EchoServer {
             Ok(text) => result.set_ok(&text[..]),
             Err(err) => err.write(result.init_err()),
         }
+        Ok(())
+    }
+
+    async fn context(
+        self: Rc<Self>,
+        _: echo::ContextParams,
+        mut results: echo::ContextResults,
+    ) -> Result<(), capnp::Error> {
+        let (micros, traceparent) = self.run(context()).await?;
+        let mut r = results.get();
+        r.set_timeout_micros(micros);
+        r.set_traceparent(&traceparent[..]);
         Ok(())
     }
 }
