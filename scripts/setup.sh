@@ -16,5 +16,18 @@ if command -v rustup >/dev/null; then
 else
   echo "setup: rustup is missing; install the wasm32-unknown-unknown and wasm32-wasip1 targets yourself" >&2
 fi
+# promtool (Debian's `prometheus` package) checks the runtime's /metrics exposition in the tests.
+if ! command -v promtool >/dev/null; then
+  if command -v apt-get >/dev/null; then
+    sudo=""
+    [[ "$(id -u)" -ne 0 ]] && sudo="sudo"
+    echo "setup: installing promtool (apt package prometheus)"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+  else
+    echo "setup: promtool is missing; install Prometheus' promtool for the metrics tests" >&2
+    exit 1
+  fi
+fi
 # The DynamoDB-compatible server of the demo and the tests (moto, in a virtualenv under .venv/).
 "$(dirname "$0")/dynamodb-server.sh" install
