@@ -5,16 +5,17 @@
 //! `cargo build --release -p iomod-echo && cargo bench --bench registry`.
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use capnp::{message, serialize};
-use capnp_rpc::{RpcSystem, rpc_twoparty_capnp};
 use futures::StreamExt;
 use iomod::registry::{Registry, RegistryConfig};
-use iomod_echo::echo_capnp::{echo, echo_result};
+use iomod_echo::echo_capnp::echo;
+
+mod common;
+use common::*;
 
 const ROUNDS: usize = 3;
 const WARMUP: usize = 500;
@@ -38,61 +39,6 @@ fn stats(mut samples: Vec<Duration>) -> Stats {
     }
 }
 
-fn echo_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let path = exe
-        .parent()
-        .and_then(Path::parent)
-        .unwrap()
-        .join("iomod-echo");
-    assert!(
-        path.is_file(),
-        "{} is missing: run `cargo build --release -p iomod-echo` first",
-        path.display()
-    );
-    path
-}
-
-struct Kill(Child);
-
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn spawn(args: &[&str], registry: Option<&Path>) -> Kill {
-    let mut command = Command::new(echo_binary());
-    command
-        .args(args)
-        .env("IOMOD_LOG", "error")
-        .stdin(Stdio::null());
-    if let Some(registry) = registry {
-        command.env("IOMOD_REGISTRY", registry);
-    }
-    Kill(command.spawn().unwrap())
-}
-
-fn input(payload: &[u8]) -> Vec<u8> {
-    let mut message = message::Builder::new_default();
-    message
-        .init_root::<echo::echo_params::Builder<'_>>()
-        .set_payload(payload);
-    serialize::write_message_to_words(&message)
-}
-
-fn check_output(bytes: &[u8], len: usize) {
-    let reader =
-        serialize::read_message_from_flat_slice(&mut &bytes[..], message::ReaderOptions::new())
-            .unwrap();
-    let results = reader.get_root::<echo::echo_results::Reader<'_>>().unwrap();
-    match results.get_result().unwrap().which().unwrap() {
-        echo_result::Ok(payload) => assert_eq!(payload.unwrap().len(), len),
-        echo_result::Err(_) => panic!("echo failed"),
-    }
-}
-
 /// Raw capnp-rpc: a typed client on one thread, the echo server in another process.
 fn raw(dir: &Path, size: usize) -> (Stats, f64) {
     let socket = dir.join(format!("raw-{size}.sock"));
@@ -102,43 +48,11 @@ fn raw(dir: &Path, size: usize) -> (Stats, f64) {
         .build()
         .unwrap();
     tokio::task::LocalSet::new().block_on(&runtime, async {
-        let start = Instant::now();
-        let stream = loop {
-            match tokio::net::UnixStream::connect(&socket).await {
-                Ok(stream) => break stream,
-                Err(_) if start.elapsed() < Duration::from_secs(10) => {
-                    tokio::time::sleep(Duration::from_millis(5)).await
-                }
-                Err(e) => panic!("raw echo server: {e}"),
-            }
-        };
-        let network = iomod_sdk::transport::rpc_network(
-            stream,
-            rpc_twoparty_capnp::Side::Client,
-            Default::default(),
-        );
-        let mut system = RpcSystem::new(network, None);
-        let client: echo::Client = system.bootstrap(rpc_twoparty_capnp::Side::Server);
-        tokio::task::spawn_local(system);
+        let client = connect_raw(&socket).await;
         let payload = vec![0x5a; size];
         measure(|| {
             let (client, payload) = (client.clone(), payload.clone());
-            async move {
-                let mut request = client.echo_request();
-                request.get().set_payload(&payload);
-                let response = request.send().promise.await.unwrap();
-                match response
-                    .get()
-                    .unwrap()
-                    .get_result()
-                    .unwrap()
-                    .which()
-                    .unwrap()
-                {
-                    echo_result::Ok(p) => assert_eq!(p.unwrap().len(), payload.len()),
-                    echo_result::Err(_) => panic!("echo failed"),
-                }
-            }
+            async move { raw_echo(&client, &payload).await }
         })
         .await
     })
@@ -224,35 +138,6 @@ fn thread_cpu() -> Duration {
             .and_then(|n| n.parse().ok())
             .unwrap_or(0),
     )
-}
-
-fn loop_input(n: u32, call_input: &[u8]) -> Vec<u8> {
-    let path = b"example.test.echo.echo";
-    let mut input = n.to_le_bytes().to_vec();
-    input.extend_from_slice(&(path.len() as u32).to_le_bytes());
-    input.extend_from_slice(path);
-    input.extend_from_slice(call_input);
-    input
-}
-
-/// A wasm guest making `CALLS` sequential 100 B calls to the echo IOmod: median time per call over rounds.
-fn wasm_calls(
-    runtime: &tokio::runtime::Runtime,
-    registry: &Arc<Registry>,
-    function: &iomod::host::Function,
-) -> f64 {
-    const CALLS: u32 = 2_000;
-    let input = loop_input(CALLS, &input(&[0x5a; 100]));
-    let mut per_call = Vec::new();
-    for _ in 0..7 {
-        let t = Instant::now();
-        let output = runtime
-            .block_on(function.run(registry, input.clone()))
-            .unwrap();
-        per_call.push(t.elapsed() / CALLS);
-        assert_eq!(u32::from_le_bytes(output[..4].try_into().unwrap()), CALLS);
-    }
-    stats(per_call).median_us
 }
 
 /// The registry thread's CPU time while a guest waits for one call that takes 100 ms in the IOmod.
@@ -348,7 +233,7 @@ fn main() {
             results[s][2].push(via_local(&runtime, &registry, *size));
         }
     }
-    // The wasm path: a guest calling the echo IOmod through the host's ABI, against raw echo.
+    // A guest waiting on a slow call (its calls from a worker thread: `benches/serve.rs`).
     let host = iomod::host::Host::new().unwrap();
     let config = iomod::host::FunctionConfig {
         allow: vec![coordinates.clone()],
@@ -357,14 +242,6 @@ fn main() {
     let function = host
         .load(include_bytes!("guests/call_loop.wat"), config)
         .unwrap();
-    let mut wasm_ratios = Vec::new();
-    let mut wasm_latency = Vec::new();
-    for _ in 0..ROUNDS {
-        let raw_median = raw(&dir, 100).0.median_us;
-        let wasm = wasm_calls(&runtime, &registry, &function);
-        wasm_latency.push(wasm);
-        wasm_ratios.push(wasm / raw_median);
-    }
     let (cpu, wall) = waiting_cpu(&runtime, &registry, &function);
     drop(echo);
     let median = |mut v: Vec<f64>| {
@@ -403,11 +280,6 @@ fn main() {
         }
     }
     println!();
-    println!(
-        "wasm guest → host → registry → echo IOmod → guest, 100 B, sequential: median {:.1} µs per call; ratio to raw capnp-rpc echo {:.2} (target ≤ 1.5)",
-        median(wasm_latency),
-        median(wasm_ratios)
-    );
     println!(
         "registry thread CPU while a guest waits on a 100 ms call: {:.2} ms over {:.0} ms (median of 5; target < 5 ms)",
         cpu.as_secs_f64() * 1e3,
