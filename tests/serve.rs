@@ -406,21 +406,7 @@ async fn a_killed_iomod_fails_invocations_with_a_typed_error_and_comes_back() {
     tokio::time::sleep(Duration::from_millis(700)).await;
     kill("KILL", pid);
     // Readiness notices, then recovers once the supervisor has restarted the IOmod.
-    let mut saw_not_ready = false;
-    let started = Instant::now();
-    loop {
-        let ready = http(addr, "GET", "/readyz", &[], Vec::new()).await;
-        if ready.status == 503 {
-            saw_not_ready = true;
-        } else if saw_not_ready {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(15),
-            "readiness did not recover"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    serve.wait_unready_then_ready(Duration::from_secs(15)).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let (mut ok, mut failed) = (0, 0);

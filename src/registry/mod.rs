@@ -255,9 +255,7 @@ impl Registry {
 
     /// Every registered IOmod, sorted by coordinates.
     pub async fn list(&self) -> Result<Vec<IomodStatus>, Error> {
-        let (reply, response) = oneshot::channel();
-        self.send(Command::List { reply })?;
-        response.await.map_err(|_| stopped())
+        self.handle().list().await
     }
 
     /// Waits until every IOmod in `coordinates` is registered. Fails with `deadlineExceeded`, naming the

@@ -233,6 +233,24 @@ impl Serve {
         }
     }
 
+    /// Waits until `/readyz` has answered 503 and then 200 again (an IOmod went down and came back).
+    pub async fn wait_unready_then_ready(&self, timeout: Duration) {
+        let (mut saw_not_ready, started) = (false, Instant::now());
+        loop {
+            let ready = http(self.addr, "GET", "/readyz", &[], Vec::new()).await;
+            if ready.status == 503 {
+                saw_not_ready = true;
+            } else if saw_not_ready {
+                return;
+            }
+            assert!(
+                started.elapsed() < timeout,
+                "readiness did not go down and recover within {timeout:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
     /// The pid of the IOmod registered as `coordinates`, from `iomod ls --json`.
     pub fn iomod_pid(&self, iomod: &Path, coordinates: &str) -> Option<u32> {
         let output = Command::new(iomod)

@@ -174,25 +174,9 @@ async fn the_todo_function_over_http_under_load_and_an_iomod_crash() {
         })
         .collect();
     tokio::time::sleep(Duration::from_millis(1000)).await;
-    let status = std::process::Command::new("kill")
-        .args(["-KILL", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let (mut saw_not_ready, started) = (false, Instant::now());
-    loop {
-        let ready = http(serve.addr, "GET", "/readyz", &[], Vec::new()).await;
-        if ready.status == 503 {
-            saw_not_ready = true;
-        } else if saw_not_ready {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "readiness did not recover"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    kill("KILL", pid);
+    // Readiness notices, then recovers once the supervisor has restarted the IOmod.
+    serve.wait_unready_then_ready(Duration::from_secs(30)).await;
     tokio::time::sleep(Duration::from_millis(1000)).await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let (mut ok_total, mut failed_total) = (0, 0);
