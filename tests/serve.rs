@@ -489,3 +489,91 @@ async fn the_iomod_sees_the_callers_deadline_and_trace_id() {
     let parent: iomod_sdk::TraceParent = traceparent.parse().unwrap();
     assert_ne!(parent.trace_id_hex(), "4bf92f3577b34da6a3ce929d0e0e4736");
 }
+
+#[test]
+fn iomod_compile_fills_the_cache_that_serve_and_run_load() {
+    let dir = TempDir::new();
+    let counter = write_function(&dir.0, "counter", Module::Wat(COUNTER), "");
+    let cache = dir.0.join("precompiled");
+    let compile = std::process::Command::new(iomod())
+        .arg("compile")
+        .arg(&counter)
+        .arg("--cache-dir")
+        .arg(&cache)
+        .output()
+        .unwrap();
+    assert!(compile.status.success(), "{compile:?}");
+    let printed = String::from_utf8(compile.stdout).unwrap();
+    let entry = PathBuf::from(printed.trim().strip_prefix("counter: ").unwrap());
+    assert!(entry.starts_with(&cache) && entry.is_file(), "{printed}");
+    let written = std::fs::metadata(&entry).unwrap().modified().unwrap();
+
+    // `iomod run` finds the entry (and leaves it as it is).
+    let run = std::process::Command::new(iomod())
+        .arg("run")
+        .arg(&counter)
+        .args(["--input", "", "--cache-dir"])
+        .arg(&cache)
+        .env("IOMOD_LOG", "debug")
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{run:?}");
+    assert_eq!(run.stdout, [1, 0, 0, 0, 1, 0, 0, 0]);
+    assert!(
+        String::from_utf8_lossy(&run.stderr).contains("loaded from the cache"),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 1);
+    assert_eq!(
+        std::fs::metadata(&entry).unwrap().modified().unwrap(),
+        written
+    );
+}
+
+#[test]
+fn bad_functions_stop_serve_at_start_with_the_reason() {
+    let dir = TempDir::new();
+    let serve = |manifests: &[&Path]| {
+        let output = std::process::Command::new(iomod())
+            .arg("serve")
+            .args(manifests)
+            .args(["--listen", "127.0.0.1:0", "--no-cache"])
+            .output()
+            .unwrap();
+        assert!(!output.status.success());
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let counter = write_function(&dir.0, "counter", Module::Wat(COUNTER), "");
+    let twin = dir.0.join("twin");
+    std::fs::create_dir_all(&twin).unwrap();
+    let twin = twin.join("function.toml");
+    std::fs::copy(&counter, &twin).unwrap();
+    assert!(serve(&[&counter, &twin]).contains("two functions are named `counter`"));
+
+    let invalid = write_function(&dir.0, "invalid", Module::Wat("(module (func"), "");
+    let why = serve(&[&invalid]);
+    assert!(why.contains("function `invalid`"), "{why}");
+
+    let missing = dir.0.join("missing.toml");
+    std::fs::write(&missing, "[function]\nmodule = \"nowhere.wasm\"\n").unwrap();
+    let why = serve(&[&missing]);
+    assert!(why.contains("nowhere.wasm"), "{why}");
+
+    let typo = dir.0.join("typo.toml");
+    std::fs::write(&typo, "[function]\nmodule = \"x.wasm\"\ntime_budget = 5\n").unwrap();
+    let why = serve(&[&typo]);
+    assert!(why.contains("time_budget"), "{why}");
+
+    let zero = dir.0.join("zero.toml");
+    std::fs::write(
+        &zero,
+        "[function]\nmodule = \"x.wasm\"\ntime_budget_ms = 0\n",
+    )
+    .unwrap();
+    assert!(serve(&[&zero]).contains("time_budget_ms must be at least 1"));
+
+    let empty = dir.0.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    assert!(serve(&[&empty]).contains("holds no function.toml"));
+}
