@@ -215,24 +215,25 @@ impl CallTable {
             let registry = context.registry.clone();
             let fallback = context.options.fallback.clone();
             let observer = context.options.observer.clone();
-            let span_id = crate::trace::new_span_id();
+            let traceparent = context.trace.child(crate::trace::new_span_id());
             let call = CallContext {
                 deadline: Some((Instant::now() + timeout).min(context.deadline)),
-                traceparent: Some(context.trace.child(span_id)),
+                traceparent: Some(traceparent),
                 tracestate: None,
             };
-            let method = path.split_once('@').map_or(&path[..], |(method, _)| method);
+            // The method path without the `@fingerprint`.
+            let method_end = path.find('@').unwrap_or(path.len());
             let span = tracing::debug_span!(
                 "iomod_call",
-                path = method,
-                trace_id = %context.trace.trace_id_hex(),
-                span_id = %hex(&span_id),
+                path = &path[..method_end],
+                trace_id = %traceparent.trace_id_hex(),
+                span_id = %traceparent.parent_id_hex(),
             );
             let shared = shared.clone();
             context.calls.spawn_local(
                 async move {
                     let started = Instant::now();
-                    let method = path.split_once('@').map_or(&path[..], |(method, _)| method);
+                    let method = &path[..method_end];
                     if let Some(observer) = &observer {
                         observer.call_started(method);
                     }
@@ -368,10 +369,6 @@ impl CallTable {
 fn unknown_method_label(path: &str) -> String {
     let coordinates = path.rsplit_once('.').map_or(path, |(c, _)| c);
     format!("{coordinates}.<unknown>")
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// `len` bytes at `ptr` of the caller's memory, if they lie inside it.

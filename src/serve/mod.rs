@@ -261,6 +261,12 @@ impl Shared {
         result
     }
 
+    /// The metrics in the Prometheus text format, with the registration gauges read just now.
+    pub(crate) async fn metrics_text(&self) -> String {
+        let _ = self.readiness().await;
+        self.metrics.encode()
+    }
+
     /// Reads the main registry: every declared IOmod registered and ready? Updates the registration gauge.
     pub(crate) async fn readiness(&self) -> Readiness {
         if !self.accepting.load(Ordering::Acquire) {
@@ -429,8 +435,7 @@ impl Runtime {
 
     /// The metrics in the Prometheus text format (`/metrics`).
     pub async fn metrics_text(&self) -> String {
-        let _ = self.shared.readiness().await;
-        self.shared.metrics.encode()
+        self.shared.metrics_text().await
     }
 
     /// Runs the function `name` once on `input`, on the least busy worker.

@@ -127,8 +127,7 @@ async fn handle(
             ),
         },
         (&Method::GET, "/metrics") => {
-            let _ = shared.readiness().await;
-            let mut response = text(StatusCode::OK, shared.metrics.encode());
+            let mut response = text(StatusCode::OK, shared.metrics_text().await);
             response.headers_mut().insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
