@@ -106,9 +106,12 @@ impl Fixture {
         let (minimal_stop, minimal) = spawn_service(http::service(Minimal), &socket);
         let stops = vec![bank_stop, documents_stop, mirror_stop, minimal_stop];
         let servers = vec![bank, documents, mirror, minimal];
+        // Every IOmod the tests call: a test must not race its IOmod's registration.
         let wanted = [
             "example.test.bank".parse().unwrap(),
             "example.test.documents".parse().unwrap(),
+            "example.test.primitives".parse().unwrap(),
+            "akkoro.std.http".parse().unwrap(),
         ];
         registry
             .wait_ready(&wanted, Duration::from_secs(10))
