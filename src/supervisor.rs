@@ -24,54 +24,20 @@ pub struct IomodProcess {
 }
 
 impl IomodProcess {
-    /// Reads an IOmod package directory: its `iomod.toml` (`[iomod] coordinates`, `[process] entrypoint,
-    /// arguments`; the entrypoint is relative to the directory).
+    /// Reads an IOmod package directory's `iomod.toml` (`[iomod] coordinates`, `[process] entrypoint,
+    /// arguments`; the entrypoint is relative to the directory). See [`crate::package`] for packages
+    /// whose entrypoint is checked, and for package files.
     pub fn from_package(dir: &Path) -> Result<IomodProcess, Error> {
-        #[derive(serde::Deserialize)]
-        struct Package {
-            iomod: Identity,
-            process: Option<ProcessTable>,
-        }
-        #[derive(serde::Deserialize)]
-        struct Identity {
-            coordinates: String,
-        }
-        #[derive(serde::Deserialize)]
-        struct ProcessTable {
-            entrypoint: String,
-            #[serde(default)]
-            arguments: Vec<String>,
-        }
         let path = dir.join("iomod.toml");
         let invalid =
             |m: String| Error::new(ErrorCode::InvalidInput, format!("{}: {m}", path.display()));
         let text = std::fs::read_to_string(&path).map_err(|e| invalid(e.to_string()))?;
-        let package: Package =
-            toml::from_str(&text).map_err(|e| invalid(e.message().to_owned()))?;
-        let process = package
-            .process
-            .ok_or_else(|| invalid("no [process] table: nothing to start".into()))?;
+        let manifest = crate::package::PackageManifest::parse(&text).map_err(invalid)?;
         Ok(IomodProcess {
-            coordinates: package
-                .iomod
-                .coordinates
-                .parse()
-                .map_err(|e: iomod_sdk::ParseError| invalid(e.to_string()))?,
-            program: dir.join(process.entrypoint),
-            arguments: process.arguments,
+            coordinates: manifest.coordinates,
+            program: dir.join(manifest.entrypoint),
+            arguments: manifest.arguments,
         })
-    }
-
-    /// Every package under `dir` (each subdirectory holding an `iomod.toml`), sorted by name.
-    pub fn from_packages_dir(dir: &Path) -> Result<Vec<IomodProcess>, Error> {
-        let entries = std::fs::read_dir(dir)
-            .map_err(|e| Error::new(ErrorCode::InvalidInput, format!("{}: {e}", dir.display())))?;
-        let mut dirs: Vec<PathBuf> = entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.join("iomod.toml").is_file())
-            .collect();
-        dirs.sort();
-        dirs.iter().map(|d| IomodProcess::from_package(d)).collect()
     }
 }
 
@@ -116,6 +82,25 @@ pub struct ProcessStats {
     pub starts: AtomicU64,
     /// The pid of the running process (0 when none runs).
     pub pid: AtomicU32,
+    /// How many times it exited (or could not be started).
+    pub exits: AtomicU64,
+    /// How it last exited, or why it could not be started.
+    pub last_exit: std::sync::Mutex<Option<String>>,
+}
+
+impl ProcessStats {
+    fn exited(&self, how: String) {
+        self.pid.store(0, Ordering::Relaxed);
+        if let Ok(mut last) = self.last_exit.lock() {
+            *last = Some(how);
+        }
+        self.exits.fetch_add(1, Ordering::Release);
+    }
+
+    /// How it last exited, if it did.
+    pub fn last_exit(&self) -> Option<String> {
+        self.last_exit.lock().ok().and_then(|l| l.clone())
+    }
 }
 
 /// Running IOmod processes. [`Supervisor::shutdown`] stops them; dropping the supervisor kills them.
@@ -163,6 +148,11 @@ impl Supervisor {
             .map(|(_, s)| &**s)
     }
 
+    /// The coordinates of every process, with its counters.
+    pub fn all_stats(&self) -> impl Iterator<Item = (&Coordinates, &ProcessStats)> {
+        self.stats.iter().map(|(c, s)| (c, &**s))
+    }
+
     /// Stops every process: SIGTERM, then SIGKILL after the grace period; returns when all have exited.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
@@ -201,6 +191,7 @@ async fn supervise(
             Ok(child) => child,
             Err(e) => {
                 warn!(iomod = %name, program = %process.program.display(), error = %e, "cannot start the IOmod");
+                stats.exited(format!("could not be started ({}): {e}", process.program.display()));
                 if wait_or_stop(&mut stop, backoff).await {
                     return;
                 }
@@ -213,8 +204,11 @@ async fn supervise(
         info!(iomod = %name, pid = child.id().unwrap_or(0), "IOmod started");
         tokio::select! {
             status = child.wait() => {
-                stats.pid.store(0, Ordering::Relaxed);
                 let ran = started.elapsed();
+                stats.exited(match &status {
+                    Ok(status) => format!("exited with {status} after {} ms", ran.as_millis()),
+                    Err(e) => format!("could not be waited for: {e}"),
+                });
                 match status {
                     Ok(status) => warn!(iomod = %name, %status, ran_ms = ran.as_millis() as u64, "IOmod exited; restarting"),
                     Err(e) => warn!(iomod = %name, error = %e, "cannot wait for the IOmod; restarting"),

@@ -474,7 +474,7 @@ async fn a_killed_iomod_fails_the_call_promptly_and_the_supervisor_restarts_it()
 
 #[test]
 fn packages_are_read_from_their_manifests() {
-    use iomod::supervisor::IomodProcess;
+    use iomod::package::{Limits, PackageSet};
     let dir = TempDir::new();
     let package = dir.0.join("echo");
     std::fs::create_dir_all(&package).unwrap();
@@ -483,8 +483,11 @@ fn packages_are_read_from_their_manifests() {
         "[iomod]\ncoordinates = \"example.test.echo\"\nversion = \"0.1.0\"\n\n[process]\nentrypoint = \"bin/iomod-echo\"\narguments = [\"--quiet\"]\n",
     )
     .unwrap();
+    std::fs::create_dir_all(package.join("bin")).unwrap();
+    std::fs::copy(bin("iomod-echo"), package.join("bin/iomod-echo")).unwrap();
     std::fs::create_dir_all(dir.0.join("not-a-package")).unwrap();
-    let found = IomodProcess::from_packages_dir(&dir.0).unwrap();
+    let set = PackageSet::open(&dir.0, &Limits::default()).unwrap();
+    let found = set.processes();
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].coordinates, echo_coordinates());
     assert_eq!(found[0].program, package.join("bin/iomod-echo"));
@@ -494,8 +497,9 @@ fn packages_are_read_from_their_manifests() {
         "[iomod]\ncoordinates = \"Bad\"\n",
     )
     .unwrap();
-    let err = IomodProcess::from_packages_dir(&dir.0).unwrap_err();
-    assert_eq!(err.code, ErrorCode::InvalidInput);
+    let err = PackageSet::open(&dir.0, &Limits::default()).unwrap_err();
+    assert_eq!(err.path, package);
+    assert!(err.reason.contains("coordinates"), "{err}");
 }
 
 #[test]

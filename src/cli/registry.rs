@@ -72,10 +72,18 @@ pub fn main(args: RegistryArgs) -> anyhow::Result<()> {
             allow_remote: args.allow_remote,
         });
     }
-    let packages = match &args.packages {
-        Some(dir) => iomod::supervisor::IomodProcess::from_packages_dir(dir)?,
-        None => Vec::new(),
+    // Kept until the end: files of `.iomod` packages are extracted for as long as their IOmods run.
+    let package_set = match &args.packages {
+        Some(dir) => Some(iomod::package::PackageSet::open(
+            dir,
+            &iomod::package::Limits::default(),
+        )?),
+        None => None,
     };
+    let packages = package_set
+        .as_ref()
+        .map(iomod::package::PackageSet::processes)
+        .unwrap_or_default();
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let registry = Registry::start(config).await?;
@@ -106,6 +114,7 @@ pub fn main(args: RegistryArgs) -> anyhow::Result<()> {
         iomod_sdk::shutdown_signal().await;
         supervisor.shutdown().await;
         registry.shutdown();
+        drop(package_set);
         Ok(())
     })
 }

@@ -30,6 +30,7 @@ use tokio::sync::{Notify, oneshot};
 use tracing::{Instrument, debug, info, warn};
 
 use crate::function::FunctionManifest;
+use crate::package::{Limits as PackageLimits, PackageSet};
 use crate::host::{Function, Host, HostConfig, PoolingLimits, RunError, RunOptions};
 use crate::registry::{IomodState, LocalRegistry, Registry, RegistryConfig, RegistryHandle};
 use crate::supervisor::{IomodProcess, ProcessStats, Supervisor, SupervisorConfig};
@@ -47,7 +48,8 @@ pub struct ServeConfig {
     pub cache: Option<ModuleCache>,
     /// Serve HTTP on this address (see [`crate::trigger::http`]).
     pub listen: Option<SocketAddr>,
-    /// Also start every IOmod package in this directory.
+    /// Also start every IOmod package in this directory (package directories and `.iomod` files, see
+    /// [`crate::package`]).
     pub packages: Option<PathBuf>,
     /// How long [`Runtime::shutdown`] waits for invocations in flight.
     pub drain_timeout: Duration,
@@ -83,6 +85,9 @@ pub enum StartError {
     /// The registry, a worker or the HTTP listener did not start.
     #[error("{0}")]
     Start(String),
+    /// An IOmod exited, or could not be started, before it registered.
+    #[error("IOmod {0} {1} before it registered (its output is in the runtime's log)")]
+    Iomod(String, String),
 }
 
 /// Why an invocation did not produce an output.
@@ -305,6 +310,10 @@ pub struct Runtime {
     registry: Registry,
     workers: Vec<worker::Worker>,
     supervisor: Supervisor,
+    /// Kept until the IOmods have stopped: their extracted package files.
+    packages: Option<PackageSet>,
+    /// The registration (instance id) last seen of each supervised IOmod, with its exit count then.
+    seen: std::sync::Mutex<HashMap<String, (u64, u64)>>,
     http_addr: Option<SocketAddr>,
     dir: PathBuf,
     drain_timeout: Duration,
@@ -326,7 +335,15 @@ impl Runtime {
                 "workers and the concurrency limit must be at least 1".into(),
             ));
         }
-        let processes = iomods_to_start(&functions, config.packages.as_deref())?;
+        let packages = match &config.packages {
+            Some(dir) => Some(
+                PackageSet::open(dir, &PackageLimits::default())
+                    .map_err(|e| StartError::Invalid(e.to_string()))?,
+            ),
+            None => None,
+        };
+        let from_packages = packages.as_ref().map(PackageSet::processes);
+        let processes = iomods_to_start(&functions, from_packages.unwrap_or_default())?;
         let declared = declared_iomods(&functions);
         let started = Instant::now();
         let loaded = load_functions(&functions, &config)?;
@@ -336,7 +353,7 @@ impl Runtime {
             "functions loaded"
         );
 
-        let dir = private_dir().map_err(|e| {
+        let dir = socket_dir().map_err(|e| {
             StartError::Start(format!("cannot create the runtime's socket directory: {e}"))
         })?;
         let mut registry_config = RegistryConfig::unix(dir.join("registry.sock"));
@@ -397,6 +414,8 @@ impl Runtime {
             registry,
             workers,
             supervisor,
+            packages,
+            seen: std::sync::Mutex::default(),
             http_addr,
             dir,
             drain_timeout: config.drain_timeout,
@@ -409,6 +428,104 @@ impl Runtime {
         self.registry
             .wait_ready(&self.shared.declared, timeout)
             .await
+    }
+
+    /// At start: waits until every declared IOmod is registered. Fails after `timeout` naming the missing
+    /// ones, or as soon as an IOmod the runtime started exits (or cannot be started) before it registered,
+    /// naming it and how it exited.
+    pub async fn wait_started(&self, timeout: Duration) -> Result<(), StartError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let step = deadline
+                .saturating_duration_since(tokio::time::Instant::now())
+                .min(Duration::from_millis(5));
+            match self.registry.wait_ready(&self.shared.declared, step).await {
+                Ok(()) => {
+                    self.note_instances();
+                    return Ok(());
+                }
+                Err(e) if step.is_zero() => {
+                    return Err(StartError::Start(format!(
+                        "the IOmods did not register within {} ms: {}",
+                        timeout.as_millis(),
+                        e.message
+                    )));
+                }
+                Err(_) => {}
+            }
+            for (coordinates, stats) in self.supervisor.all_stats() {
+                if self.registry.instance_of(coordinates).is_none()
+                    && stats.exits.load(Ordering::Acquire) > 0
+                {
+                    let how = stats.last_exit().unwrap_or_else(|| "exited".into());
+                    return Err(StartError::Iomod(coordinates.to_string(), how));
+                }
+            }
+        }
+    }
+
+    /// Before an invocation: waits (up to `timeout`) until every IOmod the runtime started that exited
+    /// since it last registered has registered again, so that an IOmod that crashed between invocations
+    /// (or while the process was frozen, on Lambda) is back before the next one runs.
+    pub async fn wait_restarted(&self, timeout: Duration) -> Result<(), Error> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let stale: Vec<&Coordinates> = self
+                .supervisor
+                .all_stats()
+                .filter(|(c, s)| !self.is_current(c, s))
+                .map(|(c, _)| c)
+                .collect();
+            if stale.is_empty() {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                let names: Vec<String> = stale.iter().map(|c| c.to_string()).collect();
+                return Err(Error::new(
+                    iomod_sdk::ErrorCode::Unavailable,
+                    format!(
+                        "restarted IOmods did not register again within {} ms: {}",
+                        timeout.as_millis(),
+                        names.join(", ")
+                    ),
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+
+    /// Whether the IOmod registered as `coordinates` is the process running now: registered, and no exit
+    /// of its process since that registration was first seen.
+    fn is_current(&self, coordinates: &Coordinates, stats: &ProcessStats) -> bool {
+        let Some(instance) = self.registry.instance_of(coordinates) else {
+            return false;
+        };
+        let exits = stats.exits.load(Ordering::Acquire);
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        match seen.get(coordinates.as_str()) {
+            Some(&(known, exits_then)) if known == instance => exits == exits_then,
+            _ => {
+                // A registration not seen before: the process that made it is the current one.
+                seen.insert(coordinates.to_string(), (instance, exits));
+                true
+            }
+        }
+    }
+
+    fn note_instances(&self) {
+        for (coordinates, stats) in self.supervisor.all_stats() {
+            let _ = self.is_current(coordinates, stats);
+        }
+    }
+
+    /// The coordinates of the IOmods this runtime started (and supervises).
+    pub fn supervised(&self) -> Vec<Coordinates> {
+        self.supervisor.all_stats().map(|(c, _)| c.clone()).collect()
+    }
+
+    /// The IOmods the functions may call.
+    pub fn declared(&self) -> &[Coordinates] {
+        &self.shared.declared
     }
 
     /// Whether every declared IOmod is registered and healthy (`/readyz`).
@@ -487,22 +604,17 @@ impl Runtime {
             worker.stop().await;
         }
         self.registry.shutdown();
+        drop(self.packages.take());
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
-/// Every IOmod process the functions (and the packages directory) name, each once.
+/// Every IOmod process the functions (and the packages) name, each once.
 fn iomods_to_start(
     functions: &[FunctionManifest],
-    packages: Option<&Path>,
+    from_packages: Vec<IomodProcess>,
 ) -> Result<Vec<IomodProcess>, StartError> {
     let mut by_coordinates: BTreeMap<String, IomodProcess> = BTreeMap::new();
-    let from_packages = match packages {
-        Some(dir) => {
-            IomodProcess::from_packages_dir(dir).map_err(|e| StartError::Invalid(e.message))?
-        }
-        None => Vec::new(),
-    };
     let declared = functions.iter().flat_map(|f| f.processes.iter().cloned());
     for process in from_packages.into_iter().chain(declared) {
         match by_coordinates.get(process.coordinates.as_str()) {
@@ -595,24 +707,12 @@ fn load_functions(
 }
 
 /// A new directory only this user can enter, for the runtime's sockets.
-fn private_dir() -> std::io::Result<PathBuf> {
-    use std::os::unix::fs::DirBuilderExt;
+fn socket_dir() -> std::io::Result<PathBuf> {
     let base = match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
         Some(dir) => PathBuf::from(dir),
         None => std::env::temp_dir(),
     };
-    for attempt in 0..100u32 {
-        let dir = base.join(format!("iomod-serve-{}-{attempt}", std::process::id()));
-        // `create` (not `create_dir_all`) fails on an existing path: never reuse someone else's directory.
-        match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
-            Ok(()) => return Ok(dir),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Err(std::io::Error::other(
-        "no free directory name for the runtime's sockets",
-    ))
+    crate::package::private_dir(&base, "iomod-serve")
 }
 
 /// A oneshot reply, for the workers.
