@@ -17,6 +17,7 @@
 
 pub mod function;
 pub mod host;
+pub mod lambda;
 pub mod package;
 pub mod registry;
 pub mod serve;

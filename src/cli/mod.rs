@@ -1,8 +1,12 @@
 //! The `iomod` commands, one module each, and what they share.
 
+pub mod bundle;
 pub mod call;
 pub mod compile;
+pub mod lambda;
+pub mod layer;
 pub mod ls;
+pub mod pack;
 pub mod registry;
 pub mod run;
 pub mod serve;

@@ -3,7 +3,7 @@
 //! compared and cached by their hash. Files are written to a temporary name and renamed into place.
 
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use zip::write::SimpleFileOptions;
@@ -24,17 +24,24 @@ pub struct Entry {
 
 /// Writes `entries`, in order, to the zip file `out` (through a temporary file in the same directory).
 pub fn write(out: &Path, entries: &[Entry]) -> std::io::Result<()> {
+    let bytes = to_bytes(entries)?;
     let tmp = temporary_name(out);
-    let result = write_to(&tmp, entries).and_then(|()| std::fs::rename(&tmp, out));
+    let result = write_file(&tmp, &bytes).and_then(|()| std::fs::rename(&tmp, out));
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
     result
 }
 
-fn write_to(path: &Path, entries: &[Entry]) -> std::io::Result<()> {
-    let file = File::create(path)?;
-    let mut zip = ZipWriter::new(BufWriter::new(file));
+fn write_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut file = File::create(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+/// The zip archive of `entries`, in order.
+pub fn to_bytes(entries: &[Entry]) -> std::io::Result<Vec<u8>> {
+    let mut zip = ZipWriter::new(std::io::Cursor::new(Vec::new()));
     for entry in entries {
         let options = SimpleFileOptions::default()
             .compression_method(if entry.compress {
@@ -49,12 +56,7 @@ fn write_to(path: &Path, entries: &[Entry]) -> std::io::Result<()> {
             .map_err(std::io::Error::other)?;
         zip.write_all(&entry.data)?;
     }
-    let mut writer = zip.finish().map_err(std::io::Error::other)?;
-    writer.flush()?;
-    writer
-        .into_inner()
-        .map_err(|e| e.into_error())?
-        .sync_all()
+    Ok(zip.finish().map_err(std::io::Error::other)?.into_inner())
 }
 
 /// `out`'s temporary name while it is written.

@@ -411,24 +411,57 @@ pub struct Packed {
 /// by path; symbolic links and special files are refused). `out` defaults to `<coordinates>@<version>.iomod`
 /// in the current directory.
 pub fn pack(dir: &Path, out: Option<&Path>) -> Result<Packed, PackageError> {
-    let package = Package::open_dir(dir)?;
-    let out = out.map_or_else(|| PathBuf::from(package.manifest.file_name()), Path::to_owned);
+    let manifest = Package::open_dir(dir)?.manifest;
+    let out = out.map_or_else(|| PathBuf::from(manifest.file_name()), Path::to_owned);
     let skip = [out.clone(), archive::temporary_name(&out)]
         .map(|p| std::path::absolute(&p).unwrap_or(p));
-    let mut files = Vec::new();
-    collect_files(dir, dir, &skip, &mut files)?;
-    files.sort_by(|a, b| {
-        (a.name != "iomod.toml", &a.name).cmp(&(b.name != "iomod.toml", &b.name))
-    });
+    let (_, files) = package_entries(dir, &skip)?;
     archive::write(&out, &files)
         .map_err(|e| PackageError::new(dir, format!("cannot write {}: {e}", out.display())))?;
     let bytes = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
     Ok(Packed {
-        manifest: package.manifest,
+        manifest,
         path: out,
         bytes,
         files: files.len(),
     })
+}
+
+/// The package directory `dir` as a `.iomod` file's bytes (see [`pack`]).
+pub fn pack_to_bytes(dir: &Path) -> Result<(PackageManifest, Vec<u8>), PackageError> {
+    let (manifest, files) = package_entries(dir, &[])?;
+    let bytes = archive::to_bytes(&files)
+        .map_err(|e| PackageError::new(dir, format!("cannot pack: {e}")))?;
+    Ok((manifest, bytes))
+}
+
+/// Reads any package, a `.iomod` file (extracted into a temporary directory to check it whole, then
+/// removed) or a directory (packed), as a package file's bytes.
+pub fn read_any(path: &Path, limits: &Limits) -> Result<(PackageManifest, Vec<u8>), PackageError> {
+    if path.is_dir() {
+        return pack_to_bytes(path);
+    }
+    let scratch = private_dir(&std::env::temp_dir(), "iomod-check")
+        .map_err(|e| PackageError::new(path, format!("cannot create a scratch directory: {e}")))?;
+    let checked = extract(path, &scratch.join("package"), limits);
+    let _ = std::fs::remove_dir_all(&scratch);
+    let manifest = checked?.manifest;
+    let bytes = std::fs::read(path).map_err(|e| PackageError::new(path, format!("cannot read: {e}")))?;
+    Ok((manifest, bytes))
+}
+
+/// The checked manifest of the package directory `dir` and its files, `iomod.toml` first, then by path.
+fn package_entries(
+    dir: &Path,
+    skip: &[PathBuf],
+) -> Result<(PackageManifest, Vec<Entry>), PackageError> {
+    let package = Package::open_dir(dir)?;
+    let mut files = Vec::new();
+    collect_files(dir, dir, skip, &mut files)?;
+    files.sort_by(|a, b| {
+        (a.name != "iomod.toml", &a.name).cmp(&(b.name != "iomod.toml", &b.name))
+    });
+    Ok((package.manifest, files))
 }
 
 fn collect_files(

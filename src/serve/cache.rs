@@ -35,6 +35,8 @@ pub enum CacheOutcome {
     Compiled,
     /// Compiled; the cache is off or could not be used.
     Uncached,
+    /// The manifest named a precompiled module (see [`load_precompiled`]).
+    Precompiled,
 }
 
 impl ModuleCache {
@@ -116,12 +118,9 @@ impl ModuleCache {
         self.prepare_dir().map_err(StoreError::Io)?;
         let path = self.entry_path(host, wasm);
         let mut temp = tempfile_in(&self.dir).map_err(StoreError::Io)?;
-        let checksum = Sha256::digest(&artifact);
         let written = temp
             .1
-            .write_all(MAGIC)
-            .and_then(|()| temp.1.write_all(&checksum))
-            .and_then(|()| temp.1.write_all(&artifact))
+            .write_all(&precompiled_bytes(&artifact))
             .and_then(|()| temp.1.sync_all());
         if let Err(e) = written {
             let _ = std::fs::remove_file(&temp.0);
@@ -184,6 +183,39 @@ pub enum StoreError {
     /// The cache directory or the entry could not be written.
     #[error("cannot write the cache entry: {0}")]
     Io(std::io::Error),
+}
+
+/// Compiled code in the entry format: the magic, the SHA-256 of the code, the code. Cache entries and the
+/// precompiled module of a function bundle (`iomod bundle`) are such files.
+pub fn precompiled_bytes(artifact: &[u8]) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(MAGIC.len() + 32 + artifact.len());
+    bytes.extend_from_slice(MAGIC);
+    bytes.extend_from_slice(&Sha256::digest(artifact));
+    bytes.extend_from_slice(artifact);
+    bytes
+}
+
+/// Whether `bytes` claim to be a precompiled module (they start with the entry format's magic).
+pub fn is_precompiled(bytes: &[u8]) -> bool {
+    bytes.starts_with(MAGIC)
+}
+
+/// Loads a precompiled module (see [`precompiled_bytes`]) that a function manifest names: its checksum is
+/// verified, and wasmtime refuses code compiled by another version or for other engine settings.
+///
+/// A manifest is trusted like the programs it may start: name only precompiled files you built.
+pub fn load_precompiled(host: &Host, bytes: &[u8]) -> Result<Module, RunError> {
+    let artifact = verified(bytes).ok_or_else(|| {
+        RunError::InvalidModule("the precompiled module is corrupt (its checksum does not match)".into())
+    })?;
+    // SAFETY: the file is named by the function's manifest, which is trusted like the IOmod programs it
+    // starts; its checksum matches, and wasmtime checks that it was compiled for this engine.
+    unsafe { host.deserialize(artifact) }.map_err(|e| {
+        RunError::InvalidModule(format!(
+            "the precompiled module does not fit this runtime (compiled by another iomod or wasmtime, or for \
+             other engine settings; build it again with this iomod): {e}"
+        ))
+    })
 }
 
 /// The artifact inside an entry, if the entry is whole.

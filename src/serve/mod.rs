@@ -688,6 +688,11 @@ fn load_functions(
             ))
         })?;
         let (module, outcome) = match &config.cache {
+            _ if cache::is_precompiled(&wasm) => (
+                cache::load_precompiled(&host, &wasm)
+                    .map_err(|e| StartError::Module(name.clone(), e))?,
+                CacheOutcome::Precompiled,
+            ),
             Some(cache) => cache
                 .load(&host, &wasm)
                 .map_err(|e| StartError::Module(name.clone(), e))?,
