@@ -31,3 +31,5 @@ if ! command -v promtool >/dev/null; then
 fi
 # The DynamoDB-compatible server of the demo and the tests (moto, in a virtualenv under .venv/).
 "$(dirname "$0")/dynamodb-server.sh" install
+# The Lambda Runtime API emulator of the Lambda tests (cargo-lambda, in a virtualenv under .venv/).
+"$(dirname "$0")/lambda-emulator.sh" install

@@ -191,7 +191,10 @@ async fn supervise(
             Ok(child) => child,
             Err(e) => {
                 warn!(iomod = %name, program = %process.program.display(), error = %e, "cannot start the IOmod");
-                stats.exited(format!("could not be started ({}): {e}", process.program.display()));
+                stats.exited(format!(
+                    "could not be started ({}): {e}",
+                    process.program.display()
+                ));
                 if wait_or_stop(&mut stop, backoff).await {
                     return;
                 }

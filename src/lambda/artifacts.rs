@@ -180,11 +180,20 @@ mod tests {
         let text = "[function]\nmodule = \"../target/todo.wasm\"\ntime_budget_ms = 100\n\n\
                     [iomod.dependencies.dynamodb]\ncoordinates = \"example.aws.dynamodb\"\nversion = \"0.1.0\"\n\
                     entrypoint = \"../../target/debug/iomod-dynamodb\"\narguments = [\"-v\"]\n";
-        let bundled: toml::Table = toml::from_str(&bundled_manifest(text, "todo").unwrap()).unwrap();
-        assert_eq!(bundled["function"]["module"].as_str(), Some("function.cwasm"));
+        let bundled: toml::Table =
+            toml::from_str(&bundled_manifest(text, "todo").unwrap()).unwrap();
+        assert_eq!(
+            bundled["function"]["module"].as_str(),
+            Some("function.cwasm")
+        );
         assert_eq!(bundled["function"]["name"].as_str(), Some("todo"));
-        assert_eq!(bundled["function"]["time_budget_ms"].as_integer(), Some(100));
-        let dependency = bundled["iomod"]["dependencies"]["dynamodb"].as_table().unwrap();
+        assert_eq!(
+            bundled["function"]["time_budget_ms"].as_integer(),
+            Some(100)
+        );
+        let dependency = bundled["iomod"]["dependencies"]["dynamodb"]
+            .as_table()
+            .unwrap();
         assert_eq!(
             dependency.keys().collect::<Vec<_>>(),
             ["coordinates", "version"]

@@ -351,7 +351,9 @@ async fn report_init_error(api: &lambda_runtime_api_client::Client, error: &Init
         .uri("/2018-06-01/runtime/init/error")
         .header("lambda-runtime-function-error-type", error.error_type)
         .header(http::header::CONTENT_TYPE, "application/json")
-        .body(lambda_runtime_api_client::body::Body::from(body.to_string()));
+        .body(lambda_runtime_api_client::body::Body::from(
+            body.to_string(),
+        ));
     let Ok(request) = request else { return };
     match tokio::time::timeout(Duration::from_secs(5), api.call(request)).await {
         Ok(Ok(response)) if response.status().is_success() => {}
@@ -371,13 +373,17 @@ mod tests {
     #[test]
     fn xray_headers_become_traceparents() {
         assert_eq!(
-            xray_traceparent("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1")
-                .as_deref(),
+            xray_traceparent(
+                "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+            )
+            .as_deref(),
             Some("00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01")
         );
         assert_eq!(
-            xray_traceparent("Root=1-5759E988-BD862E3FE1BE46A994272793;Parent=53995C3F42CD8AD8;Sampled=0")
-                .as_deref(),
+            xray_traceparent(
+                "Root=1-5759E988-BD862E3FE1BE46A994272793;Parent=53995C3F42CD8AD8;Sampled=0"
+            )
+            .as_deref(),
             Some("00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-00")
         );
         for bad in [

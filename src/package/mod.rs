@@ -101,8 +101,8 @@ impl PackageManifest {
             #[serde(default)]
             arguments: Vec<String>,
         }
-        let raw: Raw = toml::from_str(text)
-            .map_err(|e| format!("iomod.toml: {}", e.to_string().trim()))?;
+        let raw: Raw =
+            toml::from_str(text).map_err(|e| format!("iomod.toml: {}", e.to_string().trim()))?;
         let identity = raw
             .iomod
             .ok_or("iomod.toml has no [iomod] table (coordinates, version)")?;
@@ -122,7 +122,9 @@ impl PackageManifest {
             .entrypoint
             .ok_or("iomod.toml: [process] has no `entrypoint`")?;
         let entrypoint = relative_path(&entrypoint).map_err(|why| {
-            format!("iomod.toml: the entrypoint `{entrypoint}` {why}; name a path inside the package")
+            format!(
+                "iomod.toml: the entrypoint `{entrypoint}` {why}; name a path inside the package"
+            )
         })?;
         Ok(PackageManifest {
             coordinates,
@@ -165,7 +167,9 @@ impl Package {
         let metadata = std::fs::symlink_metadata(&entrypoint)
             .map_err(|e| fail(format!("the entrypoint {shown}: {e}")))?;
         if !metadata.is_file() {
-            return Err(fail(format!("the entrypoint {shown} is not a regular file")));
+            return Err(fail(format!(
+                "the entrypoint {shown} is not a regular file"
+            )));
         }
         if !archive::is_executable(&metadata) {
             return Err(fail(format!(
@@ -255,7 +259,10 @@ impl PackageSet {
             return Ok(root.clone());
         }
         let root = private_dir(&std::env::temp_dir(), "iomod-packages").map_err(|e| {
-            PackageError::new(dir, format!("cannot create a directory to extract into: {e}"))
+            PackageError::new(
+                dir,
+                format!("cannot create a directory to extract into: {e}"),
+            )
         })?;
         self.extracted = Some(root.clone());
         Ok(root)
@@ -277,8 +284,8 @@ pub fn is_package_file(path: &Path) -> bool {
 
 /// Extracts the package file `file` into `into` (created, mode 0700; it must not exist) and checks it.
 pub fn extract(file: &Path, into: &Path, limits: &Limits) -> Result<Package, PackageError> {
-    let result = extract_unchecked(file, into, limits)
-        .and_then(|()| Package::open_extracted(into, file));
+    let result =
+        extract_unchecked(file, into, limits).and_then(|()| Package::open_extracted(into, file));
     if result.is_err() {
         let _ = std::fs::remove_dir_all(into);
     }
@@ -298,8 +305,11 @@ fn extract_unchecked(file: &Path, into: &Path, limits: &Limits) -> Result<(), Pa
         )));
     }
     let reader = File::open(file).map_err(|e| fail(format!("cannot read: {e}")))?;
-    let mut zip = zip::ZipArchive::new(reader)
-        .map_err(|e| fail(format!("not a readable zip archive (corrupt or truncated?): {e}")))?;
+    let mut zip = zip::ZipArchive::new(reader).map_err(|e| {
+        fail(format!(
+            "not a readable zip archive (corrupt or truncated?): {e}"
+        ))
+    })?;
     if zip.len() > limits.max_entries {
         return Err(fail(format!(
             "{} entries, more than the {} a package may hold",
@@ -413,8 +423,8 @@ pub struct Packed {
 pub fn pack(dir: &Path, out: Option<&Path>) -> Result<Packed, PackageError> {
     let manifest = Package::open_dir(dir)?.manifest;
     let out = out.map_or_else(|| PathBuf::from(manifest.file_name()), Path::to_owned);
-    let skip = [out.clone(), archive::temporary_name(&out)]
-        .map(|p| std::path::absolute(&p).unwrap_or(p));
+    let skip =
+        [out.clone(), archive::temporary_name(&out)].map(|p| std::path::absolute(&p).unwrap_or(p));
     let (_, files) = package_entries(dir, &skip)?;
     archive::write(&out, &files)
         .map_err(|e| PackageError::new(dir, format!("cannot write {}: {e}", out.display())))?;
@@ -446,7 +456,8 @@ pub fn read_any(path: &Path, limits: &Limits) -> Result<(PackageManifest, Vec<u8
     let checked = extract(path, &scratch.join("package"), limits);
     let _ = std::fs::remove_dir_all(&scratch);
     let manifest = checked?.manifest;
-    let bytes = std::fs::read(path).map_err(|e| PackageError::new(path, format!("cannot read: {e}")))?;
+    let bytes =
+        std::fs::read(path).map_err(|e| PackageError::new(path, format!("cannot read: {e}")))?;
     Ok((manifest, bytes))
 }
 
@@ -458,9 +469,7 @@ fn package_entries(
     let package = Package::open_dir(dir)?;
     let mut files = Vec::new();
     collect_files(dir, dir, skip, &mut files)?;
-    files.sort_by(|a, b| {
-        (a.name != "iomod.toml", &a.name).cmp(&(b.name != "iomod.toml", &b.name))
-    });
+    files.sort_by(|a, b| (a.name != "iomod.toml", &a.name).cmp(&(b.name != "iomod.toml", &b.name)));
     Ok((package.manifest, files))
 }
 
@@ -471,8 +480,8 @@ fn collect_files(
     files: &mut Vec<Entry>,
 ) -> Result<(), PackageError> {
     let fail = |reason: String| PackageError::new(root, reason);
-    let entries = std::fs::read_dir(dir)
-        .map_err(|e| fail(format!("cannot read {}: {e}", dir.display())))?;
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| fail(format!("cannot read {}: {e}", dir.display())))?;
     for entry in entries {
         let entry = entry.map_err(|e| fail(format!("cannot read {}: {e}", dir.display())))?;
         let path = entry.path();

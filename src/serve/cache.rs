@@ -206,7 +206,9 @@ pub fn is_precompiled(bytes: &[u8]) -> bool {
 /// A manifest is trusted like the programs it may start: name only precompiled files you built.
 pub fn load_precompiled(host: &Host, bytes: &[u8]) -> Result<Module, RunError> {
     let artifact = verified(bytes).ok_or_else(|| {
-        RunError::InvalidModule("the precompiled module is corrupt (its checksum does not match)".into())
+        RunError::InvalidModule(
+            "the precompiled module is corrupt (its checksum does not match)".into(),
+        )
     })?;
     // SAFETY: the file is named by the function's manifest, which is trusted like the IOmod programs it
     // starts; its checksum matches, and wasmtime checks that it was compiled for this engine.

@@ -30,8 +30,8 @@ use tokio::sync::{Notify, oneshot};
 use tracing::{Instrument, debug, info, warn};
 
 use crate::function::FunctionManifest;
-use crate::package::{Limits as PackageLimits, PackageSet};
 use crate::host::{Function, Host, HostConfig, PoolingLimits, RunError, RunOptions};
+use crate::package::{Limits as PackageLimits, PackageSet};
 use crate::registry::{IomodState, LocalRegistry, Registry, RegistryConfig, RegistryHandle};
 use crate::supervisor::{IomodProcess, ProcessStats, Supervisor, SupervisorConfig};
 use cache::{CacheOutcome, ModuleCache};
@@ -520,7 +520,10 @@ impl Runtime {
 
     /// The coordinates of the IOmods this runtime started (and supervises).
     pub fn supervised(&self) -> Vec<Coordinates> {
-        self.supervisor.all_stats().map(|(c, _)| c.clone()).collect()
+        self.supervisor
+            .all_stats()
+            .map(|(c, _)| c.clone())
+            .collect()
     }
 
     /// The IOmods the functions may call.

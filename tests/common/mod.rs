@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use capnp::{message, serialize};
 
+pub mod lambda;
 pub mod serve;
 use iomod::registry::{Registry, RegistryConfig};
 use iomod_echo::echo_capnp::{echo, echo_result, reverse_result};
