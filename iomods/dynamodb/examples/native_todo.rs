@@ -6,9 +6,11 @@
 //! `cargo run --release -p iomod-dynamodb --example native_todo -- 127.0.0.1:8081`
 #![allow(clippy::print_stdout)]
 
+#[path = "native/get.rs"]
+mod get;
+
 use std::convert::Infallible;
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::{Request, Response};
@@ -48,32 +50,9 @@ async fn handle(
         Ok(body) => body.to_bytes(),
         Err(e) => return answer(json!({ "error": format!("bad request: {e}") })),
     };
-    let id = match serde_json::from_slice::<Value>(&body) {
-        Ok(request) if request["action"] == "get" => {
-            request["id"].as_str().unwrap_or("").to_owned()
-        }
-        _ => return answer(json!({ "error": "only get is served here" })),
-    };
-    let found = client
-        .get_item()
-        .table_name("todos")
-        .key("id", AttributeValue::S(id.clone()))
-        .consistent_read(true)
-        .send()
-        .await;
-    answer(match found {
-        Ok(output) => match output.item() {
-            Some(item) => {
-                let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
-                json!({ "ok": {
-                    "done": matches!(item.get("done"), Some(AttributeValue::Bool(true))),
-                    "id": text("id"),
-                    "title": text("title"),
-                }})
-            }
-            None => json!({ "error": format!("no todo {id}") }),
-        },
-        Err(e) => json!({ "error": e.to_string() }),
+    answer(match serde_json::from_slice::<Value>(&body) {
+        Ok(request) => get::todo_get(client, &request).await,
+        Err(e) => json!({ "error": format!("bad request: {e}") }),
     })
 }
 
