@@ -19,7 +19,8 @@ pub mod artifacts;
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
 
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::value::RawValue;
@@ -102,11 +103,13 @@ pub async fn run(config: LambdaConfig) -> anyhow::Result<()> {
     let handler = {
         let runtime = runtime.clone();
         let config = config.clone();
+        let invocations = Arc::new(AtomicU64::new(0));
         service_fn(move |event: LambdaEvent<Box<RawValue>>| {
             let runtime = runtime.clone();
             let name = name.clone();
             let restart_timeout = config.restart_timeout;
-            async move { handle(&runtime, &name, event, started, restart_timeout).await }
+            let first = invocations.fetch_add(1, Ordering::Relaxed) == 0;
+            async move { handle(&runtime, &name, event, started, restart_timeout, first).await }
         })
     };
     let result = tokio::select! {
@@ -175,10 +178,18 @@ async fn init(config: &LambdaConfig) -> Result<(Runtime, String), InitError> {
             ),
         ));
     }
+    let registering = Instant::now();
     if let Err(e) = runtime.wait_started(config.init_timeout).await {
         runtime.shutdown().await;
         return Err(InitError::new("Runtime.IomodFailed", e.to_string()));
     }
+    let timings = runtime.start_timings();
+    info!(
+        packages_us = timings.packages.as_micros() as u64,
+        module_us = timings.modules.as_micros() as u64,
+        iomods_registered_us = registering.elapsed().as_micros() as u64,
+        "init parts: packages opened, module loaded, IOmods spawned to registered"
+    );
     Ok((runtime, name))
 }
 
@@ -213,6 +224,7 @@ async fn handle(
     event: LambdaEvent<Box<RawValue>>,
     started: SystemTime,
     restart_timeout: Duration,
+    first: bool,
 ) -> Result<Box<RawValue>, Diagnostic> {
     let (payload, context) = event.into_parts();
     let left = time_left(context.deadline(), SystemTime::now(), started);
@@ -226,10 +238,15 @@ async fn handle(
         budget: left,
     };
     let input = String::from(Box::<str>::from(payload)).into_bytes();
-    let output = runtime
-        .invoke(name, input, options)
-        .await
-        .map_err(|e| diagnostic(error_type(&e), e.to_string()))?;
+    let invoked = Instant::now();
+    let result = runtime.invoke(name, input, options).await;
+    if first {
+        info!(
+            micros = invoked.elapsed().as_micros() as u64,
+            "first invocation (its instance is the first)"
+        );
+    }
+    let output = result.map_err(|e| diagnostic(error_type(&e), e.to_string()))?;
     let text = String::from_utf8(output).map_err(|_| {
         diagnostic(
             "Function.InvalidOutput",

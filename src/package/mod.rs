@@ -533,3 +533,203 @@ pub(crate) fn private_dir(base: &Path, prefix: &str) -> std::io::Result<PathBuf>
         base.display()
     )))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use std::io::Write;
+
+    const MANIFEST: &str = "[iomod]\ncoordinates = \"example.test.pkg\"\nversion = \"1.2.3\"\n\n\
+                            [process]\nentrypoint = \"bin/run\"\narguments = [\"-q\"]\n";
+
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new(name: &str) -> Scratch {
+            Scratch(private_dir(&std::env::temp_dir(), &format!("iomod-package-test-{name}")).unwrap())
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn zip_file(path: &Path, entries: &[(&str, &[u8], u32)]) {
+        let mut zip = zip::ZipWriter::new(File::create(path).unwrap());
+        for (name, data, mode) in entries {
+            zip.start_file(
+                *name,
+                zip::write::SimpleFileOptions::default().unix_permissions(*mode),
+            )
+            .unwrap();
+            zip.write_all(data).unwrap();
+        }
+        zip.finish().unwrap();
+    }
+
+    fn package_dir(root: &Path) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = root.join("pkg");
+        std::fs::create_dir_all(dir.join("bin")).unwrap();
+        std::fs::write(dir.join("iomod.toml"), MANIFEST).unwrap();
+        std::fs::write(dir.join("bin/run"), b"#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(dir.join("bin/run"), std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::write(dir.join("README"), b"data").unwrap();
+        dir
+    }
+
+    #[test]
+    fn packs_deterministically_and_extracts_what_it_packed() {
+        use std::os::unix::fs::PermissionsExt;
+        let scratch = Scratch::new("roundtrip");
+        let dir = package_dir(&scratch.0);
+        let a = scratch.0.join("a.iomod");
+        let packed = pack(&dir, Some(&a)).unwrap();
+        assert_eq!(packed.files, 3);
+        assert_eq!(packed.manifest.file_name(), "example.test.pkg@1.2.3.iomod");
+        // Other times and modes of the same files give the same bytes.
+        std::fs::set_permissions(dir.join("README"), std::fs::Permissions::from_mode(0o600)).unwrap();
+        let b = scratch.0.join("b.iomod");
+        pack(&dir, Some(&b)).unwrap();
+        assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+        // Packing into the package directory itself leaves the output out of the package.
+        let inside = dir.join("self.iomod");
+        assert_eq!(pack(&dir, Some(&inside)).unwrap().files, 3);
+        std::fs::remove_file(&inside).unwrap();
+
+        let into = scratch.0.join("out");
+        let package = extract(&a, &into, &Limits::default()).unwrap();
+        assert_eq!(package.manifest.arguments, ["-q"]);
+        let process = package.process();
+        assert_eq!(process.program, into.join("bin/run"));
+        let mode = std::fs::metadata(&process.program).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o755);
+        assert_eq!(std::fs::metadata(&into).unwrap().permissions().mode() & 0o777, 0o700);
+        assert_eq!(std::fs::read(into.join("README")).unwrap(), b"data");
+    }
+
+    #[test]
+    fn assemblylift_packages_read() {
+        // `./` prefixes, stored entries, mode 0777 everywhere.
+        let scratch = Scratch::new("assemblylift");
+        let file = scratch.0.join("old.iomod");
+        zip_file(
+            &file,
+            &[("./iomod.toml", MANIFEST.as_bytes(), 0o777), ("./bin/run", b"#!/bin/sh\n", 0o777)],
+        );
+        let package = extract(&file, &scratch.0.join("out"), &Limits::default()).unwrap();
+        assert_eq!(package.manifest.coordinates.as_str(), "example.test.pkg");
+    }
+
+    fn refused(entries: &[(&str, &[u8], u32)], limits: Limits) -> String {
+        let scratch = Scratch::new("refused");
+        let file = scratch.0.join("bad.iomod");
+        zip_file(&file, entries);
+        let into = scratch.0.join("out");
+        let err = extract(&file, &into, &limits).unwrap_err();
+        assert_eq!(err.path, file);
+        assert!(!into.exists(), "a refused package leaves nothing behind");
+        err.reason
+    }
+
+    #[test]
+    fn hostile_and_broken_packages_are_refused_with_their_reason() {
+        let manifest = ("iomod.toml", MANIFEST.as_bytes(), 0o644);
+        let run = ("bin/run", b"#!/bin/sh\n".as_slice(), 0o755);
+        let limits = Limits::default();
+        for (entries, reason) in [
+            (vec![manifest, ("../x", b"".as_slice(), 0o644)], "climbs out"),
+            (vec![manifest, ("bin/../../x", b"".as_slice(), 0o644)], "climbs out"),
+            (vec![manifest, ("/etc/x", b"".as_slice(), 0o644)], "absolute path"),
+            (vec![manifest, ("bin\\..\\x", b"".as_slice(), 0o644)], "backslash"),
+            (vec![manifest, run, run], "appears twice"),
+            (vec![manifest, ("fifo", b"".as_slice(), 0o010644)], "special file"),
+            (vec![run], "cannot read iomod.toml"),
+            (vec![manifest], "the entrypoint bin/run"),
+            (vec![manifest, ("bin/run", b"#!/bin/sh\n".as_slice(), 0o644)], "not executable"),
+            (vec![("iomod.toml", b"[iomod]\ncoordinates = \"x\"".as_slice(), 0o644), run], "coordinates"),
+            (
+                vec![
+                    (
+                        "iomod.toml",
+                        MANIFEST.replace("bin/run", "../../bin/sh").as_bytes(),
+                        0o644,
+                    ),
+                    run,
+                ],
+                "name a path inside the package",
+            ),
+        ] {
+            let why = refused(&entries, limits);
+            assert!(why.contains(reason), "{entries:?}: expected `{reason}` in: {why}");
+        }
+        // Limits: decompressed bytes are counted as they are written.
+        let big = vec![0u8; 4096];
+        let small = Limits {
+            max_unpacked_bytes: 4000,
+            ..limits
+        };
+        let why = refused(&[manifest, run, ("big", &big, 0o644)], small);
+        assert!(why.contains("unpacks to more than 4000 bytes"), "{why}");
+        let few = Limits {
+            max_entries: 2,
+            ..limits
+        };
+        let why = refused(&[manifest, run, ("x", b"", 0o644)], few);
+        assert!(why.contains("3 entries"), "{why}");
+        let tiny = Limits {
+            max_archive_bytes: 10,
+            ..limits
+        };
+        let why = refused(&[manifest, run], tiny);
+        assert!(why.contains("more than the 10"), "{why}");
+    }
+
+    #[test]
+    fn corrupt_archives_are_refused() {
+        let scratch = Scratch::new("corrupt");
+        let dir = package_dir(&scratch.0);
+        let good = scratch.0.join("good.iomod");
+        pack(&dir, Some(&good)).unwrap();
+        let bytes = std::fs::read(&good).unwrap();
+        for (name, damaged) in [
+            ("empty", Vec::new()),
+            ("truncated", bytes[..bytes.len() / 2].to_vec()),
+            ("garbage", b"PK\x03\x04garbage".to_vec()),
+        ] {
+            let file = scratch.0.join(format!("{name}.iomod"));
+            std::fs::write(&file, &damaged).unwrap();
+            let err = extract(&file, &scratch.0.join(name), &Limits::default()).unwrap_err();
+            assert!(err.reason.contains("not a readable zip"), "{name}: {err}");
+        }
+        // A flipped byte inside the compressed data: the checksum catches it.
+        let mut flipped = bytes.clone();
+        let at = flipped.len() / 3;
+        flipped[at] ^= 0x55;
+        let file = scratch.0.join("flipped.iomod");
+        std::fs::write(&file, &flipped).unwrap();
+        assert!(extract(&file, &scratch.0.join("flipped"), &Limits::default()).is_err());
+    }
+
+    #[test]
+    fn a_directory_of_packages_refuses_two_of_one_iomod() {
+        let scratch = Scratch::new("set");
+        let dir = package_dir(&scratch.0);
+        let layer = scratch.0.join("layer");
+        std::fs::create_dir_all(&layer).unwrap();
+        pack(&dir, Some(&layer.join("a.iomod"))).unwrap();
+        let set = PackageSet::open(&layer, &Limits::default()).unwrap();
+        assert_eq!(set.packages.len(), 1);
+        let extracted = set.packages[0].dir.clone();
+        assert!(extracted.join("bin/run").is_file());
+        drop(set);
+        assert!(!extracted.exists(), "extracted files are removed with the set");
+        pack(&dir, Some(&layer.join("b.iomod"))).unwrap();
+        let err = PackageSet::open(&layer, &Limits::default()).unwrap_err();
+        assert!(err.reason.contains("example.test.pkg is also provided by"), "{err}");
+        assert!(err.path.ends_with("b.iomod"), "{err}");
+    }
+}

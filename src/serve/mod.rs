@@ -303,6 +303,15 @@ impl Shared {
     }
 }
 
+/// How long the parts of [`Runtime::start`] took.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StartTimings {
+    /// Reading the packages (and extracting package files).
+    pub packages: Duration,
+    /// Loading every function's module (compiled, from the cache, or precompiled).
+    pub modules: Duration,
+}
+
 /// A running runtime. Stop it with [`Runtime::shutdown`].
 #[derive(Debug)]
 pub struct Runtime {
@@ -312,6 +321,7 @@ pub struct Runtime {
     supervisor: Supervisor,
     /// Kept until the IOmods have stopped: their extracted package files.
     packages: Option<PackageSet>,
+    timings: StartTimings,
     /// The registration (instance id) last seen of each supervised IOmod, with its exit count then.
     seen: std::sync::Mutex<HashMap<String, (u64, u64)>>,
     http_addr: Option<SocketAddr>,
@@ -335,6 +345,7 @@ impl Runtime {
                 "workers and the concurrency limit must be at least 1".into(),
             ));
         }
+        let opening = Instant::now();
         let packages = match &config.packages {
             Some(dir) => Some(
                 PackageSet::open(dir, &PackageLimits::default())
@@ -345,11 +356,16 @@ impl Runtime {
         let from_packages = packages.as_ref().map(PackageSet::processes);
         let processes = iomods_to_start(&functions, from_packages.unwrap_or_default())?;
         let declared = declared_iomods(&functions);
+        let packages_opened = opening.elapsed();
         let started = Instant::now();
         let loaded = load_functions(&functions, &config)?;
+        let timings = StartTimings {
+            packages: packages_opened,
+            modules: started.elapsed(),
+        };
         info!(
             functions = loaded.len(),
-            millis = started.elapsed().as_millis() as u64,
+            millis = timings.modules.as_millis() as u64,
             "functions loaded"
         );
 
@@ -415,6 +431,7 @@ impl Runtime {
             workers,
             supervisor,
             packages,
+            timings,
             seen: std::sync::Mutex::default(),
             http_addr,
             dir,
@@ -516,6 +533,11 @@ impl Runtime {
         for (coordinates, stats) in self.supervisor.all_stats() {
             let _ = self.is_current(coordinates, stats);
         }
+    }
+
+    /// How long the parts of the start took.
+    pub fn start_timings(&self) -> StartTimings {
+        self.timings
     }
 
     /// The coordinates of the IOmods this runtime started (and supervises).
