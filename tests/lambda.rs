@@ -201,6 +201,9 @@ fn write_zip(path: &Path, entries: &[(&str, &[u8], u32)], symlink: Option<(&str,
 
 const SCRIPT_MANIFEST: &str = "[iomod]\ncoordinates = \"example.test.broken\"\nversion = \"1.0.0\"\n\n[process]\nentrypoint = \"run.sh\"\n";
 
+/// Damages a layer directory (`/opt/iomod`).
+type BreakLayer = Box<dyn Fn(&Path)>;
+
 #[tokio::test(flavor = "multi_thread")]
 async fn init_errors_name_the_failing_iomod_or_package() {
     // An IOmod that exits at start.
@@ -238,7 +241,7 @@ async fn init_errors_name_the_failing_iomod_or_package() {
     }
 
     // Packages that are refused, each named with its reason.
-    let cases: [(&str, Box<dyn Fn(&Path)>, &str); 5] = [
+    let cases: [(&str, BreakLayer, &str); 5] = [
         (
             "corrupt",
             Box::new(|opt: &Path| {

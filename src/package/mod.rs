@@ -547,7 +547,9 @@ mod tests {
 
     impl Scratch {
         fn new(name: &str) -> Scratch {
-            Scratch(private_dir(&std::env::temp_dir(), &format!("iomod-package-test-{name}")).unwrap())
+            Scratch(
+                private_dir(&std::env::temp_dir(), &format!("iomod-package-test-{name}")).unwrap(),
+            )
         }
     }
 
@@ -576,7 +578,8 @@ mod tests {
         std::fs::create_dir_all(dir.join("bin")).unwrap();
         std::fs::write(dir.join("iomod.toml"), MANIFEST).unwrap();
         std::fs::write(dir.join("bin/run"), b"#!/bin/sh\n").unwrap();
-        std::fs::set_permissions(dir.join("bin/run"), std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(dir.join("bin/run"), std::fs::Permissions::from_mode(0o755))
+            .unwrap();
         std::fs::write(dir.join("README"), b"data").unwrap();
         dir
     }
@@ -591,7 +594,8 @@ mod tests {
         assert_eq!(packed.files, 3);
         assert_eq!(packed.manifest.file_name(), "example.test.pkg@1.2.3.iomod");
         // Other times and modes of the same files give the same bytes.
-        std::fs::set_permissions(dir.join("README"), std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::fs::set_permissions(dir.join("README"), std::fs::Permissions::from_mode(0o600))
+            .unwrap();
         let b = scratch.0.join("b.iomod");
         pack(&dir, Some(&b)).unwrap();
         assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
@@ -605,9 +609,15 @@ mod tests {
         assert_eq!(package.manifest.arguments, ["-q"]);
         let process = package.process();
         assert_eq!(process.program, into.join("bin/run"));
-        let mode = std::fs::metadata(&process.program).unwrap().permissions().mode();
+        let mode = std::fs::metadata(&process.program)
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o755);
-        assert_eq!(std::fs::metadata(&into).unwrap().permissions().mode() & 0o777, 0o700);
+        assert_eq!(
+            std::fs::metadata(&into).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
         assert_eq!(std::fs::read(into.join("README")).unwrap(), b"data");
     }
 
@@ -618,7 +628,10 @@ mod tests {
         let file = scratch.0.join("old.iomod");
         zip_file(
             &file,
-            &[("./iomod.toml", MANIFEST.as_bytes(), 0o777), ("./bin/run", b"#!/bin/sh\n", 0o777)],
+            &[
+                ("./iomod.toml", MANIFEST.as_bytes(), 0o777),
+                ("./bin/run", b"#!/bin/sh\n", 0o777),
+            ],
         );
         let package = extract(&file, &scratch.0.join("out"), &Limits::default()).unwrap();
         assert_eq!(package.manifest.coordinates.as_str(), "example.test.pkg");
@@ -641,16 +654,47 @@ mod tests {
         let run = ("bin/run", b"#!/bin/sh\n".as_slice(), 0o755);
         let limits = Limits::default();
         for (entries, reason) in [
-            (vec![manifest, ("../x", b"".as_slice(), 0o644)], "climbs out"),
-            (vec![manifest, ("bin/../../x", b"".as_slice(), 0o644)], "climbs out"),
-            (vec![manifest, ("/etc/x", b"".as_slice(), 0o644)], "absolute path"),
-            (vec![manifest, ("bin\\..\\x", b"".as_slice(), 0o644)], "backslash"),
-            (vec![manifest, run, run], "appears twice"),
-            (vec![manifest, ("fifo", b"".as_slice(), 0o010644)], "special file"),
+            (
+                vec![manifest, ("../x", b"".as_slice(), 0o644)],
+                "climbs out",
+            ),
+            (
+                vec![manifest, ("bin/../../x", b"".as_slice(), 0o644)],
+                "climbs out",
+            ),
+            (
+                vec![manifest, ("/etc/x", b"".as_slice(), 0o644)],
+                "absolute path",
+            ),
+            (
+                vec![manifest, ("bin\\..\\x", b"".as_slice(), 0o644)],
+                "backslash",
+            ),
+            (
+                vec![
+                    manifest,
+                    run,
+                    ("./bin/run", b"#!/bin/sh\n".as_slice(), 0o755),
+                ],
+                "appears twice",
+            ),
             (vec![run], "cannot read iomod.toml"),
             (vec![manifest], "the entrypoint bin/run"),
-            (vec![manifest, ("bin/run", b"#!/bin/sh\n".as_slice(), 0o644)], "not executable"),
-            (vec![("iomod.toml", b"[iomod]\ncoordinates = \"x\"".as_slice(), 0o644), run], "coordinates"),
+            (
+                vec![manifest, ("bin/run", b"#!/bin/sh\n".as_slice(), 0o644)],
+                "not executable",
+            ),
+            (
+                vec![
+                    (
+                        "iomod.toml",
+                        b"[iomod]\ncoordinates = \"x\"".as_slice(),
+                        0o644,
+                    ),
+                    run,
+                ],
+                "coordinates",
+            ),
             (
                 vec![
                     (
@@ -664,7 +708,26 @@ mod tests {
             ),
         ] {
             let why = refused(&entries, limits);
-            assert!(why.contains(reason), "{entries:?}: expected `{reason}` in: {why}");
+            assert!(
+                why.contains(reason),
+                "{entries:?}: expected `{reason}` in: {why}"
+            );
+        }
+        // A FIFO entry (the writer keeps permission bits only: the type is set in the central directory).
+        {
+            let scratch = Scratch::new("fifo");
+            let file = scratch.0.join("bad.iomod");
+            zip_file(&file, &[manifest, run, ("fifo", b"", 0o644)]);
+            let mut bytes = std::fs::read(&file).unwrap();
+            let header = bytes
+                .windows(4 + 42 + 4)
+                .position(|w| w.starts_with(b"PK\x01\x02") && &w[46..] == b"fifo")
+                .unwrap();
+            let mode: u32 = 0o010644 << 16;
+            bytes[header + 38..header + 42].copy_from_slice(&mode.to_le_bytes());
+            std::fs::write(&file, bytes).unwrap();
+            let err = extract(&file, &scratch.0.join("out"), &limits).unwrap_err();
+            assert!(err.reason.contains("`fifo` is a special file"), "{err}");
         }
         // Limits: decompressed bytes are counted as they are written.
         let big = vec![0u8; 4096];
@@ -726,10 +789,16 @@ mod tests {
         let extracted = set.packages[0].dir.clone();
         assert!(extracted.join("bin/run").is_file());
         drop(set);
-        assert!(!extracted.exists(), "extracted files are removed with the set");
+        assert!(
+            !extracted.exists(),
+            "extracted files are removed with the set"
+        );
         pack(&dir, Some(&layer.join("b.iomod"))).unwrap();
         let err = PackageSet::open(&layer, &Limits::default()).unwrap_err();
-        assert!(err.reason.contains("example.test.pkg is also provided by"), "{err}");
+        assert!(
+            err.reason.contains("example.test.pkg is also provided by"),
+            "{err}"
+        );
         assert!(err.path.ends_with("b.iomod"), "{err}");
     }
 }

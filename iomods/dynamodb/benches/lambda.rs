@@ -160,7 +160,11 @@ async fn start(
         .unwrap();
     let answer = answer.unwrap();
     assert_eq!(answer.status, 200, "{log}: {}", answer.text());
-    assert!(answer.json().get("ok").is_some(), "{log}: {}", answer.text());
+    assert!(
+        answer.json().get("ok").is_some(),
+        "{log}: {}",
+        answer.text()
+    );
     Started {
         runtime,
         emulator,
@@ -300,6 +304,8 @@ async fn main() {
         mib(size(&artifacts.native))
     );
     if !full() {
-        println!("Smoke run (no --bench): debug builds; scripts/bench-lambda.sh gives the figures.");
+        println!(
+            "Smoke run (no --bench): debug builds; scripts/bench-lambda.sh gives the figures."
+        );
     }
 }
