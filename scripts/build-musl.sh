@@ -34,3 +34,6 @@ cp "$binary" "$out/bin/iomod-dynamodb"
 size=$(stat -c %s "$binary")
 echo "$binary: $size bytes ($(awk "BEGIN { printf \"%.1f\", $size / 1048576 }") MiB), $(file -b "$binary" | cut -d, -f1-2)"
 echo "package: $out (iomod.toml, bin/iomod-dynamodb)"
+# The same package as a .iomod file (AssemblyLift's format), for a Lambda layer: `iomod layer`.
+version=$(sed -n 's/^version = "\(.*\)"/\1/p' iomods/dynamodb/iomod.toml | head -1)
+cargo run -q -p iomod --bin iomod -- pack "$out" -o "$(dirname "$out")/example.aws.dynamodb@$version.iomod"

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::lambda::*;
+use common::serve::kill;
 use common::*;
 use serde_json::{Value, json};
 
@@ -147,6 +148,23 @@ async fn a_layer_of_packages_serves_warm_invocations_and_errors() {
     let answer = emulator.invoke("[1, 2, 3]").await;
     assert_eq!(answer.status, 200, "{}", answer.text());
     assert_eq!(answer.text(), "[1, 2, 3]");
+
+    // SIGTERM: the runtime stops its IOmods and exits.
+    let mut runtime = runtime;
+    let echo = runtime.child_pid("iomod-echo").unwrap();
+    kill("TERM", runtime.child.id());
+    let status = runtime.wait_exit(Duration::from_secs(20));
+    assert!(status.is_some(), "the runtime stops on SIGTERM");
+    assert!(
+        !Path::new(&format!("/proc/{echo}")).exists(),
+        "its IOmod was stopped:\n{}",
+        runtime.log_text()
+    );
+    assert!(
+        runtime.log_text().contains("IOmod stopped"),
+        "{}",
+        runtime.log_text()
+    );
 }
 
 /// Starts a runtime on `layer` with a function needing `needs`, and returns the init error the waiting

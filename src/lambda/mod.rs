@@ -335,7 +335,7 @@ fn names(coordinates: &[iomod_sdk::Coordinates]) -> String {
         .join(", ")
 }
 
-/// A client of the Runtime API named by `AWS_LAMBDA_RUNTIME_API` (with or without a scheme and a path).
+/// A client of the Runtime API named by `AWS_LAMBDA_RUNTIME_API`.
 fn api_client() -> anyhow::Result<lambda_runtime_api_client::Client> {
     let value = std::env::var(RUNTIME_API_ENV).map_err(|_| {
         anyhow::anyhow!(
@@ -343,20 +343,32 @@ fn api_client() -> anyhow::Result<lambda_runtime_api_client::Client> {
              Runtime API emulator; use `iomod serve` or `iomod run` elsewhere"
         )
     })?;
-    let uri: http::Uri = if value.contains("://") {
-        value.parse()
-    } else {
-        format!("http://{value}").parse()
-    }
-    .map_err(|e| anyhow::anyhow!("{RUNTIME_API_ENV}={value} is not an address: {e}"))?;
-    anyhow::ensure!(
-        uri.authority().is_some(),
-        "{RUNTIME_API_ENV}={value} names no host"
-    );
     lambda_runtime_api_client::Client::builder()
-        .with_endpoint(uri)
+        .with_endpoint(runtime_api_uri(&value)?)
         .build()
         .map_err(|e| anyhow::anyhow!("cannot build the Runtime API client: {e}"))
+}
+
+/// The Runtime API's base URI from `AWS_LAMBDA_RUNTIME_API`: `host:port` as Lambda gives it, or a URL
+/// with a scheme and a path prefix as emulators give it.
+pub fn runtime_api_uri(value: &str) -> anyhow::Result<http::Uri> {
+    let with_scheme = if value.contains("://") {
+        value.to_owned()
+    } else {
+        format!("http://{value}")
+    };
+    let uri: http::Uri = with_scheme
+        .parse()
+        .map_err(|e| anyhow::anyhow!("{RUNTIME_API_ENV}={value} is not an address: {e}"))?;
+    anyhow::ensure!(
+        uri.host().is_some_and(|h| !h.is_empty()),
+        "{RUNTIME_API_ENV}={value} names no host"
+    );
+    anyhow::ensure!(
+        matches!(uri.scheme_str(), Some("http" | "https")),
+        "{RUNTIME_API_ENV}={value}: the Runtime API is spoken over http"
+    );
+    Ok(uri)
 }
 
 /// Posts an init error. Lambda answers at once; an emulator may hold the request until an invocation
@@ -413,6 +425,22 @@ mod tests {
             "Root=1-5759e988-bd862e3fe1be46a99427279x;Parent=53995c3f42cd8ad8",
         ] {
             assert_eq!(xray_traceparent(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn runtime_api_addresses_with_and_without_scheme_and_prefix() {
+        let uri = runtime_api_uri("127.0.0.1:9001").unwrap();
+        assert_eq!(uri.to_string(), "http://127.0.0.1:9001/");
+        let uri = runtime_api_uri("http://127.0.0.1:9000/.rt").unwrap();
+        assert_eq!(
+            (uri.host(), uri.port_u16(), uri.path()),
+            (Some("127.0.0.1"), Some(9000), "/.rt")
+        );
+        let uri = runtime_api_uri("localhost:9001").unwrap();
+        assert_eq!(uri.host(), Some("localhost"));
+        for bad in ["", "ftp://host:1", "http://", "a b:1"] {
+            assert!(runtime_api_uri(bad).is_err(), "{bad}");
         }
     }
 
