@@ -670,13 +670,12 @@ async fn bad_registrations_are_rejected_with_reasons() {
 async fn iomod_registry_supervises_a_packages_directory() {
     let dir = TempDir::new();
     let package = dir.0.join("packages/echo");
-    std::fs::create_dir_all(&package).unwrap();
+    std::fs::create_dir_all(package.join("bin")).unwrap();
+    // A package holds its entrypoint: a path inside it.
+    std::fs::copy(bin("iomod-echo"), package.join("bin/iomod-echo")).unwrap();
     std::fs::write(
         package.join("iomod.toml"),
-        format!(
-            "[iomod]\ncoordinates = \"example.test.echo\"\nversion = \"0.1.0\"\n\n[process]\nentrypoint = {:?}\n",
-            bin("iomod-echo").display().to_string()
-        ),
+        "[iomod]\ncoordinates = \"example.test.echo\"\nversion = \"0.1.0\"\n\n[process]\nentrypoint = \"bin/iomod-echo\"\n",
     )
     .unwrap();
     let socket = dir.socket();
