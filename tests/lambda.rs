@@ -171,6 +171,11 @@ async fn a_layer_of_packages_serves_warm_invocations_and_errors() {
 /// invocation receives; checks that the runtime exits with a failure.
 async fn init_error(dir: &Path, opt: &Path, needs: &[&str]) -> (String, String) {
     let function = json_function(dir, needs);
+    init_error_with(dir, opt, &function).await
+}
+
+/// [`init_error`] with the function manifest `function`.
+async fn init_error_with(dir: &Path, opt: &Path, function: &Path) -> (String, String) {
     let emulator = Emulator::start(dir);
     // The emulator hands an init error to an invocation that is waiting.
     let pending = {
@@ -190,7 +195,7 @@ async fn init_error(dir: &Path, opt: &Path, needs: &[&str]) -> (String, String) 
         })
     };
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let mut runtime = start_runtime(dir, &emulator, &function, opt);
+    let mut runtime = start_runtime(dir, &emulator, function, opt);
     let answer = pending.await.unwrap().unwrap().unwrap();
     let status = runtime.wait_exit(Duration::from_secs(30));
     let log = runtime.log_text();
@@ -331,6 +336,25 @@ async fn init_errors_name_the_failing_iomod_or_package() {
             !dir.0.join("opt/escaped.sh").exists() && !Path::new("/tmp/iomod-absolute.sh").exists(),
             "{case}: nothing was written outside the package"
         );
+    }
+
+    // A precompiled module that does not match its checksum.
+    {
+        let dir = TempDir::new();
+        let package = echo_package(&dir.0);
+        let opt = layer(&dir.0, &[&package]);
+        let function = json_function(&dir.0, &[ECHO]);
+        let mut damaged = b"iomod-cwasm-v1\n\0".to_vec();
+        damaged.extend_from_slice(&[0; 32]);
+        damaged.extend_from_slice(b"not compiled code");
+        std::fs::write(function.with_file_name("function.cwasm"), damaged).unwrap();
+        let text = std::fs::read_to_string(&function)
+            .unwrap()
+            .replace("json.wat", "function.cwasm");
+        std::fs::write(&function, text).unwrap();
+        let (kind, message) = init_error_with(&dir.0, &opt, &function).await;
+        assert_eq!(kind, "Runtime.InvalidModule", "{message}");
+        assert!(message.contains("checksum"), "{message}");
     }
 
     // A function needing an IOmod the layer does not hold.

@@ -54,8 +54,8 @@ pub fn layer(inputs: &[PathBuf], out: &Path) -> anyhow::Result<Layer> {
             name: format!("iomod/{}", manifest.file_name()),
             data: bytes.clone(),
             executable: false,
-            // Packages are deflated already.
-            compress: false,
+            // `iomod pack` stores a package's entries: the layer compresses them.
+            compress: true,
         })
         .collect();
     archive::write(out, &entries).with_context(|| format!("cannot write {}", out.display()))?;

@@ -186,7 +186,8 @@ impl Limiter {
 /// What every worker shares.
 #[derive(Debug)]
 pub(crate) struct Shared {
-    pub(crate) functions: HashMap<String, Arc<Loaded>>,
+    /// The loaded functions; set once their modules are loaded (the IOmods start meanwhile).
+    pub(crate) functions: std::sync::OnceLock<HashMap<String, Arc<Loaded>>>,
     pub(crate) metrics: Arc<Metrics>,
     /// The main registry, where IOmods that know no lanes are reached and readiness is read.
     pub(crate) main: RegistryHandle,
@@ -208,6 +209,14 @@ pub enum Readiness {
 }
 
 impl Shared {
+    /// The loaded functions (none while their modules load, during [`Runtime::start`]).
+    pub(crate) fn loaded(&self) -> &HashMap<String, Arc<Loaded>> {
+        static NONE: std::sync::OnceLock<HashMap<String, Arc<Loaded>>> = std::sync::OnceLock::new();
+        self.functions
+            .get()
+            .unwrap_or_else(|| NONE.get_or_init(HashMap::new))
+    }
+
     /// Runs one invocation on this worker: counted against the limit, traced, measured.
     pub(crate) async fn invoke_here(
         &self,
@@ -285,6 +294,9 @@ impl Shared {
             .map(|s| (s.info.coordinates.as_str(), s.state))
             .collect();
         let mut missing = Vec::new();
+        if self.functions.get().is_none() {
+            missing.push("the functions' modules (loading)".to_owned());
+        }
         for coordinates in &self.declared {
             let state = by_coordinates.get(coordinates.as_str()).copied();
             self.metrics
@@ -357,17 +369,15 @@ impl Runtime {
         let processes = iomods_to_start(&functions, from_packages.unwrap_or_default())?;
         let declared = declared_iomods(&functions);
         let packages_opened = opening.elapsed();
-        let started = Instant::now();
-        let loaded = load_functions(&functions, &config)?;
-        let timings = StartTimings {
-            packages: packages_opened,
-            modules: started.elapsed(),
+        // The modules load on a blocking thread while the registry, the workers and the IOmods start: an
+        // IOmod's start (its own process) and a module's load overlap.
+        let loading = {
+            let (functions, config) = (functions.clone(), config.clone());
+            tokio::task::spawn_blocking(move || {
+                let started = Instant::now();
+                load_functions(&functions, &config).map(|loaded| (loaded, started.elapsed()))
+            })
         };
-        info!(
-            functions = loaded.len(),
-            millis = timings.modules.as_millis() as u64,
-            "functions loaded"
-        );
 
         let dir = socket_dir().map_err(|e| {
             StartError::Start(format!("cannot create the runtime's socket directory: {e}"))
@@ -386,7 +396,7 @@ impl Runtime {
                 .collect(),
         ));
         let shared = Arc::new(Shared {
-            functions: loaded,
+            functions: std::sync::OnceLock::new(),
             metrics,
             main: registry.handle(),
             declared,
@@ -425,6 +435,35 @@ impl Runtime {
             SupervisorConfig::new(RegistryAddress::Unix(dir.join("registry.sock")));
         supervisor_config.lanes = workers.iter().map(|w| w.lane.clone()).collect();
         let supervisor = Supervisor::start_with_stats(processes, supervisor_config, stats);
+        let loaded = match loading.await {
+            Ok(Ok(loaded)) => Ok(loaded),
+            Ok(Err(e)) => Err(e),
+            Err(e) => Err(StartError::Start(format!(
+                "loading the modules failed: {e}"
+            ))),
+        };
+        let (loaded, modules) = match loaded {
+            Ok(loaded) => loaded,
+            Err(e) => {
+                supervisor.shutdown().await;
+                for worker in workers {
+                    worker.stop().await;
+                }
+                registry.shutdown();
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(e);
+            }
+        };
+        info!(
+            functions = loaded.len(),
+            millis = modules.as_millis() as u64,
+            "functions loaded"
+        );
+        let _ = shared.functions.set(loaded);
+        let timings = StartTimings {
+            packages: packages_opened,
+            modules,
+        };
         Ok(Runtime {
             shared,
             registry,
@@ -570,7 +609,7 @@ impl Runtime {
 
     /// The functions' names, sorted.
     pub fn function_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.shared.functions.keys().cloned().collect();
+        let mut names: Vec<String> = self.shared.loaded().keys().cloned().collect();
         names.sort();
         names
     }
@@ -589,7 +628,7 @@ impl Runtime {
     ) -> Result<Vec<u8>, InvokeError> {
         let loaded = self
             .shared
-            .functions
+            .loaded()
             .get(name)
             .cloned()
             .ok_or_else(|| InvokeError::UnknownFunction(name.to_owned()))?;

@@ -151,7 +151,18 @@ async fn invoke(
     shared: &Shared,
     active: &Arc<AtomicUsize>,
 ) -> Response<Full<Bytes>> {
-    let Some(loaded) = shared.functions.get(name) else {
+    let Some(functions) = shared.functions.get() else {
+        let mut response = error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "starting",
+            "the runtime is starting: its functions' modules are loading",
+        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return response;
+    };
+    let Some(loaded) = functions.get(name) else {
         return error(
             StatusCode::NOT_FOUND,
             "not_found",
