@@ -33,7 +33,11 @@ pub fn main(args: LambdaArgs) -> anyhow::Result<()> {
         init_timeout: super::seconds(args.init_timeout, "--init-timeout")?,
         restart_timeout: super::seconds(args.restart_timeout, "--restart-timeout")?,
     };
-    let runtime = tokio::runtime::Runtime::new()?;
+    // One event at a time: the Runtime API loop, the supervisor and the hand-off to the worker need one
+    // thread, not one per core (the worker and the registry have their own).
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(iomod::lambda::run(config))
 }
 
