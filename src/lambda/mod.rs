@@ -178,7 +178,6 @@ async fn init(config: &LambdaConfig) -> Result<(Runtime, String), InitError> {
             ),
         ));
     }
-    let registering = Instant::now();
     if let Err(e) = runtime.wait_started(config.init_timeout).await {
         runtime.shutdown().await;
         return Err(InitError::new("Runtime.IomodFailed", e.to_string()));
@@ -187,8 +186,10 @@ async fn init(config: &LambdaConfig) -> Result<(Runtime, String), InitError> {
     info!(
         packages_us = timings.packages.as_micros() as u64,
         module_us = timings.modules.as_micros() as u64,
-        iomods_registered_us = registering.elapsed().as_micros() as u64,
-        "init parts: packages opened, module loaded, IOmods spawned to registered"
+        iomods_registered_us = timings
+            .iomods_spawned
+            .map_or(0, |t| t.elapsed().as_micros() as u64),
+        "init parts: packages opened, then the module loaded while the IOmods were spawned and registered"
     );
     Ok((runtime, name))
 }

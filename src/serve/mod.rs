@@ -316,12 +316,15 @@ impl Shared {
 }
 
 /// How long the parts of [`Runtime::start`] took.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct StartTimings {
     /// Reading the packages (and extracting package files).
     pub packages: Duration,
-    /// Loading every function's module (compiled, from the cache, or precompiled).
+    /// Loading every function's module (compiled, from the cache, or precompiled); the IOmods start
+    /// meanwhile.
     pub modules: Duration,
+    /// When the IOmods were spawned.
+    pub iomods_spawned: Option<Instant>,
 }
 
 /// A running runtime. Stop it with [`Runtime::shutdown`].
@@ -435,6 +438,7 @@ impl Runtime {
             SupervisorConfig::new(RegistryAddress::Unix(dir.join("registry.sock")));
         supervisor_config.lanes = workers.iter().map(|w| w.lane.clone()).collect();
         let supervisor = Supervisor::start_with_stats(processes, supervisor_config, stats);
+        let iomods_spawned = Instant::now();
         let loaded = match loading.await {
             Ok(Ok(loaded)) => Ok(loaded),
             Ok(Err(e)) => Err(e),
@@ -463,6 +467,7 @@ impl Runtime {
         let timings = StartTimings {
             packages: packages_opened,
             modules,
+            iomods_spawned: Some(iomods_spawned),
         };
         Ok(Runtime {
             shared,

@@ -310,8 +310,9 @@ async fn main() {
         }
     };
     println!(
-        "Init parts (iomod runtime): packages opened (extracted) {:.1} ms, module loaded {:.1} ms, \
-         IOmods spawned to registered {:.1} ms, first invocation (first instance, first IOmod call) {:.1} ms",
+        "Init parts (iomod runtime): packages opened (extracted) {:.1} ms, then the module loaded {:.1} ms \
+         while the IOmods were spawned and registered {:.1} ms; first invocation (first instance, first \
+         IOmod call, DynamoDB's answer) {:.1} ms",
         part(0),
         part(1),
         part(2),
