@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the DynamoDB IOmod as a static x86_64 Linux binary (musl), the way it ships to AWS Lambda, and packs
-# it with its manifest as an IOmod package directory (iomod.toml + bin/iomod-dynamodb).
+# it with its manifest as an IOmod package directory (iomod.toml + bin/iomod-dynamodb) and as a `.iomod` file
+# next to it (`iomod pack`; the Lambda layer's format).
 #
 # Usage: scripts/build-musl.sh [OUT_DIR]     (default: target/packages/dynamodb)
 set -euo pipefail
