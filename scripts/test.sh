@@ -8,7 +8,8 @@ scripts/setup.sh
 # The checked-in generated files of the DynamoDB IOmod match its manifest.
 cargo run -q -p iomod-codegen -- check iomods/dynamodb/iomod.toml --out iomods/dynamodb \
     --only guest,schema,json --guest-sdk-dependency '{ path = "../../../iomod-sdk" }'
-# The end-to-end tests start the workspace's binaries (iomod, iomod-echo, iomod-dynamodb) as real processes.
-cargo build --workspace --bins
+# The end-to-end tests start the workspace's binaries (iomod, iomod-echo, iomod-dynamodb) as real processes,
+# and the Lambda benchmark's smoke run its native baseline (an example).
+cargo build --workspace --bins --examples
 cargo test --workspace --all-targets
 cargo test --workspace --doc
