@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::serve::{Answer, try_http};
+use super::serve::{Answer, stop, try_http};
 
 /// The repository's root.
 fn root() -> PathBuf {
@@ -216,24 +216,6 @@ impl Runtime {
 impl Drop for Runtime {
     fn drop(&mut self) {
         stop(&mut self.child);
-    }
-}
-
-/// SIGTERM, then SIGKILL after 10 s.
-fn stop(child: &mut Child) {
-    if let Ok(None) = child.try_wait() {
-        let _ = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status();
-        let started = Instant::now();
-        while started.elapsed() < Duration::from_secs(10) {
-            if let Ok(Some(_)) = child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
     }
 }
 

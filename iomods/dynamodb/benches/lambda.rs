@@ -19,7 +19,7 @@ mod serve;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{COORDINATES, DynamoServer, TempDir, function_module};
+use common::{COORDINATES, DynamoServer, TempDir, dynamodb_package, function_module};
 use lambda::{Emulator, Runtime, iomod_ok, unzip};
 use serde_json::json;
 
@@ -64,18 +64,7 @@ fn artifacts(dir: &Path) -> Artifacts {
         .unwrap()
         .to_owned();
     let iomod = bins.join("iomod");
-    let package = dir.join("package");
-    std::fs::create_dir_all(package.join("bin")).unwrap();
-    std::fs::copy(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("iomod.toml"),
-        package.join("iomod.toml"),
-    )
-    .unwrap();
-    std::fs::copy(
-        env!("CARGO_BIN_EXE_iomod-dynamodb"),
-        package.join("bin/iomod-dynamodb"),
-    )
-    .unwrap();
+    let package = dynamodb_package(dir);
     let layer = dir.join("layer.zip");
     iomod_ok(
         &iomod,
@@ -294,7 +283,7 @@ async fn main() {
     println!("| | iomod runtime | native | difference |");
     println!("|---|---|---|---|");
     println!(
-        "| cold start, process start to first answer | {cold_iomod:.1} ms | {cold_native:.1} ms | +{:.1} ms |",
+        "| cold start, process start to first answer | {cold_iomod:.1} ms | {cold_native:.1} ms | {:+.1} ms |",
         cold_iomod - cold_native
     );
     println!(

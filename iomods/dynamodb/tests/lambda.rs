@@ -45,18 +45,7 @@ async fn the_todo_function_on_a_lambda_layer_and_bundle() {
     let iomod = iomod_binary();
 
     // The IOmod's package directory (its manifest and binary), packed, put in a layer.
-    let package = dir.0.join("dynamodb-package");
-    std::fs::create_dir_all(package.join("bin")).unwrap();
-    std::fs::copy(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("iomod.toml"),
-        package.join("iomod.toml"),
-    )
-    .unwrap();
-    std::fs::copy(
-        env!("CARGO_BIN_EXE_iomod-dynamodb"),
-        package.join("bin/iomod-dynamodb"),
-    )
-    .unwrap();
+    let package = dynamodb_package(&dir.0);
     let file = dir.0.join(format!("{COORDINATES}@0.1.0.iomod"));
     iomod_ok(
         &iomod,

@@ -237,3 +237,21 @@ impl Stack {
             .await
     }
 }
+
+/// An IOmod package directory of this IOmod in `dir`: its manifest and the binary under test
+/// (`bin/iomod-dynamodb`, as `[process] entrypoint` names it).
+pub fn dynamodb_package(dir: &Path) -> PathBuf {
+    let package = dir.join("dynamodb-package");
+    std::fs::create_dir_all(package.join("bin")).unwrap();
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("iomod.toml"),
+        package.join("iomod.toml"),
+    )
+    .unwrap();
+    std::fs::copy(
+        env!("CARGO_BIN_EXE_iomod-dynamodb"),
+        package.join("bin/iomod-dynamodb"),
+    )
+    .unwrap();
+    package
+}
