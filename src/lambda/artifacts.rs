@@ -98,6 +98,7 @@ pub fn bundle(manifest_path: &Path, bootstrap: &Path, out: &Path) -> anyhow::Res
         .precompile(&wasm)
         .with_context(|| format!("function `{}`", manifest.name))?;
     let module = cache::precompiled_bytes(&artifact);
+    let module_bytes = module.len() as u64;
     let text = std::fs::read_to_string(manifest_path)
         .with_context(|| format!("cannot read {}", manifest_path.display()))?;
     let bundled = bundled_manifest(&text, &manifest.name)
@@ -126,7 +127,7 @@ pub fn bundle(manifest_path: &Path, bootstrap: &Path, out: &Path) -> anyhow::Res
         },
         Entry {
             name: BUNDLE_MODULE.into(),
-            data: module.clone(),
+            data: module,
             executable: false,
             compress: true,
         },
@@ -135,7 +136,7 @@ pub fn bundle(manifest_path: &Path, bootstrap: &Path, out: &Path) -> anyhow::Res
     Ok(Bundle {
         name: manifest.name,
         bytes: std::fs::metadata(out).map(|m| m.len()).unwrap_or(0),
-        module_bytes: module.len() as u64,
+        module_bytes,
         bootstrap_bytes: metadata.len(),
     })
 }

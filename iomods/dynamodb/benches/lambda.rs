@@ -63,7 +63,7 @@ fn artifacts(dir: &Path) -> Artifacts {
         .parent()
         .unwrap()
         .to_owned();
-    let iomod = bins.join("iomod");
+    let iomod = common::iomod_binary();
     let package = dynamodb_package(dir);
     let layer = dir.join("layer.zip");
     iomod_ok(

@@ -11,23 +11,13 @@ mod lambda;
 #[path = "../../../tests/common/serve.rs"]
 mod serve;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::*;
 use lambda::*;
 use serde_json::{Value, json};
 use serve::*;
-
-fn iomod_binary() -> PathBuf {
-    let path = Path::new(env!("CARGO_BIN_EXE_iomod-dynamodb")).with_file_name("iomod");
-    assert!(
-        path.is_file(),
-        "{} is missing: run `cargo build --workspace --bins` first (scripts/test.sh does)",
-        path.display()
-    );
-    path
-}
 
 async fn todo(emulator: &Emulator, request: Value) -> Value {
     let answer = emulator.invoke(&request.to_string()).await;

@@ -8,23 +8,12 @@ mod common;
 mod serve;
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::*;
 use serde_json::{Value, json};
 use serve::*;
-
-/// `iomod`, built next to this package's binaries by `cargo build --workspace --bins`.
-fn iomod_binary() -> PathBuf {
-    let path = Path::new(env!("CARGO_BIN_EXE_iomod-dynamodb")).with_file_name("iomod");
-    assert!(
-        path.is_file(),
-        "{} is missing: run `cargo build --workspace --bins` first (scripts/test.sh does)",
-        path.display()
-    );
-    path
-}
 
 async fn todo(serve: &Serve, request: Value) -> Value {
     let answer = invoke(serve.addr, "todo", request.to_string().as_bytes()).await;

@@ -255,3 +255,14 @@ pub fn dynamodb_package(dir: &Path) -> PathBuf {
     .unwrap();
     package
 }
+
+/// `iomod`, built next to this package's binaries by `cargo build --workspace --bins`.
+pub fn iomod_binary() -> PathBuf {
+    let path = Path::new(env!("CARGO_BIN_EXE_iomod-dynamodb")).with_file_name("iomod");
+    assert!(
+        path.is_file(),
+        "{} is missing: run `cargo build --workspace --bins` first (scripts/test.sh does)",
+        path.display()
+    );
+    path
+}
