@@ -54,17 +54,18 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-pub mod iomod_capnp {
-    //! The runtime protocol, generated from `schemas/iomod.capnp`.
-    #![allow(
-        clippy::all,
-        clippy::unwrap_used,
-        missing_debug_implementations,
-        rust_2018_idioms,
-        unused
-    )]
-    include!(concat!(env!("OUT_DIR"), "/iomod_capnp.rs"));
-}
+/// The runtime protocol: capnpc-rust's code for `schemas/iomod.capnp`, checked in (the SDK has no build
+/// script) and verified against the schema by the repository's tests.
+#[allow(
+    clippy::all,
+    clippy::unwrap_used,
+    missing_debug_implementations,
+    missing_docs,
+    rust_2018_idioms,
+    unused
+)]
+#[rustfmt::skip]
+pub mod iomod_capnp;
 
 #[cfg(not(target_arch = "wasm32"))]
 mod context;
@@ -98,8 +99,8 @@ pub use serve::{
 pub const PROTOCOL_VERSION: u32 = iomod_capnp::PROTOCOL_VERSION;
 
 /// The text of `schemas/iomod.capnp`, the protocol schema that generated IOmod schemas import as
-/// `/iomod.capnp`.
-pub const PROTOCOL_SCHEMA: &str = include_str!("../../schemas/iomod.capnp");
+/// `/iomod.capnp` (the crate carries a copy in `schema/iomod.capnp`).
+pub const PROTOCOL_SCHEMA: &str = include_str!("../schema/iomod.capnp");
 
 /// This SDK's version, sent at registration.
 pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
