@@ -101,7 +101,14 @@ impl Builder {
         self
     }
 
-    /// Derive serde's traits on the host types too.
+    /// Whether the IOmod answers JSON calls (`iomod call`): serde's traits on the host types and
+    /// `Service::call_json` (default: yes). The SDK provides serde; the crate needs no dependency for it.
+    pub fn json_calls(mut self, yes: bool) -> Self {
+        self.options.host_serde = yes;
+        self
+    }
+
+    /// The same as [`Builder::json_calls`].
     pub fn host_serde(mut self, yes: bool) -> Self {
         self.options.host_serde = yes;
         self

@@ -132,6 +132,17 @@ pub(crate) fn validate(m: &Manifest, out: &mut Vec<Diagnostic>) {
             format!("the errors of method `{}`", method.name),
         );
     }
+    for (name, what) in [
+        ("Client", "the typed client of the host skeleton"),
+        ("Server", "the Cap'n Proto server of the host skeleton"),
+        ("Service", "the `iomod_sdk::Service` of the host skeleton"),
+    ] {
+        generated.insert(name.to_owned(), what.to_owned());
+    }
+    generated.insert(
+        crate::generate::Names::of(m).interface,
+        "the trait an implementation of the IOmod implements".to_owned(),
+    );
     for (ty, _) in map_types(m) {
         generated.insert(
             map_entry_name(&ty),

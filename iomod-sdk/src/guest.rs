@@ -74,10 +74,6 @@ mod host {
     pub fn call_read(_: u64, _: &mut [u8]) -> i32 {
         -1
     }
-    #[cfg(not(target_arch = "wasm32"))]
-    pub fn wait() -> i64 {
-        -1
-    }
 }
 
 thread_local! {
@@ -174,9 +170,41 @@ pub fn read_message(
 /// Runs `future` to completion: the entry point of a function. While every call it waits for is pending,
 /// the guest sleeps in the host until one finishes.
 ///
+/// Natively (a function's native tests, where generated guest crates call implementations installed in
+/// process) it is an ordinary executor: the thread sleeps until the future is woken.
+///
+/// # Panics
+///
+/// In wasm, when the future waits for something other than an IOmod call: nothing could ever wake it.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+        fn wake_by_ref(self: &std::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
+        }
+        std::thread::park();
+    }
+}
+
+/// Runs `future` to completion: the entry point of a function. While every call it waits for is pending,
+/// the guest sleeps in the host until one finishes.
+///
 /// # Panics
 ///
 /// When the future waits for something other than an IOmod call: nothing could ever wake it.
+#[cfg(target_arch = "wasm32")]
 pub fn block_on<F: Future>(future: F) -> F::Output {
     let mut future = std::pin::pin!(future);
     let mut cx = Context::from_waker(Waker::noop());

@@ -78,7 +78,18 @@ pub mod logging;
 #[cfg(not(target_arch = "wasm32"))]
 mod serve;
 #[cfg(not(target_arch = "wasm32"))]
+pub mod testing;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod transport;
+
+/// What generated host skeletons use, so an IOmod crate needs no dependencies of its own for them. Not
+/// part of the SDK's API.
+#[doc(hidden)]
+#[cfg(not(target_arch = "wasm32"))]
+pub mod __private {
+    pub use serde;
+    pub use serde_json;
+}
 
 #[cfg(not(target_arch = "wasm32"))]
 pub use capnp_rpc;

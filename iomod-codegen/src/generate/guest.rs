@@ -22,6 +22,7 @@ pub(crate) fn guest(
     context.insert("digest", &m.digest);
     context.insert("doc", &m.doc.lines().collect::<Vec<_>>());
     context.insert("module", &names.module);
+    context.insert("interface", &names.interface);
     context.insert("interface_module", &snake(&names.interface));
     context.insert(
         "crate_name",

@@ -163,9 +163,10 @@ pub struct Options {
     /// The `iomod-sdk` dependency of the guest crate, as TOML (`"0.1"`, or `{ path = ".." }`).
     #[arg(long, default_value_t = default_sdk_dependency())]
     pub guest_sdk_dependency: String,
-    /// Also derive `serde::Serialize` and `serde::Deserialize` on the host types (the crate then needs
-    /// `serde` with its `derive` feature).
-    #[arg(long)]
+    /// Whether the host skeleton answers JSON calls (`iomod call`): serde's traits on the host types and
+    /// `Service::call_json` (through the SDK's own serde, so the IOmod crate needs no serde dependency).
+    /// On by default; `--no-json-calls` turns it off.
+    #[arg(long = "no-json-calls", action = clap::ArgAction::SetFalse)]
     pub host_serde: bool,
 }
 
@@ -178,7 +179,7 @@ impl Default for Options {
         Self {
             host_parent_module: Vec::new(),
             guest_sdk_dependency: default_sdk_dependency(),
-            host_serde: false,
+            host_serde: true,
         }
     }
 }

@@ -108,13 +108,27 @@ impl<'m> RustGen<'m> {
         }
         match self.flavor {
             Flavor::Host => {}
-            Flavor::HostSerde => d.push_str(", ::serde::Serialize, ::serde::Deserialize"),
+            Flavor::HostSerde => d.push_str(
+                ", ::iomod_sdk::__private::serde::Serialize, ::iomod_sdk::__private::serde::Deserialize",
+            ),
             Flavor::Guest => {
                 d.push_str(", ::serde::Serialize, ::serde::Deserialize, ::schemars::JsonSchema")
             }
         }
         d.push_str(")]\n");
+        if self.flavor == Flavor::HostSerde {
+            d.push_str("#[serde(crate = \"::iomod_sdk::__private::serde\")]\n");
+        }
         d
+    }
+
+    /// The path of the `serde` crate in generated code: the guest crate depends on it; host skeletons
+    /// use the SDK's, so an IOmod crate needs no serde dependency of its own.
+    fn serde(&self) -> &'static str {
+        match self.flavor {
+            Flavor::Guest => "::serde",
+            Flavor::Host | Flavor::HostSerde => "::iomod_sdk::__private::serde",
+        }
     }
 
     fn has_float(&self, ty: &Type, seen: &mut BTreeSet<String>) -> bool {
@@ -559,8 +573,12 @@ impl<'m> RustGen<'m> {
                 out,
                 "/// As JSON: `{{\"<Error>\": <its value>}}`, the shape of the method's error schema; `Failed` is\n/// `{{\"Failed\": {{\"code\": .., \"message\": ..}}}}`."
             );
-            let _ = writeln!(out, "impl ::serde::Serialize for {error} {{");
-            out.push_str("    fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> ::std::result::Result<S::Ok, S::Error> {\n        match self {\n");
+            let serde = self.serde();
+            let _ = writeln!(out, "impl {serde}::Serialize for {error} {{");
+            let _ = writeln!(
+                out,
+                "    fn serialize<S: {serde}::Serializer>(&self, serializer: S) -> ::std::result::Result<S::Ok, S::Error> {{\n        match self {{"
+            );
             for (index, e) in method.errors.iter().enumerate() {
                 let _ = writeln!(
                     out,
@@ -588,7 +606,7 @@ impl<'m> RustGen<'m> {
             for e in &method.errors {
                 let _ = writeln!(
                     out,
-                    "            Self::{e}(value) => ::iomod_sdk::Error::method(\"{e}\", format!(\"{{value:?}}\"), ::serde_json::to_vec(&value).unwrap_or_default()),"
+                    "            Self::{e}(value) => ::iomod_sdk::Error::method(\"{e}\", format!(\"{{value:?}}\"), ::iomod_sdk::__private::serde_json::to_vec(&value).unwrap_or_default()),"
                 );
             }
             out.push_str("            Self::Failed(error) => error,\n        }\n    }\n}\n\n");

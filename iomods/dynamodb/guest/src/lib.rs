@@ -5720,189 +5720,1000 @@ fn malformed(error: ::capnp::Error) -> ::iomod_sdk::Error {
 }
 
 /// Creates a table (CreateTable).
+///
+/// In native builds (a function's tests) this calls what [`native`] installed on the current thread.
 pub async fn create_table(input: CreateTableInput) -> ::std::result::Result<CreateTableOutput, CreateTableError> {
-    let mut message = ::capnp::message::Builder::new_default();
-    input.write_to(message.init_root::<cap::dynamodb::create_table_params::Builder<'_>>().init_input()).map_err(malformed)?;
-    let request = ::capnp::serialize::write_message_to_words(&message);
-    let response = ::iomod_sdk::guest::call("example.aws.dynamodb.create_table@82ed18f33b503e94", request).await?;
-    let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-    let results = reader.get_root::<cap::dynamodb::create_table_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-    CreateTableError::read_outcome(results).map_err(malformed)?
+    #[cfg(not(target_arch = "wasm32"))]
+    return native::calls::create_table(input).await;
+    #[cfg(target_arch = "wasm32")]
+    {
+        let mut message = ::capnp::message::Builder::new_default();
+        input.write_to(message.init_root::<cap::dynamodb::create_table_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        let request = ::capnp::serialize::write_message_to_words(&message);
+        let response = ::iomod_sdk::guest::call("example.aws.dynamodb.create_table@82ed18f33b503e94", request).await?;
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
+        let results = reader.get_root::<cap::dynamodb::create_table_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
+        CreateTableError::read_outcome(results).map_err(malformed)?
+    }
 }
 
 /// Describes a table (DescribeTable).
+///
+/// In native builds (a function's tests) this calls what [`native`] installed on the current thread.
 pub async fn describe_table(input: DescribeTableInput) -> ::std::result::Result<DescribeTableOutput, DescribeTableError> {
-    let mut message = ::capnp::message::Builder::new_default();
-    input.write_to(message.init_root::<cap::dynamodb::describe_table_params::Builder<'_>>().init_input()).map_err(malformed)?;
-    let request = ::capnp::serialize::write_message_to_words(&message);
-    let response = ::iomod_sdk::guest::call("example.aws.dynamodb.describe_table@f9806f629cf32143", request).await?;
-    let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-    let results = reader.get_root::<cap::dynamodb::describe_table_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-    DescribeTableError::read_outcome(results).map_err(malformed)?
+    #[cfg(not(target_arch = "wasm32"))]
+    return native::calls::describe_table(input).await;
+    #[cfg(target_arch = "wasm32")]
+    {
+        let mut message = ::capnp::message::Builder::new_default();
+        input.write_to(message.init_root::<cap::dynamodb::describe_table_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        let request = ::capnp::serialize::write_message_to_words(&message);
+        let response = ::iomod_sdk::guest::call("example.aws.dynamodb.describe_table@f9806f629cf32143", request).await?;
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
+        let results = reader.get_root::<cap::dynamodb::describe_table_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
+        DescribeTableError::read_outcome(results).map_err(malformed)?
+    }
 }
 
 /// Lists table names, a page at a time (ListTables).
+///
+/// In native builds (a function's tests) this calls what [`native`] installed on the current thread.
 pub async fn list_tables(input: ListTablesInput) -> ::std::result::Result<ListTablesOutput, ListTablesError> {
-    let mut message = ::capnp::message::Builder::new_default();
-    input.write_to(message.init_root::<cap::dynamodb::list_tables_params::Builder<'_>>().init_input()).map_err(malformed)?;
-    let request = ::capnp::serialize::write_message_to_words(&message);
-    let response = ::iomod_sdk::guest::call("example.aws.dynamodb.list_tables@e72ed98e3c9ac8ba", request).await?;
-    let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-    let results = reader.get_root::<cap::dynamodb::list_tables_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-    ListTablesError::read_outcome(results).map_err(malformed)?
+    #[cfg(not(target_arch = "wasm32"))]
+    return native::calls::list_tables(input).await;
+    #[cfg(target_arch = "wasm32")]
+    {
+        let mut message = ::capnp::message::Builder::new_default();
+        input.write_to(message.init_root::<cap::dynamodb::list_tables_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        let request = ::capnp::serialize::write_message_to_words(&message);
+        let response = ::iomod_sdk::guest::call("example.aws.dynamodb.list_tables@e72ed98e3c9ac8ba", request).await?;
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
+        let results = reader.get_root::<cap::dynamodb::list_tables_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
+        ListTablesError::read_outcome(results).map_err(malformed)?
+    }
 }
 
 /// Deletes a table (DeleteTable).
+///
+/// In native builds (a function's tests) this calls what [`native`] installed on the current thread.
 pub async fn delete_table(input: DeleteTableInput) -> ::std::result::Result<DeleteTableOutput, DeleteTableError> {
-    let mut message = ::capnp::message::Builder::new_default();
-    input.write_to(message.init_root::<cap::dynamodb::delete_table_params::Builder<'_>>().init_input()).map_err(malformed)?;
-    let request = ::capnp::serialize::write_message_to_words(&message);
-    let response = ::iomod_sdk::guest::call("example.aws.dynamodb.delete_table@2b2b785fa368bb80", request).await?;
-    let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-    let results = reader.get_root::<cap::dynamodb::delete_table_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-    DeleteTableError::read_outcome(results).map_err(malformed)?
+    #[cfg(not(target_arch = "wasm32"))]
+    return native::calls::delete_table(input).await;
+    #[cfg(target_arch = "wasm32")]
+    {
+        let mut message = ::capnp::message::Builder::new_default();
+        input.write_to(message.init_root::<cap::dynamodb::delete_table_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        let request = ::capnp::serialize::write_message_to_words(&message);
+        let response = ::iomod_sdk::guest::call("example.aws.dynamodb.delete_table@2b2b785fa368bb80", request).await?;
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
+        let results = reader.get_root::<cap::dynamodb::delete_table_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
+        DeleteTableError::read_outcome(results).map_err(malformed)?
+    }
 }
 
 /// Changes a table's throughput, billing mode or indexes (UpdateTable).
+///
+/// In native builds (a function's tests) this calls what [`native`] installed on the current thread.
 pub async fn update_table(input: UpdateTableInput) -> ::std::result::Result<UpdateTableOutput, UpdateTableError> {
-    let mut message = ::capnp::message::Builder::new_default();
-    input.write_to(message.init_root::<cap::dynamodb::update_table_params::Builder<'_>>().init_input()).map_err(malformed)?;
-    let request = ::capnp::serialize::write_message_to_words(&message);
-    let response = ::iomod_sdk::guest::call("example.aws.dynamodb.update_table@ceb0c22370a5b002", request).await?;
-    let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-    let results = reader.get_root::<cap::dynamodb::update_table_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-    UpdateTableError::read_outcome(results).map_err(malformed)?
+    #[cfg(not(target_arch = "wasm32"))]
+    return native::calls::update_table(input).await;
+    #[cfg(target_arch = "wasm32")]
+    {
+        let mut message = ::capnp::message::Builder::new_default();
+        input.write_to(message.init_root::<cap::dynamodb::update_table_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        let request = ::capnp::serialize::write_message_to_words(&message);
+        let response = ::iomod_sdk::guest::call("example.aws.dynamodb.update_table@ceb0c22370a5b002", request).await?;
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
+        let results = reader.get_root::<cap::dynamodb::update_table_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
+        UpdateTableError::read_outcome(results).map_err(malformed)?
+    }
 }
 
 /// Creates or replaces an item (PutItem).
+///
+/// In native builds (a function's tests) this calls what [`native`] installed on the current thread.
 pub async fn put_item(input: PutItemInput) -> ::std::result::Result<PutItemOutput, PutItemError> {
-    let mut message = ::capnp::message::Builder::new_default();
-    input.write_to(message.init_root::<cap::dynamodb::put_item_params::Builder<'_>>().init_input()).map_err(malformed)?;
-    let request = ::capnp::serialize::write_message_to_words(&message);
-    let response = ::iomod_sdk::guest::call("example.aws.dynamodb.put_item@c0c2199f2bc8adc7", request).await?;
-    let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-    let results = reader.get_root::<cap::dynamodb::put_item_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-    PutItemError::read_outcome(results).map_err(malformed)?
+    #[cfg(not(target_arch = "wasm32"))]
+    return native::calls::put_item(input).await;
+    #[cfg(target_arch = "wasm32")]
+    {
+        let mut message = ::capnp::message::Builder::new_default();
+        input.write_to(message.init_root::<cap::dynamodb::put_item_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        let request = ::capnp::serialize::write_message_to_words(&message);
+        let response = ::iomod_sdk::guest::call("example.aws.dynamodb.put_item@c0c2199f2bc8adc7", request).await?;
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
+        let results = reader.get_root::<cap::dynamodb::put_item_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
+        PutItemError::read_outcome(results).map_err(malformed)?
+    }
 }
 
 /// Reads an item by its key (GetItem).
+///
+/// In native builds (a function's tests) this calls what [`native`] installed on the current thread.
 pub async fn get_item(input: GetItemInput) -> ::std::result::Result<GetItemOutput, GetItemError> {
-    let mut message = ::capnp::message::Builder::new_default();
-    input.write_to(message.init_root::<cap::dynamodb::get_item_params::Builder<'_>>().init_input()).map_err(malformed)?;
-    let request = ::capnp::serialize::write_message_to_words(&message);
-    let response = ::iomod_sdk::guest::call("example.aws.dynamodb.get_item@94e4323cd411e95a", request).await?;
-    let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-    let results = reader.get_root::<cap::dynamodb::get_item_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-    GetItemError::read_outcome(results).map_err(malformed)?
+    #[cfg(not(target_arch = "wasm32"))]
+    return native::calls::get_item(input).await;
+    #[cfg(target_arch = "wasm32")]
+    {
+        let mut message = ::capnp::message::Builder::new_default();
+        input.write_to(message.init_root::<cap::dynamodb::get_item_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        let request = ::capnp::serialize::write_message_to_words(&message);
+        let response = ::iomod_sdk::guest::call("example.aws.dynamodb.get_item@94e4323cd411e95a", request).await?;
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
+        let results = reader.get_root::<cap::dynamodb::get_item_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
+        GetItemError::read_outcome(results).map_err(malformed)?
+    }
 }
 
 /// Changes an item's attributes, creating it if needed (UpdateItem).
+///
+/// In native builds (a function's tests) this calls what [`native`] installed on the current thread.
 pub async fn update_item(input: UpdateItemInput) -> ::std::result::Result<UpdateItemOutput, UpdateItemError> {
-    let mut message = ::capnp::message::Builder::new_default();
-    input.write_to(message.init_root::<cap::dynamodb::update_item_params::Builder<'_>>().init_input()).map_err(malformed)?;
-    let request = ::capnp::serialize::write_message_to_words(&message);
-    let response = ::iomod_sdk::guest::call("example.aws.dynamodb.update_item@2fbbcb37abeeb443", request).await?;
-    let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-    let results = reader.get_root::<cap::dynamodb::update_item_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-    UpdateItemError::read_outcome(results).map_err(malformed)?
+    #[cfg(not(target_arch = "wasm32"))]
+    return native::calls::update_item(input).await;
+    #[cfg(target_arch = "wasm32")]
+    {
+        let mut message = ::capnp::message::Builder::new_default();
+        input.write_to(message.init_root::<cap::dynamodb::update_item_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        let request = ::capnp::serialize::write_message_to_words(&message);
+        let response = ::iomod_sdk::guest::call("example.aws.dynamodb.update_item@2fbbcb37abeeb443", request).await?;
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
+        let results = reader.get_root::<cap::dynamodb::update_item_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
+        UpdateItemError::read_outcome(results).map_err(malformed)?
+    }
 }
 
 /// Deletes an item by its key (DeleteItem).
+///
+/// In native builds (a function's tests) this calls what [`native`] installed on the current thread.
 pub async fn delete_item(input: DeleteItemInput) -> ::std::result::Result<DeleteItemOutput, DeleteItemError> {
-    let mut message = ::capnp::message::Builder::new_default();
-    input.write_to(message.init_root::<cap::dynamodb::delete_item_params::Builder<'_>>().init_input()).map_err(malformed)?;
-    let request = ::capnp::serialize::write_message_to_words(&message);
-    let response = ::iomod_sdk::guest::call("example.aws.dynamodb.delete_item@83960cd10032f28a", request).await?;
-    let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-    let results = reader.get_root::<cap::dynamodb::delete_item_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-    DeleteItemError::read_outcome(results).map_err(malformed)?
+    #[cfg(not(target_arch = "wasm32"))]
+    return native::calls::delete_item(input).await;
+    #[cfg(target_arch = "wasm32")]
+    {
+        let mut message = ::capnp::message::Builder::new_default();
+        input.write_to(message.init_root::<cap::dynamodb::delete_item_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        let request = ::capnp::serialize::write_message_to_words(&message);
+        let response = ::iomod_sdk::guest::call("example.aws.dynamodb.delete_item@83960cd10032f28a", request).await?;
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
+        let results = reader.get_root::<cap::dynamodb::delete_item_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
+        DeleteItemError::read_outcome(results).map_err(malformed)?
+    }
 }
 
 /// Reads the items of one partition, a page at a time (Query); continue from last_evaluated_key.
+///
+/// In native builds (a function's tests) this calls what [`native`] installed on the current thread.
 pub async fn query(input: QueryInput) -> ::std::result::Result<QueryOutput, QueryError> {
-    let mut message = ::capnp::message::Builder::new_default();
-    input.write_to(message.init_root::<cap::dynamodb::query_params::Builder<'_>>().init_input()).map_err(malformed)?;
-    let request = ::capnp::serialize::write_message_to_words(&message);
-    let response = ::iomod_sdk::guest::call("example.aws.dynamodb.query@391dfe9c96be1f36", request).await?;
-    let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-    let results = reader.get_root::<cap::dynamodb::query_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-    QueryError::read_outcome(results).map_err(malformed)?
+    #[cfg(not(target_arch = "wasm32"))]
+    return native::calls::query(input).await;
+    #[cfg(target_arch = "wasm32")]
+    {
+        let mut message = ::capnp::message::Builder::new_default();
+        input.write_to(message.init_root::<cap::dynamodb::query_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        let request = ::capnp::serialize::write_message_to_words(&message);
+        let response = ::iomod_sdk::guest::call("example.aws.dynamodb.query@391dfe9c96be1f36", request).await?;
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
+        let results = reader.get_root::<cap::dynamodb::query_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
+        QueryError::read_outcome(results).map_err(malformed)?
+    }
 }
 
 /// Reads every item of a table or index, a page at a time, optionally in parallel segments (Scan).
+///
+/// In native builds (a function's tests) this calls what [`native`] installed on the current thread.
 pub async fn scan(input: ScanInput) -> ::std::result::Result<ScanOutput, ScanError> {
-    let mut message = ::capnp::message::Builder::new_default();
-    input.write_to(message.init_root::<cap::dynamodb::scan_params::Builder<'_>>().init_input()).map_err(malformed)?;
-    let request = ::capnp::serialize::write_message_to_words(&message);
-    let response = ::iomod_sdk::guest::call("example.aws.dynamodb.scan@b5bfa5b65bd91b44", request).await?;
-    let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-    let results = reader.get_root::<cap::dynamodb::scan_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-    ScanError::read_outcome(results).map_err(malformed)?
+    #[cfg(not(target_arch = "wasm32"))]
+    return native::calls::scan(input).await;
+    #[cfg(target_arch = "wasm32")]
+    {
+        let mut message = ::capnp::message::Builder::new_default();
+        input.write_to(message.init_root::<cap::dynamodb::scan_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        let request = ::capnp::serialize::write_message_to_words(&message);
+        let response = ::iomod_sdk::guest::call("example.aws.dynamodb.scan@b5bfa5b65bd91b44", request).await?;
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
+        let results = reader.get_root::<cap::dynamodb::scan_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
+        ScanError::read_outcome(results).map_err(malformed)?
+    }
 }
 
 /// Reads up to 100 items from one or more tables (BatchGetItem); retry unprocessed_keys.
+///
+/// In native builds (a function's tests) this calls what [`native`] installed on the current thread.
 pub async fn batch_get_item(input: BatchGetItemInput) -> ::std::result::Result<BatchGetItemOutput, BatchGetItemError> {
-    let mut message = ::capnp::message::Builder::new_default();
-    input.write_to(message.init_root::<cap::dynamodb::batch_get_item_params::Builder<'_>>().init_input()).map_err(malformed)?;
-    let request = ::capnp::serialize::write_message_to_words(&message);
-    let response = ::iomod_sdk::guest::call("example.aws.dynamodb.batch_get_item@aaa3c4380a794f4a", request).await?;
-    let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-    let results = reader.get_root::<cap::dynamodb::batch_get_item_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-    BatchGetItemError::read_outcome(results).map_err(malformed)?
+    #[cfg(not(target_arch = "wasm32"))]
+    return native::calls::batch_get_item(input).await;
+    #[cfg(target_arch = "wasm32")]
+    {
+        let mut message = ::capnp::message::Builder::new_default();
+        input.write_to(message.init_root::<cap::dynamodb::batch_get_item_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        let request = ::capnp::serialize::write_message_to_words(&message);
+        let response = ::iomod_sdk::guest::call("example.aws.dynamodb.batch_get_item@aaa3c4380a794f4a", request).await?;
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
+        let results = reader.get_root::<cap::dynamodb::batch_get_item_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
+        BatchGetItemError::read_outcome(results).map_err(malformed)?
+    }
 }
 
 /// Puts or deletes up to 25 items in one or more tables (BatchWriteItem); retry unprocessed_items.
+///
+/// In native builds (a function's tests) this calls what [`native`] installed on the current thread.
 pub async fn batch_write_item(input: BatchWriteItemInput) -> ::std::result::Result<BatchWriteItemOutput, BatchWriteItemError> {
-    let mut message = ::capnp::message::Builder::new_default();
-    input.write_to(message.init_root::<cap::dynamodb::batch_write_item_params::Builder<'_>>().init_input()).map_err(malformed)?;
-    let request = ::capnp::serialize::write_message_to_words(&message);
-    let response = ::iomod_sdk::guest::call("example.aws.dynamodb.batch_write_item@35691d49ce523e24", request).await?;
-    let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-    let results = reader.get_root::<cap::dynamodb::batch_write_item_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-    BatchWriteItemError::read_outcome(results).map_err(malformed)?
+    #[cfg(not(target_arch = "wasm32"))]
+    return native::calls::batch_write_item(input).await;
+    #[cfg(target_arch = "wasm32")]
+    {
+        let mut message = ::capnp::message::Builder::new_default();
+        input.write_to(message.init_root::<cap::dynamodb::batch_write_item_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        let request = ::capnp::serialize::write_message_to_words(&message);
+        let response = ::iomod_sdk::guest::call("example.aws.dynamodb.batch_write_item@35691d49ce523e24", request).await?;
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
+        let results = reader.get_root::<cap::dynamodb::batch_write_item_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
+        BatchWriteItemError::read_outcome(results).map_err(malformed)?
+    }
 }
 
 /// Reads up to 100 items atomically (TransactGetItems).
+///
+/// In native builds (a function's tests) this calls what [`native`] installed on the current thread.
 pub async fn transact_get_items(input: TransactGetItemsInput) -> ::std::result::Result<TransactGetItemsOutput, TransactGetItemsError> {
-    let mut message = ::capnp::message::Builder::new_default();
-    input.write_to(message.init_root::<cap::dynamodb::transact_get_items_params::Builder<'_>>().init_input()).map_err(malformed)?;
-    let request = ::capnp::serialize::write_message_to_words(&message);
-    let response = ::iomod_sdk::guest::call("example.aws.dynamodb.transact_get_items@b50afc76fd4fa34a", request).await?;
-    let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-    let results = reader.get_root::<cap::dynamodb::transact_get_items_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-    TransactGetItemsError::read_outcome(results).map_err(malformed)?
+    #[cfg(not(target_arch = "wasm32"))]
+    return native::calls::transact_get_items(input).await;
+    #[cfg(target_arch = "wasm32")]
+    {
+        let mut message = ::capnp::message::Builder::new_default();
+        input.write_to(message.init_root::<cap::dynamodb::transact_get_items_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        let request = ::capnp::serialize::write_message_to_words(&message);
+        let response = ::iomod_sdk::guest::call("example.aws.dynamodb.transact_get_items@b50afc76fd4fa34a", request).await?;
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
+        let results = reader.get_root::<cap::dynamodb::transact_get_items_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
+        TransactGetItemsError::read_outcome(results).map_err(malformed)?
+    }
 }
 
 /// Writes up to 100 items atomically, all or none (TransactWriteItems).
+///
+/// In native builds (a function's tests) this calls what [`native`] installed on the current thread.
 pub async fn transact_write_items(input: TransactWriteItemsInput) -> ::std::result::Result<TransactWriteItemsOutput, TransactWriteItemsError> {
-    let mut message = ::capnp::message::Builder::new_default();
-    input.write_to(message.init_root::<cap::dynamodb::transact_write_items_params::Builder<'_>>().init_input()).map_err(malformed)?;
-    let request = ::capnp::serialize::write_message_to_words(&message);
-    let response = ::iomod_sdk::guest::call("example.aws.dynamodb.transact_write_items@b0403628785f684a", request).await?;
-    let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-    let results = reader.get_root::<cap::dynamodb::transact_write_items_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-    TransactWriteItemsError::read_outcome(results).map_err(malformed)?
+    #[cfg(not(target_arch = "wasm32"))]
+    return native::calls::transact_write_items(input).await;
+    #[cfg(target_arch = "wasm32")]
+    {
+        let mut message = ::capnp::message::Builder::new_default();
+        input.write_to(message.init_root::<cap::dynamodb::transact_write_items_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        let request = ::capnp::serialize::write_message_to_words(&message);
+        let response = ::iomod_sdk::guest::call("example.aws.dynamodb.transact_write_items@b0403628785f684a", request).await?;
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
+        let results = reader.get_root::<cap::dynamodb::transact_write_items_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
+        TransactWriteItemsError::read_outcome(results).map_err(malformed)?
+    }
 }
 
 /// Turns time to live on or off for a table (UpdateTimeToLive).
+///
+/// In native builds (a function's tests) this calls what [`native`] installed on the current thread.
 pub async fn update_time_to_live(input: UpdateTimeToLiveInput) -> ::std::result::Result<UpdateTimeToLiveOutput, UpdateTimeToLiveError> {
-    let mut message = ::capnp::message::Builder::new_default();
-    input.write_to(message.init_root::<cap::dynamodb::update_time_to_live_params::Builder<'_>>().init_input()).map_err(malformed)?;
-    let request = ::capnp::serialize::write_message_to_words(&message);
-    let response = ::iomod_sdk::guest::call("example.aws.dynamodb.update_time_to_live@01e0fc13e0623ae7", request).await?;
-    let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-    let results = reader.get_root::<cap::dynamodb::update_time_to_live_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-    UpdateTimeToLiveError::read_outcome(results).map_err(malformed)?
+    #[cfg(not(target_arch = "wasm32"))]
+    return native::calls::update_time_to_live(input).await;
+    #[cfg(target_arch = "wasm32")]
+    {
+        let mut message = ::capnp::message::Builder::new_default();
+        input.write_to(message.init_root::<cap::dynamodb::update_time_to_live_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        let request = ::capnp::serialize::write_message_to_words(&message);
+        let response = ::iomod_sdk::guest::call("example.aws.dynamodb.update_time_to_live@01e0fc13e0623ae7", request).await?;
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
+        let results = reader.get_root::<cap::dynamodb::update_time_to_live_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
+        UpdateTimeToLiveError::read_outcome(results).map_err(malformed)?
+    }
 }
 
 /// Describes a table's time to live (DescribeTimeToLive).
+///
+/// In native builds (a function's tests) this calls what [`native`] installed on the current thread.
 pub async fn describe_time_to_live(input: DescribeTimeToLiveInput) -> ::std::result::Result<DescribeTimeToLiveOutput, DescribeTimeToLiveError> {
-    let mut message = ::capnp::message::Builder::new_default();
-    input.write_to(message.init_root::<cap::dynamodb::describe_time_to_live_params::Builder<'_>>().init_input()).map_err(malformed)?;
-    let request = ::capnp::serialize::write_message_to_words(&message);
-    let response = ::iomod_sdk::guest::call("example.aws.dynamodb.describe_time_to_live@a3927e81f2d3fb98", request).await?;
-    let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-    let results = reader.get_root::<cap::dynamodb::describe_time_to_live_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-    DescribeTimeToLiveError::read_outcome(results).map_err(malformed)?
+    #[cfg(not(target_arch = "wasm32"))]
+    return native::calls::describe_time_to_live(input).await;
+    #[cfg(target_arch = "wasm32")]
+    {
+        let mut message = ::capnp::message::Builder::new_default();
+        input.write_to(message.init_root::<cap::dynamodb::describe_time_to_live_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        let request = ::capnp::serialize::write_message_to_words(&message);
+        let response = ::iomod_sdk::guest::call("example.aws.dynamodb.describe_time_to_live@a3927e81f2d3fb98", request).await?;
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
+        let results = reader.get_root::<cap::dynamodb::describe_time_to_live_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
+        DescribeTimeToLiveError::read_outcome(results).map_err(malformed)?
+    }
 }
 
+/// Each method's types under one name: `methods::<method>::{Input, Output, Error}`.
+pub mod methods {
+    /// The types of `create_table`.
+    pub mod create_table {
+        /// What `create_table` takes.
+        pub type Input = crate::CreateTableInput;
+        /// What `create_table` returns.
+        pub type Output = crate::CreateTableOutput;
+        /// Why `create_table` failed.
+        pub type Error = crate::CreateTableError;
+    }
+    /// The types of `describe_table`.
+    pub mod describe_table {
+        /// What `describe_table` takes.
+        pub type Input = crate::DescribeTableInput;
+        /// What `describe_table` returns.
+        pub type Output = crate::DescribeTableOutput;
+        /// Why `describe_table` failed.
+        pub type Error = crate::DescribeTableError;
+    }
+    /// The types of `list_tables`.
+    pub mod list_tables {
+        /// What `list_tables` takes.
+        pub type Input = crate::ListTablesInput;
+        /// What `list_tables` returns.
+        pub type Output = crate::ListTablesOutput;
+        /// Why `list_tables` failed.
+        pub type Error = crate::ListTablesError;
+    }
+    /// The types of `delete_table`.
+    pub mod delete_table {
+        /// What `delete_table` takes.
+        pub type Input = crate::DeleteTableInput;
+        /// What `delete_table` returns.
+        pub type Output = crate::DeleteTableOutput;
+        /// Why `delete_table` failed.
+        pub type Error = crate::DeleteTableError;
+    }
+    /// The types of `update_table`.
+    pub mod update_table {
+        /// What `update_table` takes.
+        pub type Input = crate::UpdateTableInput;
+        /// What `update_table` returns.
+        pub type Output = crate::UpdateTableOutput;
+        /// Why `update_table` failed.
+        pub type Error = crate::UpdateTableError;
+    }
+    /// The types of `put_item`.
+    pub mod put_item {
+        /// What `put_item` takes.
+        pub type Input = crate::PutItemInput;
+        /// What `put_item` returns.
+        pub type Output = crate::PutItemOutput;
+        /// Why `put_item` failed.
+        pub type Error = crate::PutItemError;
+    }
+    /// The types of `get_item`.
+    pub mod get_item {
+        /// What `get_item` takes.
+        pub type Input = crate::GetItemInput;
+        /// What `get_item` returns.
+        pub type Output = crate::GetItemOutput;
+        /// Why `get_item` failed.
+        pub type Error = crate::GetItemError;
+    }
+    /// The types of `update_item`.
+    pub mod update_item {
+        /// What `update_item` takes.
+        pub type Input = crate::UpdateItemInput;
+        /// What `update_item` returns.
+        pub type Output = crate::UpdateItemOutput;
+        /// Why `update_item` failed.
+        pub type Error = crate::UpdateItemError;
+    }
+    /// The types of `delete_item`.
+    pub mod delete_item {
+        /// What `delete_item` takes.
+        pub type Input = crate::DeleteItemInput;
+        /// What `delete_item` returns.
+        pub type Output = crate::DeleteItemOutput;
+        /// Why `delete_item` failed.
+        pub type Error = crate::DeleteItemError;
+    }
+    /// The types of `query`.
+    pub mod query {
+        /// What `query` takes.
+        pub type Input = crate::QueryInput;
+        /// What `query` returns.
+        pub type Output = crate::QueryOutput;
+        /// Why `query` failed.
+        pub type Error = crate::QueryError;
+    }
+    /// The types of `scan`.
+    pub mod scan {
+        /// What `scan` takes.
+        pub type Input = crate::ScanInput;
+        /// What `scan` returns.
+        pub type Output = crate::ScanOutput;
+        /// Why `scan` failed.
+        pub type Error = crate::ScanError;
+    }
+    /// The types of `batch_get_item`.
+    pub mod batch_get_item {
+        /// What `batch_get_item` takes.
+        pub type Input = crate::BatchGetItemInput;
+        /// What `batch_get_item` returns.
+        pub type Output = crate::BatchGetItemOutput;
+        /// Why `batch_get_item` failed.
+        pub type Error = crate::BatchGetItemError;
+    }
+    /// The types of `batch_write_item`.
+    pub mod batch_write_item {
+        /// What `batch_write_item` takes.
+        pub type Input = crate::BatchWriteItemInput;
+        /// What `batch_write_item` returns.
+        pub type Output = crate::BatchWriteItemOutput;
+        /// Why `batch_write_item` failed.
+        pub type Error = crate::BatchWriteItemError;
+    }
+    /// The types of `transact_get_items`.
+    pub mod transact_get_items {
+        /// What `transact_get_items` takes.
+        pub type Input = crate::TransactGetItemsInput;
+        /// What `transact_get_items` returns.
+        pub type Output = crate::TransactGetItemsOutput;
+        /// Why `transact_get_items` failed.
+        pub type Error = crate::TransactGetItemsError;
+    }
+    /// The types of `transact_write_items`.
+    pub mod transact_write_items {
+        /// What `transact_write_items` takes.
+        pub type Input = crate::TransactWriteItemsInput;
+        /// What `transact_write_items` returns.
+        pub type Output = crate::TransactWriteItemsOutput;
+        /// Why `transact_write_items` failed.
+        pub type Error = crate::TransactWriteItemsError;
+    }
+    /// The types of `update_time_to_live`.
+    pub mod update_time_to_live {
+        /// What `update_time_to_live` takes.
+        pub type Input = crate::UpdateTimeToLiveInput;
+        /// What `update_time_to_live` returns.
+        pub type Output = crate::UpdateTimeToLiveOutput;
+        /// Why `update_time_to_live` failed.
+        pub type Error = crate::UpdateTimeToLiveError;
+    }
+    /// The types of `describe_time_to_live`.
+    pub mod describe_time_to_live {
+        /// What `describe_time_to_live` takes.
+        pub type Input = crate::DescribeTimeToLiveInput;
+        /// What `describe_time_to_live` returns.
+        pub type Output = crate::DescribeTimeToLiveOutput;
+        /// Why `describe_time_to_live` failed.
+        pub type Error = crate::DescribeTimeToLiveError;
+    }
+}
+
+/// Native tests of a function: install an implementation of the IOmod, and the functions of this crate
+/// call it in process, with no wasm, host or IOmod process.
+///
+/// ```ignore
+/// struct StandIn;
+/// impl dynamodb_guest::native::Dynamodb for StandIn {
+///     // the methods the test needs; the others answer `internal` "not implemented"
+/// }
+///
+/// #[test]
+/// fn works() {
+///     dynamodb_guest::native::install(StandIn);
+///     let output = iomod_sdk::guest::block_on(my_function::handler(input));
+/// }
+/// ```
+///
+/// What is installed belongs to the current thread (tests run on threads of their own), so run the
+/// function with [`iomod_sdk::guest::block_on`] or a current-thread runtime on the test's thread. A call
+/// with nothing installed fails with `unavailable`, naming the method.
+#[cfg(not(target_arch = "wasm32"))]
+pub mod native {
+    use super::*;
+
+    /// The `example.aws.dynamodb` IOmod's methods: the trait its host skeleton declares, with the same
+    /// signatures, for an in-process stand-in. A method left out answers `internal` "not implemented",
+    /// as in the IOmod.
+    pub trait Dynamodb: 'static {
+        /// `create_table`.
+        fn create_table(&self, input: CreateTableInput) -> impl ::std::future::Future<Output = ::std::result::Result<CreateTableOutput, CreateTableError>> {
+            let _ = input;
+            async { Err(CreateTableError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `create_table` of example.aws.dynamodb is not implemented"))) }
+        }
+        /// `describe_table`.
+        fn describe_table(&self, input: DescribeTableInput) -> impl ::std::future::Future<Output = ::std::result::Result<DescribeTableOutput, DescribeTableError>> {
+            let _ = input;
+            async { Err(DescribeTableError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `describe_table` of example.aws.dynamodb is not implemented"))) }
+        }
+        /// `list_tables`.
+        fn list_tables(&self, input: ListTablesInput) -> impl ::std::future::Future<Output = ::std::result::Result<ListTablesOutput, ListTablesError>> {
+            let _ = input;
+            async { Err(ListTablesError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `list_tables` of example.aws.dynamodb is not implemented"))) }
+        }
+        /// `delete_table`.
+        fn delete_table(&self, input: DeleteTableInput) -> impl ::std::future::Future<Output = ::std::result::Result<DeleteTableOutput, DeleteTableError>> {
+            let _ = input;
+            async { Err(DeleteTableError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `delete_table` of example.aws.dynamodb is not implemented"))) }
+        }
+        /// `update_table`.
+        fn update_table(&self, input: UpdateTableInput) -> impl ::std::future::Future<Output = ::std::result::Result<UpdateTableOutput, UpdateTableError>> {
+            let _ = input;
+            async { Err(UpdateTableError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `update_table` of example.aws.dynamodb is not implemented"))) }
+        }
+        /// `put_item`.
+        fn put_item(&self, input: PutItemInput) -> impl ::std::future::Future<Output = ::std::result::Result<PutItemOutput, PutItemError>> {
+            let _ = input;
+            async { Err(PutItemError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `put_item` of example.aws.dynamodb is not implemented"))) }
+        }
+        /// `get_item`.
+        fn get_item(&self, input: GetItemInput) -> impl ::std::future::Future<Output = ::std::result::Result<GetItemOutput, GetItemError>> {
+            let _ = input;
+            async { Err(GetItemError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `get_item` of example.aws.dynamodb is not implemented"))) }
+        }
+        /// `update_item`.
+        fn update_item(&self, input: UpdateItemInput) -> impl ::std::future::Future<Output = ::std::result::Result<UpdateItemOutput, UpdateItemError>> {
+            let _ = input;
+            async { Err(UpdateItemError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `update_item` of example.aws.dynamodb is not implemented"))) }
+        }
+        /// `delete_item`.
+        fn delete_item(&self, input: DeleteItemInput) -> impl ::std::future::Future<Output = ::std::result::Result<DeleteItemOutput, DeleteItemError>> {
+            let _ = input;
+            async { Err(DeleteItemError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `delete_item` of example.aws.dynamodb is not implemented"))) }
+        }
+        /// `query`.
+        fn query(&self, input: QueryInput) -> impl ::std::future::Future<Output = ::std::result::Result<QueryOutput, QueryError>> {
+            let _ = input;
+            async { Err(QueryError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `query` of example.aws.dynamodb is not implemented"))) }
+        }
+        /// `scan`.
+        fn scan(&self, input: ScanInput) -> impl ::std::future::Future<Output = ::std::result::Result<ScanOutput, ScanError>> {
+            let _ = input;
+            async { Err(ScanError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `scan` of example.aws.dynamodb is not implemented"))) }
+        }
+        /// `batch_get_item`.
+        fn batch_get_item(&self, input: BatchGetItemInput) -> impl ::std::future::Future<Output = ::std::result::Result<BatchGetItemOutput, BatchGetItemError>> {
+            let _ = input;
+            async { Err(BatchGetItemError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `batch_get_item` of example.aws.dynamodb is not implemented"))) }
+        }
+        /// `batch_write_item`.
+        fn batch_write_item(&self, input: BatchWriteItemInput) -> impl ::std::future::Future<Output = ::std::result::Result<BatchWriteItemOutput, BatchWriteItemError>> {
+            let _ = input;
+            async { Err(BatchWriteItemError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `batch_write_item` of example.aws.dynamodb is not implemented"))) }
+        }
+        /// `transact_get_items`.
+        fn transact_get_items(&self, input: TransactGetItemsInput) -> impl ::std::future::Future<Output = ::std::result::Result<TransactGetItemsOutput, TransactGetItemsError>> {
+            let _ = input;
+            async { Err(TransactGetItemsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `transact_get_items` of example.aws.dynamodb is not implemented"))) }
+        }
+        /// `transact_write_items`.
+        fn transact_write_items(&self, input: TransactWriteItemsInput) -> impl ::std::future::Future<Output = ::std::result::Result<TransactWriteItemsOutput, TransactWriteItemsError>> {
+            let _ = input;
+            async { Err(TransactWriteItemsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `transact_write_items` of example.aws.dynamodb is not implemented"))) }
+        }
+        /// `update_time_to_live`.
+        fn update_time_to_live(&self, input: UpdateTimeToLiveInput) -> impl ::std::future::Future<Output = ::std::result::Result<UpdateTimeToLiveOutput, UpdateTimeToLiveError>> {
+            let _ = input;
+            async { Err(UpdateTimeToLiveError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `update_time_to_live` of example.aws.dynamodb is not implemented"))) }
+        }
+        /// `describe_time_to_live`.
+        fn describe_time_to_live(&self, input: DescribeTimeToLiveInput) -> impl ::std::future::Future<Output = ::std::result::Result<DescribeTimeToLiveOutput, DescribeTimeToLiveError>> {
+            let _ = input;
+            async { Err(DescribeTimeToLiveError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `describe_time_to_live` of example.aws.dynamodb is not implemented"))) }
+        }
+    }
+
+    /// The IOmod's trait under a name every guest crate shares.
+    pub use self::Dynamodb as Iomod;
+
+    type Handler<I, O> = ::std::rc::Rc<dyn Fn(I) -> ::std::pin::Pin<::std::boxed::Box<dyn ::std::future::Future<Output = O>>>>;
+
+    #[derive(Default)]
+    struct Handlers {
+        create_table: ::std::option::Option<Handler<CreateTableInput, ::std::result::Result<CreateTableOutput, CreateTableError>>>,
+        describe_table: ::std::option::Option<Handler<DescribeTableInput, ::std::result::Result<DescribeTableOutput, DescribeTableError>>>,
+        list_tables: ::std::option::Option<Handler<ListTablesInput, ::std::result::Result<ListTablesOutput, ListTablesError>>>,
+        delete_table: ::std::option::Option<Handler<DeleteTableInput, ::std::result::Result<DeleteTableOutput, DeleteTableError>>>,
+        update_table: ::std::option::Option<Handler<UpdateTableInput, ::std::result::Result<UpdateTableOutput, UpdateTableError>>>,
+        put_item: ::std::option::Option<Handler<PutItemInput, ::std::result::Result<PutItemOutput, PutItemError>>>,
+        get_item: ::std::option::Option<Handler<GetItemInput, ::std::result::Result<GetItemOutput, GetItemError>>>,
+        update_item: ::std::option::Option<Handler<UpdateItemInput, ::std::result::Result<UpdateItemOutput, UpdateItemError>>>,
+        delete_item: ::std::option::Option<Handler<DeleteItemInput, ::std::result::Result<DeleteItemOutput, DeleteItemError>>>,
+        query: ::std::option::Option<Handler<QueryInput, ::std::result::Result<QueryOutput, QueryError>>>,
+        scan: ::std::option::Option<Handler<ScanInput, ::std::result::Result<ScanOutput, ScanError>>>,
+        batch_get_item: ::std::option::Option<Handler<BatchGetItemInput, ::std::result::Result<BatchGetItemOutput, BatchGetItemError>>>,
+        batch_write_item: ::std::option::Option<Handler<BatchWriteItemInput, ::std::result::Result<BatchWriteItemOutput, BatchWriteItemError>>>,
+        transact_get_items: ::std::option::Option<Handler<TransactGetItemsInput, ::std::result::Result<TransactGetItemsOutput, TransactGetItemsError>>>,
+        transact_write_items: ::std::option::Option<Handler<TransactWriteItemsInput, ::std::result::Result<TransactWriteItemsOutput, TransactWriteItemsError>>>,
+        update_time_to_live: ::std::option::Option<Handler<UpdateTimeToLiveInput, ::std::result::Result<UpdateTimeToLiveOutput, UpdateTimeToLiveError>>>,
+        describe_time_to_live: ::std::option::Option<Handler<DescribeTimeToLiveInput, ::std::result::Result<DescribeTimeToLiveOutput, DescribeTimeToLiveError>>>,
+    }
+
+    ::std::thread_local! {
+        static HANDLERS: ::std::cell::RefCell<Handlers> = ::std::cell::RefCell::new(Handlers::default());
+    }
+
+    /// Installs `implementation` for every method on the current thread, replacing what was installed.
+    pub fn install<T: Dynamodb>(implementation: T) {
+        let implementation = ::std::rc::Rc::new(implementation);
+        HANDLERS.with(|handlers| {
+            let mut handlers = handlers.borrow_mut();
+            let this = implementation.clone();
+            handlers.create_table = Some(::std::rc::Rc::new(move |input| {
+                let this = this.clone();
+                ::std::boxed::Box::pin(async move { this.create_table(input).await })
+            }));
+            let this = implementation.clone();
+            handlers.describe_table = Some(::std::rc::Rc::new(move |input| {
+                let this = this.clone();
+                ::std::boxed::Box::pin(async move { this.describe_table(input).await })
+            }));
+            let this = implementation.clone();
+            handlers.list_tables = Some(::std::rc::Rc::new(move |input| {
+                let this = this.clone();
+                ::std::boxed::Box::pin(async move { this.list_tables(input).await })
+            }));
+            let this = implementation.clone();
+            handlers.delete_table = Some(::std::rc::Rc::new(move |input| {
+                let this = this.clone();
+                ::std::boxed::Box::pin(async move { this.delete_table(input).await })
+            }));
+            let this = implementation.clone();
+            handlers.update_table = Some(::std::rc::Rc::new(move |input| {
+                let this = this.clone();
+                ::std::boxed::Box::pin(async move { this.update_table(input).await })
+            }));
+            let this = implementation.clone();
+            handlers.put_item = Some(::std::rc::Rc::new(move |input| {
+                let this = this.clone();
+                ::std::boxed::Box::pin(async move { this.put_item(input).await })
+            }));
+            let this = implementation.clone();
+            handlers.get_item = Some(::std::rc::Rc::new(move |input| {
+                let this = this.clone();
+                ::std::boxed::Box::pin(async move { this.get_item(input).await })
+            }));
+            let this = implementation.clone();
+            handlers.update_item = Some(::std::rc::Rc::new(move |input| {
+                let this = this.clone();
+                ::std::boxed::Box::pin(async move { this.update_item(input).await })
+            }));
+            let this = implementation.clone();
+            handlers.delete_item = Some(::std::rc::Rc::new(move |input| {
+                let this = this.clone();
+                ::std::boxed::Box::pin(async move { this.delete_item(input).await })
+            }));
+            let this = implementation.clone();
+            handlers.query = Some(::std::rc::Rc::new(move |input| {
+                let this = this.clone();
+                ::std::boxed::Box::pin(async move { this.query(input).await })
+            }));
+            let this = implementation.clone();
+            handlers.scan = Some(::std::rc::Rc::new(move |input| {
+                let this = this.clone();
+                ::std::boxed::Box::pin(async move { this.scan(input).await })
+            }));
+            let this = implementation.clone();
+            handlers.batch_get_item = Some(::std::rc::Rc::new(move |input| {
+                let this = this.clone();
+                ::std::boxed::Box::pin(async move { this.batch_get_item(input).await })
+            }));
+            let this = implementation.clone();
+            handlers.batch_write_item = Some(::std::rc::Rc::new(move |input| {
+                let this = this.clone();
+                ::std::boxed::Box::pin(async move { this.batch_write_item(input).await })
+            }));
+            let this = implementation.clone();
+            handlers.transact_get_items = Some(::std::rc::Rc::new(move |input| {
+                let this = this.clone();
+                ::std::boxed::Box::pin(async move { this.transact_get_items(input).await })
+            }));
+            let this = implementation.clone();
+            handlers.transact_write_items = Some(::std::rc::Rc::new(move |input| {
+                let this = this.clone();
+                ::std::boxed::Box::pin(async move { this.transact_write_items(input).await })
+            }));
+            let this = implementation.clone();
+            handlers.update_time_to_live = Some(::std::rc::Rc::new(move |input| {
+                let this = this.clone();
+                ::std::boxed::Box::pin(async move { this.update_time_to_live(input).await })
+            }));
+            let this = implementation.clone();
+            handlers.describe_time_to_live = Some(::std::rc::Rc::new(move |input| {
+                let this = this.clone();
+                ::std::boxed::Box::pin(async move { this.describe_time_to_live(input).await })
+            }));
+        });
+    }
+
+    /// Removes everything installed on the current thread.
+    pub fn reset() {
+        HANDLERS.with(|handlers| *handlers.borrow_mut() = Handlers::default());
+    }
+
+    /// Installs `handler` for `create_table` alone, on the current thread.
+    pub fn on_create_table<F, Fut>(handler: F)
+    where
+        F: Fn(CreateTableInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<CreateTableOutput, CreateTableError>> + 'static,
+    {
+        HANDLERS.with(|handlers| handlers.borrow_mut().create_table = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
+    }
+
+    /// Installs `handler` for `describe_table` alone, on the current thread.
+    pub fn on_describe_table<F, Fut>(handler: F)
+    where
+        F: Fn(DescribeTableInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<DescribeTableOutput, DescribeTableError>> + 'static,
+    {
+        HANDLERS.with(|handlers| handlers.borrow_mut().describe_table = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
+    }
+
+    /// Installs `handler` for `list_tables` alone, on the current thread.
+    pub fn on_list_tables<F, Fut>(handler: F)
+    where
+        F: Fn(ListTablesInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<ListTablesOutput, ListTablesError>> + 'static,
+    {
+        HANDLERS.with(|handlers| handlers.borrow_mut().list_tables = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
+    }
+
+    /// Installs `handler` for `delete_table` alone, on the current thread.
+    pub fn on_delete_table<F, Fut>(handler: F)
+    where
+        F: Fn(DeleteTableInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<DeleteTableOutput, DeleteTableError>> + 'static,
+    {
+        HANDLERS.with(|handlers| handlers.borrow_mut().delete_table = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
+    }
+
+    /// Installs `handler` for `update_table` alone, on the current thread.
+    pub fn on_update_table<F, Fut>(handler: F)
+    where
+        F: Fn(UpdateTableInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<UpdateTableOutput, UpdateTableError>> + 'static,
+    {
+        HANDLERS.with(|handlers| handlers.borrow_mut().update_table = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
+    }
+
+    /// Installs `handler` for `put_item` alone, on the current thread.
+    pub fn on_put_item<F, Fut>(handler: F)
+    where
+        F: Fn(PutItemInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<PutItemOutput, PutItemError>> + 'static,
+    {
+        HANDLERS.with(|handlers| handlers.borrow_mut().put_item = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
+    }
+
+    /// Installs `handler` for `get_item` alone, on the current thread.
+    pub fn on_get_item<F, Fut>(handler: F)
+    where
+        F: Fn(GetItemInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<GetItemOutput, GetItemError>> + 'static,
+    {
+        HANDLERS.with(|handlers| handlers.borrow_mut().get_item = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
+    }
+
+    /// Installs `handler` for `update_item` alone, on the current thread.
+    pub fn on_update_item<F, Fut>(handler: F)
+    where
+        F: Fn(UpdateItemInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<UpdateItemOutput, UpdateItemError>> + 'static,
+    {
+        HANDLERS.with(|handlers| handlers.borrow_mut().update_item = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
+    }
+
+    /// Installs `handler` for `delete_item` alone, on the current thread.
+    pub fn on_delete_item<F, Fut>(handler: F)
+    where
+        F: Fn(DeleteItemInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<DeleteItemOutput, DeleteItemError>> + 'static,
+    {
+        HANDLERS.with(|handlers| handlers.borrow_mut().delete_item = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
+    }
+
+    /// Installs `handler` for `query` alone, on the current thread.
+    pub fn on_query<F, Fut>(handler: F)
+    where
+        F: Fn(QueryInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<QueryOutput, QueryError>> + 'static,
+    {
+        HANDLERS.with(|handlers| handlers.borrow_mut().query = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
+    }
+
+    /// Installs `handler` for `scan` alone, on the current thread.
+    pub fn on_scan<F, Fut>(handler: F)
+    where
+        F: Fn(ScanInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<ScanOutput, ScanError>> + 'static,
+    {
+        HANDLERS.with(|handlers| handlers.borrow_mut().scan = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
+    }
+
+    /// Installs `handler` for `batch_get_item` alone, on the current thread.
+    pub fn on_batch_get_item<F, Fut>(handler: F)
+    where
+        F: Fn(BatchGetItemInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<BatchGetItemOutput, BatchGetItemError>> + 'static,
+    {
+        HANDLERS.with(|handlers| handlers.borrow_mut().batch_get_item = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
+    }
+
+    /// Installs `handler` for `batch_write_item` alone, on the current thread.
+    pub fn on_batch_write_item<F, Fut>(handler: F)
+    where
+        F: Fn(BatchWriteItemInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<BatchWriteItemOutput, BatchWriteItemError>> + 'static,
+    {
+        HANDLERS.with(|handlers| handlers.borrow_mut().batch_write_item = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
+    }
+
+    /// Installs `handler` for `transact_get_items` alone, on the current thread.
+    pub fn on_transact_get_items<F, Fut>(handler: F)
+    where
+        F: Fn(TransactGetItemsInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<TransactGetItemsOutput, TransactGetItemsError>> + 'static,
+    {
+        HANDLERS.with(|handlers| handlers.borrow_mut().transact_get_items = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
+    }
+
+    /// Installs `handler` for `transact_write_items` alone, on the current thread.
+    pub fn on_transact_write_items<F, Fut>(handler: F)
+    where
+        F: Fn(TransactWriteItemsInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<TransactWriteItemsOutput, TransactWriteItemsError>> + 'static,
+    {
+        HANDLERS.with(|handlers| handlers.borrow_mut().transact_write_items = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
+    }
+
+    /// Installs `handler` for `update_time_to_live` alone, on the current thread.
+    pub fn on_update_time_to_live<F, Fut>(handler: F)
+    where
+        F: Fn(UpdateTimeToLiveInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<UpdateTimeToLiveOutput, UpdateTimeToLiveError>> + 'static,
+    {
+        HANDLERS.with(|handlers| handlers.borrow_mut().update_time_to_live = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
+    }
+
+    /// Installs `handler` for `describe_time_to_live` alone, on the current thread.
+    pub fn on_describe_time_to_live<F, Fut>(handler: F)
+    where
+        F: Fn(DescribeTimeToLiveInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<DescribeTimeToLiveOutput, DescribeTimeToLiveError>> + 'static,
+    {
+        HANDLERS.with(|handlers| handlers.borrow_mut().describe_time_to_live = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
+    }
+
+    pub(super) mod calls {
+        use super::super::*;
+
+        pub(crate) async fn create_table(input: CreateTableInput) -> ::std::result::Result<CreateTableOutput, CreateTableError> {
+            let handler = super::HANDLERS.with(|handlers| handlers.borrow().create_table.clone());
+            match handler {
+                Some(handler) => handler(input).await,
+                None => Err(CreateTableError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.create_table` natively: install an implementation first (`native::install`, or `native::on_create_table`)"))),
+            }
+        }
+
+        pub(crate) async fn describe_table(input: DescribeTableInput) -> ::std::result::Result<DescribeTableOutput, DescribeTableError> {
+            let handler = super::HANDLERS.with(|handlers| handlers.borrow().describe_table.clone());
+            match handler {
+                Some(handler) => handler(input).await,
+                None => Err(DescribeTableError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.describe_table` natively: install an implementation first (`native::install`, or `native::on_describe_table`)"))),
+            }
+        }
+
+        pub(crate) async fn list_tables(input: ListTablesInput) -> ::std::result::Result<ListTablesOutput, ListTablesError> {
+            let handler = super::HANDLERS.with(|handlers| handlers.borrow().list_tables.clone());
+            match handler {
+                Some(handler) => handler(input).await,
+                None => Err(ListTablesError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.list_tables` natively: install an implementation first (`native::install`, or `native::on_list_tables`)"))),
+            }
+        }
+
+        pub(crate) async fn delete_table(input: DeleteTableInput) -> ::std::result::Result<DeleteTableOutput, DeleteTableError> {
+            let handler = super::HANDLERS.with(|handlers| handlers.borrow().delete_table.clone());
+            match handler {
+                Some(handler) => handler(input).await,
+                None => Err(DeleteTableError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.delete_table` natively: install an implementation first (`native::install`, or `native::on_delete_table`)"))),
+            }
+        }
+
+        pub(crate) async fn update_table(input: UpdateTableInput) -> ::std::result::Result<UpdateTableOutput, UpdateTableError> {
+            let handler = super::HANDLERS.with(|handlers| handlers.borrow().update_table.clone());
+            match handler {
+                Some(handler) => handler(input).await,
+                None => Err(UpdateTableError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.update_table` natively: install an implementation first (`native::install`, or `native::on_update_table`)"))),
+            }
+        }
+
+        pub(crate) async fn put_item(input: PutItemInput) -> ::std::result::Result<PutItemOutput, PutItemError> {
+            let handler = super::HANDLERS.with(|handlers| handlers.borrow().put_item.clone());
+            match handler {
+                Some(handler) => handler(input).await,
+                None => Err(PutItemError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.put_item` natively: install an implementation first (`native::install`, or `native::on_put_item`)"))),
+            }
+        }
+
+        pub(crate) async fn get_item(input: GetItemInput) -> ::std::result::Result<GetItemOutput, GetItemError> {
+            let handler = super::HANDLERS.with(|handlers| handlers.borrow().get_item.clone());
+            match handler {
+                Some(handler) => handler(input).await,
+                None => Err(GetItemError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.get_item` natively: install an implementation first (`native::install`, or `native::on_get_item`)"))),
+            }
+        }
+
+        pub(crate) async fn update_item(input: UpdateItemInput) -> ::std::result::Result<UpdateItemOutput, UpdateItemError> {
+            let handler = super::HANDLERS.with(|handlers| handlers.borrow().update_item.clone());
+            match handler {
+                Some(handler) => handler(input).await,
+                None => Err(UpdateItemError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.update_item` natively: install an implementation first (`native::install`, or `native::on_update_item`)"))),
+            }
+        }
+
+        pub(crate) async fn delete_item(input: DeleteItemInput) -> ::std::result::Result<DeleteItemOutput, DeleteItemError> {
+            let handler = super::HANDLERS.with(|handlers| handlers.borrow().delete_item.clone());
+            match handler {
+                Some(handler) => handler(input).await,
+                None => Err(DeleteItemError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.delete_item` natively: install an implementation first (`native::install`, or `native::on_delete_item`)"))),
+            }
+        }
+
+        pub(crate) async fn query(input: QueryInput) -> ::std::result::Result<QueryOutput, QueryError> {
+            let handler = super::HANDLERS.with(|handlers| handlers.borrow().query.clone());
+            match handler {
+                Some(handler) => handler(input).await,
+                None => Err(QueryError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.query` natively: install an implementation first (`native::install`, or `native::on_query`)"))),
+            }
+        }
+
+        pub(crate) async fn scan(input: ScanInput) -> ::std::result::Result<ScanOutput, ScanError> {
+            let handler = super::HANDLERS.with(|handlers| handlers.borrow().scan.clone());
+            match handler {
+                Some(handler) => handler(input).await,
+                None => Err(ScanError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.scan` natively: install an implementation first (`native::install`, or `native::on_scan`)"))),
+            }
+        }
+
+        pub(crate) async fn batch_get_item(input: BatchGetItemInput) -> ::std::result::Result<BatchGetItemOutput, BatchGetItemError> {
+            let handler = super::HANDLERS.with(|handlers| handlers.borrow().batch_get_item.clone());
+            match handler {
+                Some(handler) => handler(input).await,
+                None => Err(BatchGetItemError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.batch_get_item` natively: install an implementation first (`native::install`, or `native::on_batch_get_item`)"))),
+            }
+        }
+
+        pub(crate) async fn batch_write_item(input: BatchWriteItemInput) -> ::std::result::Result<BatchWriteItemOutput, BatchWriteItemError> {
+            let handler = super::HANDLERS.with(|handlers| handlers.borrow().batch_write_item.clone());
+            match handler {
+                Some(handler) => handler(input).await,
+                None => Err(BatchWriteItemError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.batch_write_item` natively: install an implementation first (`native::install`, or `native::on_batch_write_item`)"))),
+            }
+        }
+
+        pub(crate) async fn transact_get_items(input: TransactGetItemsInput) -> ::std::result::Result<TransactGetItemsOutput, TransactGetItemsError> {
+            let handler = super::HANDLERS.with(|handlers| handlers.borrow().transact_get_items.clone());
+            match handler {
+                Some(handler) => handler(input).await,
+                None => Err(TransactGetItemsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.transact_get_items` natively: install an implementation first (`native::install`, or `native::on_transact_get_items`)"))),
+            }
+        }
+
+        pub(crate) async fn transact_write_items(input: TransactWriteItemsInput) -> ::std::result::Result<TransactWriteItemsOutput, TransactWriteItemsError> {
+            let handler = super::HANDLERS.with(|handlers| handlers.borrow().transact_write_items.clone());
+            match handler {
+                Some(handler) => handler(input).await,
+                None => Err(TransactWriteItemsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.transact_write_items` natively: install an implementation first (`native::install`, or `native::on_transact_write_items`)"))),
+            }
+        }
+
+        pub(crate) async fn update_time_to_live(input: UpdateTimeToLiveInput) -> ::std::result::Result<UpdateTimeToLiveOutput, UpdateTimeToLiveError> {
+            let handler = super::HANDLERS.with(|handlers| handlers.borrow().update_time_to_live.clone());
+            match handler {
+                Some(handler) => handler(input).await,
+                None => Err(UpdateTimeToLiveError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.update_time_to_live` natively: install an implementation first (`native::install`, or `native::on_update_time_to_live`)"))),
+            }
+        }
+
+        pub(crate) async fn describe_time_to_live(input: DescribeTimeToLiveInput) -> ::std::result::Result<DescribeTimeToLiveOutput, DescribeTimeToLiveError> {
+            let handler = super::HANDLERS.with(|handlers| handlers.borrow().describe_time_to_live.clone());
+            match handler {
+                Some(handler) => handler(input).await,
+                None => Err(DescribeTimeToLiveError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.describe_time_to_live` natively: install an implementation first (`native::install`, or `native::on_describe_time_to_live`)"))),
+            }
+        }
+    }
+}
