@@ -20,6 +20,7 @@ pub mod host;
 pub mod lambda;
 pub mod package;
 pub mod registry;
+pub mod scaffold;
 pub mod serve;
 pub mod supervisor;
 pub mod trace;

@@ -34,6 +34,8 @@ enum Command {
     Ls(cli::ls::LsArgs),
     /// Call an IOmod method with JSON from the shell, through a running registry; prints the output JSON.
     Call(cli::call::CallArgs),
+    /// Create a new IOmod crate, or a function crate calling an IOmod.
+    New(cli::new::NewArgs),
     /// Pack an IOmod package directory (iomod.toml and its entrypoint) as a `.iomod` file.
     Pack(cli::pack::PackArgs),
     /// Put IOmod packages in an AWS Lambda layer (iomod/<coordinates>@<version>.iomod, i.e. /opt/iomod).
@@ -54,6 +56,7 @@ fn main() -> ExitCode {
         Command::Registry(args) => cli::registry::main(args),
         Command::Ls(args) => cli::ls::main(args),
         Command::Call(args) => cli::call::main(args),
+        Command::New(args) => cli::new::main(args),
         Command::Pack(args) => cli::pack::main(args),
         Command::Layer(args) => cli::layer::main(args),
         Command::Bundle(args) => cli::bundle::main(args),

@@ -6,6 +6,7 @@ pub mod compile;
 pub mod lambda;
 pub mod layer;
 pub mod ls;
+pub mod new;
 pub mod pack;
 pub mod registry;
 pub mod run;
