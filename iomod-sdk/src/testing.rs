@@ -81,10 +81,8 @@ impl InProcess {
         let thread = std::thread::Builder::new()
             .name("iomod-in-process".into())
             .spawn(move || {
-                tokio::task::LocalSet::new().block_on(
-                    &runtime,
-                    run(Arc::new(service), calls, limits, receiver),
-                );
+                tokio::task::LocalSet::new()
+                    .block_on(&runtime, run(Arc::new(service), calls, limits, receiver));
             })
             .map_err(|e| internal("RPC thread", e))?;
         Ok(Self {

@@ -46,7 +46,10 @@ async fn results_and_named_errors_come_back_typed() {
             id: "nobody".into()
         }))
     );
-    assert_eq!(client.connection().info().coordinates.as_str(), "example.test.bank");
+    assert_eq!(
+        client.connection().info().coordinates.as_str(),
+        "example.test.bank"
+    );
 }
 
 #[tokio::test]
@@ -103,7 +106,11 @@ async fn calls_run_concurrently_from_many_tasks() {
     for i in 0..64 {
         let client = client.clone();
         tasks.push(tokio::spawn(async move {
-            client.open(OpenInput { id: format!("acct-{i}") }).await
+            client
+                .open(OpenInput {
+                    id: format!("acct-{i}"),
+                })
+                .await
         }));
     }
     for (i, task) in tasks.into_iter().enumerate() {
