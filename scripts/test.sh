@@ -13,3 +13,5 @@ cargo run -q -p iomod-codegen -- check iomods/dynamodb/iomod.toml --out iomods/d
 cargo build --workspace --bins --examples
 cargo test --workspace --all-targets
 cargo test --workspace --doc
+# The sample functions' native tests (the todo service against an in-memory DynamoDB stand-in).
+cargo test --manifest-path functions/Cargo.toml -p todo

@@ -75,7 +75,10 @@ impl Todo {
     }
 }
 
-async fn handler(input: Vec<u8>) -> Vec<u8> {
+/// Answers one request: `input` is the request's JSON, the result `{"ok": ..}` or `{"error": ..}` as JSON.
+/// The wasm entry point runs it (see `iomod_sdk::function!` below); native tests call it directly, with a
+/// DynamoDB stand-in installed through `dynamodb_guest::native`.
+pub async fn handler(input: Vec<u8>) -> Vec<u8> {
     let answer = match serde_json::from_slice::<Request>(&input) {
         Ok(request) => match handle(request).await {
             Ok(value) => json!({ "ok": value }),
