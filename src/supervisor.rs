@@ -1,5 +1,8 @@
 //! The supervisor: starts IOmod processes, points them at the registry, restarts a crashed one with
-//! backoff, and stops them all (SIGTERM, then SIGKILL after a grace period) on shutdown.
+//! backoff, and stops them all (SIGTERM, then SIGKILL after a grace period) on shutdown. What an IOmod
+//! prints goes to the runtime's log, never to its standard output ([`output`]).
+
+pub mod output;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -180,6 +183,8 @@ async fn supervise(
             .env(REGISTRY_ENV, config.registry.to_string())
             .env(LANES_ENV, format_lanes(&config.lanes))
             .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
             .kill_on_drop(true);
         match &config.token {
             Some(token) => command.env(TOKEN_ENV, token),
@@ -202,9 +207,11 @@ async fn supervise(
                 continue;
             }
         };
+        let pid = child.id().unwrap_or(0);
         stats.starts.fetch_add(1, Ordering::Relaxed);
-        stats.pid.store(child.id().unwrap_or(0), Ordering::Relaxed);
-        info!(iomod = %name, pid = child.id().unwrap_or(0), "IOmod started");
+        stats.pid.store(pid, Ordering::Relaxed);
+        info!(iomod = %name, pid, "IOmod started");
+        let relay = output::Relay::start(&mut child, &name, pid);
         tokio::select! {
             status = child.wait() => {
                 let ran = started.elapsed();
@@ -212,6 +219,7 @@ async fn supervise(
                     Ok(status) => format!("exited with {status} after {} ms", ran.as_millis()),
                     Err(e) => format!("could not be waited for: {e}"),
                 });
+                relay.finish(output::DRAIN_GRACE).await;
                 match status {
                     Ok(status) => warn!(iomod = %name, %status, ran_ms = ran.as_millis() as u64, "IOmod exited; restarting"),
                     Err(e) => warn!(iomod = %name, error = %e, "cannot wait for the IOmod; restarting"),
@@ -226,6 +234,7 @@ async fn supervise(
             }
             _ = stop.changed() => {
                 terminate(&mut child, config.stop_grace, &name).await;
+                relay.finish(output::DRAIN_GRACE).await;
                 stats.pid.store(0, Ordering::Relaxed);
                 return;
             }

@@ -580,3 +580,103 @@ fn iomod_run_starts_the_iomods_a_function_declares_and_runs_it() {
     );
     assert!(started.elapsed() < Duration::from_secs(15));
 }
+
+#[test]
+fn iomod_run_logs_what_iomods_print_and_outputs_only_the_function_output() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let dir = TempDir::new();
+    std::fs::write(dir.0.join("proxy.wat"), proxy()).unwrap();
+    // The echo IOmod behind a script that first prints to both streams: plain lines, invalid UTF-8, an
+    // escape sequence, a 100 kB line, and a last line without a newline.
+    let noisy = dir.0.join("noisy-echo");
+    std::fs::write(
+        &noisy,
+        format!(
+            "#!/bin/sh\n\
+             echo 'noisy line on stdout'\n\
+             echo 'noisy line on stderr' >&2\n\
+             printf 'bad \\377 byte\\n' >&2\n\
+             printf 'colour \\033[31mred\\n' >&2\n\
+             head -c 100000 /dev/zero | tr '\\0' x\n\
+             echo\n\
+             printf 'no newline at the end'\n\
+             exec '{}'\n",
+            bin("iomod-echo").display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&noisy, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let manifest = format!(
+        "[function]\nmodule = \"proxy.wat\"\ntime_budget_ms = 10000\n\n[iomod.dependencies.echo]\ncoordinates = \"example.test.echo\"\nentrypoint = {:?}\n",
+        noisy.display().to_string()
+    );
+    std::fs::write(dir.0.join("function.toml"), manifest).unwrap();
+    std::fs::write(
+        dir.0.join("input.bin"),
+        proxy_input(
+            "example.test.echo.echo",
+            &echo_input(b"only this", 0, "", false),
+        ),
+    )
+    .unwrap();
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_iomod"))
+        .arg("run")
+        .arg(dir.0.join("function.toml"))
+        .arg("--input-file")
+        .arg(dir.0.join("input.bin"))
+        .env("IOMOD_LOG", "info")
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{log}");
+
+    // Standard output is the function's output and nothing else.
+    assert_eq!(
+        echo_output(&proxy_outcome(&run.stdout).unwrap()).unwrap(),
+        b"only this"
+    );
+    assert!(
+        !run.stdout
+            .windows(5)
+            .any(|w| w == b"noisy" || w == b"xxxxx")
+    );
+
+    // The log has each line, tagged with the IOmod's coordinates, pid and stream.
+    let line = |needle: &str| {
+        log.lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no `{needle}` in the log:\n{log}"))
+    };
+    let tagged = |needle: &str, stream: &str| {
+        let found = line(needle);
+        assert!(
+            found.contains("iomod=example.test.echo pid=")
+                && !found.contains("pid=0 ")
+                && found.ends_with(&format!("stream={stream}")),
+            "{found}"
+        );
+        found
+    };
+    tagged("noisy line on stdout", "stdout");
+    tagged("noisy line on stderr", "stderr");
+    tagged("bad \u{FFFD} byte", "stderr");
+    tagged("colour \\u{1b}[31mred", "stderr");
+    assert!(!log.contains('\x1b'), "an escape sequence reached the log");
+    let long = tagged("xxxxxxxx", "stdout");
+    assert!(
+        long.contains("[83616 more bytes cut]"),
+        "{}",
+        &long[long.len() - 200..]
+    );
+    assert!(long.len() < 17_000, "{}", long.len());
+    tagged("no newline at the end", "stdout");
+
+    // The IOmod's own tracing lines keep their level and lose their timestamp; the lines it logs while it
+    // stops, after the function ran, are there too.
+    let registered = tagged("iomod_sdk::serve: registered", "stderr");
+    assert_eq!(registered.matches("INFO").count(), 1, "{registered}");
+    let year = &registered[..5];
+    assert_eq!(registered.matches(year).count(), 1, "{registered}");
+    tagged("SIGTERM received", "stderr");
+}

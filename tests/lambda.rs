@@ -118,6 +118,14 @@ async fn a_layer_of_packages_serves_warm_invocations_and_errors() {
     let log = runtime.log_text();
     assert_eq!(log.matches("init done").count(), 1, "{log}");
     assert_eq!(log.matches("IOmod started").count(), 1, "{log}");
+    // What the IOmod logs is in the runtime's log (which CloudWatch reads), tagged with its coordinates.
+    assert!(
+        log.lines()
+            .any(|l| l.contains("iomod_sdk::serve: registered")
+                && l.contains(&format!("iomod={ECHO} pid="))
+                && l.ends_with("stream=stderr")),
+        "{log}"
+    );
     assert!(
         runtime.child_pid("iomod-echo").is_some(),
         "the layer's IOmod runs"
