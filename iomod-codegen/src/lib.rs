@@ -2,7 +2,7 @@
 //! host-side server skeleton, the matching wasm guest crate, and JSON Schemas of its methods.
 //!
 //! The core is [`Manifest::parse`] (which reports every problem at once, each pointing at its place in the
-//! file) and [`generate`] (validated manifest in, files out, deterministic). Two thin front ends write the
+//! file) and [`generate()`] (validated manifest in, files out, deterministic). Two thin front ends write the
 //! files: the build-script [`configure`] builder and the `iomod-codegen` command-line tool.
 //!
 //! ```
@@ -29,6 +29,8 @@
 //! assert!(err.to_string().contains("unknown type `strng`"));
 //! assert!(err.to_string().contains("--> iomod.toml:9:"));
 //! ```
+
+#![warn(missing_docs)]
 
 mod build;
 mod diagnostics;

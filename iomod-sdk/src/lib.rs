@@ -53,6 +53,7 @@
 //! ```
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
+#![warn(missing_docs)]
 
 /// The runtime protocol: capnpc-rust's code for `schemas/iomod.capnp`, checked in (the SDK has no build
 /// script) and verified against the schema by the repository's tests.
