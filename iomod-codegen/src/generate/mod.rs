@@ -170,8 +170,10 @@ pub struct Options {
     pub host_serde: bool,
 }
 
+/// The guest crate's `iomod-sdk` by default: the published release of the SDK this generator was built
+/// with (its generated code and that SDK go together).
 fn default_sdk_dependency() -> String {
-    format!("\"{}\"", env!("CARGO_PKG_VERSION"))
+    format!("\"{}\"", iomod_sdk::SDK_VERSION)
 }
 
 impl Default for Options {
