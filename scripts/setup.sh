@@ -33,3 +33,16 @@ fi
 "$(dirname "$0")/dynamodb-server.sh" install
 # The Lambda Runtime API emulator of the Lambda tests (cargo-lambda, in a virtualenv under .venv/).
 "$(dirname "$0")/lambda-emulator.sh" install
+# pycapnp for the IOmod written in Python (examples/python-iomod) and its tests, in a virtualenv under .venv/
+# (python3 with venv is there: the moto install above made sure of it).
+pycapnp_venv="${IOMOD_PYCAPNP_VENV:-$(cd "$(dirname "$0")/.." && pwd)/.venv/pycapnp}"
+mkdir -p "$(dirname "$pycapnp_venv")"
+(
+  flock 9
+  if ! "$pycapnp_venv/bin/python" -c 'import sys, capnp; sys.exit(capnp.version.version != "2.2.4")' 2>/dev/null; then
+    echo "setup: installing pycapnp 2.2.4 into $pycapnp_venv" >&2
+    rm -rf "$pycapnp_venv"
+    python3 -m venv "$pycapnp_venv"
+    "$pycapnp_venv/bin/pip" install --quiet --disable-pip-version-check "pycapnp==2.2.4" >&2
+  fi
+) 9>"$pycapnp_venv.lock"

@@ -22,7 +22,7 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Write every generated file under --out: schema/, host/, guest/, json/.
+    /// Write every generated file under --out: schema/, host/, guest/, json/, registration/.
     Generate {
         /// The manifest.
         #[arg(default_value = "iomod.toml")]
@@ -30,8 +30,8 @@ enum Command {
         /// The output directory.
         #[arg(long, default_value = "generated")]
         out: PathBuf,
-        /// Only these parts, comma-separated: schema, host, guest, json (default: all).
-        #[arg(long, value_delimiter = ',', value_parser = ["schema", "host", "guest", "json"])]
+        /// Only these parts, comma-separated: schema, host, guest, json, registration (default: all).
+        #[arg(long, value_delimiter = ',', value_parser = ["schema", "host", "guest", "json", "registration"])]
         only: Vec<String>,
         #[command(flatten)]
         options: Options,
@@ -44,8 +44,8 @@ enum Command {
         /// The directory holding the generated files.
         #[arg(long, default_value = "generated")]
         out: PathBuf,
-        /// Only these parts, comma-separated: schema, host, guest, json (default: all).
-        #[arg(long, value_delimiter = ',', value_parser = ["schema", "host", "guest", "json"])]
+        /// Only these parts, comma-separated: schema, host, guest, json, registration (default: all).
+        #[arg(long, value_delimiter = ',', value_parser = ["schema", "host", "guest", "json", "registration"])]
         only: Vec<String>,
         #[command(flatten)]
         options: Options,

@@ -64,7 +64,7 @@ fn generate_then_check_detects_stale_files() {
     // Generating again repairs them, writing only what changed.
     let run = codegen(&["generate", manifest, "--out", &out_arg]);
     assert!(
-        String::from_utf8_lossy(&run.stderr).contains("(2 written, 12 unchanged)"),
+        String::from_utf8_lossy(&run.stderr).contains("(2 written, 13 unchanged)"),
         "{}",
         String::from_utf8_lossy(&run.stderr)
     );

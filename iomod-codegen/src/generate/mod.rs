@@ -5,6 +5,7 @@ pub(crate) mod compile;
 pub(crate) mod guest;
 pub(crate) mod host;
 pub(crate) mod json_schema;
+pub(crate) mod registration;
 pub(crate) mod rust;
 
 use std::collections::BTreeMap;
@@ -192,7 +193,9 @@ impl Default for Options {
 ///   it imports;
 /// - `host/<name>.rs`: the host skeleton (types, trait, Cap'n Proto server, `iomod_sdk::Service`);
 /// - `guest/`: the wasm guest crate (`Cargo.toml`, `src/lib.rs`, `src/<name>_capnp.rs`);
-/// - `json/<method>.input.json`, `.output.json` and (when the method declares errors) `.errors.json`.
+/// - `json/<method>.input.json`, `.output.json` and (when the method declares errors) `.errors.json`;
+/// - `registration/<name>.json`: what `Registry.register` needs from the manifest, for IOmods written in
+///   other languages.
 ///
 /// The result depends only on the manifest and the options. Compiling the schema (which checks it and
 /// produces the Rust code embedded in the host and guest files) runs the embedded Cap'n Proto compiler on
@@ -218,6 +221,10 @@ pub fn generate(manifest: &Manifest, options: &Options) -> Result<GeneratedFiles
     files.insert(
         PathBuf::from(format!("schema/{}.capnp", names.module)),
         schema,
+    );
+    files.insert(
+        PathBuf::from(format!("registration/{}.json", names.module)),
+        registration::registration(manifest, &names, &request)?,
     );
     files.insert(
         PathBuf::from("schema/iomod.capnp"),
