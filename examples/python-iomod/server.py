@@ -7,7 +7,7 @@ It needs only what docs/protocol.md says an IOmod in any language needs:
 - `registration/greeter.json`, the registration fields the manifest determines (method ordinals, JSON
   Schemas, fingerprints, the manifest digest), generated from `iomod.toml` too.
 
-Regenerate the last two after changing the manifest:
+Regenerate them (and the guest crate wasm functions use) after changing the manifest:
 
     cargo run -p iomod-codegen -- generate examples/python-iomod/iomod.toml --out examples/python-iomod \
         --only schema,guest,json,registration --guest-sdk-dependency '{ path = "../../../iomod-sdk" }'
