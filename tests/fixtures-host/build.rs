@@ -18,6 +18,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .generate()
             .map_err(|e| format!("{case}: {e}"))?;
     }
+    // One fixture without the JSON call path (`json_calls(false)`), so that variant compiles too.
+    iomod_codegen::configure()
+        .manifest(fixtures.join("errors").join("iomod.toml"))
+        .out_dir(std::path::PathBuf::from(std::env::var("OUT_DIR")?).join("errors-plain"))
+        .parent_module(&["fixture_errors_plain"])
+        .json_calls(false)
+        .generate()
+        .map_err(|e| format!("errors (no JSON calls): {e}"))?;
     // The reference DynamoDB IOmod's manifest: the largest real one.
     iomod_codegen::configure()
         .manifest(

@@ -15,6 +15,11 @@ pub mod fixture_errors {
     include!(concat!(env!("OUT_DIR"), "/errors/bank.rs"));
 }
 
+/// `fixtures/errors` generated without the JSON call path.
+pub mod fixture_errors_plain {
+    include!(concat!(env!("OUT_DIR"), "/errors-plain/bank.rs"));
+}
+
 /// `fixtures/assemblylift`.
 pub mod fixture_assemblylift {
     include!(concat!(env!("OUT_DIR"), "/assemblylift/http.rs"));

@@ -118,3 +118,32 @@ async fn calls_run_concurrently_from_many_tasks() {
         assert_eq!(account.id, format!("acct-{i}"));
     }
 }
+
+/// A `fixtures/errors` implementation for the skeleton generated without JSON calls.
+struct PlainBank;
+
+impl iomod_fixtures_host::fixture_errors_plain::bank::Bank for PlainBank {
+    async fn open(
+        &self,
+        input: iomod_fixtures_host::fixture_errors_plain::bank::OpenInput,
+    ) -> Result<
+        iomod_fixtures_host::fixture_errors_plain::bank::Account,
+        iomod_fixtures_host::fixture_errors_plain::bank::OpenError,
+    > {
+        Ok(iomod_fixtures_host::fixture_errors_plain::bank::Account {
+            id: input.id,
+            balance: 1,
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_skeleton_without_json_calls_serves_and_refuses_json() {
+    use iomod_fixtures_host::fixture_errors_plain::bank as plain;
+    use iomod_sdk::Service;
+    let client = plain::Client::in_process(PlainBank);
+    let opened = client.open(plain::OpenInput { id: "p".into() }).await;
+    assert_eq!(opened.map(|a| a.balance), Ok(1));
+    let service = std::sync::Arc::new(plain::service(PlainBank));
+    assert!(service.call_json("open".into(), "{}".into()).is_none());
+}
