@@ -231,7 +231,10 @@ pub fn new_iomod(
     write_crate(
         dir,
         &[
-            ("Cargo.toml", t(include_str!("templates/iomod/Cargo.toml"))),
+            (
+                "Cargo.toml",
+                t(include_str!("templates/iomod/Cargo.toml.tmpl")),
+            ),
             ("iomod.toml", t(include_str!("templates/iomod/iomod.toml"))),
             ("build.rs", t(include_str!("templates/iomod/build.rs"))),
             ("src/lib.rs", t(include_str!("templates/iomod/src/lib.rs"))),
@@ -449,7 +452,7 @@ pub fn new_function(
         &[
             (
                 "Cargo.toml",
-                t(include_str!("templates/function/Cargo.toml")),
+                t(include_str!("templates/function/Cargo.toml.tmpl")),
             ),
             (
                 "function.toml",
