@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Sets up and runs every test: unit, doc and end-to-end (real IOmod processes on real sockets, wasm functions
-# in the host, the DynamoDB IOmod against a moto server on 127.0.0.1 that the tests start and stop).
+# in the host, the DynamoDB IOmod against a moto server on 127.0.0.1 that the tests start and stop), then
+# packages the published crates.
 # Usage: scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-# The checked-in generated files of the DynamoDB IOmod match its manifest.
+# The checked-in generated files of the DynamoDB IOmod match its manifest. (The SDK's checked-in protocol
+# code and schema are checked against schemas/iomod.capnp by iomod-codegen's `protocol` test, below.)
 cargo run -q -p iomod-codegen -- check iomods/dynamodb/iomod.toml --out iomods/dynamodb \
     --only guest,schema,json --guest-sdk-dependency '{ path = "../../../iomod-sdk" }'
 # And those of the Python example IOmod (its registration descriptor included).
@@ -18,3 +20,19 @@ cargo test --workspace --all-targets
 cargo test --workspace --doc
 # The sample functions' native tests (the todo service against an in-memory DynamoDB stand-in).
 cargo test --manifest-path functions/Cargo.toml -p todo
+# The published crates package. iomod-sdk and iomod-codegen are also built from their packages alone, each
+# as a workspace of its own (cargo package's verification), given the workspace's dev profile, which a
+# package's manifest lacks (the same settings as Cargo.toml's), so that the build reuses the dependencies
+# compiled above. Built alone, the runtime (iomod) would resolve its dependencies' features apart from the
+# workspace's and build wasmtime and cranelift again (about seven minutes on two cores); its package must
+# instead hold every file under src/ (cargo leaves out a directory holding a Cargo.toml as another
+# package's). `cargo package -p iomod-sdk -p iomod-codegen -p iomod` verifies all three.
+# --allow-dirty: the files as they are, committed or not.
+dev_profile=(--config 'profile.dev.debug="line-tables-only"')
+for crate in wasmi wasmi_core wasmi_ir wasmi_collections capnpc-embedded; do
+    dev_profile+=(--config "profile.dev.package.$crate.opt-level=3")
+done
+cargo package --allow-dirty -p iomod-sdk -p iomod-codegen "${dev_profile[@]}"
+cargo package --allow-dirty --no-verify -p iomod-sdk -p iomod-codegen -p iomod
+diff -u <(git ls-files --cached --others --exclude-standard src | sort) \
+    <(cargo package --allow-dirty --list -p iomod | grep '^src/' | sort)
