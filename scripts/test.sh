@@ -24,7 +24,7 @@ cargo test --manifest-path functions/Cargo.toml -p todo
 # as a workspace of its own (cargo package's verification), given the workspace's dev profile, which a
 # package's manifest lacks (the same settings as Cargo.toml's), so that the build reuses the dependencies
 # compiled above. Built alone, the runtime (iomod) would resolve its dependencies' features apart from the
-# workspace's and build wasmtime and cranelift again (about seven minutes on two cores); its package must
+# workspace's and build wasmtime and cranelift again (six to ten minutes on two cores); its package must
 # instead hold every file under src/ (cargo leaves out a directory holding a Cargo.toml as another
 # package's). `cargo package -p iomod-sdk -p iomod-codegen -p iomod` verifies all three.
 # --allow-dirty: the files as they are, committed or not.
