@@ -37,7 +37,8 @@ echo "$binary: $size bytes ($(awk "BEGIN { printf \"%.1f\", $size / 1048576 }") 
 echo "package: $out (iomod.toml, bin/iomod-dynamodb)"
 # The same package as a .iomod file (AssemblyLift's format), for a Lambda layer: `iomod layer`.
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' iomods/dynamodb/iomod.toml | head -1)
-# The iomod binary of the workspace build (the same command as scripts/test.sh, so a no-op after it): `cargo run -p iomod` would
-# resolve dependency features for that package alone and compile wasmtime and cranelift a second time.
+# The iomod binary of the workspace build (the command scripts/test.sh runs, so a no-op after it):
+# `cargo run -p iomod` would resolve dependency features for that package alone and compile wasmtime and
+# cranelift a second time.
 cargo build -q --workspace --bins --examples
 target/debug/iomod pack "$out" -o "$(dirname "$out")/example.aws.dynamodb@$version.iomod"
