@@ -38,7 +38,8 @@ type Job = Box<
 #[derive(Debug)]
 pub struct InProcess {
     info: IomodInfo,
-    jobs: tokio::sync::mpsc::UnboundedSender<Job>,
+    /// `None` once dropped: closing the channel ends the RPC thread's loop.
+    jobs: Option<tokio::sync::mpsc::UnboundedSender<Job>>,
     thread: Option<std::thread::JoinHandle<()>>,
     /// The runtime that runs method bodies when none was current at the start.
     _own_runtime: Option<Arc<tokio::runtime::Runtime>>,
@@ -87,7 +88,7 @@ impl InProcess {
             .map_err(|e| internal("RPC thread", e))?;
         Ok(Self {
             info,
-            jobs,
+            jobs: Some(jobs),
             thread: Some(thread),
             _own_runtime: own_runtime,
         })
@@ -140,7 +141,11 @@ impl InProcess {
             })
         });
         let stopped = || Error::new(ErrorCode::Unavailable, "the in-process IOmod has stopped");
-        self.jobs.send(job).map_err(|_| stopped())?;
+        self.jobs
+            .as_ref()
+            .ok_or_else(stopped)?
+            .send(job)
+            .map_err(|_| stopped())?;
         answered.await.map_err(|_| stopped())?
     }
 }
@@ -148,8 +153,7 @@ impl InProcess {
 impl Drop for InProcess {
     fn drop(&mut self) {
         // Closing the channel ends the RPC thread's loop; the connection and its calls go with it.
-        let (closed, _) = tokio::sync::mpsc::unbounded_channel();
-        drop(std::mem::replace(&mut self.jobs, closed));
+        self.jobs = None;
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }

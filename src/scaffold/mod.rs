@@ -12,7 +12,6 @@
 //! must not exist or be empty.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail, ensure};
@@ -60,11 +59,7 @@ impl Crates {
             }
             "registry" if rest.is_empty() => Ok(Self::Registry(env!("CARGO_PKG_VERSION").into())),
             "registry" => {
-                ensure!(
-                    rest.split('.').all(|p| p.parse::<u64>().is_ok())
-                        && rest.split('.').count() == 3,
-                    "`{rest}` is not a version such as 0.1.0"
-                );
+                iomod_sdk::check_version(rest).map_err(|e| anyhow::anyhow!("{e}"))?;
                 Ok(Self::Registry(rest.to_owned()))
             }
             _ => bail!(
@@ -213,10 +208,6 @@ pub fn new_iomod(
     let last = parsed.as_str().rsplit('.').next().unwrap_or(name);
     check_name(last).context("the last part of the coordinates names the generated module")?;
     let module = last.replace('-', "_");
-    let guest_sdk = match crates {
-        Crates::Path(checkout) => Crates::Path(checkout.clone()).dependency("iomod-sdk"),
-        other => other.dependency("iomod-sdk"),
-    };
     let values = BTreeMap::from([
         ("name", name.to_owned()),
         ("crate", name.replace('-', "_")),
@@ -225,7 +216,6 @@ pub fn new_iomod(
         ("interface", upper_camel(&module)),
         ("sdk", crates.dependency("iomod-sdk")),
         ("codegen", crates.dependency("iomod-codegen")),
-        ("guest_sdk", guest_sdk),
     ]);
     let t = |template: &str| render(template, &values);
     write_crate(
@@ -397,15 +387,10 @@ pub fn new_function(
             format!(
                 "        let _ = input;\n        Ok(serde_json::from_value(json!({output})).expect(\"an output of `{method}`\"))"
             ),
-            {
-                let mut test = String::new();
-                let _ = write!(
-                    test,
-                    "#[test]\nfn calls_the_iomod_and_answers_its_output() {{\n    native::install(StandIn);\n    \
+            format!(
+                "#[test]\nfn calls_the_iomod_and_answers_its_output() {{\n    native::install(StandIn);\n    \
                      let answer = run(json!({input}));\n    assert_eq!(answer, json!({{ \"ok\": {output} }}));\n}}\n\n"
-                );
-                test
-            },
+            ),
         ),
         _ => (
             "        let _ = input;\n        Err(iomod_sdk::Error::new(iomod_sdk::ErrorCode::Internal, \"the stand-in has no answer yet\").into())".to_owned(),

@@ -4,7 +4,7 @@
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     iomod_codegen::configure()
         .guest_crate_dir("guest")
-        .guest_sdk_dependency(r#"{{guest_sdk}}"#)
+        .guest_sdk_dependency(r#"{{sdk}}"#)
         .generate()?;
     Ok(())
 }
