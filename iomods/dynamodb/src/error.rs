@@ -8,8 +8,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{BuildError, DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation;
+use aws_sdk_dynamodb::operation::RequestId;
 use aws_sdk_dynamodb::types as aws;
 use iomod_sdk::{Error, ErrorCode};
 
@@ -22,21 +24,41 @@ pub enum Failure {
     /// DynamoDB answered with an error.
     Service(ServiceFailure),
     /// DynamoDB could not be reached, did not answer in time, or answered something unreadable.
-    Sdk(Error),
+    Sdk(SdkFailure),
 }
 
-/// An error DynamoDB answered with.
+/// An error DynamoDB (or something in between) answered with.
 #[derive(Debug, Default)]
 pub struct ServiceFailure {
-    /// AWS's error code, for example `ConditionalCheckFailedException`.
+    /// AWS's error code, for example `ConditionalCheckFailedException`; `Http<status>` for an answer that
+    /// is not an AWS error (a proxy's error page, say).
     pub code: String,
-    /// AWS's message.
+    /// AWS's message, or the text of an answer that is not an AWS error (up to [`MAX_BODY_TEXT`] bytes).
     pub message: String,
+    /// The HTTP status of the answer.
+    pub status: Option<u16>,
+    /// The id of the AWS request (`x-amzn-RequestId`).
+    pub request_id: Option<String>,
     /// The item of a failed condition, when the request asked for it.
     pub item: Option<BTreeMap<String, g::AttributeValue>>,
     /// The cancellation reasons of a cancelled transaction, one per action.
     pub cancellation_reasons: Option<Vec<g::CancellationReason>>,
+    /// Why the request was throttled, when DynamoDB says so.
+    pub throttling_reasons: Option<Vec<g::ThrottlingReason>>,
 }
+
+/// A call that got no usable answer.
+#[derive(Debug)]
+pub struct SdkFailure {
+    /// What went wrong, as the IOmod protocol's error.
+    pub error: Error,
+    /// Whether the request may have reached DynamoDB (and been applied): false only when the connection was
+    /// refused or the request could not be built.
+    pub maybe_applied: bool,
+}
+
+/// How much of an answer's text a [`ServiceFailure`] keeps when it is not an AWS error.
+pub const MAX_BODY_TEXT: usize = 4096;
 
 /// The details some operation errors carry beyond their code and message.
 pub trait Details {
@@ -50,54 +72,143 @@ pub trait Details {
     }
 }
 
-impl<E, R> From<SdkError<E, R>> for Failure
+impl<E> From<SdkError<E, HttpResponse>> for Failure
 where
     E: ProvideErrorMetadata + Details + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug,
 {
-    fn from(error: SdkError<E, R>) -> Self {
+    fn from(error: SdkError<E, HttpResponse>) -> Self {
         let explanation = DisplayErrorContext(&error).to_string();
+        let sdk = |code, message: String, maybe_applied| {
+            Failure::Sdk(SdkFailure {
+                error: Error::new(code, message),
+                maybe_applied,
+            })
+        };
         match error {
-            SdkError::ServiceError(context) => service_failure(context.into_err()),
-            SdkError::TimeoutError(_) => Failure::Sdk(Error::new(
+            SdkError::ServiceError(context) => {
+                let answer = Answer::of(context.raw());
+                service_failure(context.into_err(), answer)
+            }
+            SdkError::TimeoutError(_) => sdk(
                 ErrorCode::DeadlineExceeded,
                 format!("DynamoDB did not answer in time: {explanation}"),
-            )),
-            SdkError::DispatchFailure(_) => Failure::Sdk(Error::new(
-                ErrorCode::Unavailable,
-                format!("cannot reach DynamoDB: {explanation}"),
-            )),
-            SdkError::ConstructionFailure(_) => Failure::Sdk(Error::new(
+                true,
+            ),
+            SdkError::DispatchFailure(failure) => {
+                let refused = failure.as_connector_error().is_some_and(connection_refused);
+                sdk(
+                    ErrorCode::Unavailable,
+                    format!("cannot reach DynamoDB: {explanation}"),
+                    !refused,
+                )
+            }
+            SdkError::ConstructionFailure(_) => sdk(
                 ErrorCode::InvalidInput,
                 format!("the request cannot be sent to DynamoDB: {explanation}"),
-            )),
-            _ => Failure::Sdk(Error::new(
+                false,
+            ),
+            SdkError::ResponseError(context) => {
+                let answer = Answer::of(context.raw());
+                sdk(
+                    ErrorCode::Internal,
+                    format!(
+                        "DynamoDB's answer cannot be read (HTTP {}, request id {}): {explanation}",
+                        answer.status,
+                        answer.request_id.as_deref().unwrap_or("none")
+                    ),
+                    true,
+                )
+            }
+            _ => sdk(
                 ErrorCode::Internal,
                 format!("DynamoDB's answer cannot be read: {explanation}"),
-            )),
+                true,
+            ),
         }
     }
 }
 
-fn service_failure<E: ProvideErrorMetadata + Details>(mut error: E) -> Failure {
-    let code = error
-        .code()
-        .map(|code| code.rsplit('#').next().unwrap_or(code).to_owned())
-        .unwrap_or_else(|| "Unknown".to_owned());
-    let message = error.message().unwrap_or_default().to_owned();
+/// Whether a connection failure happened before anything was sent: the connection was refused.
+pub(crate) fn connection_refused<E: std::error::Error + 'static>(failure: &E) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(failure);
+    while let Some(error) = source {
+        if let Some(io) = error.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::ConnectionRefused
+        {
+            return true;
+        }
+        source = error.source();
+    }
+    false
+}
+
+/// What an error answer says besides its modeled error: its status, request id and body.
+struct Answer {
+    status: u16,
+    request_id: Option<String>,
+    body: Option<serde_json::Value>,
+    text: String,
+}
+
+impl Answer {
+    fn of(response: &HttpResponse) -> Answer {
+        let bytes = response.body().bytes().unwrap_or_default();
+        let mut text =
+            String::from_utf8_lossy(&bytes[..bytes.len().min(MAX_BODY_TEXT)]).into_owned();
+        if bytes.len() > MAX_BODY_TEXT {
+            text.push('…');
+        }
+        Answer {
+            status: response.status().as_u16(),
+            request_id: response.request_id().map(str::to_owned),
+            body: serde_json::from_slice(bytes).ok(),
+            text,
+        }
+    }
+
+    /// `ThrottlingReasons` of a throttling error's body (the SDK models them on a few errors only).
+    fn throttling_reasons(&self) -> Option<Vec<g::ThrottlingReason>> {
+        let reasons = self.body.as_ref()?.get("ThrottlingReasons")?.as_array()?;
+        let text = |reason: &serde_json::Value, key| {
+            reason.get(key).and_then(|v| v.as_str()).map(str::to_owned)
+        };
+        Some(
+            reasons
+                .iter()
+                .map(|reason| g::ThrottlingReason {
+                    reason: text(reason, "reason"),
+                    resource: text(reason, "resource"),
+                })
+                .collect(),
+        )
+    }
+}
+
+fn service_failure<E: ProvideErrorMetadata + Details>(mut error: E, answer: Answer) -> Failure {
+    let (code, message) = match error.code() {
+        Some(code) => (
+            code.rsplit('#').next().unwrap_or(code).to_owned(),
+            error.message().unwrap_or_default().to_owned(),
+        ),
+        // Not an AWS error: a proxy's or load balancer's page, say. Its status and text are what there is.
+        None => (format!("Http{}", answer.status), answer.text.clone()),
+    };
     let item = from(error.take_item());
     let cancellation_reasons = from(error.take_cancellation_reasons());
     match item.and_then(|item| Ok((item, cancellation_reasons?))) {
         Ok((item, cancellation_reasons)) => Failure::Service(ServiceFailure {
             code,
             message,
+            status: Some(answer.status),
+            throttling_reasons: answer.throttling_reasons(),
+            request_id: answer.request_id,
             item,
             cancellation_reasons,
         }),
-        Err(e) => Failure::Sdk(Error::new(
-            ErrorCode::Internal,
-            format!("{code}: {message} ({e})"),
-        )),
+        Err(e) => Failure::Sdk(SdkFailure {
+            error: Error::new(ErrorCode::Internal, format!("{code}: {message} ({e})")),
+            maybe_applied: true,
+        }),
     }
 }
 
@@ -172,6 +283,10 @@ trait AwsException: Sized {
     /// The codes DynamoDB (or the SDK) uses for this error.
     const CODES: &'static [&'static str];
     fn from_service(failure: ServiceFailure) -> Self;
+    /// The error for a write whose outcome is unknown, if this is that error.
+    fn from_unknown_outcome(_failure: &mut Failure) -> Option<Self> {
+        None
+    }
 }
 
 macro_rules! exceptions {
@@ -179,7 +294,23 @@ macro_rules! exceptions {
         impl AwsException for g::$name {
             const CODES: &'static [&'static str] = &[$($code),+];
             fn from_service(failure: ServiceFailure) -> Self {
-                Self { message: failure.message }
+                Self { message: failure.message, request_id: failure.request_id }
+            }
+        }
+    )*};
+}
+
+/// Named errors that also carry why the request was throttled.
+macro_rules! throttling_exceptions {
+    ($($name:ident => [$($code:literal),+]),* $(,)?) => {$(
+        impl AwsException for g::$name {
+            const CODES: &'static [&'static str] = &[$($code),+];
+            fn from_service(failure: ServiceFailure) -> Self {
+                Self {
+                    message: failure.message,
+                    request_id: failure.request_id,
+                    throttling_reasons: failure.throttling_reasons,
+                }
             }
         }
     )*};
@@ -190,13 +321,6 @@ exceptions! {
     ResourceNotFound => ["ResourceNotFoundException", "ResourceNotFound"],
     ResourceInUse => ["ResourceInUseException"],
     Validation => ["ValidationException"],
-    ProvisionedThroughputExceeded => ["ProvisionedThroughputExceededException"],
-    Throttling => [
-        "ThrottlingException", "Throttling", "ThrottledException", "RequestThrottledException",
-        "TooManyRequestsException", "RequestThrottled", "SlowDown", "PriorRequestNotComplete",
-        "EC2ThrottledException"
-    ],
-    RequestLimitExceeded => ["RequestLimitExceeded"],
     LimitExceeded => ["LimitExceededException"],
     ItemCollectionSizeLimitExceeded => ["ItemCollectionSizeLimitExceededException"],
     TransactionConflict => ["TransactionConflictException"],
@@ -205,12 +329,23 @@ exceptions! {
     InternalServer => ["InternalServerError", "InternalFailure", "ServiceUnavailable"],
 }
 
+throttling_exceptions! {
+    ProvisionedThroughputExceeded => ["ProvisionedThroughputExceededException"],
+    Throttling => [
+        "ThrottlingException", "Throttling", "ThrottledException", "RequestThrottledException",
+        "TooManyRequestsException", "RequestThrottled", "SlowDown", "PriorRequestNotComplete",
+        "EC2ThrottledException"
+    ],
+    RequestLimitExceeded => ["RequestLimitExceeded"],
+}
+
 impl AwsException for g::ConditionalCheckFailed {
     const CODES: &'static [&'static str] = &["ConditionalCheckFailedException"];
     fn from_service(failure: ServiceFailure) -> Self {
         Self {
             message: failure.message,
             item: failure.item,
+            request_id: failure.request_id,
         }
     }
 }
@@ -221,6 +356,47 @@ impl AwsException for g::TransactionCanceled {
         Self {
             message: failure.message,
             cancellation_reasons: failure.cancellation_reasons.unwrap_or_default(),
+            request_id: failure.request_id,
+        }
+    }
+}
+
+/// The writes that list `OutcomeUnknown` report with it a failure after which the write may or may not
+/// have been applied: no answer, an unreadable one, or a 5xx.
+impl AwsException for g::OutcomeUnknown {
+    const CODES: &'static [&'static str] = &[];
+    fn from_service(failure: ServiceFailure) -> Self {
+        Self {
+            message: failure.message,
+            code: Some(failure.code),
+            status: failure.status,
+            request_id: failure.request_id,
+        }
+    }
+    fn from_unknown_outcome(failure: &mut Failure) -> Option<Self> {
+        match failure {
+            Failure::Sdk(SdkFailure {
+                error,
+                maybe_applied: true,
+            }) => Some(Self {
+                message: format!(
+                    "the write may or may not have been applied: {}",
+                    error.message
+                ),
+                code: None,
+                status: None,
+                request_id: None,
+            }),
+            Failure::Service(service) if service.status.is_some_and(|status| status >= 500) => {
+                let mut outcome = Self::from_service(std::mem::take(service));
+                outcome.message = format!(
+                    "the write may or may not have been applied: {}: {}",
+                    outcome.code.as_deref().unwrap_or_default(),
+                    outcome.message
+                );
+                Some(outcome)
+            }
+            _ => None,
         }
     }
 }
@@ -242,27 +418,36 @@ fn unrepresentable(error: Unrepresentable) -> Error {
 macro_rules! method_errors {
     ($($error:ident { $($variant:ident),* $(,)? })*) => {$(
         impl From<Failure> for g::$error {
-            fn from(failure: Failure) -> Self {
+            fn from(mut failure: Failure) -> Self {
+                $(
+                    if let Some(error) = <g::$variant as AwsException>::from_unknown_outcome(&mut failure) {
+                        return Self::$variant(error);
+                    }
+                )*
                 match failure {
-                    Failure::Sdk(error) => Self::Failed(error),
+                    Failure::Sdk(failure) => Self::Failed(failure.error),
                     Failure::Service(failure) => {
                         $(
                             if <g::$variant as AwsException>::CODES.contains(&failure.code.as_str()) {
                                 return Self::$variant(g::$variant::from_service(failure));
                             }
                         )*
-                        Self::AwsError(g::AwsError { code: failure.code, message: failure.message })
+                        Self::AwsError(g::AwsError {
+                            code: failure.code,
+                            message: failure.message,
+                            status: failure.status,
+                            request_id: failure.request_id,
+                        })
                     }
                 }
             }
         }
 
-        impl<E, R> From<SdkError<E, R>> for g::$error
+        impl<E> From<SdkError<E, HttpResponse>> for g::$error
         where
             E: ProvideErrorMetadata + Details + std::error::Error + Send + Sync + 'static,
-            R: std::fmt::Debug,
         {
-            fn from(error: SdkError<E, R>) -> Self {
+            fn from(error: SdkError<E, HttpResponse>) -> Self {
                 Failure::from(error).into()
             }
         }
@@ -282,19 +467,19 @@ macro_rules! method_errors {
 }
 
 method_errors! {
-    CreateTableError { ResourceInUse, LimitExceeded, Validation, Throttling, InternalServer }
+    CreateTableError { ResourceInUse, LimitExceeded, Validation, Throttling, InternalServer, OutcomeUnknown }
     DescribeTableError { ResourceNotFound, Validation, Throttling, InternalServer }
     ListTablesError { Validation, Throttling, InternalServer }
     DeleteTableError {
-        ResourceNotFound, ResourceInUse, LimitExceeded, Validation, Throttling, InternalServer,
+        ResourceNotFound, ResourceInUse, LimitExceeded, Validation, Throttling, InternalServer, OutcomeUnknown,
     }
     UpdateTableError {
-        ResourceNotFound, ResourceInUse, LimitExceeded, Validation, Throttling, InternalServer,
+        ResourceNotFound, ResourceInUse, LimitExceeded, Validation, Throttling, InternalServer, OutcomeUnknown,
     }
     PutItemError {
         ConditionalCheckFailed, ResourceNotFound, ProvisionedThroughputExceeded,
         ItemCollectionSizeLimitExceeded, TransactionConflict, RequestLimitExceeded, Validation,
-        Throttling, InternalServer,
+        Throttling, InternalServer, OutcomeUnknown,
     }
     GetItemError {
         ResourceNotFound, ProvisionedThroughputExceeded, RequestLimitExceeded, Validation, Throttling,
@@ -303,12 +488,12 @@ method_errors! {
     UpdateItemError {
         ConditionalCheckFailed, ResourceNotFound, ProvisionedThroughputExceeded,
         ItemCollectionSizeLimitExceeded, TransactionConflict, RequestLimitExceeded, Validation,
-        Throttling, InternalServer,
+        Throttling, InternalServer, OutcomeUnknown,
     }
     DeleteItemError {
         ConditionalCheckFailed, ResourceNotFound, ProvisionedThroughputExceeded,
         ItemCollectionSizeLimitExceeded, TransactionConflict, RequestLimitExceeded, Validation,
-        Throttling, InternalServer,
+        Throttling, InternalServer, OutcomeUnknown,
     }
     QueryError {
         ResourceNotFound, ProvisionedThroughputExceeded, RequestLimitExceeded, Validation, Throttling,
@@ -324,7 +509,7 @@ method_errors! {
     }
     BatchWriteItemError {
         ResourceNotFound, ProvisionedThroughputExceeded, ItemCollectionSizeLimitExceeded,
-        RequestLimitExceeded, Validation, Throttling, InternalServer,
+        RequestLimitExceeded, Validation, Throttling, InternalServer, OutcomeUnknown,
     }
     TransactGetItemsError {
         ResourceNotFound, TransactionCanceled, ProvisionedThroughputExceeded, RequestLimitExceeded,
@@ -335,7 +520,7 @@ method_errors! {
         ProvisionedThroughputExceeded, RequestLimitExceeded, Validation, Throttling, InternalServer,
     }
     UpdateTimeToLiveError {
-        ResourceNotFound, ResourceInUse, LimitExceeded, Validation, Throttling, InternalServer,
+        ResourceNotFound, ResourceInUse, LimitExceeded, Validation, Throttling, InternalServer, OutcomeUnknown,
     }
     DescribeTimeToLiveError { ResourceNotFound, Validation, Throttling, InternalServer }
 }
@@ -356,7 +541,7 @@ mod tests {
     fn named_codes_keep_their_identity_and_others_keep_aws_code_and_message() {
         assert!(matches!(
             g::PutItemError::from(service("ConditionalCheckFailedException")),
-            g::PutItemError::ConditionalCheckFailed(g::ConditionalCheckFailed { message, item: None })
+            g::PutItemError::ConditionalCheckFailed(g::ConditionalCheckFailed { message, item: None, .. })
                 if message == "ConditionalCheckFailedException happened"
         ));
         assert!(matches!(
@@ -368,7 +553,9 @@ mod tests {
             g::DescribeTableError::from(service("AccessDeniedException")),
             g::DescribeTableError::AwsError(g::AwsError {
                 code: "AccessDeniedException".into(),
-                message: "AccessDeniedException happened".into()
+                message: "AccessDeniedException happened".into(),
+                status: None,
+                request_id: None,
             })
         );
         // ConditionalCheckFailed is not one of GetItem's errors: it still reaches the guest by code.
@@ -398,8 +585,70 @@ mod tests {
 
     #[test]
     fn transport_failures_are_sdk_errors() {
-        let error: g::ScanError =
-            Failure::Sdk(Error::new(ErrorCode::Unavailable, "cannot reach DynamoDB")).into();
+        let error: g::ScanError = unavailable(true).into();
         assert!(matches!(error, g::ScanError::Failed(e) if e.code == ErrorCode::Unavailable));
+    }
+
+    fn unavailable(maybe_applied: bool) -> Failure {
+        Failure::Sdk(SdkFailure {
+            error: Error::new(ErrorCode::Unavailable, "the connection broke"),
+            maybe_applied,
+        })
+    }
+
+    #[test]
+    fn a_write_without_an_answer_has_an_unknown_outcome_and_a_read_does_not() {
+        let g::UpdateItemError::OutcomeUnknown(outcome) = unavailable(true).into() else {
+            panic!("not OutcomeUnknown");
+        };
+        assert!(outcome.message.contains("may or may not have been applied"));
+        assert!(outcome.message.contains("the connection broke"));
+        // A refused connection: nothing was sent.
+        assert!(matches!(
+            g::UpdateItemError::from(unavailable(false)),
+            g::UpdateItemError::Failed(e) if e.code == ErrorCode::Unavailable
+        ));
+        assert!(matches!(
+            g::GetItemError::from(unavailable(true)),
+            g::GetItemError::Failed(_)
+        ));
+    }
+
+    #[test]
+    fn a_5xx_answer_to_a_write_has_an_unknown_outcome_and_keeps_what_aws_said() {
+        let failure = || {
+            Failure::Service(ServiceFailure {
+                code: "InternalServerError".into(),
+                message: "Internal server error".into(),
+                status: Some(500),
+                request_id: Some("REQ1".into()),
+                ..ServiceFailure::default()
+            })
+        };
+        let g::PutItemError::OutcomeUnknown(outcome) = failure().into() else {
+            panic!("not OutcomeUnknown");
+        };
+        assert_eq!(outcome.code.as_deref(), Some("InternalServerError"));
+        assert_eq!(outcome.status, Some(500));
+        assert_eq!(outcome.request_id.as_deref(), Some("REQ1"));
+        assert!(matches!(
+            g::GetItemError::from(failure()),
+            g::GetItemError::InternalServer(g::InternalServer { request_id: Some(id), .. }) if id == "REQ1"
+        ));
+        // A 4xx is an answer: DynamoDB did not apply the write.
+        let throttled = Failure::Service(ServiceFailure {
+            code: "ThrottlingException".into(),
+            status: Some(400),
+            throttling_reasons: Some(vec![g::ThrottlingReason {
+                reason: Some("TableWriteKeyRangeThroughputExceeded".into()),
+                resource: Some("arn:aws:dynamodb:us-east-1:1:table/t".into()),
+            }]),
+            ..ServiceFailure::default()
+        });
+        assert!(matches!(
+            g::PutItemError::from(throttled),
+            g::PutItemError::Throttling(g::Throttling { throttling_reasons: Some(reasons), .. })
+                if reasons.len() == 1
+        ));
     }
 }

@@ -6,12 +6,14 @@
 //! - [`service`]: the trait implemented with `aws-sdk-dynamodb`.
 //! - [`convert`] and [`error`]: generated types ⇄ SDK types, AWS errors → typed errors.
 //! - [`config`]: region, endpoint and credentials from the environment.
+//! - [`retry`]: which failed requests are sent again (writes only when DynamoDB did not apply them).
 //!
 //! The binary `iomod-dynamodb` serves it; [`serve`] is the same thing as a function.
 
 pub mod config;
 pub mod convert;
 pub mod error;
+pub mod retry;
 pub mod service;
 
 /// Generated from `iomod.toml` by the build script.

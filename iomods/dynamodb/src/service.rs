@@ -6,6 +6,7 @@ use aws_sdk_dynamodb::Client;
 
 use crate::convert::{ToAws, from};
 use crate::dynamodb::{self as g, Dynamodb};
+use crate::retry;
 
 /// The DynamoDB IOmod: the manifest's methods, served by one AWS SDK client.
 #[derive(Debug, Clone)]
@@ -41,6 +42,8 @@ impl Dynamodb for DynamoDb {
             .set_global_secondary_indexes(input.global_secondary_indexes.to_aws()?)
             .set_local_secondary_indexes(input.local_secondary_indexes.to_aws()?)
             .set_deletion_protection_enabled(input.deletion_protection_enabled)
+            .customize()
+            .config_override(retry::write_policy(None))
             .send()
             .await?;
         Ok(g::CreateTableOutput {
@@ -88,6 +91,8 @@ impl Dynamodb for DynamoDb {
             .client
             .delete_table()
             .table_name(input.table_name)
+            .customize()
+            .config_override(retry::write_policy(None))
             .send()
             .await?;
         Ok(g::DeleteTableOutput {
@@ -108,6 +113,8 @@ impl Dynamodb for DynamoDb {
             .set_provisioned_throughput(input.provisioned_throughput.to_aws()?)
             .set_global_secondary_index_updates(input.global_secondary_index_updates.to_aws()?)
             .set_deletion_protection_enabled(input.deletion_protection_enabled)
+            .customize()
+            .config_override(retry::write_policy(None))
             .send()
             .await?;
         Ok(g::UpdateTableOutput {
@@ -130,6 +137,8 @@ impl Dynamodb for DynamoDb {
             .set_return_values_on_condition_check_failure(
                 input.return_values_on_condition_check_failure.to_aws()?,
             )
+            .customize()
+            .config_override(retry::write_policy(input.resend))
             .send()
             .await?;
         Ok(g::PutItemOutput {
@@ -176,6 +185,8 @@ impl Dynamodb for DynamoDb {
             .set_return_values_on_condition_check_failure(
                 input.return_values_on_condition_check_failure.to_aws()?,
             )
+            .customize()
+            .config_override(retry::write_policy(input.resend))
             .send()
             .await?;
         Ok(g::UpdateItemOutput {
@@ -203,6 +214,8 @@ impl Dynamodb for DynamoDb {
             .set_return_values_on_condition_check_failure(
                 input.return_values_on_condition_check_failure.to_aws()?,
             )
+            .customize()
+            .config_override(retry::write_policy(input.resend))
             .send()
             .await?;
         Ok(g::DeleteItemOutput {
@@ -296,6 +309,8 @@ impl Dynamodb for DynamoDb {
             .set_request_items(Some(input.request_items.to_aws()?))
             .set_return_consumed_capacity(input.return_consumed_capacity.to_aws()?)
             .set_return_item_collection_metrics(input.return_item_collection_metrics.to_aws()?)
+            .customize()
+            .config_override(retry::write_policy(input.resend))
             .send()
             .await?;
         Ok(g::BatchWriteItemOutput {
@@ -350,6 +365,8 @@ impl Dynamodb for DynamoDb {
             .update_time_to_live()
             .table_name(input.table_name)
             .time_to_live_specification(input.time_to_live_specification.to_aws()?)
+            .customize()
+            .config_override(retry::write_policy(None))
             .send()
             .await?;
         Ok(g::UpdateTimeToLiveOutput {
