@@ -202,7 +202,7 @@ async fn main() {
             .map(|(_, v)| v.clone())
     })
     .unwrap();
-    let client = aws_sdk_dynamodb::Client::from_conf(settings.sdk_config());
+    let client = aws_sdk_dynamodb::Client::from_conf(settings.sdk_config().await.unwrap());
     client
         .create_table()
         .table_name("bench")

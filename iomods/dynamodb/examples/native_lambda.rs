@@ -14,7 +14,7 @@ use serde_json::Value;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let settings = iomod_dynamodb::config::Settings::from_env()?;
-    let client = aws_sdk_dynamodb::Client::from_conf(settings.sdk_config());
+    let client = aws_sdk_dynamodb::Client::from_conf(settings.sdk_config().await?);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let client = client.clone();
         async move { Ok::<Value, Error>(get::todo_get(&client, &event.payload).await) }

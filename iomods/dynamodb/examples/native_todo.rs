@@ -23,7 +23,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:8081".into());
     let settings = iomod_dynamodb::config::Settings::from_env()?;
-    let client = aws_sdk_dynamodb::Client::from_conf(settings.sdk_config());
+    let client = aws_sdk_dynamodb::Client::from_conf(settings.sdk_config().await?);
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     println!("native todo listening on http://{}", listener.local_addr()?);
     loop {

@@ -5,14 +5,19 @@
 //!   the Cap'n Proto server, the registration info).
 //! - [`service`]: the trait implemented with `aws-sdk-dynamodb`.
 //! - [`convert`] and [`error`]: generated types ⇄ SDK types, AWS errors → typed errors.
-//! - [`config`]: region, endpoint and credentials from the environment.
+//! - [`backups`], [`exports`] and [`replicas`]: backups, restores and point-in-time recovery; exports to
+//!   and imports from S3; global tables and replica auto scaling.
+//! - [`config`]: region, endpoint and credentials, found the way AWS tools find them.
 //! - [`retry`]: which failed requests are sent again (writes only when DynamoDB did not apply them).
 //!
 //! The binary `iomod-dynamodb` serves it; [`serve`] is the same thing as a function.
 
+pub mod backups;
 pub mod config;
 pub mod convert;
 pub mod error;
+pub mod exports;
+pub mod replicas;
 pub mod retry;
 pub mod service;
 
@@ -29,7 +34,7 @@ pub use service::DynamoDb;
 /// ([`iomod_sdk::serve_local`]): call it from a current-thread runtime.
 pub async fn serve() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let settings = config::Settings::from_env()?;
-    let client = aws_sdk_dynamodb::Client::from_conf(settings.sdk_config());
+    let client = aws_sdk_dynamodb::Client::from_conf(settings.sdk_config().await?);
     iomod_sdk::serve_local(dynamodb::service(DynamoDb::new(client))).await?;
     Ok(())
 }

@@ -7,8 +7,9 @@ fn main() -> ExitCode {
     iomod_sdk::logging::init();
     if std::env::args().len() > 1 {
         eprintln!(
-            "usage: iomod-dynamodb (no arguments; configured by IOMOD_REGISTRY, AWS_REGION, \
-             AWS_ENDPOINT_URL_DYNAMODB and the AWS credential variables)"
+            "usage: iomod-dynamodb (no arguments; configured by IOMOD_REGISTRY and the AWS settings: \
+             AWS_REGION, AWS_ENDPOINT_URL_DYNAMODB, credentials from the environment or the standard \
+             chain (profiles, SSO, web identity, container, instance))"
         );
         return ExitCode::from(2);
     }

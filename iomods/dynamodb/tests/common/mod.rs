@@ -134,11 +134,16 @@ pub struct IomodProcess(pub Child);
 impl IomodProcess {
     /// Starts `binary` (an `iomod-dynamodb`) registering with the registry at `socket` and reaching `server`.
     pub fn spawn(binary: &Path, socket: &Path, server: &DynamoServer) -> IomodProcess {
+        Self::spawn_with_env(binary, socket, &server.aws_env())
+    }
+
+    /// Starts `binary` registering with the registry at `socket`, with `env` (the AWS settings).
+    pub fn spawn_with_env(binary: &Path, socket: &Path, env: &[(&str, String)]) -> IomodProcess {
         IomodProcess(
             Command::new(binary)
                 .env("IOMOD_REGISTRY", socket)
                 .env("RUST_LOG", "warn")
-                .envs(server.aws_env())
+                .envs(env.iter().map(|(k, v)| (k, v)))
                 .stdin(Stdio::null())
                 .spawn()
                 .unwrap(),
@@ -164,15 +169,20 @@ pub struct Stack {
 
 impl Stack {
     pub async fn start(server: &DynamoServer, function: &str) -> Stack {
+        Self::start_with_env(&server.aws_env(), function).await
+    }
+
+    /// A stack whose IOmod gets `env` (the AWS settings: region, endpoint, credentials, ...).
+    pub async fn start_with_env(env: &[(&str, String)], function: &str) -> Stack {
         let dir = TempDir::new("stack");
         let socket = dir.0.join("registry.sock");
         let registry = Registry::start(RegistryConfig::unix(&socket))
             .await
             .unwrap();
-        let iomod = IomodProcess::spawn(
+        let iomod = IomodProcess::spawn_with_env(
             Path::new(env!("CARGO_BIN_EXE_iomod-dynamodb")),
             &socket,
-            server,
+            env,
         );
         registry
             .wait_ready(&[COORDINATES.parse().unwrap()], Duration::from_secs(20))
