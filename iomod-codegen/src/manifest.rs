@@ -52,7 +52,14 @@ pub enum TypeKind {
     /// A record of fields.
     Struct(Vec<Field>),
     /// One of a set of names.
-    Enum(Vec<EnumValue>),
+    Enum {
+        /// The values, in order (the first is the default).
+        values: Vec<EnumValue>,
+        /// Whether values the manifest does not list pass through (`open = true`): such an enum describes
+        /// values another system owns and may extend. Its values travel as their names (Cap'n Proto
+        /// `Text`), and the Rust enum has an `Unknown(String)` variant for the others.
+        open: bool,
+    },
     /// A tagged union: exactly one of its variants, each carrying a value (or `void`).
     Union(Vec<Field>),
 }
@@ -167,14 +174,11 @@ impl Type {
         }
     }
 
-    /// Whether values of this type are Cap'n Proto pointers (text, data, lists, structs).
+    /// Whether values of this type are Cap'n Proto pointers (text, data, lists, structs, open enums).
     pub fn is_pointer(&self, manifest: &Manifest) -> bool {
         match self {
             Type::String | Type::Bytes | Type::List(_) | Type::Map(_) => true,
-            Type::Named(name) => !matches!(
-                manifest.type_def(name).map(|t| &t.kind),
-                Some(TypeKind::Enum(_))
-            ),
+            Type::Named(name) => !manifest.is_closed_enum(name),
             Type::Option(inner) => inner.is_pointer(manifest),
             _ => false,
         }
@@ -190,6 +194,22 @@ impl Manifest {
     /// The named error `name`.
     pub fn error_def(&self, name: &str) -> Option<&ErrorDef> {
         self.errors.iter().find(|e| e.name == name)
+    }
+
+    /// Whether `name` is a closed enum (a Cap'n Proto enum on the wire).
+    pub fn is_closed_enum(&self, name: &str) -> bool {
+        matches!(
+            self.type_def(name).map(|t| &t.kind),
+            Some(TypeKind::Enum { open: false, .. })
+        )
+    }
+
+    /// Whether `name` is an open enum (Cap'n Proto `Text` on the wire).
+    pub fn is_open_enum(&self, name: &str) -> bool {
+        matches!(
+            self.type_def(name).map(|t| &t.kind),
+            Some(TypeKind::Enum { open: true, .. })
+        )
     }
 
     /// The struct fields of type `name` (input and output types are structs).

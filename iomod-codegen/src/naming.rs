@@ -51,6 +51,9 @@ pub const RUST_KEYWORDS: &[&str] = &[
     "union", "unsafe", "unsized", "use", "virtual", "where", "while", "yield",
 ];
 
+/// The Rust variant of an open enum that carries the values its manifest does not list.
+pub const OPEN_ENUM_UNKNOWN: &str = "Unknown";
+
 /// Words Cap'n Proto reserves.
 pub const CAPNP_KEYWORDS: &[&str] = &[
     "annotation",

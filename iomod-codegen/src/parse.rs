@@ -173,8 +173,9 @@ impl<'s> Parser<'s> {
         let type_name = name.get_ref().to_string();
         let table = self.expect_table(value, &format!("type `{type_name}`"))?;
         let section = format!("[types.{type_name}]");
-        self.unknown_keys(table, &["doc", "fields", "enum", "union"], &section);
+        self.unknown_keys(table, &["doc", "fields", "enum", "union", "open"], &section);
         let doc = self.optional_str(table, "doc").unwrap_or_default();
+        let open = self.open(table, &type_name);
         let kinds: Vec<&str> = ["fields", "enum", "union"]
             .into_iter()
             .filter(|k| table.get(*k).is_some())
@@ -195,6 +196,17 @@ impl<'s> Parser<'s> {
             );
             return None;
         }
+        if let (Some(_), Some(what)) = (open, kind_name(kinds[0])) {
+            let span = key_span(table, "open").unwrap_or_else(|| name.span());
+            self.error(
+                span,
+                format!("`open` applies only to enums, and type `{type_name}` is {what}"),
+            )
+            .hint = Some(
+                "`open = true` lets an enum carry values its manifest does not list; remove it here"
+                    .into(),
+            );
+        }
         let kind = match kinds[0] {
             "fields" => TypeKind::Struct(
                 self.table_at(table, "fields")
@@ -206,7 +218,10 @@ impl<'s> Parser<'s> {
                     .map(|(f, _)| self.fields(f, true))
                     .unwrap_or_default(),
             ),
-            _ => TypeKind::Enum(self.enum_values(table)),
+            _ => TypeKind::Enum {
+                values: self.enum_values(table),
+                open: open.unwrap_or(false),
+            },
         };
         Some(TypeDef {
             name: type_name,
@@ -214,6 +229,25 @@ impl<'s> Parser<'s> {
             kind,
             span: name.span(),
         })
+    }
+
+    /// `open = true | false` of a type, when written.
+    fn open(&mut self, table: &Table<'_>, type_name: &str) -> Option<bool> {
+        let value = table.get("open")?;
+        match value.get_ref() {
+            DeValue::Boolean(open) => Some(*open),
+            other => {
+                self.error(
+                    value.span(),
+                    format!(
+                        "`open` in [types.{type_name}] must be a boolean, found {}",
+                        other.type_str()
+                    ),
+                )
+                .hint = Some("write open = true (or leave it out for a closed enum)".into());
+                None
+            }
+        }
     }
 
     fn enum_values(&mut self, table: &Table<'_>) -> Vec<EnumValue> {
@@ -530,6 +564,23 @@ impl<'s> Parser<'s> {
             }
         }
     }
+}
+
+/// How a message names a kind of type other than an enum (`None` for an enum).
+fn kind_name(key: &str) -> Option<&'static str> {
+    match key {
+        "fields" => Some("a struct"),
+        "union" => Some("a union"),
+        _ => None,
+    }
+}
+
+/// Where `key` is written in `table`.
+fn key_span(table: &Table<'_>, key: &str) -> Option<Range<usize>> {
+    table
+        .iter()
+        .find(|(k, _)| k.get_ref().as_ref() == key)
+        .map(|(k, _)| k.span())
 }
 
 /// The span of a string's contents, without its quotes (for basic and literal strings on one line).

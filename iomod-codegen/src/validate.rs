@@ -6,7 +6,8 @@ use std::ops::Range;
 use crate::diagnostics::{Diagnostic, did_you_mean};
 use crate::manifest::{Field, Manifest, Type, TypeKind};
 use crate::naming::{
-    CAPNP_KEYWORDS, MAX_NAME_LEN, RESERVED_TYPE_NAMES, RUST_KEYWORDS, map_entry_name, upper_camel,
+    CAPNP_KEYWORDS, MAX_NAME_LEN, OPEN_ENUM_UNKNOWN, RESERVED_TYPE_NAMES, RUST_KEYWORDS,
+    map_entry_name, upper_camel,
 };
 
 /// Where a type is used: some types are not allowed everywhere.
@@ -75,7 +76,7 @@ pub(crate) fn validate(m: &Manifest, out: &mut Vec<Diagnostic>) {
                     out,
                 );
             }
-            TypeKind::Enum(values) => {
+            TypeKind::Enum { values, open } => {
                 if values.is_empty() {
                     out.push(Diagnostic::new(
                         t.span.clone(),
@@ -98,6 +99,18 @@ pub(crate) fn validate(m: &Manifest, out: &mut Vec<Diagnostic>) {
                             v.span.clone(),
                             format!("enum value `{}` appears twice in `{}`", v.name, t.name),
                         ));
+                    }
+                    if *open && upper_camel(&v.name) == OPEN_ENUM_UNKNOWN {
+                        out.push(
+                            Diagnostic::new(
+                                v.span.clone(),
+                                format!(
+                                    "open enum `{}` cannot list `{}`: its Rust variant `{OPEN_ENUM_UNKNOWN}` carries the values the manifest does not list",
+                                    t.name, v.name
+                                ),
+                            )
+                            .hint("rename the value, or make the enum closed (leave out `open = true`)"),
+                        );
                     }
                 }
                 if values.len() > usize::from(u16::MAX) {
@@ -422,7 +435,7 @@ pub(crate) fn all_fields(m: &Manifest) -> impl Iterator<Item = &Field> {
         .iter()
         .flat_map(|t| match &t.kind {
             TypeKind::Struct(f) | TypeKind::Union(f) => f.as_slice(),
-            TypeKind::Enum(_) => &[],
+            TypeKind::Enum { .. } => &[],
         })
         .chain(m.errors.iter().flat_map(|e| e.fields.iter()))
 }
@@ -444,7 +457,7 @@ fn check_recursion(m: &Manifest, out: &mut Vec<Diagnostic>) {
     for t in &m.types {
         let fields = match &t.kind {
             TypeKind::Struct(f) | TypeKind::Union(f) => f,
-            TypeKind::Enum(_) => continue,
+            TypeKind::Enum { .. } => continue,
         };
         // Depth-first search over direct, non-optional containment, looking for `t` itself.
         for f in fields {

@@ -193,7 +193,7 @@ fn validate_and_schema_commands() {
             "methods.*.{key}"
         );
     }
-    for key in ["doc", "fields", "enum", "union"] {
+    for key in ["doc", "fields", "enum", "union", "open"] {
         assert!(
             json["$defs"]["typeDef"]["properties"].get(key).is_some(),
             "types.*.{key}"

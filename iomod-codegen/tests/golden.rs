@@ -183,3 +183,50 @@ fn fingerprints_follow_the_wire_contract_not_the_docs() {
     );
     assert_ne!(fingerprints(&reordered)[1].1, base[0].1);
 }
+
+#[test]
+fn an_open_enum_is_text_in_fingerprints() {
+    let text = std::fs::read_to_string(
+        fixtures()
+            .into_iter()
+            .find(|c| c.ends_with("primitives"))
+            .unwrap()
+            .join("iomod.toml"),
+    )
+    .unwrap();
+    let fingerprint = |text: &str, method: &str| {
+        let m = Manifest::parse("primitives", text).unwrap();
+        let method = m.methods.iter().find(|x| x.name == method).unwrap();
+        iomod_codegen::method_fingerprint(&m, method)
+    };
+    let base = fingerprint(&text, "statuses");
+    let open = "enum = [\"active\", { name = \"paused\", doc = \"Not taking requests.\" }, \"retired\"]\nopen = true";
+    assert!(text.contains(open));
+    // A value added to an open enum reaches older readers by name: the contract is the same.
+    let extended = text.replace(
+        open,
+        &open.replace("\"retired\"]", "\"retired\", \"archived\"]"),
+    );
+    assert_eq!(fingerprint(&extended, "statuses"), base);
+    // Closing it (Text to a Cap'n Proto enum) changes the contract, and opening it back restores it.
+    let closed = text.replace("\nopen = true", "");
+    assert_ne!(fingerprint(&closed, "statuses"), base);
+    assert_eq!(
+        fingerprint(
+            &closed.replace("\"retired\"]\n", "\"retired\"]\nopen = true\n"),
+            "statuses"
+        ),
+        base
+    );
+    assert_eq!(
+        fingerprint(&closed, "scalars"),
+        fingerprint(&text, "scalars")
+    );
+    // A closed enum's values are its layout.
+    let recolored = text.replace("\"green\",", "\"green\", \"cyan\",");
+    assert_ne!(fingerprint(&recolored, "statuses"), base, "through Signal");
+    assert_ne!(
+        fingerprint(&recolored, "collections"),
+        fingerprint(&text, "collections")
+    );
+}

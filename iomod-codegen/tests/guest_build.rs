@@ -1,5 +1,6 @@
 //! The guest crate generated for every fixture (and for the DynamoDB IOmod) builds for `wasm32-unknown-unknown` and `wasm32-wasip1`,
-//! with no build script of its own and no system tools (the targets come from `scripts/setup.sh`).
+//! with no build script of its own and no system tools (the targets come from `scripts/setup.sh`); the
+//! types of one of them are then tested natively (`tests/guest_native/lib.rs`).
 #![allow(clippy::unwrap_used)]
 
 use std::path::Path;
@@ -39,6 +40,21 @@ fn guest_crates_build_for_both_wasm_targets() {
         );
         members.push(format!("{name:?}"));
     }
+    // The guest types of `fixtures/primitives`, tested natively (below).
+    let check = root.join("guest-native-check");
+    write_if_changed(
+        &check.join("Cargo.toml"),
+        "[package]\nname = \"guest-native-check\"\nedition = \"2024\"\npublish = false\n\n\
+         [dependencies]\ncapnp = \"0.27\"\nprimitives-guest = { path = \"../primitives\" }\n\
+         schemars = \"1\"\nserde_json = \"1\"\n",
+    )
+    .unwrap();
+    write_if_changed(
+        &check.join("src/lib.rs"),
+        &std::fs::read_to_string(here.join("tests/guest_native/lib.rs")).unwrap(),
+    )
+    .unwrap();
+    members.push("\"guest-native-check\"".to_owned());
     let workspace = format!(
         "[workspace]\nresolver = \"3\"\nmembers = [{}]\n",
         members.join(", ")
@@ -46,7 +62,7 @@ fn guest_crates_build_for_both_wasm_targets() {
     write_if_changed(&root.join("Cargo.toml"), &workspace).unwrap();
 
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let output = Command::new(cargo)
+    let output = Command::new(&cargo)
         .args([
             "build",
             "--workspace",
@@ -70,5 +86,21 @@ fn guest_crates_build_for_both_wasm_targets() {
     assert!(
         !stderr.contains("warning:"),
         "the guest crates built with warnings:\n{stderr}"
+    );
+
+    let output = Command::new(&cargo)
+        .args(["test", "-p", "guest-native-check"])
+        .arg("--manifest-path")
+        .arg(root.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(root.join("target"))
+        .env_remove("RUSTFLAGS")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "the guest types misbehave natively:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
     );
 }

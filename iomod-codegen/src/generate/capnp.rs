@@ -34,8 +34,8 @@ fn doc_lines(doc: &str) -> Vec<String> {
     doc.lines().map(|l| l.trim_end().to_owned()).collect()
 }
 
-/// The Cap'n Proto spelling of a type.
-pub(crate) fn capnp_type(ty: &Type) -> String {
+/// The Cap'n Proto spelling of a type. An open enum's values travel as their names: `Text`.
+pub(crate) fn capnp_type(m: &Manifest, ty: &Type) -> String {
     match ty {
         Type::Void => "Void".into(),
         Type::Bool => "Bool".into(),
@@ -45,10 +45,36 @@ pub(crate) fn capnp_type(ty: &Type) -> String {
         Type::F64 => "Float64".into(),
         Type::String => "Text".into(),
         Type::Bytes => "Data".into(),
-        Type::List(t) => format!("List({})", capnp_type(t)),
+        Type::List(t) => format!("List({})", capnp_type(m, t)),
         Type::Map(t) => format!("List({})", map_entry_name(t)),
-        Type::Option(t) => capnp_type(t),
+        Type::Option(t) => capnp_type(m, t),
+        Type::Named(n) if m.is_open_enum(n) => "Text".into(),
         Type::Named(n) => n.clone(),
+    }
+}
+
+/// The open enum a type holds as `Text` (directly, or in an option or a list), if any.
+fn open_enum_in<'t>(m: &Manifest, ty: &'t Type) -> Option<&'t str> {
+    match ty {
+        Type::Named(n) if m.is_open_enum(n) => Some(n),
+        Type::List(t) | Type::Option(t) => open_enum_in(m, t),
+        _ => None,
+    }
+}
+
+/// The comment after a member: which open enum its `Text` holds, and the first line of its documentation.
+fn member_comment(m: &Manifest, ty: &Type, doc: &str) -> String {
+    let mut parts = Vec::new();
+    if open_enum_in(m, ty).is_some() {
+        parts.push(format!("{} (open enum)", ty.to_manifest()));
+    }
+    if let Some(line) = doc.lines().next().filter(|l| !l.is_empty()) {
+        parts.push(line.to_owned());
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("  # {}", parts.join(": "))
     }
 }
 
@@ -58,23 +84,23 @@ fn struct_members(m: &Manifest, fields: &[Field]) -> Vec<String> {
     let mut members = Vec::new();
     for f in fields {
         let name = lower_camel(&f.name);
-        let comment = if f.doc.is_empty() {
-            String::new()
-        } else {
-            format!("  # {}", f.doc.lines().next().unwrap_or(""))
-        };
+        let comment = member_comment(m, &f.ty, &f.doc);
         match &f.ty {
             Type::Option(inner) if !inner.is_pointer(m) => {
                 members.push(format!(
                     "{name} :union {{ none @{} :Void; some @{} :{}; }}{comment}",
                     ordinal,
                     ordinal + 1,
-                    capnp_type(inner)
+                    capnp_type(m, inner)
                 ));
                 ordinal += 2;
             }
             ty => {
-                members.push(format!("{name} @{ordinal} :{};{comment}", capnp_type(ty)));
+                members.push(format!(
+                    "{name} @{ordinal} :{}{};{comment}",
+                    capnp_type(m, ty),
+                    open_enum_default(m, ty)
+                ));
                 ordinal += 1;
             }
         }
@@ -82,18 +108,30 @@ fn struct_members(m: &Manifest, fields: &[Field]) -> Vec<String> {
     members
 }
 
-fn union_members(variants: &[Field]) -> Vec<String> {
+/// ` = "first_value"` for a member holding an open enum directly: an unset member reads as the enum's
+/// first value, as an unset closed enum does.
+fn open_enum_default(m: &Manifest, ty: &Type) -> String {
+    match ty {
+        Type::Named(n) => match m.type_def(n).map(|t| &t.kind) {
+            Some(TypeKind::Enum { values, open: true }) => values
+                .first()
+                .map(|v| format!(" = \"{}\"", v.name))
+                .unwrap_or_default(),
+            _ => String::new(),
+        },
+        _ => String::new(),
+    }
+}
+
+fn union_members(m: &Manifest, variants: &[Field]) -> Vec<String> {
     let mut members = vec!["union {".to_owned()];
     for (ordinal, v) in variants.iter().enumerate() {
-        let comment = if v.doc.is_empty() {
-            String::new()
-        } else {
-            format!("  # {}", v.doc.lines().next().unwrap_or(""))
-        };
         members.push(format!(
-            "  {} @{ordinal} :{};{comment}",
+            "  {} @{ordinal} :{}{};{}",
             lower_camel(&v.name),
-            capnp_type(&v.ty)
+            capnp_type(m, &v.ty),
+            open_enum_default(m, &v.ty),
+            member_comment(m, &v.ty, &v.doc)
         ));
     }
     members.push("}".to_owned());
@@ -103,6 +141,7 @@ fn union_members(variants: &[Field]) -> Vec<String> {
 pub(crate) fn schema(m: &Manifest, names: &Names) -> Result<String, crate::GenerateError> {
     let mut structs = Vec::new();
     let mut enums = Vec::new();
+    let mut open_enums = Vec::new();
     for t in &m.types {
         match &t.kind {
             TypeKind::Struct(fields) => structs.push(StructView {
@@ -113,24 +152,32 @@ pub(crate) fn schema(m: &Manifest, names: &Names) -> Result<String, crate::Gener
             TypeKind::Union(variants) => structs.push(StructView {
                 name: t.name.clone(),
                 doc: doc_lines(&t.doc),
-                members: union_members(variants),
+                members: union_members(m, variants),
             }),
-            TypeKind::Enum(values) => enums.push(EnumView {
-                name: t.name.clone(),
-                doc: doc_lines(&t.doc),
-                values: values
-                    .iter()
-                    .enumerate()
-                    .map(|(i, v)| {
-                        let comment = if v.doc.is_empty() {
-                            String::new()
-                        } else {
-                            format!("  # {}", v.doc)
-                        };
+            TypeKind::Enum { values, open } => {
+                let value_line = |(i, v): (usize, &crate::EnumValue)| {
+                    let comment = if v.doc.is_empty() {
+                        String::new()
+                    } else {
+                        format!("  # {}", v.doc)
+                    };
+                    if *open {
+                        format!("{}{comment}", v.name)
+                    } else {
                         format!("{} @{i};{comment}", lower_camel(&v.name))
-                    })
-                    .collect(),
-            }),
+                    }
+                };
+                let view = EnumView {
+                    name: t.name.clone(),
+                    doc: doc_lines(&t.doc),
+                    values: values.iter().enumerate().map(value_line).collect(),
+                };
+                if *open {
+                    open_enums.push(view);
+                } else {
+                    enums.push(view);
+                }
+            }
         }
     }
     for e in &m.errors {
@@ -146,7 +193,11 @@ pub(crate) fn schema(m: &Manifest, names: &Names) -> Result<String, crate::Gener
             doc: vec![format!("An entry of map<string, {}>.", value.to_manifest())],
             members: vec![
                 "key @0 :Text;".into(),
-                format!("value @1 :{};", capnp_type(&value)),
+                format!(
+                    "value @1 :{};{}",
+                    capnp_type(m, &value),
+                    member_comment(m, &value, "")
+                ),
             ],
         });
     }
@@ -189,6 +240,7 @@ pub(crate) fn schema(m: &Manifest, names: &Names) -> Result<String, crate::Gener
     context.insert("file_id", &format!("0x{:016x}", names.file_id));
     context.insert("structs", &structs);
     context.insert("enums", &enums);
+    context.insert("open_enums", &open_enums);
     context.insert("interface", &names.interface);
     context.insert(
         "interface_doc",

@@ -1,12 +1,13 @@
 //! JSON Schemas (draft 2020-12) of each method's input, output and errors, as the generated types'
-//! serde derives encode values: structs are objects, enums strings, unions objects with one key (or a
-//! string for `void` variants), `bytes` arrays of byte values, maps objects.
+//! serde derives encode values: structs are objects, enums strings (an open enum's any string, its known
+//! names documented), unions objects with one key (or a string for `void` variants), `bytes` arrays of
+//! byte values, maps objects.
 
 use std::collections::BTreeSet;
 
 use serde_json::{Map, Value, json};
 
-use crate::manifest::{Field, Manifest, Method, Type, TypeKind};
+use crate::manifest::{EnumValue, Field, Manifest, Method, Type, TypeKind};
 
 const DRAFT: &str = "https://json-schema.org/draft/2020-12/schema";
 
@@ -84,10 +85,7 @@ fn with_defs<'a>(m: &Manifest, mut root: Value, roots: impl IntoIterator<Item = 
         if let Some(def) = m.type_def(&name) {
             let mut schema = match &def.kind {
                 TypeKind::Struct(fields) => object(m, fields),
-                TypeKind::Enum(values) => json!({
-                    "type": "string",
-                    "enum": values.iter().map(|v| v.name.clone()).collect::<Vec<_>>(),
-                }),
+                TypeKind::Enum { values, open } => enum_schema(values, *open),
                 TypeKind::Union(variants) => json!({
                     "oneOf": variants.iter().map(|v| variant(m, v)).collect::<Vec<_>>(),
                 }),
@@ -103,6 +101,19 @@ fn with_defs<'a>(m: &Manifest, mut root: Value, roots: impl IntoIterator<Item = 
         }
     }
     root
+}
+
+/// A closed enum is one of its names; an open enum documents its names and accepts any string.
+pub(crate) fn enum_schema(values: &[EnumValue], open: bool) -> Value {
+    let known = json!({
+        "type": "string",
+        "enum": values.iter().map(|v| v.name.clone()).collect::<Vec<_>>(),
+    });
+    if open {
+        json!({ "anyOf": [known, { "type": "string" }] })
+    } else {
+        known
+    }
 }
 
 fn named_in(ty: &Type, out: &mut BTreeSet<String>) {

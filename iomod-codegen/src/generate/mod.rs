@@ -49,7 +49,8 @@ impl Names {
 }
 
 /// A digest of `method`'s wire contract: its ordinal, and the layout (names, kinds, field order and types)
-/// of every type its input, output and errors reach. Documentation does not count. 16 hex digits.
+/// of every type its input, output and errors reach. Documentation does not count, nor the values of an
+/// open enum (its values are Text on the wire). 16 hex digits.
 pub fn method_fingerprint(m: &Manifest, method: &Method) -> String {
     use crate::manifest::{Type, TypeKind};
     use sha2::Digest;
@@ -98,7 +99,15 @@ pub fn method_fingerprint(m: &Manifest, method: &Method) -> String {
                     let _ = write!(text, "union {name} {{");
                     fields_of(variants, &mut text, &mut queue);
                 }
-                TypeKind::Enum(values) => {
+                // An open enum travels as Text: its values are not part of the layout (one added later
+                // reaches older readers as an unknown value), and opening or closing it changes the layout.
+                TypeKind::Enum { open: true, .. } => {
+                    let _ = write!(text, "open enum {name} :Text {{ ");
+                }
+                TypeKind::Enum {
+                    values,
+                    open: false,
+                } => {
                     let _ = write!(
                         text,
                         "enum {name} {{ {} ",

@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 use std::fmt::Write;
 
 use crate::generate::Names;
-use crate::manifest::{Field, Manifest, Method, Type, TypeKind};
-use crate::naming::{lower_camel, snake, upper_camel};
+use crate::manifest::{EnumValue, Field, Manifest, Method, Type, TypeKind};
+use crate::naming::{OPEN_ENUM_UNKNOWN, lower_camel, snake, upper_camel};
 use crate::validate::direct_target;
 
 /// What the generated types derive besides `Debug, Clone, PartialEq`.
@@ -41,11 +41,8 @@ impl<'m> RustGen<'m> {
         Self { m, cap, flavor }
     }
 
-    fn is_enum(&self, name: &str) -> bool {
-        matches!(
-            self.m.type_def(name).map(|t| &t.kind),
-            Some(TypeKind::Enum(_))
-        )
+    fn is_open(&self, name: &str) -> bool {
+        self.m.is_open_enum(name)
     }
 
     /// Whether `target` can hold `owner` directly (through fields and variants, options included): then
@@ -101,12 +98,16 @@ impl<'m> RustGen<'m> {
         }
     }
 
-    fn derives(&self, eq: bool) -> String {
+    /// The derives of a generated type: `Debug, Clone, PartialEq`, then `extra` (`Eq`, `Default`, ...),
+    /// then, when `serde`, the flavor's serialization traits.
+    fn derives(&self, extra: &[&str], serde: bool) -> String {
         let mut d = String::from("#[derive(Debug, Clone, PartialEq");
-        if eq {
-            d.push_str(", Eq");
+        for e in extra {
+            d.push_str(", ");
+            d.push_str(e);
         }
         match self.flavor {
+            _ if !serde => {}
             Flavor::Host => {}
             Flavor::HostSerde => d.push_str(
                 ", ::iomod_sdk::__private::serde::Serialize, ::iomod_sdk::__private::serde::Deserialize",
@@ -116,7 +117,7 @@ impl<'m> RustGen<'m> {
             }
         }
         d.push_str(")]\n");
-        if self.flavor == Flavor::HostSerde {
+        if serde && self.flavor == Flavor::HostSerde {
             d.push_str("#[serde(crate = \"::iomod_sdk::__private::serde\")]\n");
         }
         d
@@ -163,43 +164,12 @@ impl<'m> RustGen<'m> {
             match &t.kind {
                 TypeKind::Struct(fields) => self.struct_def(&mut out, &t.name, &t.doc, fields),
                 TypeKind::Union(variants) => self.union_def(&mut out, &t.name, &t.doc, variants),
-                TypeKind::Enum(values) => {
-                    doc(&mut out, &t.doc, "");
-                    out.push_str(&self.derives(true).replace("(Debug,", "(Debug, Copy, Hash,"));
-                    if self.flavor != Flavor::Host {
-                        out.push_str("#[serde(rename_all = \"snake_case\")]\n");
-                    }
-                    let _ = writeln!(out, "pub enum {} {{", t.name);
-                    for v in values {
-                        doc(&mut out, &v.doc, "    ");
-                        let _ = writeln!(out, "    {},", upper_camel(&v.name));
-                    }
-                    out.push_str("}\n\n");
-                    let cap = format!("{}::{}", self.cap, t.name);
-                    let _ = writeln!(out, "impl {} {{", t.name);
-                    let _ = writeln!(
-                        out,
-                        "    /// The Cap'n Proto value.\n    pub fn to_capnp(self) -> {cap} {{\n        match self {{"
-                    );
-                    for v in values {
-                        let _ = writeln!(
-                            out,
-                            "            Self::{0} => {cap}::{0},",
-                            upper_camel(&v.name)
-                        );
-                    }
-                    let _ = writeln!(
-                        out,
-                        "        }}\n    }}\n\n    /// From the Cap'n Proto value.\n    pub fn from_capnp(value: {cap}) -> Self {{\n        match value {{"
-                    );
-                    for v in values {
-                        let _ = writeln!(
-                            out,
-                            "            {cap}::{0} => Self::{0},",
-                            upper_camel(&v.name)
-                        );
-                    }
-                    out.push_str("        }\n    }\n}\n\n");
+                TypeKind::Enum {
+                    values,
+                    open: false,
+                } => self.enum_def(&mut out, &t.name, &t.doc, values),
+                TypeKind::Enum { values, open: true } => {
+                    self.open_enum_def(&mut out, &t.name, &t.doc, values)
                 }
             }
         }
@@ -212,9 +182,152 @@ impl<'m> RustGen<'m> {
         out
     }
 
+    /// A closed enum: a Cap'n Proto enum on the wire.
+    fn enum_def(&self, out: &mut String, name: &str, docs: &str, values: &[EnumValue]) {
+        let notes: Vec<String> = values
+            .first()
+            .map(|v| default_value_note(&v.name))
+            .into_iter()
+            .collect();
+        doc_with_notes(out, docs, &notes);
+        out.push_str(&self.derives(&["Copy", "Eq", "Hash", "Default"], true));
+        if self.flavor != Flavor::Host {
+            out.push_str("#[serde(rename_all = \"snake_case\")]\n");
+        }
+        let _ = writeln!(out, "pub enum {name} {{");
+        for (i, v) in values.iter().enumerate() {
+            doc(out, &v.doc, "    ");
+            if i == 0 {
+                out.push_str("    #[default]\n");
+            }
+            let _ = writeln!(out, "    {},", upper_camel(&v.name));
+        }
+        out.push_str("}\n\n");
+        let cap = format!("{}::{name}", self.cap);
+        let _ = writeln!(out, "impl {name} {{");
+        let _ = writeln!(
+            out,
+            "    /// The Cap'n Proto value.\n    pub fn to_capnp(self) -> {cap} {{\n        match self {{"
+        );
+        for v in values {
+            let _ = writeln!(
+                out,
+                "            Self::{0} => {cap}::{0},",
+                upper_camel(&v.name)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "        }}\n    }}\n\n    /// From the Cap'n Proto value.\n    pub fn from_capnp(value: {cap}) -> Self {{\n        match value {{"
+        );
+        for v in values {
+            let _ = writeln!(
+                out,
+                "            {cap}::{0} => Self::{0},",
+                upper_camel(&v.name)
+            );
+        }
+        out.push_str("        }\n    }\n}\n\n");
+    }
+
+    /// An open enum: its values travel as their names (Cap'n Proto `Text`, a JSON string), and a name
+    /// the manifest does not list is kept in `Unknown`.
+    fn open_enum_def(&self, out: &mut String, name: &str, docs: &str, values: &[EnumValue]) {
+        let mut notes = vec![format!(
+            "Open: a value this manifest does not list is kept, as [`{name}::{OPEN_ENUM_UNKNOWN}`] with its name."
+        )];
+        notes.extend(values.first().map(|v| default_value_note(&v.name)));
+        doc_with_notes(out, docs, &notes);
+        out.push_str(&self.derives(&["Eq", "Hash", "Default"], false));
+        let _ = writeln!(out, "pub enum {name} {{");
+        for (i, v) in values.iter().enumerate() {
+            doc(out, &v.doc, "    ");
+            if i == 0 {
+                out.push_str("    #[default]\n");
+            }
+            let _ = writeln!(out, "    {},", upper_camel(&v.name));
+        }
+        let _ = writeln!(
+            out,
+            "    /// A value this manifest does not list, as it was sent.\n    {OPEN_ENUM_UNKNOWN}(::std::string::String),\n}}\n"
+        );
+        let _ = writeln!(out, "impl {name} {{");
+        let _ = writeln!(
+            out,
+            "    /// The value's name: the manifest's name of a listed value, the name as it was sent of another."
+        );
+        out.push_str("    pub fn as_str(&self) -> &str {\n        match self {\n");
+        for v in values {
+            let _ = writeln!(
+                out,
+                "            Self::{} => \"{}\",",
+                upper_camel(&v.name),
+                v.name
+            );
+        }
+        let _ = writeln!(
+            out,
+            "            Self::{OPEN_ENUM_UNKNOWN}(name) => name,\n        }}\n    }}\n}}\n"
+        );
+        for (source, scrutinee, unknown) in [
+            ("&str", "name", "name.to_owned()"),
+            ("::std::string::String", "name.as_str()", "name"),
+        ] {
+            let _ = writeln!(
+                out,
+                "impl ::std::convert::From<{source}> for {name} {{\n    /// The value the manifest lists under `name`, or [`{name}::{OPEN_ENUM_UNKNOWN}`].\n    fn from(name: {source}) -> Self {{\n        match {scrutinee} {{"
+            );
+            for v in values {
+                let _ = writeln!(
+                    out,
+                    "            \"{}\" => Self::{},",
+                    v.name,
+                    upper_camel(&v.name)
+                );
+            }
+            let _ = writeln!(
+                out,
+                "            _ => Self::{OPEN_ENUM_UNKNOWN}({unknown}),\n        }}\n    }}\n}}\n"
+            );
+        }
+        if self.flavor == Flavor::Host {
+            return;
+        }
+        let serde = self.serde();
+        let _ = writeln!(
+            out,
+            "/// As JSON: the value's name, a string.\nimpl {serde}::Serialize for {name} {{\n    fn serialize<S: {serde}::Serializer>(&self, serializer: S) -> ::std::result::Result<S::Ok, S::Error> {{\n        serializer.serialize_str(self.as_str())\n    }}\n}}\n"
+        );
+        let _ = writeln!(
+            out,
+            "/// From JSON: any string; a name the manifest does not list is [`{name}::{OPEN_ENUM_UNKNOWN}`].\nimpl<'de> {serde}::Deserialize<'de> for {name} {{\n    fn deserialize<D: {serde}::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {{\n        <::std::string::String as {serde}::Deserialize<'de>>::deserialize(deserializer).map(Self::from)\n    }}\n}}\n"
+        );
+        if self.flavor == Flavor::Guest {
+            let names = values
+                .iter()
+                .map(|v| format!("\"{}\"", v.name))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let description = if docs.is_empty() {
+                String::new()
+            } else {
+                format!("\"description\": {docs:?}, ")
+            };
+            let _ = writeln!(
+                out,
+                "/// Any string; the names the manifest lists are documented.\nimpl ::schemars::JsonSchema for {name} {{\n    fn schema_name() -> ::std::borrow::Cow<'static, str> {{\n        ::std::borrow::Cow::Borrowed(\"{name}\")\n    }}\n\n    fn schema_id() -> ::std::borrow::Cow<'static, str> {{\n        ::std::borrow::Cow::Borrowed(::std::concat!(::std::module_path!(), \"::{name}\"))\n    }}\n\n    fn json_schema(_: &mut ::schemars::SchemaGenerator) -> ::schemars::Schema {{\n        ::schemars::json_schema!({{ {description}\"anyOf\": [{{ \"type\": \"string\", \"enum\": [{names}] }}, {{ \"type\": \"string\" }}] }})\n    }}\n}}\n"
+            );
+        }
+    }
+
     fn struct_def(&self, out: &mut String, name: &str, docs: &str, fields: &[Field]) {
         doc(out, docs, "");
-        out.push_str(&self.derives(self.fields_eq(fields)));
+        let eq: &[&str] = if self.fields_eq(fields) {
+            &["Eq", "Default"]
+        } else {
+            &["Default"]
+        };
+        out.push_str(&self.derives(eq, true));
         if self.flavor != Flavor::Host {
             out.push_str("#[serde(deny_unknown_fields)]\n");
         }
@@ -265,8 +378,18 @@ impl<'m> RustGen<'m> {
     }
 
     fn union_def(&self, out: &mut String, name: &str, docs: &str, variants: &[Field]) {
-        doc(out, docs, "");
-        out.push_str(&self.derives(self.fields_eq(variants)));
+        let notes: Vec<String> = variants
+            .first()
+            .map(default_variant_note)
+            .into_iter()
+            .collect();
+        doc_with_notes(out, docs, &notes);
+        let eq: &[&str] = if self.fields_eq(variants) {
+            &["Eq"]
+        } else {
+            &[]
+        };
+        out.push_str(&self.derives(eq, true));
         if self.flavor != Flavor::Host {
             out.push_str("#[serde(rename_all = \"snake_case\")]\n");
         }
@@ -285,6 +408,18 @@ impl<'m> RustGen<'m> {
             }
         }
         out.push_str("}\n\n");
+        if let Some(first) = variants.first() {
+            let value = if first.ty == Type::Void {
+                String::new()
+            } else {
+                "(::std::default::Default::default())".to_owned()
+            };
+            let _ = writeln!(
+                out,
+                "impl ::std::default::Default for {name} {{\n    fn default() -> Self {{\n        Self::{}{value}\n    }}\n}}\n",
+                upper_camel(&first.name)
+            );
+        }
         let module = format!("{}::{}", self.cap, module_of(name));
         let _ = writeln!(out, "impl {name} {{");
         let _ = writeln!(
@@ -373,6 +508,9 @@ impl<'m> RustGen<'m> {
             Type::String | Type::Bytes => {
                 let _ = writeln!(out, "{indent}{b}.set_{name}(&({value})[..]);");
             }
+            Type::Named(n) if self.is_open(n) => {
+                let _ = writeln!(out, "{indent}{b}.set_{name}(({value}).as_str());");
+            }
             Type::Named(_) => {
                 let _ = writeln!(
                     out,
@@ -427,6 +565,9 @@ impl<'m> RustGen<'m> {
                     }
                     Type::String | Type::Bytes => {
                         let _ = writeln!(out, "{indent2}{list}.set({at}, &{item}[..]);");
+                    }
+                    Type::Named(n) if self.is_open(n) => {
+                        let _ = writeln!(out, "{indent2}{list}.set({at}, {item}.as_str());");
                     }
                     Type::Named(_) => {
                         let _ = writeln!(
@@ -500,19 +641,20 @@ impl<'m> RustGen<'m> {
     fn read_value(&self, ty: &Type, expr: &str, wrapped: bool) -> String {
         let unwrap = if wrapped { "?" } else { "" };
         match ty {
-            Type::Named(n) if self.is_enum(n) => format!("{n}::from_capnp({expr}?)"),
+            Type::Named(n) if self.m.is_closed_enum(n) => format!("{n}::from_capnp({expr}?)"),
+            Type::Named(n) if self.is_open(n) => format!("{n}::from({expr}{unwrap}.to_str()?)"),
             Type::Named(n) => format!("{n}::read_from({expr}{unwrap})?"),
             Type::String => format!("{expr}{unwrap}.to_string()?"),
             Type::Bytes => format!("{expr}{unwrap}.to_vec()"),
             Type::List(inner) => {
-                let item = self.read_value(
-                    inner,
-                    "item",
-                    matches!(
-                        **inner,
-                        Type::String | Type::Bytes | Type::List(_) | Type::Map(_)
-                    ),
-                );
+                // Text, data and list items come as results (closed enums too, unwrapped by their
+                // reading); struct items do not.
+                let wrapped = match &**inner {
+                    Type::String | Type::Bytes | Type::List(_) | Type::Map(_) => true,
+                    Type::Named(n) => self.is_open(n),
+                    _ => false,
+                };
+                let item = self.read_value(inner, "item", wrapped);
                 format!(
                     "{{ let list = {expr}{unwrap}; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() {{ out.push({item}); }} out }}"
                 )
@@ -662,6 +804,34 @@ impl<'m> RustGen<'m> {
             "            {result_module}::Failed(error) => Err(Self::Failed(::iomod_sdk::Error::read(error?))),"
         );
         out.push_str("        })\n    }\n}\n\n");
+    }
+}
+
+/// A type's documentation followed by `notes`, each a paragraph of its own.
+fn doc_with_notes(out: &mut String, docs: &str, notes: &[String]) {
+    doc(out, docs, "");
+    for (i, note) in notes.iter().enumerate() {
+        if i > 0 || !docs.is_empty() {
+            out.push_str("///\n");
+        }
+        doc(out, note, "");
+    }
+}
+
+/// "Default: the first value, `x`." of an enum.
+fn default_value_note(first: &str) -> String {
+    format!("Default: the first value, `{first}`.")
+}
+
+/// "Default: the first variant, `x`, ..." of a union.
+fn default_variant_note(first: &Field) -> String {
+    if first.ty == Type::Void {
+        format!("Default: the first variant, `{}`.", first.name)
+    } else {
+        format!(
+            "Default: the first variant, `{}`, holding its value's default.",
+            first.name
+        )
     }
 }
 
