@@ -30,9 +30,12 @@ fn list_len(len: usize) -> ::capnp::Result<u32> {
 }
 
 /// How to greet.
-#[derive(Debug, Copy, Hash, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize, ::schemars::JsonSchema)]
+///
+/// Default: the first value, `plain`.
+#[derive(Debug, Clone, PartialEq, Copy, Eq, Hash, Default, ::serde::Serialize, ::serde::Deserialize, ::schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Style {
+    #[default]
     Plain,
     Shout,
 }
@@ -56,7 +59,7 @@ impl Style {
 }
 
 /// The input of `greet`.
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize, ::schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize, ::schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GreetInput {
     pub name: ::std::string::String,
@@ -88,7 +91,7 @@ impl GreetInput {
 }
 
 /// The output of `greet`.
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize, ::schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize, ::schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GreetOutput {
     pub greeting: ::std::string::String,
@@ -116,7 +119,7 @@ impl GreetOutput {
 }
 
 /// The input of `stats`.
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize, ::schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize, ::schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StatsInput {}
 
@@ -136,7 +139,7 @@ impl StatsInput {
 }
 
 /// The output of `stats`.
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize, ::schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize, ::schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StatsOutput {
     pub greeted: u64,
@@ -163,7 +166,7 @@ impl StatsOutput {
 }
 
 /// The greeter refuses to greet that name.
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize, ::schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize, ::schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Blocked {
     pub name: ::std::string::String,
