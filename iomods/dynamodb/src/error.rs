@@ -257,6 +257,24 @@ impl Details for operation::transact_get_items::TransactGetItemsError {
     }
 }
 
+impl Details for operation::execute_statement::ExecuteStatementError {
+    fn take_item(&mut self) -> Option<HashMap<String, aws::AttributeValue>> {
+        match self {
+            Self::ConditionalCheckFailedException(e) => e.item.take(),
+            _ => None,
+        }
+    }
+}
+
+impl Details for operation::execute_transaction::ExecuteTransactionError {
+    fn take_cancellation_reasons(&mut self) -> Option<Vec<aws::CancellationReason>> {
+        match self {
+            Self::TransactionCanceledException(e) => e.cancellation_reasons.take(),
+            _ => None,
+        }
+    }
+}
+
 macro_rules! no_details {
     ($($module:ident::$error:ident),* $(,)?) => {
         $(impl Details for operation::$module::$error {})*
@@ -276,6 +294,45 @@ no_details!(
     batch_write_item::BatchWriteItemError,
     update_time_to_live::UpdateTimeToLiveError,
     describe_time_to_live::DescribeTimeToLiveError,
+    create_backup::CreateBackupError,
+    describe_backup::DescribeBackupError,
+    list_backups::ListBackupsError,
+    delete_backup::DeleteBackupError,
+    restore_table_from_backup::RestoreTableFromBackupError,
+    describe_continuous_backups::DescribeContinuousBackupsError,
+    update_continuous_backups::UpdateContinuousBackupsError,
+    restore_table_to_point_in_time::RestoreTableToPointInTimeError,
+    export_table_to_point_in_time::ExportTableToPointInTimeError,
+    describe_export::DescribeExportError,
+    list_exports::ListExportsError,
+    import_table::ImportTableError,
+    describe_import::DescribeImportError,
+    list_imports::ListImportsError,
+    create_global_table::CreateGlobalTableError,
+    describe_global_table::DescribeGlobalTableError,
+    list_global_tables::ListGlobalTablesError,
+    update_global_table::UpdateGlobalTableError,
+    describe_global_table_settings::DescribeGlobalTableSettingsError,
+    update_global_table_settings::UpdateGlobalTableSettingsError,
+    describe_table_replica_auto_scaling::DescribeTableReplicaAutoScalingError,
+    update_table_replica_auto_scaling::UpdateTableReplicaAutoScalingError,
+    batch_execute_statement::BatchExecuteStatementError,
+    tag_resource::TagResourceError,
+    untag_resource::UntagResourceError,
+    list_tags_of_resource::ListTagsOfResourceError,
+    describe_limits::DescribeLimitsError,
+    describe_endpoints::DescribeEndpointsError,
+    describe_contributor_insights::DescribeContributorInsightsError,
+    update_contributor_insights::UpdateContributorInsightsError,
+    list_contributor_insights::ListContributorInsightsError,
+    describe_kinesis_streaming_destination::DescribeKinesisStreamingDestinationError,
+    enable_kinesis_streaming_destination::EnableKinesisStreamingDestinationError,
+    disable_kinesis_streaming_destination::DisableKinesisStreamingDestinationError,
+    update_kinesis_streaming_destination::UpdateKinesisStreamingDestinationError,
+    get_resource_policy::GetResourcePolicyError,
+    put_resource_policy::PutResourcePolicyError,
+    delete_resource_policy::DeleteResourcePolicyError,
+    search_vectors::SearchVectorsError,
 );
 
 /// A named error of the manifest, and the AWS codes it stands for.
@@ -327,6 +384,30 @@ exceptions! {
     TransactionInProgress => ["TransactionInProgressException"],
     IdempotentParameterMismatch => ["IdempotentParameterMismatchException"],
     InternalServer => ["InternalServerError", "InternalFailure", "ServiceUnavailable"],
+    // Backups, restores, exports, imports and global tables. moto answers RestoreTableToPointInTime for a
+    // missing source table with `SourceTableNotFoundException`.
+    BackupNotFound => ["BackupNotFoundException"],
+    BackupInUse => ["BackupInUseException"],
+    ContinuousBackupsUnavailable => ["ContinuousBackupsUnavailableException"],
+    TableNotFound => ["TableNotFoundException", "SourceTableNotFoundException"],
+    TableAlreadyExists => ["TableAlreadyExistsException"],
+    TableInUse => ["TableInUseException"],
+    PointInTimeRecoveryUnavailable => ["PointInTimeRecoveryUnavailableException"],
+    InvalidRestoreTime => ["InvalidRestoreTimeException"],
+    ExportNotFound => ["ExportNotFoundException"],
+    ExportConflict => ["ExportConflictException"],
+    InvalidExportTime => ["InvalidExportTimeException"],
+    ImportNotFound => ["ImportNotFoundException"],
+    ImportConflict => ["ImportConflictException"],
+    GlobalTableNotFound => ["GlobalTableNotFoundException"],
+    GlobalTableAlreadyExists => ["GlobalTableAlreadyExistsException"],
+    ReplicaNotFound => ["ReplicaNotFoundException"],
+    ReplicaAlreadyExists => ["ReplicaAlreadyExistsException"],
+    IndexNotFound => ["IndexNotFoundException"],
+    // PartiQL and resource-based policies.
+    ReplicatedWriteConflict => ["ReplicatedWriteConflictException"],
+    DuplicateItem => ["DuplicateItemException"],
+    PolicyNotFound => ["PolicyNotFoundException"],
 }
 
 throttling_exceptions! {
@@ -478,8 +559,8 @@ method_errors! {
     }
     PutItemError {
         ConditionalCheckFailed, ResourceNotFound, ProvisionedThroughputExceeded,
-        ItemCollectionSizeLimitExceeded, TransactionConflict, RequestLimitExceeded, Validation,
-        Throttling, InternalServer, OutcomeUnknown,
+        ItemCollectionSizeLimitExceeded, ReplicatedWriteConflict, TransactionConflict,
+        RequestLimitExceeded, Validation, Throttling, InternalServer, OutcomeUnknown,
     }
     GetItemError {
         ResourceNotFound, ProvisionedThroughputExceeded, RequestLimitExceeded, Validation, Throttling,
@@ -487,13 +568,13 @@ method_errors! {
     }
     UpdateItemError {
         ConditionalCheckFailed, ResourceNotFound, ProvisionedThroughputExceeded,
-        ItemCollectionSizeLimitExceeded, TransactionConflict, RequestLimitExceeded, Validation,
-        Throttling, InternalServer, OutcomeUnknown,
+        ItemCollectionSizeLimitExceeded, ReplicatedWriteConflict, TransactionConflict,
+        RequestLimitExceeded, Validation, Throttling, InternalServer, OutcomeUnknown,
     }
     DeleteItemError {
         ConditionalCheckFailed, ResourceNotFound, ProvisionedThroughputExceeded,
-        ItemCollectionSizeLimitExceeded, TransactionConflict, RequestLimitExceeded, Validation,
-        Throttling, InternalServer, OutcomeUnknown,
+        ItemCollectionSizeLimitExceeded, ReplicatedWriteConflict, TransactionConflict,
+        RequestLimitExceeded, Validation, Throttling, InternalServer, OutcomeUnknown,
     }
     QueryError {
         ResourceNotFound, ProvisionedThroughputExceeded, RequestLimitExceeded, Validation, Throttling,
@@ -509,7 +590,8 @@ method_errors! {
     }
     BatchWriteItemError {
         ResourceNotFound, ProvisionedThroughputExceeded, ItemCollectionSizeLimitExceeded,
-        RequestLimitExceeded, Validation, Throttling, InternalServer, OutcomeUnknown,
+        ReplicatedWriteConflict, RequestLimitExceeded, Validation, Throttling, InternalServer,
+        OutcomeUnknown,
     }
     TransactGetItemsError {
         ResourceNotFound, TransactionCanceled, ProvisionedThroughputExceeded, RequestLimitExceeded,
@@ -523,6 +605,113 @@ method_errors! {
         ResourceNotFound, ResourceInUse, LimitExceeded, Validation, Throttling, InternalServer, OutcomeUnknown,
     }
     DescribeTimeToLiveError { ResourceNotFound, Validation, Throttling, InternalServer }
+    CreateBackupError {
+        TableNotFound, TableInUse, BackupInUse, ContinuousBackupsUnavailable, LimitExceeded,
+        Validation, Throttling, InternalServer, OutcomeUnknown,
+    }
+    DescribeBackupError { BackupNotFound, Validation, Throttling, InternalServer }
+    ListBackupsError { Validation, Throttling, InternalServer }
+    DeleteBackupError {
+        BackupNotFound, BackupInUse, LimitExceeded, Validation, Throttling, InternalServer,
+        OutcomeUnknown,
+    }
+    RestoreTableFromBackupError {
+        TableAlreadyExists, TableInUse, BackupNotFound, BackupInUse, LimitExceeded, Validation,
+        Throttling, InternalServer, OutcomeUnknown,
+    }
+    DescribeContinuousBackupsError { TableNotFound, Validation, Throttling, InternalServer }
+    UpdateContinuousBackupsError {
+        TableNotFound, ContinuousBackupsUnavailable, Validation, Throttling, InternalServer,
+        OutcomeUnknown,
+    }
+    RestoreTableToPointInTimeError {
+        TableNotFound, TableAlreadyExists, TableInUse, PointInTimeRecoveryUnavailable,
+        InvalidRestoreTime, LimitExceeded, Validation, Throttling, InternalServer, OutcomeUnknown,
+    }
+    ExportTableToPointInTimeError {
+        TableNotFound, PointInTimeRecoveryUnavailable, InvalidExportTime, ExportConflict,
+        LimitExceeded, Validation, Throttling, InternalServer,
+    }
+    DescribeExportError { ExportNotFound, LimitExceeded, Validation, Throttling, InternalServer }
+    ListExportsError { LimitExceeded, Validation, Throttling, InternalServer }
+    ImportTableError {
+        ResourceInUse, ImportConflict, LimitExceeded, Validation, Throttling, InternalServer,
+    }
+    DescribeImportError { ImportNotFound, Validation, Throttling, InternalServer }
+    ListImportsError { LimitExceeded, Validation, Throttling, InternalServer }
+    CreateGlobalTableError {
+        GlobalTableAlreadyExists, TableNotFound, LimitExceeded, Validation, Throttling,
+        InternalServer, OutcomeUnknown,
+    }
+    DescribeGlobalTableError { GlobalTableNotFound, Validation, Throttling, InternalServer }
+    ListGlobalTablesError { Validation, Throttling, InternalServer }
+    UpdateGlobalTableError {
+        GlobalTableNotFound, ReplicaAlreadyExists, ReplicaNotFound, TableNotFound, Validation,
+        Throttling, InternalServer, OutcomeUnknown,
+    }
+    DescribeGlobalTableSettingsError { GlobalTableNotFound, Validation, Throttling, InternalServer }
+    UpdateGlobalTableSettingsError {
+        GlobalTableNotFound, ReplicaNotFound, IndexNotFound, ResourceInUse, LimitExceeded,
+        Validation, Throttling, InternalServer, OutcomeUnknown,
+    }
+    DescribeTableReplicaAutoScalingError {
+        ResourceNotFound, Validation, Throttling, InternalServer,
+    }
+    UpdateTableReplicaAutoScalingError {
+        ResourceNotFound, ResourceInUse, LimitExceeded, Validation, Throttling, InternalServer,
+        OutcomeUnknown,
+    }
+    ExecuteStatementError {
+        ConditionalCheckFailed, DuplicateItem, ResourceNotFound, ProvisionedThroughputExceeded,
+        ItemCollectionSizeLimitExceeded, TransactionConflict, RequestLimitExceeded, Validation,
+        Throttling, InternalServer, OutcomeUnknown,
+    }
+    BatchExecuteStatementError {
+        RequestLimitExceeded, Validation, Throttling, InternalServer, OutcomeUnknown,
+    }
+    ExecuteTransactionError {
+        ResourceNotFound, TransactionCanceled, TransactionInProgress, IdempotentParameterMismatch,
+        ProvisionedThroughputExceeded, RequestLimitExceeded, Validation, Throttling, InternalServer,
+    }
+    TagResourceError {
+        ResourceNotFound, ResourceInUse, LimitExceeded, Validation, Throttling, InternalServer,
+    }
+    UntagResourceError {
+        ResourceNotFound, ResourceInUse, LimitExceeded, Validation, Throttling, InternalServer,
+    }
+    ListTagsOfResourceError { ResourceNotFound, Validation, Throttling, InternalServer }
+    DescribeLimitsError { Validation, Throttling, InternalServer }
+    DescribeEndpointsError { Validation, Throttling, InternalServer }
+    DescribeContributorInsightsError { ResourceNotFound, Validation, Throttling, InternalServer }
+    UpdateContributorInsightsError { ResourceNotFound, Validation, Throttling, InternalServer }
+    ListContributorInsightsError { ResourceNotFound, Validation, Throttling, InternalServer }
+    DescribeKinesisStreamingDestinationError {
+        ResourceNotFound, Validation, Throttling, InternalServer,
+    }
+    EnableKinesisStreamingDestinationError {
+        ResourceNotFound, ResourceInUse, LimitExceeded, Validation, Throttling, InternalServer,
+        OutcomeUnknown,
+    }
+    DisableKinesisStreamingDestinationError {
+        ResourceNotFound, ResourceInUse, LimitExceeded, Validation, Throttling, InternalServer,
+        OutcomeUnknown,
+    }
+    UpdateKinesisStreamingDestinationError {
+        ResourceNotFound, ResourceInUse, LimitExceeded, Validation, Throttling, InternalServer,
+        OutcomeUnknown,
+    }
+    GetResourcePolicyError { PolicyNotFound, ResourceNotFound, Validation, Throttling, InternalServer }
+    PutResourcePolicyError {
+        PolicyNotFound, ResourceNotFound, ResourceInUse, LimitExceeded, Validation, Throttling,
+        InternalServer, OutcomeUnknown,
+    }
+    DeleteResourcePolicyError {
+        PolicyNotFound, ResourceNotFound, ResourceInUse, LimitExceeded, Validation, Throttling,
+        InternalServer, OutcomeUnknown,
+    }
+    SearchVectorsError {
+        ResourceNotFound, RequestLimitExceeded, Validation, Throttling, InternalServer,
+    }
 }
 
 #[cfg(test)]

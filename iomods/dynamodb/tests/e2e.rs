@@ -738,11 +738,36 @@ async fn the_todo_sample_creates_reads_updates_lists_and_deletes() {
     let listed = stack.run(&json!({ "action": "list" })).await;
     assert_eq!(
         listed,
-        json!({ "ok": [
+        json!({ "ok": { "todos": [
             { "id": "todo-1", "title": "Buy milk", "done": true },
             { "id": "todo-2", "title": "Write docs", "done": false },
-        ]})
+        ], "next": null }})
     );
+    // One todo a page: the first page's token leads to the other todo, the second page ends the list.
+    let first = stack.run(&json!({ "action": "list", "limit": 1 })).await;
+    let next = first["ok"]["next"].clone();
+    assert!(next.is_string(), "{first}");
+    let second = stack
+        .run(&json!({ "action": "list", "limit": 1, "next": next }))
+        .await;
+    let mut paged: Vec<Value> = [&first, &second]
+        .iter()
+        .flat_map(|page| page["ok"]["todos"].as_array().cloned().unwrap_or_default())
+        .collect();
+    paged.sort_by_key(|todo| todo["id"].to_string());
+    assert_eq!(paged, listed["ok"]["todos"].as_array().cloned().unwrap());
+    assert_eq!(second["ok"]["next"], Value::Null, "{second}");
+    let counter = stack
+        .run(&json!({ "action": "delete", "id": "#counter" }))
+        .await;
+    assert_eq!(
+        counter,
+        json!({ "error": "bad id `#counter`: todo ids are `todo-` and a positive number, such as `todo-1`" })
+    );
+    let created = stack
+        .run(&json!({ "action": "create", "title": "Still counting" }))
+        .await;
+    assert_eq!(created["ok"]["id"], "todo-4");
     let bad = stack
         .run(&json!({ "action": "create", "title": " " }))
         .await;
@@ -764,8 +789,19 @@ fn missing_configuration_stops_the_iomod_with_a_clear_message() {
         ] {
             command.env_remove(name);
         }
+        // No profile, and no instance metadata service to wait for: the standard chains find nothing.
         let output = command
             .envs(vars.iter().copied())
+            .env("AWS_CONFIG_FILE", "/nonexistent/aws/config")
+            .env(
+                "AWS_SHARED_CREDENTIALS_FILE",
+                "/nonexistent/aws/credentials",
+            )
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_WEB_IDENTITY_TOKEN_FILE")
+            .env_remove("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
+            .env_remove("AWS_CONTAINER_CREDENTIALS_FULL_URI")
             .env("IOMOD_REGISTRY", "/nonexistent/registry.sock")
             .output()
             .unwrap();
@@ -783,6 +819,9 @@ fn missing_configuration_stops_the_iomod_with_a_clear_message() {
         stderr.contains("no credentials: set AWS_ACCESS_KEY_ID"),
         "{stderr}"
     );
+    let (code, stderr) = run(&[("AWS_REGION", "us-east-1"), ("AWS_ACCESS_KEY_ID", "a")]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("incomplete credentials"), "{stderr}");
     let (code, stderr) = run(&[
         ("AWS_REGION", "us-east-1"),
         ("AWS_ACCESS_KEY_ID", "a"),
