@@ -840,4 +840,27 @@ mod tests {
                 if reasons.len() == 1
         ));
     }
+
+    #[test]
+    fn partiql_policy_and_replication_errors_keep_their_identity() {
+        assert!(matches!(
+            g::ExecuteStatementError::from(service("DuplicateItemException")),
+            g::ExecuteStatementError::DuplicateItem(g::DuplicateItem { message, .. })
+                if message == "DuplicateItemException happened"
+        ));
+        assert!(matches!(
+            g::GetResourcePolicyError::from(service("PolicyNotFoundException")),
+            g::GetResourcePolicyError::PolicyNotFound(_)
+        ));
+        assert!(matches!(
+            g::PutItemError::from(service("ReplicatedWriteConflictException")),
+            g::PutItemError::ReplicatedWriteConflict(_)
+        ));
+        let g::ExecuteTransactionError::TransactionCanceled(canceled) =
+            service("TransactionCanceledException").into()
+        else {
+            panic!("not TransactionCanceled");
+        };
+        assert!(canceled.cancellation_reasons.is_empty());
+    }
 }

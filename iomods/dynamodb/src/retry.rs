@@ -6,13 +6,17 @@
 //! twice) or fails on the first attempt's own effect (a conditional PutItem reports
 //! `ConditionalCheckFailed` for the item it just wrote). So the IOmod's policy is:
 //!
-//! - reads (GetItem, Query, Scan, BatchGetItem, TransactGetItems, the Describe and List operations) and
-//!   writes DynamoDB deduplicates itself (TransactWriteItems and ExecuteTransaction, whose client request
-//!   token the SDK fills in and keeps across attempts) use the SDK's standard retry;
-//! - every other write (PutItem, UpdateItem, DeleteItem, BatchWriteItem, the table operations, ...) is
-//!   resent only when DynamoDB certainly did not apply it: it answered with a 4xx (throttling, capacity),
-//!   or the connection was refused. After any other failure the method answers `OutcomeUnknown`, unless
-//!   the call set `resend: true` (then the standard retry applies, duplicates included).
+//! - reads (GetItem, Query, Scan, BatchGetItem, TransactGetItems, every Describe, List and Get), writes
+//!   DynamoDB deduplicates itself (TransactWriteItems, ExecuteTransaction, ExportTableToPointInTime and
+//!   ImportTable, whose client token the SDK fills in and keeps across attempts) and writes that are
+//!   idempotent by nature (TagResource, UntagResource, UpdateContributorInsights) use the SDK's standard
+//!   retry;
+//! - every other write (PutItem, UpdateItem, DeleteItem, BatchWriteItem, ExecuteStatement,
+//!   BatchExecuteStatement, the table, backup, restore, global-table, Kinesis-destination and
+//!   resource-policy operations) is resent only when DynamoDB certainly did not apply it: it answered with
+//!   a 4xx (throttling, capacity), or the connection was refused. After any other failure the method
+//!   answers `OutcomeUnknown`; the item writes and the PartiQL statements take `resend: true` to get the
+//!   standard retry back (duplicates included).
 //!
 //! Every call is also bounded by the caller's deadline: when it passes, the IOmod SDK drops the method's
 //! future, and with it any attempt in flight and every later one.

@@ -978,11 +978,39 @@ fn partiql_policy<'a>(
     statements: impl IntoIterator<Item = &'a str>,
     resend: Option<bool>,
 ) -> aws_sdk_dynamodb::config::Builder {
-    let reads = statements.into_iter().all(|statement| {
+    retry::write_policy(if reads_only(statements) {
+        Some(true)
+    } else {
+        resend
+    })
+}
+
+/// Whether every statement is a `SELECT`.
+fn reads_only<'a>(statements: impl IntoIterator<Item = &'a str>) -> bool {
+    statements.into_iter().all(|statement| {
         statement
             .trim_start()
             .get(..6)
             .is_some_and(|word| word.eq_ignore_ascii_case("select"))
-    });
-    retry::write_policy(if reads { Some(true) } else { resend })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reads_only;
+
+    #[test]
+    fn only_select_statements_are_reads() {
+        assert!(reads_only([
+            "SELECT * FROM t",
+            "\n  select a FROM t WHERE k = ?"
+        ]));
+        assert!(!reads_only([
+            "SELECT * FROM t",
+            "INSERT INTO t VALUE {'k': 1}"
+        ]));
+        assert!(!reads_only(["UPDATE t SET a = 1 WHERE k = 2"]));
+        assert!(!reads_only(["DELETE FROM t WHERE k = 2", "sel"]));
+        assert!(!reads_only(["sélect"]));
+    }
 }

@@ -22,6 +22,9 @@ use tokio::net::{TcpListener, TcpStream};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// The queued faults, per operation.
+type Faults = Arc<Mutex<Vec<(&'static str, VecDeque<Fault>)>>>;
+
 /// What the proxy does with one request.
 #[derive(Clone)]
 enum Fault {
@@ -42,7 +45,7 @@ enum Fault {
 /// records every operation it sees.
 struct Proxy {
     address: SocketAddr,
-    faults: Arc<Mutex<Vec<(&'static str, VecDeque<Fault>)>>>,
+    faults: Faults,
     seen: Arc<Mutex<Vec<String>>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -52,7 +55,7 @@ impl Proxy {
         let upstream: SocketAddr = upstream.trim_start_matches("http://").parse().unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
-        let faults: Arc<Mutex<Vec<(&'static str, VecDeque<Fault>)>>> = Arc::default();
+        let faults: Faults = Arc::default();
         let seen: Arc<Mutex<Vec<String>>> = Arc::default();
         let (f, s) = (faults.clone(), seen.clone());
         let task = tokio::spawn(async move {
@@ -110,7 +113,7 @@ impl Drop for Proxy {
 async fn forward(
     request: Request<Incoming>,
     upstream: SocketAddr,
-    faults: Arc<Mutex<Vec<(&'static str, VecDeque<Fault>)>>>,
+    faults: Faults,
     seen: Arc<Mutex<Vec<String>>>,
 ) -> Result<Response<Full<Bytes>>, BoxError> {
     let operation = request

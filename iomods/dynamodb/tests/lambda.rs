@@ -109,7 +109,7 @@ async fn the_todo_function_on_a_lambda_layer_and_bundle() {
     let got = todo(&emulator, json!({"action": "get", "id": first["id"]})).await;
     assert_eq!(got["title"], "Buy milk");
     let listed = todo(&emulator, json!({"action": "list"})).await;
-    assert_eq!(listed.as_array().unwrap().len(), 2, "{listed}");
+    assert_eq!(listed["todos"].as_array().unwrap().len(), 2, "{listed}");
     let log = runtime.log_text();
     assert_eq!(log.matches("init done").count(), 1, "{log}");
 
@@ -128,7 +128,7 @@ async fn the_todo_function_on_a_lambda_layer_and_bundle() {
         std::thread::sleep(Duration::from_millis(5));
     }
     let listed = todo(&emulator, json!({"action": "list"})).await;
-    assert_eq!(listed.as_array().unwrap().len(), 2, "{listed}");
+    assert_eq!(listed["todos"].as_array().unwrap().len(), 2, "{listed}");
     let third = todo(&emulator, json!({"action": "create", "title": "Sleep"})).await;
     assert_eq!(third["title"], "Sleep");
     let replacement = runtime.child_pid("iomod-dynamodb").unwrap();

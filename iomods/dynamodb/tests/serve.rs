@@ -91,11 +91,23 @@ async fn the_todo_function_over_http_under_load_and_an_iomod_crash() {
         update.await.unwrap();
     }
     sent += 200;
-    let listed = ok(todo(&serve, json!({"action": "list"})).await);
-    sent += 1;
-    let listed: BTreeSet<(String, String)> = listed
-        .as_array()
-        .unwrap()
+    // Every todo, page after page (at most 100 per page).
+    let mut pages = Vec::new();
+    let mut next = Value::Null;
+    loop {
+        let page = ok(todo(
+            &serve,
+            json!({"action": "list", "limit": 100, "next": next}),
+        )
+        .await);
+        sent += 1;
+        next = page["next"].clone();
+        pages.extend(page["todos"].as_array().unwrap().clone());
+        if next.is_null() {
+            break;
+        }
+    }
+    let listed: BTreeSet<(String, String)> = pages
         .iter()
         .map(|t| {
             assert_eq!(t["done"], true, "{t}");
