@@ -275,7 +275,12 @@ async fn main() {
 
     let (binary, kind) = shipped_binary();
     let size = std::fs::metadata(&binary).unwrap().len();
-    let (times, rss) = spawns(&binary, &server, if full() { 15 } else { 2 }).await;
+    // `SPAWNS=15 cargo test --workspace --bench dynamodb` times more spawns in the quick (debug) run.
+    let n = std::env::var("SPAWNS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(if full() { 15 } else { 2 });
+    let (times, rss) = spawns(&binary, &server, n).await;
     println!(
         "Binary: {} ({kind}): {size} bytes ({:.1} MiB; target under 12 MB)",
         binary.display(),

@@ -114,6 +114,11 @@ pub async fn update_global_table_settings(
                 .to_aws()?,
         )
         .set_replica_settings_update(input.replica_settings_update.to_aws()?)
+        .set_global_table_global_secondary_index_settings_update(
+            input
+                .global_table_global_secondary_index_settings_update
+                .to_aws()?,
+        )
         .customize()
         .config_override(retry::write_policy(None))
         .send()
@@ -378,6 +383,20 @@ impl ToAws for g::AutoScalingPolicyUpdate {
                 self.target_tracking_scaling_policy_configuration.to_aws()?,
             )
             .build())
+    }
+}
+
+impl ToAws for g::GlobalTableGlobalSecondaryIndexSettingsUpdate {
+    type Aws = aws::GlobalTableGlobalSecondaryIndexSettingsUpdate;
+    fn to_aws(self) -> Result<Self::Aws, BuildError> {
+        aws::GlobalTableGlobalSecondaryIndexSettingsUpdate::builder()
+            .index_name(self.index_name)
+            .set_provisioned_write_capacity_units(self.provisioned_write_capacity_units)
+            .set_provisioned_write_capacity_auto_scaling_settings_update(
+                self.provisioned_write_capacity_auto_scaling_settings_update
+                    .to_aws()?,
+            )
+            .build()
     }
 }
 

@@ -306,7 +306,16 @@ const EXTRA: &[(&str, &str, &str)] = &[
 ];
 
 /// DynamoDB names the manifest spells differently: `(type, DynamoDB's name, the manifest's)`.
-const RENAMED: &[(&str, &str, &str)] = &[("ComparisonOperator", "in", "in_list")];
+const RENAMED: &[(&str, &str, &str)] = &[
+    // `in` is a Rust keyword.
+    ("ComparisonOperator", "in", "in_list"),
+    // 68 characters: a manifest name has at most 64.
+    (
+        "update_global_table_settings input",
+        "global_table_provisioned_write_capacity_auto_scaling_settings_update",
+        "global_table_provisioned_write_capacity_auto_scaling_update",
+    ),
+];
 
 /// `NEW_AND_OLD_IMAGES` → `new_and_old_images`; `ConditionalCheckFailed` → `conditional_check_failed`.
 fn snake(name: &str) -> String {
