@@ -148,8 +148,8 @@ fn a_wasm_function_calls_the_python_iomod() {
 fn a_caller_built_for_another_contract_is_refused() {
     let Some(venv) = pycapnp_venv() else { return };
     let module = greeter_module();
-    // A copy of the IOmod whose registration claims another fingerprint for `greet`, as an IOmod built from
-    // a changed manifest would.
+    // A copy of the IOmod registered as version 1.0.0 from a manifest where `greet`'s `count` became a
+    // string: its contract, and the contract's fingerprint, say so.
     let dir = TempDir::new();
     let copy = dir.0.join("greeter");
     for sub in ["schema", "registration"] {
@@ -167,7 +167,22 @@ fn a_caller_built_for_another_contract_is_refused() {
     let mut descriptor: Value =
         serde_json::from_slice(&std::fs::read(example().join(descriptor_path)).unwrap()).unwrap();
     assert_eq!(descriptor["methods"][0]["name"], "greet");
-    descriptor["methods"][0]["fingerprint"] = json!("0000000000000000");
+    descriptor["version"] = json!("1.0.0");
+    for method in descriptor["methods"].as_array_mut().unwrap() {
+        let contract = method["contract"]
+            .as_str()
+            .unwrap()
+            .replace("\"0.1.0\"", "\"1.0.0\"")
+            .replace("[\"count\",\"u64\"]", "[\"count\",\"string\"]");
+        method["fingerprint"] = json!(iomod_sdk::contract::Contract::fingerprint_of(&contract));
+        method["contract"] = json!(contract);
+    }
+    assert!(
+        descriptor["methods"][0]["contract"]
+            .as_str()
+            .unwrap()
+            .contains("[\"count\",\"string\"]")
+    );
     std::fs::write(copy.join(descriptor_path), descriptor.to_string()).unwrap();
     let manifest = dir.0.join("function.toml");
     std::fs::write(
@@ -182,13 +197,14 @@ fn a_caller_built_for_another_contract_is_refused() {
     let answer = run(&manifest, json!({ "name": "Ada" }), &cache, &venv);
     let failed = &answer["error"]["Failed"];
     assert_eq!(failed["code"], "incompatible", "{answer}");
-    assert!(
-        failed["message"]
-            .as_str()
-            .unwrap()
-            .contains("0000000000000000"),
-        "{answer}"
-    );
+    let message = failed["message"].as_str().unwrap();
+    for part in [
+        "(built for version 0.1.0)",
+        "(version 1.0.0)",
+        "field `count` of `GreetOutput` changed type: `u64` → `string`",
+    ] {
+        assert!(message.contains(part), "{part}: {answer}");
+    }
 }
 
 /// `iomod ls --json` against the registry at `socket`.

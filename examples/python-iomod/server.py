@@ -339,7 +339,7 @@ async def register(address, token, control, service):
     info.sdkVersion = f"python-example {VERSION} (pycapnp {capnp.version.version})"
     methods = info.init("methods", len(DESCRIPTOR["methods"]))
     for i, m in enumerate(DESCRIPTOR["methods"]):
-        for field in ("name", "ordinal", "doc", "inputSchema", "outputSchema", "errorSchema", "fingerprint"):
+        for field in ("name", "ordinal", "doc", "inputSchema", "outputSchema", "errorSchema", "fingerprint", "contract"):
             setattr(methods[i], field, m[field])
     request.control = control
     request.service = service

@@ -42,7 +42,9 @@ mod validate;
 
 pub use build::{BuildError, Builder, Generated, configure, write_if_changed};
 pub use diagnostics::{Diagnostic, Diagnostics};
-pub use generate::{GenerateError, GeneratedFiles, Names, Options, generate, method_fingerprint};
+pub use generate::{
+    GenerateError, GeneratedFiles, Names, Options, generate, method_contract, method_fingerprint,
+};
 pub use manifest::{
     EnumValue, ErrorDef, Field, Manifest, Method, Process, Type, TypeDef, TypeKind,
 };

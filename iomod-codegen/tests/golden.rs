@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use iomod_codegen::{Manifest, Options, generate};
+use iomod_sdk::contract::{Category, Contract, compare};
 
 fn fixtures() -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
@@ -142,91 +143,102 @@ fn every_file_is_marked_generated() {
     }
 }
 
-#[test]
-fn fingerprints_follow_the_wire_contract_not_the_docs() {
-    let text = std::fs::read_to_string(
-        fixtures()
-            .into_iter()
-            .find(|c| c.ends_with("errors"))
-            .unwrap()
-            .join("iomod.toml"),
-    )
-    .unwrap();
-    let fingerprints = |text: &str| {
-        let m = Manifest::parse("bank", text).unwrap();
-        m.methods
-            .iter()
-            .map(|method| {
-                (
-                    method.name.clone(),
-                    iomod_codegen::method_fingerprint(&m, method),
-                )
-            })
-            .collect::<Vec<_>>()
-    };
-    let base = fingerprints(&text);
-    assert!(base.iter().all(|(_, f)| f.len() == 16));
-    // Documentation and version changes keep them.
-    let redocumented = text
-        .replace("Takes money out of an account.", "Withdraws.")
-        .replace("2.0.0-beta.1", "2.0.1");
-    assert_eq!(fingerprints(&redocumented), base);
-    // A changed field type changes the methods whose contract reaches it, and only those.
-    let retyped = text.replace("fields.requested = \"i64\"", "fields.requested = \"u64\"");
-    let changed = fingerprints(&retyped);
-    assert_ne!(changed[0], base[0], "withdraw returns InsufficientFunds");
-    assert_eq!(changed[1], base[1], "open does not");
-    // Reordering methods changes ordinals, and so fingerprints.
-    let reordered = text.replace(
-        "[methods.withdraw]",
-        "[methods.zzz_first]\n\n[methods.withdraw]",
-    );
-    assert_ne!(fingerprints(&reordered)[1].1, base[0].1);
+/// The contracts of every method of the fixture `name`'s manifest, after `edit`.
+fn contracts(name: &str, edit: impl Fn(&str) -> String) -> Vec<(String, String)> {
+    let dir = fixtures().into_iter().find(|c| c.ends_with(name)).unwrap();
+    let text = edit(&std::fs::read_to_string(dir.join("iomod.toml")).unwrap());
+    let m = Manifest::parse(name, &text).unwrap();
+    m.methods
+        .iter()
+        .map(|method| {
+            let contract = iomod_codegen::method_contract(&m, method);
+            assert_eq!(
+                iomod_codegen::method_fingerprint(&m, method),
+                Contract::fingerprint_of(&contract)
+            );
+            (method.name.clone(), contract)
+        })
+        .collect()
+}
+
+/// The categories of the changes from `old`'s contract to `new`'s.
+fn changes(old: &str, new: &str) -> Vec<Category> {
+    let (old, new) = (Contract::parse(old).unwrap(), Contract::parse(new).unwrap());
+    compare(&old, &new)
+        .into_iter()
+        .map(|c| c.category)
+        .collect()
 }
 
 #[test]
-fn an_open_enum_is_text_in_fingerprints() {
-    let text = std::fs::read_to_string(
-        fixtures()
-            .into_iter()
-            .find(|c| c.ends_with("primitives"))
-            .unwrap()
-            .join("iomod.toml"),
-    )
-    .unwrap();
-    let fingerprint = |text: &str, method: &str| {
-        let m = Manifest::parse("primitives", text).unwrap();
-        let method = m.methods.iter().find(|x| x.name == method).unwrap();
-        iomod_codegen::method_fingerprint(&m, method)
-    };
-    let base = fingerprint(&text, "statuses");
+fn contracts_follow_the_wire_not_the_docs() {
+    let base = contracts("errors", str::to_owned);
+    // Documentation does not count.
+    let redocumented = contracts("errors", |t| {
+        t.replace("Takes money out of an account.", "Withdraws.")
+    });
+    assert_eq!(redocumented, base);
+    // A new version is a new contract (the registry compares the two), with no change on the wire.
+    let bumped = contracts("errors", |t| t.replace("2.0.0-beta.1", "2.0.1"));
+    assert_ne!(bumped[0].1, base[0].1);
+    assert_eq!(changes(&base[0].1, &bumped[0].1), vec![]);
+    // A changed field type changes the methods whose contract reaches it, and only those.
+    let retyped = contracts("errors", |t| {
+        t.replace("fields.requested = \"i64\"", "fields.requested = \"u64\"")
+    });
+    assert_eq!(
+        changes(&base[0].1, &retyped[0].1),
+        vec![Category::Wire],
+        "withdraw returns InsufficientFunds"
+    );
+    assert_eq!(retyped[1], base[1], "open does not");
+    // A method moved to another ordinal breaks.
+    let reordered = contracts("errors", |t| {
+        t.replace(
+            "[methods.withdraw]",
+            "[methods.zzz_first]\n\n[methods.withdraw]",
+        )
+    });
+    assert_eq!(changes(&base[0].1, &reordered[1].1), vec![Category::Wire]);
+}
+
+#[test]
+fn an_open_enum_is_text_in_contracts() {
     let open = "enum = [\"active\", { name = \"paused\", doc = \"Not taking requests.\" }, \"retired\"]\nopen = true";
-    assert!(text.contains(open));
-    // A value added to an open enum reaches older readers by name: the contract is the same.
-    let extended = text.replace(
-        open,
-        &open.replace("\"retired\"]", "\"retired\", \"archived\"]"),
-    );
-    assert_eq!(fingerprint(&extended, "statuses"), base);
-    // Closing it (Text to a Cap'n Proto enum) changes the contract, and opening it back restores it.
-    let closed = text.replace("\nopen = true", "");
-    assert_ne!(fingerprint(&closed, "statuses"), base);
-    assert_eq!(
-        fingerprint(
-            &closed.replace("\"retired\"]\n", "\"retired\"]\nopen = true\n"),
-            "statuses"
-        ),
-        base
-    );
-    assert_eq!(
-        fingerprint(&closed, "scalars"),
-        fingerprint(&text, "scalars")
-    );
-    // A closed enum's values are its layout.
-    let recolored = text.replace("\"green\",", "\"green\", \"cyan\",");
-    assert_ne!(fingerprint(&recolored, "statuses"), base, "through Signal");
-    assert_ne!(
-        fingerprint(&recolored, "collections"),
-        fingerprint(&text, "collections")
-    );
+    let statuses = |edit: &dyn Fn(&str) -> String| {
+        contracts("primitives", |t| {
+            assert!(t.contains(open));
+            edit(t)
+        })
+        .into_iter()
+        .find(|(m, _)| m == "statuses")
+        .unwrap()
+        .1
+    };
+    let base = statuses(&str::to_owned);
+    // A value added to an open enum reaches older readers by name.
+    let extended = statuses(&|t| {
+        t.replace(
+            open,
+            &open.replace("\"retired\"]", "\"retired\", \"archived\"]"),
+        )
+    });
+    assert_eq!(changes(&base, &extended), vec![Category::Compatible]);
+    // A value removed breaks: it travels as its name.
+    let shrunk = statuses(&|t| t.replace(open, &open.replace(", \"retired\"]", "]")));
+    assert_eq!(changes(&base, &shrunk), vec![Category::Wire]);
+    // Closing it (Text to a Cap'n Proto enum) breaks.
+    let closed = statuses(&|t| t.replace("\nopen = true", ""));
+    assert!(changes(&base, &closed).contains(&Category::Wire));
+    // A closed enum's values are its layout (`statuses` reaches Color through Signal): one added at the
+    // end is compatible, one inserted before others moves them.
+    let appended = statuses(&|t| {
+        t.replace(
+            "doc = \"The blue one.\" }]",
+            "doc = \"The blue one.\" }, \"cyan\"]",
+        )
+    });
+    assert_eq!(changes(&base, &appended), vec![Category::Compatible]);
+    let inserted = statuses(&|t| t.replace("\"green\",", "\"green\", \"cyan\","));
+    assert!(changes(&base, &inserted).contains(&Category::Wire));
 }

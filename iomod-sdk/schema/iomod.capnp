@@ -91,9 +91,15 @@ struct MethodInfo {
   # JSON Schema of the method's named errors, as JSON text. Empty when the method declares none.
 
   fingerprint @6 :Text;
-  # A digest of the method's wire contract: its ordinal and the layout of its input, output and errors
-  # (documentation excluded). Callers built from a manifest send the fingerprint they were built with; the
-  # registry answers `incompatible` when it differs. Empty for IOmods written without a manifest.
+  # The first 16 hex digits of the SHA-256 of `contract`'s text. Callers built from a manifest send the
+  # fingerprint of their own contract with every call. Empty for IOmods written without a manifest.
+
+  contract @7 :Text;
+  # The method's contract (JSON text; see "Contracts" in docs/protocol.md): its ordinal, the manifest's
+  # version, and the layout of every type its input, output and named errors reach. When a caller's
+  # fingerprint differs, the registry compares the caller's contract with this one by Cap'n Proto's
+  # compatibility rules and answers `incompatible`, naming what changed, when they do not fit. Empty when
+  # unknown (an IOmod registered without one is then called only with its own fingerprint, or none).
 }
 
 # What an IOmod says about itself when it registers.

@@ -183,57 +183,32 @@ impl fmt::Display for MethodPath {
     }
 }
 
-/// Checks that `version` is a semantic version: `MAJOR.MINOR.PATCH`, optionally followed by `-pre.release`
-/// and `+build` parts made of ASCII alphanumerics, `-` and `.`.
+/// Checks that `version` is a semantic version (by the rules of semver 2.0: `MAJOR.MINOR.PATCH`, numbers
+/// without leading zeros, optionally followed by `-pre.release` and `+build`).
 ///
 /// ```
 /// assert!(iomod_sdk::check_version("1.2.3-beta.1+build.5").is_ok());
 /// assert!(iomod_sdk::check_version("1.2").is_err());
 /// ```
 pub fn check_version(version: &str) -> Result<(), ParseError> {
-    let err = |reason: &str| ParseError::new("version", version, reason);
-    let (core, build) = match version.split_once('+') {
-        Some((core, build)) => (core, Some(build)),
-        None => (version, None),
-    };
-    let (core, pre) = match core.split_once('-') {
-        Some((core, pre)) => (core, Some(pre)),
-        None => (core, None),
-    };
-    let numbers: Vec<&str> = core.split('.').collect();
-    if numbers.len() != 3 {
-        return Err(err("expected MAJOR.MINOR.PATCH"));
-    }
-    for n in numbers {
-        if n.is_empty()
-            || !n.bytes().all(|b| b.is_ascii_digit())
-            || (n.len() > 1 && n.starts_with('0'))
-        {
-            return Err(err(
-                "MAJOR, MINOR and PATCH must be numbers without leading zeros",
-            ));
-        }
-        if n.parse::<u64>().is_err() {
-            return Err(err("a version number is too large"));
-        }
-    }
-    for (label, part) in [("pre-release", pre), ("build", build)] {
-        if let Some(part) = part {
-            let ok = part.split('.').all(|id| {
-                !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-            });
-            if !ok {
-                return Err(ParseError::new(
-                    "version",
-                    version,
-                    format!(
-                        "the {label} part must be dot-separated non-empty [0-9A-Za-z-] identifiers"
-                    ),
-                ));
-            }
-        }
-    }
-    Ok(())
+    parse_version(version).map(|_| ())
+}
+
+/// Parses a semantic version, for comparing versions by semver's precedence rules.
+///
+/// ```
+/// let older = iomod_sdk::parse_version("1.0.0-beta.2").unwrap();
+/// let newer = iomod_sdk::parse_version("1.0.0").unwrap();
+/// assert!(older < newer);
+/// ```
+pub fn parse_version(version: &str) -> Result<semver::Version, ParseError> {
+    semver::Version::parse(version).map_err(|e| {
+        ParseError::new(
+            "version",
+            version,
+            format!("not a semantic version MAJOR.MINOR.PATCH[-PRE][+BUILD] ({e})"),
+        )
+    })
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! | import | meaning |
 //! |---|---|
 //! | `call_start(path_ptr, path_len, input_ptr, input_len) -> i64` | starts a call of the method at `path` with `input` (a Cap'n Proto message whose root is the method's params). Returns the call's id (≥ 0), or a negative error number. |
+//! | `call_start_contract(path_ptr, path_len, contract_ptr, contract_len, input_ptr, input_len) -> i64` | the same, for a `path` ending in `@<fingerprint>`, with the method's contract (JSON text, see [`crate::contract`]) whose fingerprint it is. The host reads the contract only when it has not seen that fingerprint before. |
 //! | `call_poll(id) -> i64` | `-1` while the call is pending; when it has finished, `(len << 1) \| failed`: `len` bytes are ready, and `failed` says whether they are the method's results (0) or a protocol `Error` message (1). Other negative numbers: no such call. |
 //! | `call_read(id, ptr, len) -> i32` | copies the finished call's bytes to `ptr` (exactly `len` bytes) and forgets the call. 0 on success. |
 //! | `wait() -> i64` | blocks until a pending call finishes and returns its id; `-1` when no call is pending. |
@@ -26,6 +27,14 @@ mod abi {
     #[link(wasm_import_module = "iomod")]
     unsafe extern "C" {
         pub fn call_start(path_ptr: u32, path_len: u32, input_ptr: u32, input_len: u32) -> i64;
+        pub fn call_start_contract(
+            path_ptr: u32,
+            path_len: u32,
+            contract_ptr: u32,
+            contract_len: u32,
+            input_ptr: u32,
+            input_len: u32,
+        ) -> i64;
         pub fn call_poll(id: u64) -> i64;
         pub fn call_read(id: u64, ptr: u32, len: u32) -> i32;
         pub fn wait() -> i64;
@@ -41,6 +50,20 @@ mod host {
             super::abi::call_start(
                 path.as_ptr() as u32,
                 path.len() as u32,
+                input.as_ptr() as u32,
+                input.len() as u32,
+            )
+        }
+    }
+    #[cfg(target_arch = "wasm32")]
+    pub fn call_start_contract(path: &str, contract: &str, input: &[u8]) -> i64 {
+        // SAFETY: the host reads the three ranges of this module's memory we pass, and checks them.
+        unsafe {
+            super::abi::call_start_contract(
+                path.as_ptr() as u32,
+                path.len() as u32,
+                contract.as_ptr() as u32,
+                contract.len() as u32,
                 input.as_ptr() as u32,
                 input.len() as u32,
             )
@@ -64,6 +87,10 @@ mod host {
 
     #[cfg(not(target_arch = "wasm32"))]
     pub fn call_start(_: &str, _: &[u8]) -> i64 {
+        -1
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn call_start_contract(_: &str, _: &str, _: &[u8]) -> i64 {
         -1
     }
     #[cfg(not(target_arch = "wasm32"))]
@@ -91,18 +118,31 @@ pub struct Call {
 /// method's fingerprint the caller was built with; generated guest crates add it) with `input`, a Cap'n
 /// Proto message whose root is the method's params struct.
 pub fn call(path: &str, input: Vec<u8>) -> Call {
-    let id = host::call_start(path, &input);
-    let id = if id >= 0 {
-        Ok(id as u64)
-    } else {
-        let message = if cfg!(target_arch = "wasm32") {
-            format!("the host refused to start the call of {path} (error {id})")
+    Call::started(path, host::call_start(path, &input))
+}
+
+/// Like [`call`], with the method's contract: `path` ends in `@<fingerprint>`, the fingerprint of
+/// `contract` (generated guest crates pass both). When the IOmod was built from another version of the
+/// manifest, the registry compares the two contracts by Cap'n Proto's compatibility rules instead of
+/// refusing the call outright.
+pub fn call_with_contract(path: &str, contract: &'static str, input: Vec<u8>) -> Call {
+    Call::started(path, host::call_start_contract(path, contract, &input))
+}
+
+impl Call {
+    fn started(path: &str, id: i64) -> Call {
+        let id = if id >= 0 {
+            Ok(id as u64)
         } else {
-            "IOmod calls need a wasm host; this code is not running in one".to_owned()
+            let message = if cfg!(target_arch = "wasm32") {
+                format!("the host refused to start the call of {path} (error {id})")
+            } else {
+                "IOmod calls need a wasm host; this code is not running in one".to_owned()
+            };
+            Err(Some(Error::new(ErrorCode::Internal, message)))
         };
-        Err(Some(Error::new(ErrorCode::Internal, message)))
-    };
-    Call { id }
+        Call { id }
+    }
 }
 
 impl Future for Call {

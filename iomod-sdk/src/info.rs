@@ -21,8 +21,13 @@ pub struct MethodInfo {
     pub output_schema: String,
     /// JSON Schema of the method's named errors.
     pub error_schema: String,
-    /// Digest of the method's wire contract (see `MethodInfo.fingerprint` in the schema); empty if unknown.
+    /// The fingerprint of the method's contract (see `MethodInfo.fingerprint` in the schema); empty if
+    /// unknown.
     pub fingerprint: String,
+    /// The method's contract, JSON text (see [`crate::contract`]); empty if unknown. With it, callers
+    /// generated from another version of the manifest are checked by Cap'n Proto's compatibility rules;
+    /// without it, their fingerprint must be the same.
+    pub contract: String,
 }
 
 impl MethodInfo {
@@ -36,6 +41,7 @@ impl MethodInfo {
             output_schema: String::new(),
             error_schema: String::new(),
             fingerprint: String::new(),
+            contract: String::new(),
         }
     }
 
@@ -141,12 +147,19 @@ impl IomodInfo {
                 ("inputSchema", &m.input_schema),
                 ("outputSchema", &m.output_schema),
                 ("errorSchema", &m.error_schema),
+                ("contract", &m.contract),
             ] {
                 if text.len() > MAX_INFO_TEXT_BYTES {
                     problems.push(format!(
                         "method `{}`: {field} is larger than {MAX_INFO_TEXT_BYTES} bytes",
                         m.name
                     ));
+                }
+            }
+            #[cfg(not(target_arch = "wasm32"))]
+            if !m.contract.is_empty() {
+                if let Err(problem) = self.check_contract(m) {
+                    problems.push(format!("method `{}`: {problem}", m.name));
                 }
             }
         }
@@ -162,6 +175,34 @@ impl IomodInfo {
                 ),
             ))
         }
+    }
+
+    /// Checks that a method's contract is well formed and describes that method: its name, ordinal, the
+    /// IOmod's version, and the fingerprint registered with it.
+    #[cfg(not(target_arch = "wasm32"))]
+    fn check_contract(&self, m: &MethodInfo) -> Result<(), String> {
+        use crate::contract::Contract;
+        let contract = Contract::parse(&m.contract).map_err(|e| e.to_string())?;
+        if contract.method != m.name || contract.ordinal != m.ordinal {
+            return Err(format!(
+                "its contract describes method `{}` @{}, not @{}",
+                contract.method, contract.ordinal, m.ordinal
+            ));
+        }
+        if contract.version != self.version {
+            return Err(format!(
+                "its contract is of version {}, the IOmod registers version {}",
+                contract.version, self.version
+            ));
+        }
+        let fingerprint = Contract::fingerprint_of(&m.contract);
+        if !m.fingerprint.is_empty() && m.fingerprint != fingerprint {
+            return Err(format!(
+                "its fingerprint {} is not its contract's ({fingerprint})",
+                m.fingerprint
+            ));
+        }
+        Ok(())
     }
 
     /// Writes this info into a protocol builder.
@@ -183,6 +224,7 @@ impl IomodInfo {
             mb.set_output_schema(&m.output_schema[..]);
             mb.set_error_schema(&m.error_schema[..]);
             mb.set_fingerprint(&m.fingerprint[..]);
+            mb.set_contract(&m.contract[..]);
         }
     }
 
@@ -229,6 +271,7 @@ impl IomodInfo {
                 output_schema: text("outputSchema", m.get_output_schema())?,
                 error_schema: text("errorSchema", m.get_error_schema())?,
                 fingerprint: text("fingerprint", m.get_fingerprint())?,
+                contract: text("contract", m.get_contract())?,
             });
         }
         Ok(Self {

@@ -70,6 +70,8 @@ pub mod iomod_capnp;
 
 #[cfg(not(target_arch = "wasm32"))]
 mod context;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod contract;
 mod coordinates;
 mod error;
 pub mod guest;
@@ -98,6 +100,7 @@ pub use capnp_rpc;
 pub use context::{BadTraceParent, CallContext, TraceParent};
 pub use coordinates::{
     Coordinates, MAX_IDENTIFIER_LEN, MethodPath, ParseError, check_method_name, check_version,
+    parse_version,
 };
 pub use error::{Error, ErrorCode};
 pub use info::{IomodInfo, MAX_INFO_TEXT_BYTES, MAX_METHODS, MethodInfo};

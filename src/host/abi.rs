@@ -1,4 +1,5 @@
-//! The host side of the IOmod call ABI (module `iomod`): `call_start`, `call_poll`, `call_read`, `wait`.
+//! The host side of the IOmod call ABI (module `iomod`): `call_start`, `call_start_contract`, `call_poll`,
+//! `call_read`, `wait`.
 //! Every pointer, length and id from the guest is checked; failures are return values, never traps.
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -11,7 +12,7 @@ use tracing::Instrument;
 use wasmtime::{Caller, Engine, Linker, Module};
 
 use super::{FunctionConfig, RunError, RunOptions, RunState};
-use crate::registry::LocalRegistry;
+use crate::registry::{LocalRegistry, contracts};
 
 /// Told of each IOmod call a function makes (the warm runtime's metrics implement it).
 pub trait CallObserver: Send + Sync {
@@ -57,7 +58,13 @@ pub const ERR_READ_OUT_OF_BOUNDS: i32 = -4;
 /// `call_read`: `len` is not the result's length.
 pub const ERR_WRONG_LENGTH: i32 = -5;
 
-const IMPORTS: [&str; 4] = ["call_start", "call_poll", "call_read", "wait"];
+const IMPORTS: [&str; 5] = [
+    "call_start",
+    "call_start_contract",
+    "call_poll",
+    "call_read",
+    "wait",
+];
 
 /// Refuses modules that import anything this host does not provide.
 pub(super) fn check_imports(module: &Module) -> Result<(), RunError> {
@@ -371,6 +378,76 @@ fn unknown_method_label(path: &str) -> String {
     format!("{coordinates}.<unknown>")
 }
 
+/// The method path at `ptr`, if it lies inside the caller's memory and is not too long.
+fn read_path(caller: &mut Caller<'_, RunState>, ptr: u32, len: u32) -> Option<Vec<u8>> {
+    if len > MAX_PATH_LEN {
+        return None;
+    }
+    read_memory(caller, ptr, len)
+}
+
+/// Starts a call of `path` with the input at `input_ptr`; the call's id, or an ABI error number.
+fn start_call(
+    caller: &mut Caller<'_, RunState>,
+    path: &[u8],
+    input_ptr: u32,
+    input_len: u32,
+) -> i64 {
+    let limit = caller.data().calls.config.max_payload_bytes;
+    if input_len as usize > limit {
+        // Too large to copy: the call fails as a value, without reading the input.
+        let error = Error::new(
+            ErrorCode::TooLarge,
+            format!("the call's input is {input_len} bytes; the limit is {limit} bytes"),
+        );
+        return caller.data_mut().calls.reject(error);
+    }
+    let Some(input) = read_memory(caller, input_ptr, input_len) else {
+        return ERR_OUT_OF_BOUNDS;
+    };
+    caller.data_mut().calls.start(path, input)
+}
+
+/// Makes the contract of a call's `path` (`…@<fingerprint>`) known to the registries, reading it from the
+/// caller's memory only when its fingerprint is new. `Err(None)`: the contract lies outside the memory;
+/// `Err(Some)`: the call fails with that error (a contract too large, not UTF-8, malformed, or not the
+/// one its fingerprint names).
+fn learn_contract(
+    caller: &mut Caller<'_, RunState>,
+    path: &[u8],
+    ptr: u32,
+    len: u32,
+) -> Result<(), Option<Error>> {
+    let Some(fingerprint) = std::str::from_utf8(path)
+        .ok()
+        .and_then(|p| p.split_once('@'))
+        .map(|(_, f)| f)
+    else {
+        // No fingerprint: nothing to compare; the call goes on as `call_start`'s.
+        return Ok(());
+    };
+    if contracts::known(fingerprint) {
+        return Ok(());
+    }
+    if len as usize > iomod_sdk::contract::MAX_CONTRACT_BYTES {
+        return Err(Some(Error::new(
+            ErrorCode::TooLarge,
+            format!(
+                "the call's contract is {len} bytes; the limit is {} bytes",
+                iomod_sdk::contract::MAX_CONTRACT_BYTES
+            ),
+        )));
+    }
+    let bytes = read_memory(caller, ptr, len).ok_or(None)?;
+    let text = std::str::from_utf8(&bytes).map_err(|_| {
+        Some(Error::new(
+            ErrorCode::InvalidInput,
+            "the call's contract is not UTF-8",
+        ))
+    })?;
+    contracts::learn(fingerprint, text).map_err(Some)
+}
+
 /// `len` bytes at `ptr` of the caller's memory, if they lie inside it.
 fn read_memory(caller: &mut Caller<'_, RunState>, ptr: u32, len: u32) -> Option<Vec<u8>> {
     let memory = caller.get_export("memory")?.into_memory()?;
@@ -392,25 +469,33 @@ pub(super) fn linker(engine: &Engine) -> wasmtime::Result<Linker<RunState>> {
          input_ptr: u32,
          input_len: u32|
          -> i64 {
-            if path_len > MAX_PATH_LEN {
-                return ERR_OUT_OF_BOUNDS;
-            }
-            let Some(path) = read_memory(&mut caller, path_ptr, path_len) else {
+            let Some(path) = read_path(&mut caller, path_ptr, path_len) else {
                 return ERR_OUT_OF_BOUNDS;
             };
-            let limit = caller.data().calls.config.max_payload_bytes;
-            if input_len as usize > limit {
-                // Too large to copy: the call fails as a value, without reading the input.
-                let error = Error::new(
-                    ErrorCode::TooLarge,
-                    format!("the call's input is {input_len} bytes; the limit is {limit} bytes"),
-                );
-                return caller.data_mut().calls.reject(error);
-            }
-            let Some(input) = read_memory(&mut caller, input_ptr, input_len) else {
+            start_call(&mut caller, &path, input_ptr, input_len)
+        },
+    )?;
+    linker.func_wrap(
+        "iomod",
+        "call_start_contract",
+        |mut caller: Caller<'_, RunState>,
+         path_ptr: u32,
+         path_len: u32,
+         contract_ptr: u32,
+         contract_len: u32,
+         input_ptr: u32,
+         input_len: u32|
+         -> i64 {
+            let Some(path) = read_path(&mut caller, path_ptr, path_len) else {
                 return ERR_OUT_OF_BOUNDS;
             };
-            caller.data_mut().calls.start(&path, input)
+            if let Err(error) = learn_contract(&mut caller, &path, contract_ptr, contract_len) {
+                return match error {
+                    Some(error) => caller.data_mut().calls.reject(error),
+                    None => ERR_OUT_OF_BOUNDS,
+                };
+            }
+            start_call(&mut caller, &path, input_ptr, input_len)
         },
     )?;
     linker.func_wrap(

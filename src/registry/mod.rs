@@ -4,6 +4,7 @@
 //! objects are `!Send`); the returned [`Registry`] handle is `Send + Sync` and talks to that thread through
 //! channels. See `schemas/iomod.capnp` for the protocol.
 
+pub mod contracts;
 mod server;
 mod status;
 

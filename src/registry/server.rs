@@ -10,12 +10,14 @@ use std::time::{Duration, Instant, SystemTime};
 
 use capnp::{any_pointer, message, serialize};
 use capnp_rpc::{RpcSystem, rpc_twoparty_capnp};
+use iomod_sdk::contract::Contract;
 use iomod_sdk::iomod_capnp::{control, gate, health, json_result, registration, registry};
 use iomod_sdk::transport::{ConnectionLimits, prepare_socket_path, rpc_network};
 use iomod_sdk::{CallContext, Error, ErrorCode, IomodInfo, MethodPath};
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{Instrument, debug, info, info_span, warn};
 
+use super::contracts::Verdicts;
 use super::{
     Command, IomodState, IomodStatus, MAX_PROTOCOL_VERSION, MIN_PROTOCOL_VERSION, Registered,
     RegistryConfig, check_call, wait_registered,
@@ -173,11 +175,22 @@ async fn accept_tcp(state: Weak<State>, listener: tokio::net::TcpListener) {
     }
 }
 
+/// One method of a registered IOmod.
+#[derive(Clone)]
+struct MethodEntry {
+    ordinal: u16,
+    /// The fingerprint of its contract (empty when the IOmod registered none).
+    fingerprint: String,
+    /// Its contract, when the IOmod registered one.
+    contract: Option<Arc<Contract>>,
+}
+
 /// One registered IOmod instance.
 struct Entry {
     info: IomodInfo,
-    /// Method name → (ordinal, fingerprint).
-    methods: HashMap<String, (u16, String)>,
+    methods: HashMap<String, MethodEntry>,
+    /// Verdicts on callers whose contract differs from a method's.
+    verdicts: Verdicts,
     instance_id: u64,
     connection_id: u64,
     service: capnp::capability::Client,
@@ -298,8 +311,18 @@ impl State {
             methods: info
                 .methods
                 .iter()
-                .map(|m| (m.name.clone(), (m.ordinal, m.fingerprint.clone())))
+                .map(|m| {
+                    // Checked by `IomodInfo::validate` at registration.
+                    let contract = Contract::parse(&m.contract).ok().map(Arc::new);
+                    let method = MethodEntry {
+                        ordinal: m.ordinal,
+                        fingerprint: m.fingerprint.clone(),
+                        contract,
+                    };
+                    (m.name.clone(), method)
+                })
                 .collect(),
+            verdicts: Verdicts::default(),
             info,
             instance_id,
             connection_id,
@@ -383,23 +406,12 @@ impl State {
         input: &[u8],
         context: &CallContext,
     ) -> Result<Vec<u8>, Error> {
-        let (entry, ordinal, served) = self.find(path)?;
-        let coordinates = path.coordinates().as_str();
-        if let Some(expected) = fingerprint {
-            if !served.is_empty() && served != expected {
-                return Err(Error::new(
-                    ErrorCode::Incompatible,
-                    format!(
-                        "the caller was built for a different `{}` (fingerprint {expected}) than `{coordinates}` {} serves \
-                         ({served}): regenerate the caller's guest crate from the IOmod's current manifest",
-                        path.method(),
-                        entry.info.version
-                    ),
-                ));
-            }
+        let (entry, method) = self.find(path)?;
+        if let Some(fingerprint) = fingerprint {
+            check_contract(&entry, path, &method, fingerprint)?;
         }
         entry.calls_started.set(entry.calls_started.get() + 1);
-        let result = self.forward(&entry, ordinal, input, context).await;
+        let result = self.forward(&entry, method.ordinal, input, context).await;
         if let Err(e) = &result {
             entry.calls_failed.set(entry.calls_failed.get() + 1);
             debug!(%path, error = %e, "call failed");
@@ -407,8 +419,8 @@ impl State {
         result
     }
 
-    /// The live instance serving `path`, and the method's ordinal and fingerprint.
-    fn find(&self, path: &MethodPath) -> Result<(Rc<Entry>, u16, String), Error> {
+    /// The live instance serving `path`, and the method.
+    fn find(&self, path: &MethodPath) -> Result<(Rc<Entry>, MethodEntry), Error> {
         let coordinates = path.coordinates().as_str();
         let entry = self.current(coordinates).ok_or_else(|| {
             Error::new(
@@ -416,7 +428,7 @@ impl State {
                 format!("no IOmod is registered as `{coordinates}`"),
             )
         })?;
-        let Some((ordinal, fingerprint)) = entry.methods.get(path.method()).cloned() else {
+        let Some(method) = entry.methods.get(path.method()).cloned() else {
             let mut known: Vec<&str> = entry.methods.keys().map(String::as_str).collect();
             known.sort_unstable();
             let has = if known.is_empty() {
@@ -429,7 +441,7 @@ impl State {
                 format!("`{coordinates}` has no method `{}`; {has}", path.method()),
             ));
         };
-        Ok((entry, ordinal, fingerprint))
+        Ok((entry, method))
     }
 
     /// Calls the method at `path` with JSON, through the IOmod's `Control.callJson`.
@@ -439,7 +451,7 @@ impl State {
         input: &str,
         deadline: Instant,
     ) -> Result<String, Error> {
-        let (entry, _, _) = self.find(path)?;
+        let (entry, _) = self.find(path)?;
         entry.calls_started.set(entry.calls_started.get() + 1);
         let mut request = entry.control.call_json_request();
         request.get().set_method(path.method());
@@ -558,6 +570,46 @@ impl State {
 const CONTROL_CALL: u16 = 2;
 
 /// Reads a call's input message (aligned bytes), refusing trailing bytes.
+/// Refuses, before the IOmod runs anything, a call whose caller was generated from a contract that does not
+/// fit the method's. The same fingerprint is the same contract. Otherwise, when both contracts are known,
+/// they are compared by Cap'n Proto's compatibility rules (once per caller and IOmod instance); when one is
+/// missing (an IOmod registered without contracts, a caller that sent none), a different fingerprint is
+/// refused. An IOmod that registered no fingerprint accepts every caller.
+fn check_contract(
+    entry: &Entry,
+    path: &MethodPath,
+    method: &MethodEntry,
+    fingerprint: &str,
+) -> Result<(), Error> {
+    if method.fingerprint.is_empty() || method.fingerprint == fingerprint {
+        return Ok(());
+    }
+    let (coordinates, version) = (path.coordinates(), &entry.info.version);
+    let unknown = || {
+        format!(
+            "the caller was built for a different `{}` (contract fingerprint {fingerprint}) than version \
+             {version} of `{coordinates}` serves ({}), and one of the two contracts is not known",
+            path.method(),
+            method.fingerprint,
+        )
+    };
+    let reason = match &method.contract {
+        Some(served) => match entry.verdicts.check(path.method(), fingerprint, served) {
+            Ok(()) => return Ok(()),
+            Err(Some(reason)) => format!("{coordinates}: {reason}"),
+            Err(None) => unknown(),
+        },
+        None => unknown(),
+    };
+    Err(Error::new(
+        ErrorCode::Incompatible,
+        format!(
+            "{reason}. Rebuild the function with the guest crate of the IOmod's manifest, or run a version \
+             of the IOmod it fits"
+        ),
+    ))
+}
+
 fn read_input(
     mut bytes: &[u8],
     max: usize,

@@ -22,6 +22,8 @@ pub(crate) struct MethodView {
     output_schema: String,
     error_schema: String,
     fingerprint: String,
+    /// The method's contract, as a Rust string literal.
+    contract: String,
 }
 
 fn literal(text: &str) -> String {
@@ -53,6 +55,7 @@ pub(crate) fn methods(m: &Manifest) -> Vec<MethodView> {
                 output_schema: literal(&compact(json_schema::output(m, method))),
                 error_schema: literal(&compact(json_schema::errors(m, method))),
                 fingerprint: crate::generate::method_fingerprint(m, method),
+                contract: literal(&crate::generate::method_contract(m, method)),
             }
         })
         .collect()

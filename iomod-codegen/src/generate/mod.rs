@@ -48,85 +48,78 @@ impl Names {
     }
 }
 
-/// A digest of `method`'s wire contract: its ordinal, and the layout (names, kinds, field order and types)
-/// of every type its input, output and errors reach. Documentation does not count, nor the values of an
-/// open enum (its values are Text on the wire). 16 hex digits.
-pub fn method_fingerprint(m: &Manifest, method: &Method) -> String {
+/// `method`'s contract ([`iomod_sdk::contract`]): its ordinal, the manifest's version, and the layout
+/// (names, kinds, member order and types) of every type its input, output and named errors reach, as
+/// canonical JSON text. Documentation does not count. The registry compares an IOmod's contracts with its
+/// callers' by Cap'n Proto's compatibility rules.
+pub fn method_contract(m: &Manifest, method: &Method) -> String {
     use crate::manifest::{Type, TypeKind};
-    use sha2::Digest;
-    use std::collections::BTreeSet;
-    use std::fmt::Write;
+    use iomod_sdk::contract::{Contract, TypeDef};
 
     let ordinal = m
         .methods
         .iter()
         .position(|x| x.name == method.name)
         .unwrap_or(0);
-    let mut text = format!(
-        "method {} @{ordinal} ({}) -> ({}) ! [{}]\n",
-        method.name,
-        method.input,
-        method.output,
-        method.errors.join(",")
-    );
+    let mut types = BTreeMap::new();
     let mut queue: Vec<String> = vec![method.input.clone(), method.output.clone()];
     queue.extend(method.errors.iter().cloned());
-    let mut seen = BTreeSet::new();
-    let fields_of = |fields: &[crate::Field], text: &mut String, queue: &mut Vec<String>| {
-        for f in fields {
-            let _ = write!(text, " {}:{};", f.name, f.ty.to_manifest());
-            fn named(ty: &Type, out: &mut Vec<String>) {
-                match ty {
-                    Type::Named(n) => out.push(n.clone()),
-                    Type::List(t) | Type::Map(t) | Type::Option(t) => named(t, out),
-                    _ => {}
-                }
-            }
-            named(&f.ty, queue);
+    fn named(ty: &Type, out: &mut Vec<String>) {
+        match ty {
+            Type::Named(n) => out.push(n.clone()),
+            Type::List(t) | Type::Map(t) | Type::Option(t) => named(t, out),
+            _ => {}
         }
+    }
+    let members = |fields: &[crate::Field], queue: &mut Vec<String>| {
+        fields
+            .iter()
+            .map(|f| {
+                named(&f.ty, queue);
+                (f.name.clone(), f.ty.to_manifest())
+            })
+            .collect::<Vec<_>>()
     };
     while let Some(name) = queue.pop() {
-        if !seen.insert(name.clone()) {
+        if types.contains_key(&name) {
             continue;
         }
-        if let Some(def) = m.type_def(&name) {
+        let def = if let Some(def) = m.type_def(&name) {
             match &def.kind {
-                TypeKind::Struct(fields) => {
-                    let _ = write!(text, "struct {name} {{");
-                    fields_of(fields, &mut text, &mut queue);
-                }
-                TypeKind::Union(variants) => {
-                    let _ = write!(text, "union {name} {{");
-                    fields_of(variants, &mut text, &mut queue);
-                }
-                // An open enum travels as Text: its values are not part of the layout (one added later
-                // reaches older readers as an unknown value), and opening or closing it changes the layout.
-                TypeKind::Enum { open: true, .. } => {
-                    let _ = write!(text, "open enum {name} :Text {{ ");
-                }
-                TypeKind::Enum {
-                    values,
-                    open: false,
-                } => {
-                    let _ = write!(
-                        text,
-                        "enum {name} {{ {} ",
-                        values
-                            .iter()
-                            .map(|v| v.name.as_str())
-                            .collect::<Vec<_>>()
-                            .join(",")
-                    );
+                TypeKind::Struct(fields) => TypeDef::Struct(members(fields, &mut queue)),
+                TypeKind::Union(variants) => TypeDef::Union(members(variants, &mut queue)),
+                TypeKind::Enum { values, open } => {
+                    let values = values.iter().map(|v| v.name.clone()).collect();
+                    if *open {
+                        TypeDef::OpenEnum(values)
+                    } else {
+                        TypeDef::Enum(values)
+                    }
                 }
             }
         } else if let Some(def) = m.error_def(&name) {
-            let _ = write!(text, "error {name} {{");
-            fields_of(&def.fields, &mut text, &mut queue);
-        }
-        text.push_str("}\n");
+            TypeDef::Struct(members(&def.fields, &mut queue))
+        } else {
+            continue;
+        };
+        types.insert(name, def);
     }
-    let hash = sha2::Sha256::digest(text.as_bytes());
-    hash[..8].iter().map(|b| format!("{b:02x}")).collect()
+    Contract {
+        method: method.name.clone(),
+        ordinal: u16::try_from(ordinal).unwrap_or(u16::MAX),
+        version: m.version.clone(),
+        input: method.input.clone(),
+        output: method.output.clone(),
+        errors: method.errors.clone(),
+        types,
+    }
+    .to_json()
+}
+
+/// The fingerprint of `method`'s contract ([`method_contract`]): 16 hex digits of its SHA-256. A caller
+/// sends it with every call, so that the registry compares contracts only when they differ.
+pub fn method_fingerprint(m: &Manifest, method: &Method) -> String {
+    iomod_sdk::contract::Contract::fingerprint_of(&method_contract(m, method))
 }
 
 /// Generated files: relative path → contents.

@@ -8,7 +8,7 @@
 
 use serde_json::{Value, json};
 
-use crate::generate::{GenerateError, Names, json_schema, method_fingerprint};
+use crate::generate::{GenerateError, Names, json_schema, method_contract, method_fingerprint};
 use crate::manifest::Manifest;
 
 /// `registration/<module>.json` for `manifest`, whose schema compiled into `request` (a
@@ -39,6 +39,7 @@ pub(crate) fn registration(
                 "outputSchema": text(json_schema::output(manifest, method)),
                 "errorSchema": text(json_schema::errors(manifest, method)),
                 "fingerprint": method_fingerprint(manifest, method),
+                "contract": method_contract(manifest, method),
             })
         })
         .collect();

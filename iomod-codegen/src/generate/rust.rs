@@ -787,7 +787,14 @@ impl<'m> RustGen<'m> {
             "    pub fn read_outcome(reader: {result_module}::Reader<'_>) -> ::capnp::Result<::std::result::Result<{}, Self>> {{",
             method.output
         );
-        out.push_str("        Ok(match reader.which()? {\n");
+        // A discriminant past the known ones is a named error added by a newer manifest: the method failed,
+        // with an error this side cannot name.
+        let _ = writeln!(
+            out,
+            "        let which = match reader.which() {{\n            Ok(which) => which,\n            Err(::capnp::NotInSchema(number)) => return Ok(Err(Self::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Method, format!(\"`{}` failed with a named error (number {{}} of its results) that this side's manifest does not declare: the other side was generated from a newer manifest\", number))))),\n        }};",
+            method.name
+        );
+        out.push_str("        Ok(match which {\n");
         let _ = writeln!(
             out,
             "            {result_module}::Ok(output) => Ok({}::read_from(output?)?),",

@@ -243,7 +243,11 @@ impl GreetError {
 
     /// Reads the outcome of `greet` from its Cap'n Proto reader.
     pub fn read_outcome(reader: cap::greet_result::Reader<'_>) -> ::capnp::Result<::std::result::Result<GreetOutput, Self>> {
-        Ok(match reader.which()? {
+        let which = match reader.which() {
+            Ok(which) => which,
+            Err(::capnp::NotInSchema(number)) => return Ok(Err(Self::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Method, format!("`greet` failed with a named error (number {} of its results) that this side's manifest does not declare: the other side was generated from a newer manifest", number))))),
+        };
+        Ok(match which {
             cap::greet_result::Ok(output) => Ok(GreetOutput::read_from(output?)?),
             cap::greet_result::Blocked(value) => Err(Self::Blocked(Blocked::read_from(value?)?)),
             cap::greet_result::Failed(error) => Err(Self::Failed(::iomod_sdk::Error::read(error?))),
@@ -297,7 +301,11 @@ impl StatsError {
 
     /// Reads the outcome of `stats` from its Cap'n Proto reader.
     pub fn read_outcome(reader: cap::stats_result::Reader<'_>) -> ::capnp::Result<::std::result::Result<StatsOutput, Self>> {
-        Ok(match reader.which()? {
+        let which = match reader.which() {
+            Ok(which) => which,
+            Err(::capnp::NotInSchema(number)) => return Ok(Err(Self::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Method, format!("`stats` failed with a named error (number {} of its results) that this side's manifest does not declare: the other side was generated from a newer manifest", number))))),
+        };
+        Ok(match which {
             cap::stats_result::Ok(output) => Ok(StatsOutput::read_from(output?)?),
             cap::stats_result::Failed(error) => Err(Self::Failed(::iomod_sdk::Error::read(error?))),
         })
@@ -305,7 +313,12 @@ impl StatsError {
 }
 
 
+/// A message this crate cannot read. An enum value or union variant it does not know comes from an IOmod
+/// built from a newer manifest: `incompatible`, saying so.
 fn malformed(error: ::capnp::Error) -> ::iomod_sdk::Error {
+    if let ::capnp::ErrorKind::EnumValueOrUnionDiscriminantNotPresent(unknown) = error.kind {
+        return ::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Incompatible, format!("the IOmod answered with an enum value or union variant (number {}) that this guest crate, generated from version {VERSION} of its manifest, does not know: regenerate the guest crate from the IOmod's newer manifest to read it", unknown.0));
+    }
     ::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, format!("malformed message: {error}"))
 }
 
@@ -320,7 +333,7 @@ pub async fn greet(input: GreetInput) -> ::std::result::Result<GreetOutput, Gree
         let mut message = ::capnp::message::Builder::new_default();
         input.write_to(message.init_root::<cap::greeter::greet_params::Builder<'_>>().init_input()).map_err(malformed)?;
         let request = ::capnp::serialize::write_message_to_words(&message);
-        let response = ::iomod_sdk::guest::call("example.demo.greeter.greet@3b510811e0c77766", request).await?;
+        let response = ::iomod_sdk::guest::call_with_contract("example.demo.greeter.greet@258858bca9900e5f", "{\"method\":\"greet\",\"ordinal\":0,\"version\":\"0.1.0\",\"input\":\"GreetInput\",\"output\":\"GreetOutput\",\"errors\":[\"Blocked\"],\"types\":{\"Blocked\":{\"struct\":[[\"name\",\"string\"],[\"reason\",\"string\"]]},\"GreetInput\":{\"struct\":[[\"name\",\"string\"],[\"style\",\"option<Style>\"]]},\"GreetOutput\":{\"struct\":[[\"greeting\",\"string\"],[\"count\",\"u64\"]]},\"Style\":{\"enum\":[\"plain\",\"shout\"]}}}", request).await?;
         let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
         let results = reader.get_root::<cap::greeter::greet_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
         GreetError::read_outcome(results).map_err(malformed)?
@@ -338,7 +351,7 @@ pub async fn stats(input: StatsInput) -> ::std::result::Result<StatsOutput, Stat
         let mut message = ::capnp::message::Builder::new_default();
         input.write_to(message.init_root::<cap::greeter::stats_params::Builder<'_>>().init_input()).map_err(malformed)?;
         let request = ::capnp::serialize::write_message_to_words(&message);
-        let response = ::iomod_sdk::guest::call("example.demo.greeter.stats@b27151c5e3ef2711", request).await?;
+        let response = ::iomod_sdk::guest::call_with_contract("example.demo.greeter.stats@6cda67a8c82798ae", "{\"method\":\"stats\",\"ordinal\":1,\"version\":\"0.1.0\",\"input\":\"StatsInput\",\"output\":\"StatsOutput\",\"errors\":[],\"types\":{\"StatsInput\":{\"struct\":[]},\"StatsOutput\":{\"struct\":[[\"greeted\",\"u64\"],[\"blocked\",\"u64\"]]}}}", request).await?;
         let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
         let results = reader.get_root::<cap::greeter::stats_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
         StatsError::read_outcome(results).map_err(malformed)?
