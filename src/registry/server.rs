@@ -406,7 +406,10 @@ impl State {
         input: &[u8],
         context: &CallContext,
     ) -> Result<Vec<u8>, Error> {
-        let (entry, method) = self.find(path)?;
+        let (entry, method) = match self.find(path) {
+            Ok(found) => found,
+            Err(e) => return Err(missing_method(e, fingerprint)),
+        };
         if let Some(fingerprint) = fingerprint {
             check_contract(&entry, path, &method, fingerprint)?;
         }
@@ -570,6 +573,29 @@ impl State {
 const CONTROL_CALL: u16 = 2;
 
 /// Reads a call's input message (aligned bytes), refusing trailing bytes.
+/// A method the IOmod lacks, called by a caller generated from a manifest that has it (it sent its contract):
+/// the two sides were built from different versions, so `incompatible`, with the caller's version when its
+/// contract is known. Other callers get `methodNotFound`.
+fn missing_method(error: Error, fingerprint: Option<&str>) -> Error {
+    let Some(fingerprint) = fingerprint else {
+        return error;
+    };
+    if error.code != ErrorCode::MethodNotFound {
+        return error;
+    }
+    let caller = super::contracts::get(fingerprint)
+        .map(|c| format!(" (built for version {})", c.version))
+        .unwrap_or_default();
+    Error::new(
+        ErrorCode::Incompatible,
+        format!(
+            "{}; the caller{caller} was generated from a manifest that has it: the IOmod is older, or the \
+             method was removed",
+            error.message
+        ),
+    )
+}
+
 /// Refuses, before the IOmod runs anything, a call whose caller was generated from a contract that does not
 /// fit the method's. The same fingerprint is the same contract. Otherwise, when both contracts are known,
 /// they are compared by Cap'n Proto's compatibility rules (once per caller and IOmod instance); when one is

@@ -178,12 +178,17 @@ async fn a_function_built_against_an_older_manifest_gets_incompatible() {
                 .unwrap(),
         )
         .unwrap();
+        // The older manifest's `Account` had a third field: the IOmod's lacks it, a removal.
         assert!(
-            output.starts_with("error incompatible: the caller was built for a different `open`"),
+            output.starts_with(
+                "error incompatible: example.test.bank: `open` of the caller (built for version 2.0.0-beta.1) \
+                 and of the IOmod (version 2.0.0-beta.1) are not compatible: field `currency` of `Account` \
+                 (ordinal 2) was removed"
+            ),
             "{target}: {output}"
         );
         assert!(
-            output.contains("regenerate the caller's guest crate"),
+            output.contains("Rebuild the function with the guest crate of the IOmod's manifest"),
             "{target}: {output}"
         );
         // Nothing reached the IOmod.
