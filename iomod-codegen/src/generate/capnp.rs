@@ -49,9 +49,19 @@ pub(crate) fn value_name(name: &str) -> String {
     capnp_member(name, "Value")
 }
 
+/// Methods capnpc-rust's own server code would call instead of the standard ones: its `ServerDispatch`
+/// clones `self.server` (an `Rc<T>` with `T: Server`) by method call, which a server method `clone`
+/// shadows.
+const CAPNPC_RUST_SERVER_CALLS: &[&str] = &["clone"];
+
 /// The Cap'n Proto name of method `name`.
 pub(crate) fn method_name(name: &str) -> String {
-    capnp_member(name, "Method")
+    let camel = capnp_member(name, "Method");
+    if CAPNPC_RUST_SERVER_CALLS.contains(&camel.as_str()) {
+        camel + "Method"
+    } else {
+        camel
+    }
 }
 
 /// The member of a method's result union that holds named error `error`: `ok` and `failed` are taken.
