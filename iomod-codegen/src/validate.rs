@@ -4,8 +4,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Range;
 
 use crate::diagnostics::{Diagnostic, did_you_mean};
-use crate::manifest::{Field, Manifest, Type, TypeKind};
 use crate::generate::capnp::{error_member, field_name, method_name, value_name};
+use crate::manifest::{Field, Manifest, Type, TypeKind};
 use crate::naming::{
     MAX_NAME_LEN, MAX_TYPE_DEPTH, OPEN_ENUM_UNKNOWN, RESERVED_TYPE_NAMES, capnp_type,
     map_entry_name, rust_ident, upper_camel,
@@ -26,7 +26,13 @@ impl<'a> Scope<'a> {
     }
 
     /// Records that `manifest` becomes `generated`; a second manifest name becoming the same is an error.
-    fn add(&mut self, generated: String, manifest: &str, span: &Range<usize>, out: &mut Vec<Diagnostic>) {
+    fn add(
+        &mut self,
+        generated: String,
+        manifest: &str,
+        span: &Range<usize>,
+        out: &mut Vec<Diagnostic>,
+    ) {
         match self.seen.get(&generated) {
             Some((other, _)) if other != manifest => out.push(
                 Diagnostic::new(
@@ -525,7 +531,9 @@ pub(crate) fn map_types(m: &Manifest) -> BTreeMap<Type, Range<usize>> {
         let mut ty = &f.ty;
         while let Type::List(inner) | Type::Map(inner) | Type::Option(inner) = ty {
             if matches!(ty, Type::Map(_)) {
-                found.entry((**inner).clone()).or_insert_with(|| f.ty_span.clone());
+                found
+                    .entry((**inner).clone())
+                    .or_insert_with(|| f.ty_span.clone());
             }
             ty = inner;
         }

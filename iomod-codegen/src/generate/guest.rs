@@ -2,10 +2,10 @@
 //! per method that calls the host through `iomod_sdk::guest`.
 
 use crate::generate::host::methods;
+use crate::generate::rust::rustdoc_lines;
 use crate::generate::rust::{Flavor, LIST_LEN_HELPER, RustGen};
 use crate::generate::{GenerateError, GeneratedFiles, Names, render};
 use crate::manifest::Manifest;
-use crate::generate::rust::rustdoc_lines;
 
 /// `guest/Cargo.toml`, `guest/src/lib.rs` and `guest/src/<module>_capnp.rs`.
 pub(crate) fn guest(

@@ -2,11 +2,11 @@
 
 use serde::Serialize;
 
+use crate::generate::capnp::method_name;
+use crate::generate::rust::rustdoc_lines;
 use crate::generate::rust::{Flavor, LIST_LEN_HELPER, RustGen};
 use crate::generate::{GenerateError, Names, Options, json_schema, render};
 use crate::manifest::Manifest;
-use crate::generate::capnp::method_name;
-use crate::generate::rust::rustdoc_lines;
 use crate::naming::{capnpc_module, capnpc_variant, rust_ident, upper_camel};
 
 /// A method as the templates see it.

@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 use std::fmt::Write;
 
 use crate::generate::Names;
-use crate::manifest::{EnumValue, Field, Manifest, Method, Type, TypeKind};
 use crate::generate::capnp::{doc_lines, error_member, field_name, value_name};
+use crate::manifest::{EnumValue, Field, Manifest, Method, Type, TypeKind};
 use crate::naming::{
     OPEN_ENUM_UNKNOWN, capnp_type, capnpc_accessor, capnpc_module, capnpc_variant, rust_ident,
     upper_camel,
@@ -605,7 +605,8 @@ impl<'m> RustGen<'m> {
                             writeln!(out, "{indent2}{list}.set({at}, {});", self.scalar(t, &item));
                     }
                     Type::String | Type::Bytes => {
-                        let _ = writeln!(out, "{indent2}{list}.set({at}, __checked(&{item}[..])?);");
+                        let _ =
+                            writeln!(out, "{indent2}{list}.set({at}, __checked(&{item}[..])?);");
                     }
                     Type::Named(n) if self.is_open(n) => {
                         let _ = writeln!(out, "{indent2}{list}.set({at}, {item}.as_str());");
