@@ -217,7 +217,12 @@ pub(crate) fn validate(m: &Manifest, out: &mut Vec<Diagnostic>) {
         generated_capnp.insert(map_entry_name(&ty), format!("the entries of `{map}`"));
     }
     let mut capnp_types = Scope::new("Cap'n Proto");
-    for (name, span) in &declared {
+    let in_order = m
+        .types
+        .iter()
+        .map(|t| (t.name.as_str(), &t.span))
+        .chain(m.errors.iter().map(|e| (e.name.as_str(), &e.span)));
+    for (name, span) in in_order {
         capnp_types.add(capnp_type(name), name, span, out);
         let rust = rust_ident(name);
         let capnp = capnp_type(name);
