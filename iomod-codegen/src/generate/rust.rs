@@ -926,7 +926,9 @@ pub(crate) fn rustdoc_lines(text: &str) -> Vec<String> {
             out.push("```text".to_owned());
             indented = true;
         } else if indented && !is_indented && !line.is_empty() {
-            out.push("```".to_owned());
+            // The fence closes before the blank lines that ended the block.
+            let blanks = out.iter().rev().take_while(|l| l.is_empty()).count();
+            out.insert(out.len() - blanks, "```".to_owned());
             indented = false;
         }
         previous_blank = line.is_empty();
