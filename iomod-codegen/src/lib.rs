@@ -38,6 +38,7 @@ pub mod generate;
 mod manifest;
 pub mod naming;
 mod parse;
+pub mod stale;
 mod validate;
 
 pub use build::{BuildError, Builder, Generated, configure, write_if_changed};

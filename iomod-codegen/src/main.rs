@@ -112,11 +112,18 @@ fn run(command: Command) -> Result<ExitCode, String> {
                     written += 1;
                 }
             }
+            let stale = iomod_codegen::stale::stale_files(&out, &files, &only)
+                .map_err(|e| format!("iomod-codegen: {}: {e}", out.display()))?;
+            for path in &stale {
+                std::fs::remove_file(out.join(path))
+                    .map_err(|e| format!("iomod-codegen: {}: {e}", out.join(path).display()))?;
+            }
             eprintln!(
-                "iomod-codegen: {} files in {} ({written} written, {} unchanged)",
+                "iomod-codegen: {} files in {} ({written} written, {} unchanged, {} stale removed)",
                 files.len(),
                 out.display(),
-                files.len() - written
+                files.len() - written,
+                stale.len()
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -148,6 +155,14 @@ fn run(command: Command) -> Result<ExitCode, String> {
                     }
                     Err(_) => stale.push(format!("  missing: {}", target.display())),
                 }
+            }
+            for path in iomod_codegen::stale::stale_files(&out, &files, &only)
+                .map_err(|e| format!("iomod-codegen: {}: {e}", out.display()))?
+            {
+                stale.push(format!(
+                    "  no longer generated: {}",
+                    out.join(path).display()
+                ));
             }
             if stale.is_empty() {
                 eprintln!(

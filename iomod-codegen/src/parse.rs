@@ -422,7 +422,11 @@ impl<'s> Parser<'s> {
 
     /// Parses a type expression such as `map<string, list<AttributeValue>>`.
     pub(crate) fn type_expr(&mut self, text: &str, inner: Range<usize>) -> Option<Type> {
-        let mut cursor = TypeCursor { text, pos: 0 };
+        let mut cursor = TypeCursor {
+            text,
+            pos: 0,
+            depth: 0,
+        };
         match cursor.parse() {
             Ok(ty) => {
                 cursor.skip_ws();
@@ -600,6 +604,8 @@ fn string_inner_span(source: &str, span: Range<usize>) -> Range<usize> {
 struct TypeCursor<'t> {
     text: &'t str,
     pos: usize,
+    /// How many `list<`, `map<` and `option<` enclose the position.
+    depth: usize,
 }
 
 type TypeError = (Range<usize>, String, Option<String>);
@@ -654,6 +660,19 @@ impl TypeCursor<'_> {
                 .next()
                 .map_or("nothing".to_owned(), |c| format!("`{c}`"));
             return Err((self.pos..self.pos + 1, format!("expected a type, found {found}"), Some("types are bool, i8..i64, u8..u64, f32, f64, string, bytes, list<T>, map<string, T>, option<T>, or a named type".into())));
+        }
+        if matches!(name.as_str(), "list" | "map" | "option") {
+            self.depth += 1;
+            if self.depth > crate::naming::MAX_TYPE_DEPTH {
+                return Err((
+                    start..self.pos,
+                    format!(
+                        "this type nests more than {} levels of list<..>, map<..> and option<..>",
+                        crate::naming::MAX_TYPE_DEPTH
+                    ),
+                    Some("name an inner type in [types] and use it here".into()),
+                ));
+            }
         }
         let generic = |this: &mut Self, what: &str| -> Result<Type, TypeError> {
             this.expect('<', &format!("after `{what}`"))?;

@@ -4,11 +4,54 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Range;
 
 use crate::diagnostics::{Diagnostic, did_you_mean};
+use crate::generate::capnp::{error_member, field_name, method_name, value_name};
 use crate::manifest::{Field, Manifest, Type, TypeKind};
 use crate::naming::{
-    CAPNP_KEYWORDS, MAX_NAME_LEN, OPEN_ENUM_UNKNOWN, RESERVED_TYPE_NAMES, RUST_KEYWORDS,
-    map_entry_name, upper_camel,
+    MAX_NAME_LEN, MAX_TYPE_DEPTH, OPEN_ENUM_UNKNOWN, RESERVED_TYPE_NAMES, capnp_type,
+    map_entry_name, rust_ident, upper_camel,
 };
+
+/// Names that must differ within one scope of a generated language: each name met, with where and what.
+struct Scope<'a> {
+    what: &'a str,
+    seen: BTreeMap<String, (String, Range<usize>)>,
+}
+
+impl<'a> Scope<'a> {
+    fn new(what: &'a str) -> Self {
+        Self {
+            what,
+            seen: BTreeMap::new(),
+        }
+    }
+
+    /// Records that `manifest` becomes `generated`; a second manifest name becoming the same is an error.
+    fn add(
+        &mut self,
+        generated: String,
+        manifest: &str,
+        span: &Range<usize>,
+        out: &mut Vec<Diagnostic>,
+    ) {
+        match self.seen.get(&generated) {
+            Some((other, _)) if other != manifest => out.push(
+                Diagnostic::new(
+                    span.clone(),
+                    format!(
+                        "`{manifest}` and `{other}` are both `{generated}` in {}",
+                        self.what
+                    ),
+                )
+                .hint("rename one of them: case conversion drops `_` and escaping appends a suffix, so the two names would clash"),
+            ),
+            Some(_) => {}
+            None => {
+                self.seen
+                    .insert(generated, (manifest.to_owned(), span.clone()));
+            }
+        }
+    }
+}
 
 /// Where a type is used: some types are not allowed everywhere.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -84,7 +127,13 @@ pub(crate) fn validate(m: &Manifest, out: &mut Vec<Diagnostic>) {
                     ));
                 }
                 let mut seen = BTreeSet::new();
+                let mut capnp = Scope::new("Cap'n Proto");
+                let mut rust = Scope::new("Rust");
                 for v in values {
+                    if !*open {
+                        capnp.add(value_name(&v.name), &v.name, &v.span, out);
+                    }
+                    rust.add(rust_ident(&upper_camel(&v.name)), &v.name, &v.span, out);
                     if let Some(problem) = check_member_name(&v.name) {
                         out.push(
                             Diagnostic::new(
@@ -132,12 +181,17 @@ pub(crate) fn validate(m: &Manifest, out: &mut Vec<Diagnostic>) {
         );
     }
 
-    // Names the generator derives must not clash with declared ones.
+    // Names the generator derives must not clash with declared ones: in Rust, the host module holds the
+    // manifest's types next to each method's error enum, the IOmod's trait and the skeleton's `Client`,
+    // `Server` and `Service`; in Cap'n Proto, the file holds them next to each method's result struct,
+    // the map entry structs and the interface.
+    let names = crate::generate::Names::of(m);
     let mut generated: BTreeMap<String, String> = BTreeMap::new();
+    let mut generated_capnp: BTreeMap<String, String> = BTreeMap::new();
     for method in &m.methods {
         let camel = upper_camel(&method.name);
-        generated.insert(
-            format!("{camel}Result"),
+        generated_capnp.insert(
+            names.result_struct(method),
             format!("the results of method `{}`", method.name),
         );
         generated.insert(
@@ -145,35 +199,81 @@ pub(crate) fn validate(m: &Manifest, out: &mut Vec<Diagnostic>) {
             format!("the errors of method `{}`", method.name),
         );
     }
-    for (name, what) in [
-        ("Client", "the typed client of the host skeleton"),
-        ("Server", "the Cap'n Proto server of the host skeleton"),
-        ("Service", "the `iomod_sdk::Service` of the host skeleton"),
-    ] {
-        generated.insert(name.to_owned(), what.to_owned());
+    for (name, what) in RESERVED_TYPE_NAMES {
+        generated.insert((*name).to_owned(), (*what).to_owned());
     }
     generated.insert(
-        crate::generate::Names::of(m).interface,
+        names.rust_interface.clone(),
         "the trait an implementation of the IOmod implements".to_owned(),
     );
-    for (ty, _) in map_types(m) {
-        generated.insert(
-            map_entry_name(&ty),
-            format!(
-                "the entries of `{}`",
-                Type::Map(Box::new(ty.clone())).to_manifest()
-            ),
-        );
+    generated_capnp.insert(
+        names.interface.clone(),
+        "the IOmod's Cap'n Proto interface".to_owned(),
+    );
+    let mut entries = Scope::new("Cap'n Proto (as map entry structs)");
+    for (ty, span) in map_types(m) {
+        let map = Type::Map(Box::new(ty.clone())).to_manifest();
+        entries.add(map_entry_name(&ty), &map, &span, out);
+        generated_capnp.insert(map_entry_name(&ty), format!("the entries of `{map}`"));
     }
-    for (name, span) in &declared {
-        if let Some(what) = generated.get(*name) {
+    let mut capnp_types = Scope::new("Cap'n Proto");
+    let in_order = m
+        .types
+        .iter()
+        .map(|t| (t.name.as_str(), &t.span))
+        .chain(m.errors.iter().map(|e| (e.name.as_str(), &e.span)));
+    for (name, span) in in_order {
+        capnp_types.add(capnp_type(name), name, span, out);
+        let rust = rust_ident(name);
+        let capnp = capnp_type(name);
+        for (generated_name, table, language) in [
+            (&rust, &generated, "Rust"),
+            (&capnp, &generated_capnp, "Cap'n Proto"),
+        ] {
+            if let Some(what) = table.get(generated_name) {
+                out.push(
+                    Diagnostic::new(
+                        span.clone(),
+                        format!(
+                            "`{name}` clashes with `{generated_name}`, the generated {language} name of {what}"
+                        ),
+                    )
+                    .hint("rename the type"),
+                );
+            }
+        }
+    }
+    for e in &m.errors {
+        if e.name == "Failed" {
             out.push(
                 Diagnostic::new(
-                    span.clone(),
-                    format!("`{name}` is a name the generator uses for {what}"),
+                    e.span.clone(),
+                    "an error cannot be named `Failed`: each method's error enum has a variant `Failed` for the failures that are not its named errors, next to one variant per named error",
                 )
-                .hint("rename the type"),
+                .hint("rename the error"),
             );
+        }
+    }
+    let mut capnp_methods = Scope::new("Cap'n Proto (and in each method's `<Method>Error` enum)");
+    for method in &m.methods {
+        capnp_methods.add(method_name(&method.name), &method.name, &method.span, out);
+        if ["new", "in_process", "try_in_process", "connection"].contains(&method.name.as_str()) {
+            out.push(
+                Diagnostic::new(
+                    method.span.clone(),
+                    format!(
+                        "a method cannot be named `{}`: the host skeleton's `Client` has a function of that name next to one per method",
+                        method.name
+                    ),
+                )
+                .hint("rename the method"),
+            );
+        }
+        let mut members = Scope::new("the Cap'n Proto result union");
+        members.add("ok".into(), "ok", &method.span, out);
+        members.add("failed".into(), "failed", &method.span, out);
+        for (error, span) in method.errors.iter().zip(&method.error_spans) {
+            members.add(error_member(error), error, span, out);
         }
     }
 
@@ -265,13 +365,10 @@ fn check_type_name(name: &str) -> Option<String> {
     if name.len() > MAX_NAME_LEN {
         return Some(format!("it is longer than {MAX_NAME_LEN} characters"));
     }
-    if RESERVED_TYPE_NAMES.contains(&name) {
-        return Some("it is reserved by the generated code".into());
-    }
     None
 }
 
-/// Fields, variants, values and methods: snake_case, not a keyword.
+/// Fields, variants, values and methods: snake_case (keywords included: generated code escapes them).
 fn check_member_name(name: &str) -> Option<String> {
     if !name.starts_with(|c: char| c.is_ascii_lowercase()) {
         return Some("it must start with a lowercase ASCII letter".into());
@@ -290,9 +387,6 @@ fn check_member_name(name: &str) -> Option<String> {
     if name.len() > MAX_NAME_LEN {
         return Some(format!("it is longer than {MAX_NAME_LEN} characters"));
     }
-    if RUST_KEYWORDS.contains(&name) || CAPNP_KEYWORDS.contains(&name) {
-        return Some("it is a reserved word in Rust or Cap'n Proto".into());
-    }
     None
 }
 
@@ -309,7 +403,13 @@ fn check_fields(
         "field"
     };
     let mut seen = BTreeSet::new();
+    let mut capnp = Scope::new("Cap'n Proto");
+    let mut rust = Scope::new("Rust");
     for f in fields {
+        capnp.add(field_name(&f.name), &f.name, &f.span, out);
+        if position == Position::Variant {
+            rust.add(rust_ident(&upper_camel(&f.name)), &f.name, &f.span, out);
+        }
         if let Some(problem) = check_member_name(&f.name) {
             out.push(
                 Diagnostic::new(
@@ -324,6 +424,13 @@ fn check_fields(
                 f.span.clone(),
                 format!("{what} `{}` appears twice in {owner}", f.name),
             ));
+        }
+        if type_depth(&f.ty) > MAX_TYPE_DEPTH {
+            out.push(Diagnostic::new(
+                f.ty_span.clone(),
+                format!("this type nests more than {MAX_TYPE_DEPTH} levels of list<..>, map<..> and option<..>"),
+            ).hint("name an inner type in [types] and use it here"));
+            continue;
         }
         check_type(m, &f.ty, &f.ty_span, position, out);
     }
@@ -411,21 +518,30 @@ fn unknown_type(m: &Manifest, name: &str, span: Range<usize>) -> Diagnostic {
     Diagnostic::new(span, format!("unknown type `{name}`")).hint(hint)
 }
 
-/// Every `map<string, V>` value type used, with where it is first used.
-pub(crate) fn map_types(m: &Manifest) -> BTreeMap<Type, ()> {
-    fn walk(ty: &Type, found: &mut BTreeMap<Type, ()>) {
-        match ty {
-            Type::Map(inner) => {
-                found.insert((**inner).clone(), ());
-                walk(inner, found);
-            }
-            Type::List(inner) | Type::Option(inner) => walk(inner, found),
-            _ => {}
-        }
+/// How many `list<..>`, `map<..>` and `option<..>` a type nests (without recursion: a type built in code
+/// can be any depth).
+fn type_depth(mut ty: &Type) -> usize {
+    let mut depth = 0;
+    while let Type::List(inner) | Type::Map(inner) | Type::Option(inner) = ty {
+        depth += 1;
+        ty = inner;
     }
+    depth
+}
+
+/// Every `map<string, V>` value type used, with where it is first used.
+pub(crate) fn map_types(m: &Manifest) -> BTreeMap<Type, Range<usize>> {
     let mut found = BTreeMap::new();
     for f in all_fields(m) {
-        walk(&f.ty, &mut found);
+        let mut ty = &f.ty;
+        while let Type::List(inner) | Type::Map(inner) | Type::Option(inner) = ty {
+            if matches!(ty, Type::Map(_)) {
+                found
+                    .entry((**inner).clone())
+                    .or_insert_with(|| f.ty_span.clone());
+            }
+            ty = inner;
+        }
     }
     found
 }

@@ -64,12 +64,65 @@ fn generate_then_check_detects_stale_files() {
     // Generating again repairs them, writing only what changed.
     let run = codegen(&["generate", manifest, "--out", &out_arg]);
     assert!(
-        String::from_utf8_lossy(&run.stderr).contains("(2 written, 13 unchanged)"),
+        String::from_utf8_lossy(&run.stderr).contains("(2 written, 13 unchanged, 0 stale removed)"),
         "{}",
         String::from_utf8_lossy(&run.stderr)
     );
     assert!(
         codegen(&["check", manifest, "--out", &out_arg])
+            .status
+            .success()
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn generate_removes_and_check_reports_files_the_manifest_no_longer_produces() {
+    let dir = scratch("stale");
+    let out = dir.join("generated");
+    let out_arg = out.to_str().unwrap().to_owned();
+    let manifest = dir.join("iomod.toml");
+    let text = std::fs::read_to_string(fixture("errors")).unwrap();
+    std::fs::write(&manifest, &text).unwrap();
+    let manifest_arg = manifest.to_str().unwrap().to_owned();
+    assert!(
+        codegen(&["generate", &manifest_arg, "--out", &out_arg])
+            .status
+            .success()
+    );
+    assert!(out.join("json/close.input.json").is_file());
+    // A user's file next to the generated ones.
+    std::fs::write(out.join("schema/notes.capnp"), "# mine\n").unwrap();
+
+    // The method `close` is deleted from the manifest.
+    let start = text.find("[methods.close]").unwrap();
+    let end = text[start + 1..]
+        .find("\n[")
+        .map_or(text.len(), |i| start + 1 + i);
+    std::fs::write(&manifest, format!("{}{}", &text[..start], &text[end..])).unwrap();
+    let check = codegen(&["check", &manifest_arg, "--out", &out_arg]);
+    assert_eq!(check.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&check.stderr);
+    assert!(
+        stderr.contains("no longer generated: ") && stderr.contains("json/close.input.json"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("notes.capnp"), "{stderr}");
+
+    let run = codegen(&["generate", &manifest_arg, "--out", &out_arg]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        run.status.success() && stderr.contains("stale removed"),
+        "{stderr}"
+    );
+    assert!(!out.join("json/close.input.json").exists());
+    assert!(!out.join("json/close.output.json").exists());
+    assert!(
+        out.join("schema/notes.capnp").is_file(),
+        "a user's file stays"
+    );
+    assert!(
+        codegen(&["check", &manifest_arg, "--out", &out_arg])
             .status
             .success()
     );

@@ -8,6 +8,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ("recursive", "fixture_recursive"),
         ("errors", "fixture_errors"),
         ("assemblylift", "fixture_assemblylift"),
+        ("keywords", "fixture_keywords"),
     ] {
         let out = std::path::PathBuf::from(std::env::var("OUT_DIR")?).join(case);
         iomod_codegen::configure()
@@ -26,6 +27,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .json_calls(false)
         .generate()
         .map_err(|e| format!("errors (no JSON calls): {e}"))?;
+    // Every keyword as a name, without the JSON call path too.
+    iomod_codegen::configure()
+        .manifest(fixtures.join("keywords").join("iomod.toml"))
+        .out_dir(std::path::PathBuf::from(std::env::var("OUT_DIR")?).join("keywords-plain"))
+        .parent_module(&["fixture_keywords_plain"])
+        .json_calls(false)
+        .generate()
+        .map_err(|e| format!("keywords (no JSON calls): {e}"))?;
     // The reference DynamoDB IOmod's manifest: the largest real one.
     iomod_codegen::configure()
         .manifest(

@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use crate::generate::{Names, render};
 use crate::manifest::{Field, Manifest, Type, TypeKind};
-use crate::naming::{lower_camel, map_entry_name};
+use crate::naming::{capnp_member, capnp_type as capnp_type_name, map_entry_name, snake};
 use crate::validate::map_types;
 
 #[derive(Serialize)]
@@ -30,8 +30,48 @@ struct MethodView {
     doc: Vec<String>,
 }
 
-fn doc_lines(doc: &str) -> Vec<String> {
-    doc.lines().map(|l| l.trim_end().to_owned()).collect()
+/// Documentation as comment lines: every line break (`\n`, `\r\n` or a bare `\r`) ends a line.
+pub(crate) fn doc_lines(doc: &str) -> Vec<String> {
+    doc.replace("\r\n", "\n")
+        .replace('\r', "\n")
+        .lines()
+        .map(|l| l.trim_end().to_owned())
+        .collect()
+}
+
+/// The Cap'n Proto name of field `name`.
+pub(crate) fn field_name(name: &str) -> String {
+    capnp_member(name, "Field")
+}
+
+/// The Cap'n Proto name of enum value `name`.
+pub(crate) fn value_name(name: &str) -> String {
+    capnp_member(name, "Value")
+}
+
+/// Methods capnpc-rust's own server code would call instead of the standard ones: its `ServerDispatch`
+/// clones `self.server` (an `Rc<T>` with `T: Server`) by method call, which a server method `clone`
+/// shadows.
+const CAPNPC_RUST_SERVER_CALLS: &[&str] = &["clone"];
+
+/// The Cap'n Proto name of method `name`.
+pub(crate) fn method_name(name: &str) -> String {
+    let camel = capnp_member(name, "Method");
+    if CAPNPC_RUST_SERVER_CALLS.contains(&camel.as_str()) {
+        camel + "Method"
+    } else {
+        camel
+    }
+}
+
+/// The member of a method's result union that holds named error `error`: `ok` and `failed` are taken.
+pub(crate) fn error_member(error: &str) -> String {
+    let name = capnp_member(&snake(error), "Error");
+    if name == "ok" || name == "failed" {
+        name + "Error"
+    } else {
+        name
+    }
 }
 
 /// The Cap'n Proto spelling of a type. An open enum's values travel as their names: `Text`.
@@ -49,7 +89,7 @@ pub(crate) fn capnp_type(m: &Manifest, ty: &Type) -> String {
         Type::Map(t) => format!("List({})", map_entry_name(t)),
         Type::Option(t) => capnp_type(m, t),
         Type::Named(n) if m.is_open_enum(n) => "Text".into(),
-        Type::Named(n) => n.clone(),
+        Type::Named(n) => capnp_type_name(n),
     }
 }
 
@@ -68,7 +108,7 @@ fn member_comment(m: &Manifest, ty: &Type, doc: &str) -> String {
     if open_enum_in(m, ty).is_some() {
         parts.push(format!("{} (open enum)", ty.to_manifest()));
     }
-    if let Some(line) = doc.lines().next().filter(|l| !l.is_empty()) {
+    if let Some(line) = doc_lines(doc).into_iter().next().filter(|l| !l.is_empty()) {
         parts.push(line.to_owned());
     }
     if parts.is_empty() {
@@ -83,7 +123,7 @@ fn struct_members(m: &Manifest, fields: &[Field]) -> Vec<String> {
     let mut ordinal = 0;
     let mut members = Vec::new();
     for f in fields {
-        let name = lower_camel(&f.name);
+        let name = field_name(&f.name);
         let comment = member_comment(m, &f.ty, &f.doc);
         match &f.ty {
             Type::Option(inner) if !inner.is_pointer(m) => {
@@ -128,7 +168,7 @@ fn union_members(m: &Manifest, variants: &[Field]) -> Vec<String> {
     for (ordinal, v) in variants.iter().enumerate() {
         members.push(format!(
             "  {} @{ordinal} :{}{};{}",
-            lower_camel(&v.name),
+            field_name(&v.name),
             capnp_type(m, &v.ty),
             open_enum_default(m, &v.ty),
             member_comment(m, &v.ty, &v.doc)
@@ -145,30 +185,29 @@ pub(crate) fn schema(m: &Manifest, names: &Names) -> Result<String, crate::Gener
     for t in &m.types {
         match &t.kind {
             TypeKind::Struct(fields) => structs.push(StructView {
-                name: t.name.clone(),
+                name: capnp_type_name(&t.name),
                 doc: doc_lines(&t.doc),
                 members: struct_members(m, fields),
             }),
             TypeKind::Union(variants) => structs.push(StructView {
-                name: t.name.clone(),
+                name: capnp_type_name(&t.name),
                 doc: doc_lines(&t.doc),
                 members: union_members(m, variants),
             }),
             TypeKind::Enum { values, open } => {
                 let value_line = |(i, v): (usize, &crate::EnumValue)| {
-                    let comment = if v.doc.is_empty() {
-                        String::new()
-                    } else {
-                        format!("  # {}", v.doc)
+                    let comment = match doc_lines(&v.doc).first() {
+                        Some(line) if !line.is_empty() => format!("  # {line}"),
+                        _ => String::new(),
                     };
                     if *open {
                         format!("{}{comment}", v.name)
                     } else {
-                        format!("{} @{i};{comment}", lower_camel(&v.name))
+                        format!("{} @{i};{comment}", value_name(&v.name))
                     }
                 };
                 let view = EnumView {
-                    name: t.name.clone(),
+                    name: capnp_type_name(&t.name),
                     doc: doc_lines(&t.doc),
                     values: values.iter().enumerate().map(value_line).collect(),
                 };
@@ -182,12 +221,12 @@ pub(crate) fn schema(m: &Manifest, names: &Names) -> Result<String, crate::Gener
     }
     for e in &m.errors {
         structs.push(StructView {
-            name: e.name.clone(),
+            name: capnp_type_name(&e.name),
             doc: doc_lines(&e.doc),
             members: struct_members(m, &e.fields),
         });
     }
-    for (value, ()) in map_types(m) {
+    for value in map_types(m).into_keys() {
         structs.push(StructView {
             name: map_entry_name(&value),
             doc: vec![format!("An entry of map<string, {}>.", value.to_manifest())],
@@ -206,15 +245,16 @@ pub(crate) fn schema(m: &Manifest, names: &Names) -> Result<String, crate::Gener
         let result = names.result_struct(method);
         let mut members = vec![
             "union {".to_owned(),
-            format!("  ok @0 :{};", method.output),
+            format!("  ok @0 :{};", capnp_type_name(&method.output)),
             "  failed @1 :Iomod.Error;  # a failure that is not one of the method's named errors"
                 .to_owned(),
         ];
         for (i, error) in method.errors.iter().enumerate() {
             members.push(format!(
-                "  {} @{} :{error};",
-                lower_camel(&crate::naming::snake(error)),
-                i + 2
+                "  {} @{} :{};",
+                error_member(error),
+                i + 2,
+                capnp_type_name(error)
             ));
         }
         members.push("}".to_owned());
@@ -224,9 +264,9 @@ pub(crate) fn schema(m: &Manifest, names: &Names) -> Result<String, crate::Gener
             members,
         });
         methods.push(MethodView {
-            name: lower_camel(&method.name),
+            name: method_name(&method.name),
             ordinal,
-            input: method.input.clone(),
+            input: capnp_type_name(&method.input),
             result,
             doc: doc_lines(&method.doc),
         });

@@ -2,10 +2,10 @@
 //! per method that calls the host through `iomod_sdk::guest`.
 
 use crate::generate::host::methods;
+use crate::generate::rust::rustdoc_lines;
 use crate::generate::rust::{Flavor, LIST_LEN_HELPER, RustGen};
 use crate::generate::{GenerateError, GeneratedFiles, Names, render};
 use crate::manifest::Manifest;
-use crate::naming::snake;
 
 /// `guest/Cargo.toml`, `guest/src/lib.rs` and `guest/src/<module>_capnp.rs`.
 pub(crate) fn guest(
@@ -20,10 +20,11 @@ pub(crate) fn guest(
     context.insert("coordinates", &m.coordinates);
     context.insert("version", &m.version);
     context.insert("digest", &m.digest);
-    context.insert("doc", &m.doc.lines().collect::<Vec<_>>());
+    context.insert("doc", &rustdoc_lines(&m.doc));
     context.insert("module", &names.module);
-    context.insert("interface", &names.interface);
-    context.insert("interface_module", &snake(&names.interface));
+    context.insert("schema_stem", &names.schema_stem);
+    context.insert("interface", &names.rust_interface);
+    context.insert("interface_module", &names.interface_module);
     context.insert(
         "crate_name",
         &format!("{}-guest", names.module.replace('_', "-")),
@@ -58,7 +59,7 @@ pub(crate) fn guest(
         m.version
     );
     files.insert(
-        format!("guest/src/{}_capnp.rs", names.module).into(),
+        format!("guest/src/{}_capnp.rs", names.schema_stem).into(),
         header + capnp_code,
     );
     Ok(())

@@ -2,15 +2,26 @@
 
 use serde::Serialize;
 
+use crate::generate::capnp::method_name;
+use crate::generate::rust::rustdoc_lines;
 use crate::generate::rust::{Flavor, LIST_LEN_HELPER, RustGen};
 use crate::generate::{GenerateError, Names, Options, json_schema, render};
 use crate::manifest::Manifest;
-use crate::naming::{snake, upper_camel};
+use crate::naming::{capnpc_module, capnpc_variant, rust_ident, upper_camel};
 
 /// A method as the templates see it.
 #[derive(Serialize)]
 pub(crate) struct MethodView {
+    /// The manifest's name.
     name: String,
+    /// The Rust functions' name (`r#type`, `self_`).
+    rust: String,
+    /// capnpc-rust's server method (`type_`).
+    server_fn: String,
+    /// capnpc-rust's module of the params (`type_params`) and the results.
+    params_module: String,
+    results_module: String,
+    /// The prefix of capnpc-rust's `<It>Params`/`<It>Results` aliases.
     camel: String,
     ordinal: usize,
     input: String,
@@ -42,14 +53,19 @@ pub(crate) fn methods(m: &Manifest) -> Vec<MethodView> {
                     v.to_string()
                 }
             };
+            let capnp = method_name(&method.name);
             MethodView {
                 name: method.name.clone(),
-                camel: upper_camel(&method.name),
+                rust: rust_ident(&method.name),
+                server_fn: capnpc_module(&capnp),
+                params_module: capnpc_module(&format!("{capnp}Params")),
+                results_module: capnpc_module(&format!("{capnp}Results")),
+                camel: capnpc_variant(&capnp),
                 ordinal,
-                input: method.input.clone(),
-                output: method.output.clone(),
+                input: rust_ident(&method.input),
+                output: rust_ident(&method.output),
                 error: format!("{}Error", upper_camel(&method.name)),
-                doc: method.doc.lines().map(str::to_owned).collect(),
+                doc: rustdoc_lines(&method.doc),
                 doc_literal: literal(&method.doc),
                 input_schema: literal(&compact(json_schema::input(m, method))),
                 output_schema: literal(&compact(json_schema::output(m, method))),
@@ -84,7 +100,7 @@ pub(crate) fn host(
 ) -> Result<String, GenerateError> {
     let mut path = vec!["crate".to_owned()];
     path.extend(options.host_parent_module.iter().cloned());
-    path.push(format!("{}_capnp", names.module));
+    path.push(format!("{}_capnp", names.schema_stem));
     let cap = path.join("::");
     let flavor = if options.host_serde {
         Flavor::HostSerde
@@ -98,8 +114,10 @@ pub(crate) fn host(
     context.insert("version", &m.version);
     context.insert("digest", &m.digest);
     context.insert("module", &names.module);
-    context.insert("interface", &names.interface);
-    context.insert("interface_module", &snake(&names.interface));
+    context.insert("rust_module", &names.rust_module);
+    context.insert("schema_stem", &names.schema_stem);
+    context.insert("interface", &names.rust_interface);
+    context.insert("interface_module", &names.interface_module);
     context.insert("cap", &cap);
     context.insert("capnp_code", &indent(capnp_code, "    "));
     context.insert("types", &indent(&types, "    "));

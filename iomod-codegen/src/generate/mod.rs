@@ -13,15 +13,24 @@ use std::path::PathBuf;
 
 use crate::manifest::{Manifest, Method};
 
-use crate::naming::{snake, upper_camel};
+use crate::naming::{capnp_type, capnpc_module, rust_ident, snake, upper_camel};
 
 /// Names derived from a manifest, shared by every generator.
 #[derive(Debug, Clone)]
 pub struct Names {
-    /// The Rust module / file stem (`dynamodb` for `example.aws.dynamodb`).
+    /// The file stem of the host file and the guest crate (`dynamodb` for `example.aws.dynamodb`).
     pub module: String,
+    /// The Rust module of the host skeleton: `module`, escaped when it is a keyword (`r#type`).
+    pub rust_module: String,
+    /// The stem of the IOmod's `.capnp` file (and of capnpc-rust's `<stem>_capnp` module): `module`, or
+    /// `iomod_iomod` for an IOmod named `iomod`, whose schema would replace the protocol's `iomod.capnp`.
+    pub schema_stem: String,
     /// The Cap'n Proto interface (`Dynamodb`).
     pub interface: String,
+    /// The Rust trait of the interface: `interface`, or `Self_`.
+    pub rust_interface: String,
+    /// capnpc-rust's module of the interface (`dynamodb`, `type_` for an interface `Type`).
+    pub interface_module: String,
     /// The Cap'n Proto file id, derived from the coordinates.
     pub file_id: u64,
 }
@@ -35,16 +44,25 @@ impl Names {
             sha2::Sha256::digest(format!("iomod-codegen:{}", manifest.coordinates).as_bytes());
         let mut id = [0u8; 8];
         id.copy_from_slice(&hash[..8]);
+        let interface = capnp_type(&upper_camel(&module));
         Self {
-            interface: upper_camel(&module),
+            rust_module: rust_ident(&module),
+            schema_stem: if module == "iomod" {
+                "iomod_iomod".to_owned()
+            } else {
+                module.clone()
+            },
+            rust_interface: rust_ident(&upper_camel(&module)),
+            interface_module: capnpc_module(&interface),
+            interface,
             module,
             file_id: u64::from_be_bytes(id) | (1 << 63),
         }
     }
 
-    /// The struct holding a method's outcome.
+    /// The Cap'n Proto struct holding a method's outcome.
     pub fn result_struct(&self, method: &Method) -> String {
-        format!("{}Result", upper_camel(&method.name))
+        capnp_type(&format!("{}Result", upper_camel(&method.name)))
     }
 }
 
@@ -206,13 +224,13 @@ pub fn generate(manifest: &Manifest, options: &Options) -> Result<GeneratedFiles
     let names = Names::of(manifest);
     let mut files = GeneratedFiles::new();
     let schema = capnp::schema(manifest, &names)?;
-    let request = compile::compile(&names.module, &schema)?;
-    let host_capnp = compile::rust_code(&names.module, &request, &options.host_parent_module)?;
+    let request = compile::compile(&names.schema_stem, &schema)?;
+    let host_capnp = compile::rust_code(&names.schema_stem, &request, &options.host_parent_module)?;
     files.insert(
         PathBuf::from(format!("host/{}.rs", names.module)),
         host::host(manifest, &names, &host_capnp, options)?,
     );
-    let guest_capnp = compile::rust_code(&names.module, &request, &[])?;
+    let guest_capnp = compile::rust_code(&names.schema_stem, &request, &[])?;
     guest::guest(
         manifest,
         &names,
@@ -221,7 +239,7 @@ pub fn generate(manifest: &Manifest, options: &Options) -> Result<GeneratedFiles
         &mut files,
     )?;
     files.insert(
-        PathBuf::from(format!("schema/{}.capnp", names.module)),
+        PathBuf::from(format!("schema/{}.capnp", names.schema_stem)),
         schema,
     );
     files.insert(

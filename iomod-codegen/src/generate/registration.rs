@@ -56,7 +56,7 @@ pub(crate) fn registration(
         "manifestDigest": manifest.digest,
         "interface": names.interface,
         "interfaceId": format!("0x{interface_id:016x}"),
-        "schema": format!("{}.capnp", names.module),
+        "schema": format!("{}.capnp", names.schema_stem),
         "methods": methods,
     });
     Ok(serde_json::to_string_pretty(&descriptor).unwrap_or_default() + "\n")
@@ -73,7 +73,7 @@ fn interface_id(names: &Names, request: &[u8]) -> Result<u64, GenerateError> {
     )
     .map_err(failed)?;
     let request: code_generator_request::Reader<'_> = message.get_root().map_err(failed)?;
-    let suffix = format!("{}.capnp:{}", names.module, names.interface);
+    let suffix = format!("{}.capnp:{}", names.schema_stem, names.interface);
     for node in request.get_nodes().map_err(failed)? {
         let display_name = node.get_display_name().map_err(failed)?;
         if matches!(node.which(), Ok(node::Interface(_)))

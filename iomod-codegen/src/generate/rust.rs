@@ -5,8 +5,12 @@ use std::collections::BTreeSet;
 use std::fmt::Write;
 
 use crate::generate::Names;
+use crate::generate::capnp::{doc_lines, error_member, field_name, value_name};
 use crate::manifest::{EnumValue, Field, Manifest, Method, Type, TypeKind};
-use crate::naming::{OPEN_ENUM_UNKNOWN, lower_camel, snake, upper_camel};
+use crate::naming::{
+    OPEN_ENUM_UNKNOWN, capnp_type, capnpc_accessor, capnpc_module, capnpc_variant, rust_ident,
+    upper_camel,
+};
 use crate::validate::direct_target;
 
 /// What the generated types derive besides `Debug, Clone, PartialEq`.
@@ -27,13 +31,19 @@ pub(crate) struct RustGen<'m> {
     flavor: Flavor,
 }
 
+/// The name in capnpc-rust's accessors of a field (`get_<it>`).
 fn getter(field: &str) -> String {
-    snake(&lower_camel(field))
+    capnpc_accessor(&field_name(field))
 }
 
-/// The capnpc-rust module of a type (`AttributeValue` → `attribute_value`).
+/// The capnpc-rust module of a type (`AttributeValue` → `attribute_value`, `Type` → `type_`).
 fn module_of(type_name: &str) -> String {
-    snake(type_name)
+    capnpc_module(&capnp_type(type_name))
+}
+
+/// The Rust variant of a union variant or enum value (`all_old` → `AllOld`, `self` → `Self_`).
+fn variant(name: &str) -> String {
+    rust_ident(&upper_camel(name))
 }
 
 impl<'m> RustGen<'m> {
@@ -94,7 +104,7 @@ impl<'m> RustGen<'m> {
                 self.rust_type(t, owner)
             ),
             Type::Option(t) => format!("::std::option::Option<{}>", self.rust_type(t, owner)),
-            Type::Named(n) => n.clone(),
+            Type::Named(n) => rust_ident(n),
         }
     }
 
@@ -129,6 +139,14 @@ impl<'m> RustGen<'m> {
         match self.flavor {
             Flavor::Guest => "::serde",
             Flavor::Host | Flavor::HostSerde => "::iomod_sdk::__private::serde",
+        }
+    }
+
+    /// `#[serde(rename = "<manifest name>")]` where the Rust name differs from the manifest's: JSON keeps
+    /// the manifest's names (`http_1_1`, not `Http11`; `type`, not `r#type`; `self`, not `self_`).
+    fn serde_rename(&self, out: &mut String, manifest: &str, rust: &str, indent: &str) {
+        if self.flavor != Flavor::Host && rust.trim_start_matches("r#") != manifest {
+            let _ = writeln!(out, "{indent}#[serde(rename = \"{manifest}\")]");
         }
     }
 
@@ -191,19 +209,22 @@ impl<'m> RustGen<'m> {
             .collect();
         doc_with_notes(out, docs, &notes);
         out.push_str(&self.derives(&["Copy", "Eq", "Hash", "Default"], true));
-        if self.flavor != Flavor::Host {
-            out.push_str("#[serde(rename_all = \"snake_case\")]\n");
+        let cap = format!("{}::{}", self.cap, capnp_type(name));
+        let owner = name;
+        let name = rust_ident(name);
+        if self.flavor != Flavor::Host && name != owner {
+            let _ = writeln!(out, "#[serde(rename = \"{owner}\")]");
         }
         let _ = writeln!(out, "pub enum {name} {{");
         for (i, v) in values.iter().enumerate() {
             doc(out, &v.doc, "    ");
+            self.serde_rename(out, &v.name, &variant(&v.name), "    ");
             if i == 0 {
                 out.push_str("    #[default]\n");
             }
-            let _ = writeln!(out, "    {},", upper_camel(&v.name));
+            let _ = writeln!(out, "    {},", variant(&v.name));
         }
         out.push_str("}\n\n");
-        let cap = format!("{}::{name}", self.cap);
         let _ = writeln!(out, "impl {name} {{");
         let _ = writeln!(
             out,
@@ -212,8 +233,9 @@ impl<'m> RustGen<'m> {
         for v in values {
             let _ = writeln!(
                 out,
-                "            Self::{0} => {cap}::{0},",
-                upper_camel(&v.name)
+                "            Self::{} => {cap}::{},",
+                variant(&v.name),
+                capnpc_variant(&value_name(&v.name))
             );
         }
         let _ = writeln!(
@@ -223,8 +245,9 @@ impl<'m> RustGen<'m> {
         for v in values {
             let _ = writeln!(
                 out,
-                "            {cap}::{0} => Self::{0},",
-                upper_camel(&v.name)
+                "            {cap}::{} => Self::{},",
+                capnpc_variant(&value_name(&v.name)),
+                variant(&v.name)
             );
         }
         out.push_str("        }\n    }\n}\n\n");
@@ -239,13 +262,15 @@ impl<'m> RustGen<'m> {
         notes.extend(values.first().map(|v| default_value_note(&v.name)));
         doc_with_notes(out, docs, &notes);
         out.push_str(&self.derives(&["Eq", "Hash", "Default"], false));
+        let schema_name = name;
+        let name = &rust_ident(name);
         let _ = writeln!(out, "pub enum {name} {{");
         for (i, v) in values.iter().enumerate() {
             doc(out, &v.doc, "    ");
             if i == 0 {
                 out.push_str("    #[default]\n");
             }
-            let _ = writeln!(out, "    {},", upper_camel(&v.name));
+            let _ = writeln!(out, "    {},", variant(&v.name));
         }
         let _ = writeln!(
             out,
@@ -261,7 +286,7 @@ impl<'m> RustGen<'m> {
             let _ = writeln!(
                 out,
                 "            Self::{} => \"{}\",",
-                upper_camel(&v.name),
+                variant(&v.name),
                 v.name
             );
         }
@@ -282,7 +307,7 @@ impl<'m> RustGen<'m> {
                     out,
                     "            \"{}\" => Self::{},",
                     v.name,
-                    upper_camel(&v.name)
+                    variant(&v.name)
                 );
             }
             let _ = writeln!(
@@ -315,13 +340,16 @@ impl<'m> RustGen<'m> {
             };
             let _ = writeln!(
                 out,
-                "/// Any string; the names the manifest lists are documented.\nimpl ::schemars::JsonSchema for {name} {{\n    fn schema_name() -> ::std::borrow::Cow<'static, str> {{\n        ::std::borrow::Cow::Borrowed(\"{name}\")\n    }}\n\n    fn schema_id() -> ::std::borrow::Cow<'static, str> {{\n        ::std::borrow::Cow::Borrowed(::std::concat!(::std::module_path!(), \"::{name}\"))\n    }}\n\n    fn json_schema(_: &mut ::schemars::SchemaGenerator) -> ::schemars::Schema {{\n        ::schemars::json_schema!({{ {description}\"anyOf\": [{{ \"type\": \"string\", \"enum\": [{names}] }}, {{ \"type\": \"string\" }}] }})\n    }}\n}}\n"
+                "/// Any string; the names the manifest lists are documented.\nimpl ::schemars::JsonSchema for {name} {{\n    fn schema_name() -> ::std::borrow::Cow<'static, str> {{\n        ::std::borrow::Cow::Borrowed(\"{schema_name}\")\n    }}\n\n    fn schema_id() -> ::std::borrow::Cow<'static, str> {{\n        ::std::borrow::Cow::Borrowed(::std::concat!(::std::module_path!(), \"::{schema_name}\"))\n    }}\n\n    fn json_schema(_: &mut ::schemars::SchemaGenerator) -> ::schemars::Schema {{\n        ::schemars::json_schema!({{ {description}\"anyOf\": [{{ \"type\": \"string\", \"enum\": [{names}] }}, {{ \"type\": \"string\" }}] }})\n    }}\n}}\n"
             );
         }
     }
 
     fn struct_def(&self, out: &mut String, name: &str, docs: &str, fields: &[Field]) {
         doc(out, docs, "");
+        let owner = name;
+        let module = format!("{}::{}", self.cap, module_of(name));
+        let name = &rust_ident(name);
         let eq: &[&str] = if self.fields_eq(fields) {
             &["Eq", "Default"]
         } else {
@@ -330,6 +358,9 @@ impl<'m> RustGen<'m> {
         out.push_str(&self.derives(eq, true));
         if self.flavor != Flavor::Host {
             out.push_str("#[serde(deny_unknown_fields)]\n");
+            if name != owner {
+                let _ = writeln!(out, "#[serde(rename = \"{owner}\")]");
+            }
         }
         if fields.is_empty() {
             let _ = writeln!(out, "pub struct {name} {{}}\n");
@@ -340,11 +371,12 @@ impl<'m> RustGen<'m> {
                 if self.flavor != Flavor::Host && matches!(f.ty, Type::Option(_)) {
                     out.push_str("    #[serde(default, skip_serializing_if = \"::std::option::Option::is_none\")]\n");
                 }
-                let _ = writeln!(out, "    pub {}: {},", f.name, self.rust_type(&f.ty, name));
+                let ident = rust_ident(&f.name);
+                self.serde_rename(out, &f.name, &ident, "    ");
+                let _ = writeln!(out, "    pub {ident}: {},", self.rust_type(&f.ty, owner));
             }
             out.push_str("}\n\n");
         }
-        let module = format!("{}::{}", self.cap, module_of(name));
         let _ = writeln!(out, "impl {name} {{");
         let _ = writeln!(
             out,
@@ -356,7 +388,13 @@ impl<'m> RustGen<'m> {
             "    pub fn write_to(&self, mut builder: {module}::Builder<'_>) -> ::capnp::Result<()> {{"
         );
         for f in fields {
-            self.write_field(out, "builder", f, &format!("&self.{}", f.name), "        ");
+            self.write_field(
+                out,
+                "builder",
+                f,
+                &format!("&self.{}", rust_ident(&f.name)),
+                "        ",
+            );
         }
         out.push_str("        Ok(())\n    }\n\n");
         let _ = writeln!(out, "    /// Reads a value from its Cap'n Proto reader.");
@@ -370,8 +408,8 @@ impl<'m> RustGen<'m> {
             let _ = writeln!(
                 out,
                 "            {}: {},",
-                f.name,
-                self.read_field(name, &module, "reader", f)
+                rust_ident(&f.name),
+                self.read_field(owner, &module, "reader", f)
             );
         }
         out.push_str("        })\n    }\n}\n\n");
@@ -390,20 +428,24 @@ impl<'m> RustGen<'m> {
             &[]
         };
         out.push_str(&self.derives(eq, true));
-        if self.flavor != Flavor::Host {
-            out.push_str("#[serde(rename_all = \"snake_case\")]\n");
+        let owner = name;
+        let module = format!("{}::{}", self.cap, module_of(name));
+        let name = &rust_ident(name);
+        if self.flavor != Flavor::Host && name != owner {
+            let _ = writeln!(out, "#[serde(rename = \"{owner}\")]");
         }
         let _ = writeln!(out, "pub enum {name} {{");
         for v in variants {
             doc(out, &v.doc, "    ");
+            self.serde_rename(out, &v.name, &variant(&v.name), "    ");
             if v.ty == Type::Void {
-                let _ = writeln!(out, "    {},", upper_camel(&v.name));
+                let _ = writeln!(out, "    {},", variant(&v.name));
             } else {
                 let _ = writeln!(
                     out,
                     "    {}({}),",
-                    upper_camel(&v.name),
-                    self.rust_type(&v.ty, name)
+                    variant(&v.name),
+                    self.rust_type(&v.ty, owner)
                 );
             }
         }
@@ -417,10 +459,9 @@ impl<'m> RustGen<'m> {
             let _ = writeln!(
                 out,
                 "impl ::std::default::Default for {name} {{\n    fn default() -> Self {{\n        Self::{}{value}\n    }}\n}}\n",
-                upper_camel(&first.name)
+                variant(&first.name)
             );
         }
-        let module = format!("{}::{}", self.cap, module_of(name));
         let _ = writeln!(out, "impl {name} {{");
         let _ = writeln!(
             out,
@@ -432,7 +473,7 @@ impl<'m> RustGen<'m> {
         );
         out.push_str("        match self {\n");
         for v in variants {
-            let variant = upper_camel(&v.name);
+            let variant = variant(&v.name);
             if v.ty == Type::Void {
                 let _ = writeln!(
                     out,
@@ -453,19 +494,19 @@ impl<'m> RustGen<'m> {
         );
         out.push_str("        Ok(match reader.which()? {\n");
         for v in variants {
-            let variant = upper_camel(&lower_camel(&v.name));
+            let which = capnpc_variant(&field_name(&v.name));
             if v.ty == Type::Void {
                 let _ = writeln!(
                     out,
-                    "            {module}::{variant}(()) => Self::{},",
-                    upper_camel(&v.name)
+                    "            {module}::{which}(()) => Self::{},",
+                    variant(&v.name)
                 );
             } else {
                 let read = self.read_value(&v.ty, "value", true);
                 let _ = writeln!(
                     out,
-                    "            {module}::{variant}(value) => Self::{}({read}),",
-                    upper_camel(&v.name)
+                    "            {module}::{which}(value) => Self::{}({read}),",
+                    variant(&v.name)
                 );
             }
         }
@@ -506,7 +547,7 @@ impl<'m> RustGen<'m> {
                 let _ = writeln!(out, "{indent}{b}.set_{name}({});", self.scalar(ty, value));
             }
             Type::String | Type::Bytes => {
-                let _ = writeln!(out, "{indent}{b}.set_{name}(&({value})[..]);");
+                let _ = writeln!(out, "{indent}{b}.set_{name}(__checked(&({value})[..])?);");
             }
             Type::Named(n) if self.is_open(n) => {
                 let _ = writeln!(out, "{indent}{b}.set_{name}(({value}).as_str());");
@@ -521,7 +562,7 @@ impl<'m> RustGen<'m> {
                 let _ = writeln!(out, "{indent}{{");
                 let _ = writeln!(
                     out,
-                    "{indent}    let mut list = {b}.reborrow().init_{name}(list_len(({value}).len())?);"
+                    "{indent}    let mut list = {b}.reborrow().init_{name}(__list_len(({value}).len())?);"
                 );
                 self.write_list_items(out, "list", &f.ty, value, &format!("{indent}    "), 0);
                 let _ = writeln!(out, "{indent}}}");
@@ -564,7 +605,8 @@ impl<'m> RustGen<'m> {
                             writeln!(out, "{indent2}{list}.set({at}, {});", self.scalar(t, &item));
                     }
                     Type::String | Type::Bytes => {
-                        let _ = writeln!(out, "{indent2}{list}.set({at}, &{item}[..]);");
+                        let _ =
+                            writeln!(out, "{indent2}{list}.set({at}, __checked(&{item}[..])?);");
                     }
                     Type::Named(n) if self.is_open(n) => {
                         let _ = writeln!(out, "{indent2}{list}.set({at}, {item}.as_str());");
@@ -579,7 +621,7 @@ impl<'m> RustGen<'m> {
                         let inner_list = format!("list{}", depth + 1);
                         let _ = writeln!(
                             out,
-                            "{indent2}let mut {inner_list} = {list}.reborrow().init({at}, list_len({item}.len())?);"
+                            "{indent2}let mut {inner_list} = {list}.reborrow().init({at}, __list_len({item}.len())?);"
                         );
                         self.write_list_items(out, &inner_list, t, &item, &indent2, depth + 1);
                     }
@@ -597,7 +639,7 @@ impl<'m> RustGen<'m> {
                     out,
                     "{indent2}let mut entry = {list}.reborrow().get({index} as u32);"
                 );
-                let _ = writeln!(out, "{indent2}entry.set_key(&key[..]);");
+                let _ = writeln!(out, "{indent2}entry.set_key(__checked(&key[..])?);");
                 let value_field = Field {
                     name: "value".into(),
                     ty: (**inner).clone(),
@@ -617,7 +659,7 @@ impl<'m> RustGen<'m> {
         let name = getter(&f.name);
         match &f.ty {
             Type::Option(inner) if !inner.is_pointer(self.m) => {
-                let group = format!("{module}::{name}");
+                let group = format!("{module}::{}", capnpc_module(&field_name(&f.name)));
                 format!(
                     "match {reader}.get_{name}().which()? {{ {group}::None(()) => ::std::option::Option::None, {group}::Some(value) => ::std::option::Option::Some({}) }}",
                     self.read_value(inner, "value", false)
@@ -641,9 +683,13 @@ impl<'m> RustGen<'m> {
     fn read_value(&self, ty: &Type, expr: &str, wrapped: bool) -> String {
         let unwrap = if wrapped { "?" } else { "" };
         match ty {
-            Type::Named(n) if self.m.is_closed_enum(n) => format!("{n}::from_capnp({expr}?)"),
-            Type::Named(n) if self.is_open(n) => format!("{n}::from({expr}{unwrap}.to_str()?)"),
-            Type::Named(n) => format!("{n}::read_from({expr}{unwrap})?"),
+            Type::Named(n) if self.m.is_closed_enum(n) => {
+                format!("{}::from_capnp({expr}?)", rust_ident(n))
+            }
+            Type::Named(n) if self.is_open(n) => {
+                format!("{}::from({expr}{unwrap}.to_str()?)", rust_ident(n))
+            }
+            Type::Named(n) => format!("{}::read_from({expr}{unwrap})?", rust_ident(n)),
             Type::String => format!("{expr}{unwrap}.to_string()?"),
             Type::Bytes => format!("{expr}{unwrap}.to_vec()"),
             Type::List(inner) => {
@@ -656,7 +702,7 @@ impl<'m> RustGen<'m> {
                 };
                 let item = self.read_value(inner, "item", wrapped);
                 format!(
-                    "{{ let list = {expr}{unwrap}; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() {{ out.push({item}); }} out }}"
+                    "{{ let list = {expr}{unwrap}; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() {{ out.push({item}); }} out }}"
                 )
             }
             Type::Map(inner) => {
@@ -675,6 +721,7 @@ impl<'m> RustGen<'m> {
     fn method_outcome(&self, out: &mut String, method: &Method, names: &Names) {
         let camel = upper_camel(&method.name);
         let error = format!("{camel}Error");
+        let output = rust_ident(&method.output);
         let result_module = format!("{}::{}", self.cap, module_of(&names.result_struct(method)));
         let _ = writeln!(
             out,
@@ -687,7 +734,7 @@ impl<'m> RustGen<'m> {
             if let Some(def) = self.m.error_def(e) {
                 doc(out, &def.doc, "    ");
             }
-            let _ = writeln!(out, "    {e}({e}),");
+            let _ = writeln!(out, "    {0}({0}),", rust_ident(e));
         }
         let _ = writeln!(
             out,
@@ -701,7 +748,8 @@ impl<'m> RustGen<'m> {
         for e in &method.errors {
             let _ = writeln!(
                 out,
-                "            Self::{e}(value) => write!(f, \"{e}: {{value:?}}\"),"
+                "            Self::{}(value) => ::std::write!(f, \"{e}: {{value:?}}\"),",
+                rust_ident(e)
             );
         }
         out.push_str("            Self::Failed(error) => error.fmt(f),\n        }\n    }\n}\n\n");
@@ -724,7 +772,8 @@ impl<'m> RustGen<'m> {
             for (index, e) in method.errors.iter().enumerate() {
                 let _ = writeln!(
                     out,
-                    "            Self::{e}(value) => serializer.serialize_newtype_variant(\"{error}\", {index}, \"{e}\", value),"
+                    "            Self::{}(value) => serializer.serialize_newtype_variant(\"{error}\", {index}, \"{e}\", value),",
+                    rust_ident(e)
                 );
             }
             let _ = writeln!(
@@ -748,7 +797,8 @@ impl<'m> RustGen<'m> {
             for e in &method.errors {
                 let _ = writeln!(
                     out,
-                    "            Self::{e}(value) => ::iomod_sdk::Error::method(\"{e}\", format!(\"{{value:?}}\"), ::iomod_sdk::__private::serde_json::to_vec(&value).unwrap_or_default()),"
+                    "            Self::{}(value) => ::iomod_sdk::Error::method(\"{e}\", ::std::format!(\"{{value:?}}\"), ::iomod_sdk::__private::serde_json::to_vec(&value).unwrap_or_default()),",
+                    rust_ident(e)
                 );
             }
             out.push_str("            Self::Failed(error) => error,\n        }\n    }\n}\n\n");
@@ -761,8 +811,7 @@ impl<'m> RustGen<'m> {
         );
         let _ = writeln!(
             out,
-            "    pub fn write_outcome(outcome: &::std::result::Result<{}, Self>, mut builder: {result_module}::Builder<'_>) -> ::capnp::Result<()> {{",
-            method.output
+            "    pub fn write_outcome(outcome: &::std::result::Result<{output}, Self>, mut builder: {result_module}::Builder<'_>) -> ::capnp::Result<()> {{"
         );
         out.push_str("        match outcome {\n");
         let _ = writeln!(
@@ -772,8 +821,9 @@ impl<'m> RustGen<'m> {
         for e in &method.errors {
             let _ = writeln!(
                 out,
-                "            Err(Self::{e}(value)) => value.write_to(builder.init_{}())?,",
-                getter(&snake(e))
+                "            Err(Self::{}(value)) => value.write_to(builder.init_{}())?,",
+                rust_ident(e),
+                capnpc_accessor(&error_member(e))
             );
         }
         out.push_str("            Err(Self::Failed(error)) => error.write(builder.init_failed()),\n        }\n        Ok(())\n    }\n\n");
@@ -784,8 +834,7 @@ impl<'m> RustGen<'m> {
         );
         let _ = writeln!(
             out,
-            "    pub fn read_outcome(reader: {result_module}::Reader<'_>) -> ::capnp::Result<::std::result::Result<{}, Self>> {{",
-            method.output
+            "    pub fn read_outcome(reader: {result_module}::Reader<'_>) -> ::capnp::Result<::std::result::Result<{output}, Self>> {{"
         );
         // A discriminant past the known ones is a named error added by a newer manifest: the method failed,
         // with an error this side cannot name.
@@ -797,13 +846,14 @@ impl<'m> RustGen<'m> {
         out.push_str("        Ok(match which {\n");
         let _ = writeln!(
             out,
-            "            {result_module}::Ok(output) => Ok({}::read_from(output?)?),",
-            method.output
+            "            {result_module}::Ok(output) => Ok({output}::read_from(output?)?),"
         );
         for e in &method.errors {
             let _ = writeln!(
                 out,
-                "            {result_module}::{e}(value) => Err(Self::{e}({e}::read_from(value?)?)),"
+                "            {result_module}::{}(value) => Err(Self::{1}({1}::read_from(value?)?)),",
+                capnpc_variant(&error_member(e)),
+                rust_ident(e)
             );
         }
         let _ = writeln!(
@@ -842,11 +892,86 @@ fn default_variant_note(first: &Field) -> String {
     }
 }
 
+/// Documentation as `///` lines. Code blocks in it are not Rust to test: a fence gets the `text` info
+/// string (unless it names a language other than Rust), and an indented block is fenced as `text`.
 fn doc(out: &mut String, text: &str, indent: &str) {
-    for line in text.lines() {
-        let _ = writeln!(out, "{indent}/// {}", line.trim_end());
+    for line in rustdoc_lines(text) {
+        if line.is_empty() {
+            let _ = writeln!(out, "{indent}///");
+        } else {
+            let _ = writeln!(out, "{indent}/// {line}");
+        }
     }
 }
 
-/// The helper every generated module defines for list lengths.
-pub(crate) const LIST_LEN_HELPER: &str = "/// A list's length as Cap'n Proto counts it.\nfn list_len(len: usize) -> ::capnp::Result<u32> {\n    u32::try_from(len).map_err(|_| ::capnp::Error::failed(\"a list is too long for Cap'n Proto\".into()))\n}\n";
+/// `text`'s lines for rustdoc: see [`doc`].
+pub(crate) fn rustdoc_lines(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut fenced = false;
+    let mut indented = false;
+    let mut previous_blank = true;
+    for line in doc_lines(text) {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
+            if indented {
+                out.push("```".to_owned());
+                indented = false;
+            }
+            let fence = &trimmed[..3];
+            let info = trimmed[3..].trim();
+            if !fenced && (info.is_empty() || info.split(',').any(|i| i.trim() == "rust")) {
+                out.push(format!("{fence}text"));
+            } else {
+                out.push(line.clone());
+            }
+            fenced = !fenced;
+            previous_blank = false;
+            continue;
+        }
+        let is_indented = !fenced && (line.starts_with("    ") || line.starts_with('\t'));
+        if is_indented && !indented && previous_blank {
+            out.push("```text".to_owned());
+            indented = true;
+        } else if indented && !is_indented && !line.is_empty() {
+            // The fence closes before the blank lines that ended the block.
+            let blanks = out.iter().rev().take_while(|l| l.is_empty()).count();
+            out.insert(out.len() - blanks, "```".to_owned());
+            indented = false;
+        }
+        previous_blank = line.is_empty();
+        out.push(line);
+    }
+    if indented {
+        out.push("```".to_owned());
+    }
+    if fenced {
+        out.push("```".to_owned());
+    }
+    out
+}
+
+/// The helpers every generated module defines. Their names start with `__`, which no manifest name can:
+/// a type, field or method never shadows them.
+pub(crate) const LIST_LEN_HELPER: &str = r#"/// Cap'n Proto's limit on the elements of a list and on the bytes of a text (with its NUL) or data value.
+const __CAPNP_MAX_LEN: usize = (1 << 29) - 1;
+/// The most elements a reader reserves room for ahead of reading a list: a message's claimed length
+/// (zero-sized elements cost it nothing) never makes it allocate more.
+const __PREALLOCATE_MAX: usize = 1024;
+
+/// A list's length as Cap'n Proto counts it, or an error past Cap'n Proto's limit (where it would panic).
+fn __list_len(len: usize) -> ::capnp::Result<u32> {
+    if len > __CAPNP_MAX_LEN {
+        return ::std::result::Result::Err(::capnp::Error::failed(::std::format!("a list of {len} elements is too long for Cap'n Proto (at most {__CAPNP_MAX_LEN})")));
+    }
+    ::std::result::Result::Ok(len as u32)
+}
+
+/// A text or data value, or an error past Cap'n Proto's limit (where it would panic).
+fn __checked<T: ?::std::marker::Sized + ::std::convert::AsRef<[u8]>>(value: &T) -> ::capnp::Result<&T> {
+    let len = value.as_ref().len();
+    if len >= __CAPNP_MAX_LEN {
+        return ::std::result::Result::Err(::capnp::Error::failed(::std::format!("a value of {len} bytes is too long for Cap'n Proto (at most {} bytes)", __CAPNP_MAX_LEN - 1)));
+    }
+    ::std::result::Result::Ok(value)
+}
+"#;

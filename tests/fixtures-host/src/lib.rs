@@ -25,6 +25,16 @@ pub mod fixture_assemblylift {
     include!(concat!(env!("OUT_DIR"), "/assemblylift/http.rs"));
 }
 
+/// `fixtures/keywords`: every Rust and Cap'n Proto keyword as a name.
+pub mod fixture_keywords {
+    include!(concat!(env!("OUT_DIR"), "/keywords/impl.rs"));
+}
+
+/// `fixtures/keywords` generated without the JSON call path.
+pub mod fixture_keywords_plain {
+    include!(concat!(env!("OUT_DIR"), "/keywords-plain/impl.rs"));
+}
+
 /// The DynamoDB IOmod's manifest (`iomods/dynamodb/iomod.toml`), generated and compiled.
 pub mod dynamodb_manifest {
     include!(concat!(env!("OUT_DIR"), "/dynamodb/dynamodb.rs"));

@@ -295,3 +295,32 @@ fn malformed_messages_are_errors_not_panics() {
         Collections::read_from(reader.get_root::<pcap::collections::Reader<'_>>().unwrap());
     assert!(result.is_err(), "an unknown enum value must be an error");
 }
+
+/// JSON has no NaN or infinities: serde_json writes a non-finite `f32`/`f64` as `null` (documented in
+/// docs/protocol.md), which does not read back as a number; Cap'n Proto keeps the value.
+#[test]
+fn non_finite_floats_are_null_in_json_and_kept_in_cap_n_proto() {
+    let value = Scalars {
+        single: f32::INFINITY,
+        double: f64::NAN,
+        ..Scalars::default()
+    };
+    let json = serde_json::to_value(&value).unwrap();
+    assert_eq!(json["single"], serde_json::Value::Null);
+    assert_eq!(json["double"], serde_json::Value::Null);
+    let error = serde_json::from_value::<Scalars>(json)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("invalid type: null"), "{error}");
+
+    let mut message = capnp::message::Builder::new_default();
+    value
+        .write_to(message.init_root::<pcap::scalars::Builder<'_>>())
+        .unwrap();
+    let bytes = capnp::serialize::write_message_to_words(&message);
+    let reader =
+        capnp::serialize::read_message_from_flat_slice(&mut &bytes[..], Default::default())
+            .unwrap();
+    let back = Scalars::read_from(reader.get_root::<pcap::scalars::Reader<'_>>().unwrap()).unwrap();
+    assert!(back.double.is_nan() && back.single == f32::INFINITY);
+}

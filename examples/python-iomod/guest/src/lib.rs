@@ -10,7 +10,7 @@
 //!
 //! Greets people. Served by a Python process, to show an IOmod in a language other than Rust.
 
-#![allow(clippy::all, missing_debug_implementations, unused)]
+#![allow(clippy::all, missing_debug_implementations, non_camel_case_types, unused)]
 
 #[allow(clippy::all, clippy::pedantic, clippy::unwrap_used, missing_debug_implementations, missing_docs, rust_2018_idioms, unused, unsafe_op_in_unsafe_fn)]
 pub mod greeter_capnp;
@@ -24,19 +24,38 @@ pub const VERSION: &str = "0.1.0";
 /// `sha256:` of the manifest this crate was generated from.
 pub const MANIFEST_DIGEST: &str = "sha256:e65c43791c19dabc6dfb9c6c68881470e288dc3feea5e79988e6372e33d68fbb";
 
-/// A list's length as Cap'n Proto counts it.
-fn list_len(len: usize) -> ::capnp::Result<u32> {
-    u32::try_from(len).map_err(|_| ::capnp::Error::failed("a list is too long for Cap'n Proto".into()))
+/// Cap'n Proto's limit on the elements of a list and on the bytes of a text (with its NUL) or data value.
+const __CAPNP_MAX_LEN: usize = (1 << 29) - 1;
+/// The most elements a reader reserves room for ahead of reading a list: a message's claimed length
+/// (zero-sized elements cost it nothing) never makes it allocate more.
+const __PREALLOCATE_MAX: usize = 1024;
+
+/// A list's length as Cap'n Proto counts it, or an error past Cap'n Proto's limit (where it would panic).
+fn __list_len(len: usize) -> ::capnp::Result<u32> {
+    if len > __CAPNP_MAX_LEN {
+        return ::std::result::Result::Err(::capnp::Error::failed(::std::format!("a list of {len} elements is too long for Cap'n Proto (at most {__CAPNP_MAX_LEN})")));
+    }
+    ::std::result::Result::Ok(len as u32)
+}
+
+/// A text or data value, or an error past Cap'n Proto's limit (where it would panic).
+fn __checked<T: ?::std::marker::Sized + ::std::convert::AsRef<[u8]>>(value: &T) -> ::capnp::Result<&T> {
+    let len = value.as_ref().len();
+    if len >= __CAPNP_MAX_LEN {
+        return ::std::result::Result::Err(::capnp::Error::failed(::std::format!("a value of {len} bytes is too long for Cap'n Proto (at most {} bytes)", __CAPNP_MAX_LEN - 1)));
+    }
+    ::std::result::Result::Ok(value)
 }
 
 /// How to greet.
 ///
 /// Default: the first value, `plain`.
 #[derive(Debug, Clone, PartialEq, Copy, Eq, Hash, Default, ::serde::Serialize, ::serde::Deserialize, ::schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
 pub enum Style {
+    #[serde(rename = "plain")]
     #[default]
     Plain,
+    #[serde(rename = "shout")]
     Shout,
 }
 
@@ -72,7 +91,7 @@ impl GreetInput {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::greet_input::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_name(&(&self.name)[..]);
+        builder.set_name(__checked(&(&self.name)[..])?);
         match &self.style {
             ::std::option::Option::None => builder.reborrow().init_style().set_none(()),
             ::std::option::Option::Some(value) => builder.reborrow().init_style().set_some((value).to_capnp()),
@@ -103,7 +122,7 @@ impl GreetOutput {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::greet_output::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_greeting(&(&self.greeting)[..]);
+        builder.set_greeting(__checked(&(&self.greeting)[..])?);
         builder.set_count(*&self.count);
         Ok(())
     }
@@ -177,8 +196,8 @@ impl Blocked {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::blocked::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_name(&(&self.name)[..]);
-        builder.set_reason(&(&self.reason)[..]);
+        builder.set_name(__checked(&(&self.name)[..])?);
+        builder.set_reason(__checked(&(&self.reason)[..])?);
         Ok(())
     }
 
@@ -205,7 +224,7 @@ pub enum GreetError {
 impl ::std::fmt::Display for GreetError {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match self {
-            Self::Blocked(value) => write!(f, "Blocked: {value:?}"),
+            Self::Blocked(value) => ::std::write!(f, "Blocked: {value:?}"),
             Self::Failed(error) => error.fmt(f),
         }
     }
@@ -315,7 +334,7 @@ impl StatsError {
 
 /// A message this crate cannot read. An enum value or union variant it does not know comes from an IOmod
 /// built from a newer manifest: `incompatible`, saying so.
-fn malformed(error: ::capnp::Error) -> ::iomod_sdk::Error {
+fn __malformed(error: ::capnp::Error) -> ::iomod_sdk::Error {
     if let ::capnp::ErrorKind::EnumValueOrUnionDiscriminantNotPresent(unknown) = error.kind {
         return ::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Incompatible, format!("the IOmod answered with an enum value or union variant (number {}) that this guest crate, generated from version {VERSION} of its manifest, does not know: regenerate the guest crate from the IOmod's newer manifest to read it", unknown.0));
     }
@@ -331,12 +350,12 @@ pub async fn greet(input: GreetInput) -> ::std::result::Result<GreetOutput, Gree
     #[cfg(target_arch = "wasm32")]
     {
         let mut message = ::capnp::message::Builder::new_default();
-        input.write_to(message.init_root::<cap::greeter::greet_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        input.write_to(message.init_root::<cap::greeter::greet_params::Builder<'_>>().init_input()).map_err(__malformed)?;
         let request = ::capnp::serialize::write_message_to_words(&message);
         let response = ::iomod_sdk::guest::call_with_contract("example.demo.greeter.greet@258858bca9900e5f", "{\"method\":\"greet\",\"ordinal\":0,\"version\":\"0.1.0\",\"input\":\"GreetInput\",\"output\":\"GreetOutput\",\"errors\":[\"Blocked\"],\"types\":{\"Blocked\":{\"struct\":[[\"name\",\"string\"],[\"reason\",\"string\"]]},\"GreetInput\":{\"struct\":[[\"name\",\"string\"],[\"style\",\"option<Style>\"]]},\"GreetOutput\":{\"struct\":[[\"greeting\",\"string\"],[\"count\",\"u64\"]]},\"Style\":{\"enum\":[\"plain\",\"shout\"]}}}", request).await?;
-        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-        let results = reader.get_root::<cap::greeter::greet_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-        GreetError::read_outcome(results).map_err(malformed)?
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(__malformed)?;
+        let results = reader.get_root::<cap::greeter::greet_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(__malformed)?;
+        GreetError::read_outcome(results).map_err(__malformed)?
     }
 }
 
@@ -349,12 +368,12 @@ pub async fn stats(input: StatsInput) -> ::std::result::Result<StatsOutput, Stat
     #[cfg(target_arch = "wasm32")]
     {
         let mut message = ::capnp::message::Builder::new_default();
-        input.write_to(message.init_root::<cap::greeter::stats_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        input.write_to(message.init_root::<cap::greeter::stats_params::Builder<'_>>().init_input()).map_err(__malformed)?;
         let request = ::capnp::serialize::write_message_to_words(&message);
         let response = ::iomod_sdk::guest::call_with_contract("example.demo.greeter.stats@6cda67a8c82798ae", "{\"method\":\"stats\",\"ordinal\":1,\"version\":\"0.1.0\",\"input\":\"StatsInput\",\"output\":\"StatsOutput\",\"errors\":[],\"types\":{\"StatsInput\":{\"struct\":[]},\"StatsOutput\":{\"struct\":[[\"greeted\",\"u64\"],[\"blocked\",\"u64\"]]}}}", request).await?;
-        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-        let results = reader.get_root::<cap::greeter::stats_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-        StatsError::read_outcome(results).map_err(malformed)?
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(__malformed)?;
+        let results = reader.get_root::<cap::greeter::stats_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(__malformed)?;
+        StatsError::read_outcome(results).map_err(__malformed)?
     }
 }
 
@@ -408,14 +427,14 @@ pub mod native {
     /// as in the IOmod.
     pub trait Greeter: 'static {
         /// `greet`.
-        fn greet(&self, input: GreetInput) -> impl ::std::future::Future<Output = ::std::result::Result<GreetOutput, GreetError>> {
+        fn greet(&self, input: crate::GreetInput) -> impl ::std::future::Future<Output = ::std::result::Result<crate::GreetOutput, crate::GreetError>> {
             let _ = input;
-            async { Err(GreetError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `greet` of example.demo.greeter is not implemented"))) }
+            async { Err(crate::GreetError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `greet` of example.demo.greeter is not implemented"))) }
         }
         /// `stats`.
-        fn stats(&self, input: StatsInput) -> impl ::std::future::Future<Output = ::std::result::Result<StatsOutput, StatsError>> {
+        fn stats(&self, input: crate::StatsInput) -> impl ::std::future::Future<Output = ::std::result::Result<crate::StatsOutput, crate::StatsError>> {
             let _ = input;
-            async { Err(StatsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `stats` of example.demo.greeter is not implemented"))) }
+            async { Err(crate::StatsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `stats` of example.demo.greeter is not implemented"))) }
         }
     }
 
@@ -426,8 +445,8 @@ pub mod native {
 
     #[derive(Default)]
     struct Handlers {
-        greet: ::std::option::Option<Handler<GreetInput, ::std::result::Result<GreetOutput, GreetError>>>,
-        stats: ::std::option::Option<Handler<StatsInput, ::std::result::Result<StatsOutput, StatsError>>>,
+        greet: ::std::option::Option<Handler<crate::GreetInput, ::std::result::Result<crate::GreetOutput, crate::GreetError>>>,
+        stats: ::std::option::Option<Handler<crate::StatsInput, ::std::result::Result<crate::StatsOutput, crate::StatsError>>>,
     }
 
     ::std::thread_local! {
@@ -439,15 +458,15 @@ pub mod native {
         let implementation = ::std::rc::Rc::new(implementation);
         HANDLERS.with(|handlers| {
             let mut handlers = handlers.borrow_mut();
-            let this = implementation.clone();
+            let this = ::std::rc::Rc::clone(&implementation);
             handlers.greet = Some(::std::rc::Rc::new(move |input| {
-                let this = this.clone();
-                ::std::boxed::Box::pin(async move { this.greet(input).await })
+                let this = ::std::rc::Rc::clone(&this);
+                ::std::boxed::Box::pin(async move { <T as Greeter>::greet(&*this, input).await })
             }));
-            let this = implementation.clone();
+            let this = ::std::rc::Rc::clone(&implementation);
             handlers.stats = Some(::std::rc::Rc::new(move |input| {
-                let this = this.clone();
-                ::std::boxed::Box::pin(async move { this.stats(input).await })
+                let this = ::std::rc::Rc::clone(&this);
+                ::std::boxed::Box::pin(async move { <T as Greeter>::stats(&*this, input).await })
             }));
         });
     }
@@ -460,8 +479,8 @@ pub mod native {
     /// Installs `handler` for `greet` alone, on the current thread.
     pub fn on_greet<F, Fut>(handler: F)
     where
-        F: Fn(GreetInput) -> Fut + 'static,
-        Fut: ::std::future::Future<Output = ::std::result::Result<GreetOutput, GreetError>> + 'static,
+        F: ::std::ops::Fn(crate::GreetInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<crate::GreetOutput, crate::GreetError>> + 'static,
     {
         HANDLERS.with(|handlers| handlers.borrow_mut().greet = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
     }
@@ -469,8 +488,8 @@ pub mod native {
     /// Installs `handler` for `stats` alone, on the current thread.
     pub fn on_stats<F, Fut>(handler: F)
     where
-        F: Fn(StatsInput) -> Fut + 'static,
-        Fut: ::std::future::Future<Output = ::std::result::Result<StatsOutput, StatsError>> + 'static,
+        F: ::std::ops::Fn(crate::StatsInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<crate::StatsOutput, crate::StatsError>> + 'static,
     {
         HANDLERS.with(|handlers| handlers.borrow_mut().stats = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
     }
@@ -478,19 +497,19 @@ pub mod native {
     pub(super) mod calls {
         use super::super::*;
 
-        pub(crate) async fn greet(input: GreetInput) -> ::std::result::Result<GreetOutput, GreetError> {
-            let handler = super::HANDLERS.with(|handlers| handlers.borrow().greet.clone());
+        pub(crate) async fn greet(input: crate::GreetInput) -> ::std::result::Result<crate::GreetOutput, crate::GreetError> {
+            let handler = super::HANDLERS.with(|handlers| ::std::clone::Clone::clone(&handlers.borrow().greet));
             match handler {
                 Some(handler) => handler(input).await,
-                None => Err(GreetError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.demo.greeter.greet` natively: install an implementation first (`native::install`, or `native::on_greet`)"))),
+                None => Err(crate::GreetError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.demo.greeter.greet` natively: install an implementation first (`native::install`, or `native::on_greet`)"))),
             }
         }
 
-        pub(crate) async fn stats(input: StatsInput) -> ::std::result::Result<StatsOutput, StatsError> {
-            let handler = super::HANDLERS.with(|handlers| handlers.borrow().stats.clone());
+        pub(crate) async fn stats(input: crate::StatsInput) -> ::std::result::Result<crate::StatsOutput, crate::StatsError> {
+            let handler = super::HANDLERS.with(|handlers| ::std::clone::Clone::clone(&handlers.borrow().stats));
             match handler {
                 Some(handler) => handler(input).await,
-                None => Err(StatsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.demo.greeter.stats` natively: install an implementation first (`native::install`, or `native::on_stats`)"))),
+                None => Err(crate::StatsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.demo.greeter.stats` natively: install an implementation first (`native::install`, or `native::on_stats`)"))),
             }
         }
     }

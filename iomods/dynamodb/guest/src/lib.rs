@@ -10,7 +10,7 @@
 //!
 //! Amazon DynamoDB through the official AWS SDK for Rust.
 
-#![allow(clippy::all, missing_debug_implementations, unused)]
+#![allow(clippy::all, missing_debug_implementations, non_camel_case_types, unused)]
 
 #[allow(clippy::all, clippy::pedantic, clippy::unwrap_used, missing_debug_implementations, missing_docs, rust_2018_idioms, unused, unsafe_op_in_unsafe_fn)]
 pub mod dynamodb_capnp;
@@ -24,36 +24,63 @@ pub const VERSION: &str = "0.1.0";
 /// `sha256:` of the manifest this crate was generated from.
 pub const MANIFEST_DIGEST: &str = "sha256:717fe8e1b1e83610722a0b5d2ada52fcc20eff78c1e8572fc58ee76296165ceb";
 
-/// A list's length as Cap'n Proto counts it.
-fn list_len(len: usize) -> ::capnp::Result<u32> {
-    u32::try_from(len).map_err(|_| ::capnp::Error::failed("a list is too long for Cap'n Proto".into()))
+/// Cap'n Proto's limit on the elements of a list and on the bytes of a text (with its NUL) or data value.
+const __CAPNP_MAX_LEN: usize = (1 << 29) - 1;
+/// The most elements a reader reserves room for ahead of reading a list: a message's claimed length
+/// (zero-sized elements cost it nothing) never makes it allocate more.
+const __PREALLOCATE_MAX: usize = 1024;
+
+/// A list's length as Cap'n Proto counts it, or an error past Cap'n Proto's limit (where it would panic).
+fn __list_len(len: usize) -> ::capnp::Result<u32> {
+    if len > __CAPNP_MAX_LEN {
+        return ::std::result::Result::Err(::capnp::Error::failed(::std::format!("a list of {len} elements is too long for Cap'n Proto (at most {__CAPNP_MAX_LEN})")));
+    }
+    ::std::result::Result::Ok(len as u32)
+}
+
+/// A text or data value, or an error past Cap'n Proto's limit (where it would panic).
+fn __checked<T: ?::std::marker::Sized + ::std::convert::AsRef<[u8]>>(value: &T) -> ::capnp::Result<&T> {
+    let len = value.as_ref().len();
+    if len >= __CAPNP_MAX_LEN {
+        return ::std::result::Result::Err(::capnp::Error::failed(::std::format!("a value of {len} bytes is too long for Cap'n Proto (at most {} bytes)", __CAPNP_MAX_LEN - 1)));
+    }
+    ::std::result::Result::Ok(value)
 }
 
 /// A DynamoDB attribute value: exactly one of its data types.
 ///
 /// Default: the first variant, `s`, holding its value's default.
 #[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize, ::schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
 pub enum AttributeValue {
     /// A string.
+    #[serde(rename = "s")]
     S(::std::string::String),
     /// A number, as a string (DynamoDB keeps up to 38 digits of precision).
+    #[serde(rename = "n")]
     N(::std::string::String),
     /// Binary data.
+    #[serde(rename = "b")]
     B(::std::vec::Vec<u8>),
     /// A string set.
+    #[serde(rename = "ss")]
     Ss(::std::vec::Vec<::std::string::String>),
     /// A number set.
+    #[serde(rename = "ns")]
     Ns(::std::vec::Vec<::std::string::String>),
     /// A binary set.
+    #[serde(rename = "bs")]
     Bs(::std::vec::Vec<::std::vec::Vec<u8>>),
     /// A map of attributes.
+    #[serde(rename = "m")]
     M(::std::collections::BTreeMap<::std::string::String, AttributeValue>),
     /// A list of attributes.
+    #[serde(rename = "l")]
     L(::std::vec::Vec<AttributeValue>),
     /// Null (always true).
+    #[serde(rename = "null")]
     Null(bool),
     /// A Boolean.
+    #[serde(rename = "bool")]
     Bool(bool),
 }
 
@@ -68,51 +95,51 @@ impl AttributeValue {
     pub fn write_to(&self, mut builder: cap::attribute_value::Builder<'_>) -> ::capnp::Result<()> {
         match self {
             Self::S(value) => {
-                builder.set_s(&(value)[..]);
+                builder.set_s(__checked(&(value)[..])?);
             }
             Self::N(value) => {
-                builder.set_n(&(value)[..]);
+                builder.set_n(__checked(&(value)[..])?);
             }
             Self::B(value) => {
-                builder.set_b(&(value)[..]);
+                builder.set_b(__checked(&(value)[..])?);
             }
             Self::Ss(value) => {
                 {
-                    let mut list = builder.reborrow().init_ss(list_len((value).len())?);
+                    let mut list = builder.reborrow().init_ss(__list_len((value).len())?);
                     for (index0, item0) in (value).iter().enumerate() {
-                        list.set(index0 as u32, &item0[..]);
+                        list.set(index0 as u32, __checked(&item0[..])?);
                     }
                 }
             }
             Self::Ns(value) => {
                 {
-                    let mut list = builder.reborrow().init_ns(list_len((value).len())?);
+                    let mut list = builder.reborrow().init_ns(__list_len((value).len())?);
                     for (index0, item0) in (value).iter().enumerate() {
-                        list.set(index0 as u32, &item0[..]);
+                        list.set(index0 as u32, __checked(&item0[..])?);
                     }
                 }
             }
             Self::Bs(value) => {
                 {
-                    let mut list = builder.reborrow().init_bs(list_len((value).len())?);
+                    let mut list = builder.reborrow().init_bs(__list_len((value).len())?);
                     for (index0, item0) in (value).iter().enumerate() {
-                        list.set(index0 as u32, &item0[..]);
+                        list.set(index0 as u32, __checked(&item0[..])?);
                     }
                 }
             }
             Self::M(value) => {
                 {
-                    let mut list = builder.reborrow().init_m(list_len((value).len())?);
+                    let mut list = builder.reborrow().init_m(__list_len((value).len())?);
                     for (index0, (key, item0)) in (value).iter().enumerate() {
                         let mut entry = list.reborrow().get(index0 as u32);
-                        entry.set_key(&key[..]);
+                        entry.set_key(__checked(&key[..])?);
                         (item0).write_to(entry.reborrow().init_value())?;
                     }
                 }
             }
             Self::L(value) => {
                 {
-                    let mut list = builder.reborrow().init_l(list_len((value).len())?);
+                    let mut list = builder.reborrow().init_l(__list_len((value).len())?);
                     for (index0, item0) in (value).iter().enumerate() {
                         item0.write_to(list.reborrow().get(index0 as u32))?;
                     }
@@ -134,11 +161,11 @@ impl AttributeValue {
             cap::attribute_value::S(value) => Self::S(value?.to_string()?),
             cap::attribute_value::N(value) => Self::N(value?.to_string()?),
             cap::attribute_value::B(value) => Self::B(value?.to_vec()),
-            cap::attribute_value::Ss(value) => Self::Ss({ let list = value?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(item?.to_string()?); } out }),
-            cap::attribute_value::Ns(value) => Self::Ns({ let list = value?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(item?.to_string()?); } out }),
-            cap::attribute_value::Bs(value) => Self::Bs({ let list = value?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(item?.to_vec()); } out }),
+            cap::attribute_value::Ss(value) => Self::Ss({ let list = value?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(item?.to_string()?); } out }),
+            cap::attribute_value::Ns(value) => Self::Ns({ let list = value?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(item?.to_string()?); } out }),
+            cap::attribute_value::Bs(value) => Self::Bs({ let list = value?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(item?.to_vec()); } out }),
             cap::attribute_value::M(value) => Self::M({ let list = value?; let mut out = ::std::collections::BTreeMap::new(); for entry in list.iter() { out.insert(entry.get_key()?.to_string()?, AttributeValue::read_from(entry.get_value()?)?); } out }),
-            cap::attribute_value::L(value) => Self::L({ let list = value?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(AttributeValue::read_from(item)?); } out }),
+            cap::attribute_value::L(value) => Self::L({ let list = value?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(AttributeValue::read_from(item)?); } out }),
             cap::attribute_value::Null(value) => Self::Null(value),
             cap::attribute_value::Bool(value) => Self::Bool(value),
         })
@@ -640,7 +667,7 @@ impl KeySchemaElement {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::key_schema_element::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_attribute_name(&(&self.attribute_name)[..]);
+        builder.set_attribute_name(__checked(&(&self.attribute_name)[..])?);
         builder.set_key_type((&self.key_type).as_str());
         Ok(())
     }
@@ -666,7 +693,7 @@ impl AttributeDefinition {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::attribute_definition::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_attribute_name(&(&self.attribute_name)[..]);
+        builder.set_attribute_name(__checked(&(&self.attribute_name)[..])?);
         builder.set_attribute_type((&self.attribute_type).as_str());
         Ok(())
     }
@@ -782,9 +809,9 @@ impl Projection {
         }
         if let ::std::option::Option::Some(value) = &self.non_key_attributes {
             {
-                let mut list = builder.reborrow().init_non_key_attributes(list_len((value).len())?);
+                let mut list = builder.reborrow().init_non_key_attributes(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
-                    list.set(index0 as u32, &item0[..]);
+                    list.set(index0 as u32, __checked(&item0[..])?);
                 }
             }
         }
@@ -796,7 +823,7 @@ impl Projection {
     pub fn read_from(reader: cap::projection::Reader<'_>) -> ::capnp::Result<Self> {
         Ok(Self {
             projection_type: if reader.has_projection_type() { ::std::option::Option::Some(ProjectionType::from(reader.get_projection_type()?.to_str()?)) } else { ::std::option::Option::None },
-            non_key_attributes: if reader.has_non_key_attributes() { ::std::option::Option::Some({ let list = reader.get_non_key_attributes()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(item?.to_string()?); } out }) } else { ::std::option::Option::None },
+            non_key_attributes: if reader.has_non_key_attributes() { ::std::option::Option::Some({ let list = reader.get_non_key_attributes()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(item?.to_string()?); } out }) } else { ::std::option::Option::None },
         })
     }
 }
@@ -819,9 +846,9 @@ impl GlobalSecondaryIndex {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::global_secondary_index::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_index_name(&(&self.index_name)[..]);
+        builder.set_index_name(__checked(&(&self.index_name)[..])?);
         {
-            let mut list = builder.reborrow().init_key_schema(list_len((&self.key_schema).len())?);
+            let mut list = builder.reborrow().init_key_schema(__list_len((&self.key_schema).len())?);
             for (index0, item0) in (&self.key_schema).iter().enumerate() {
                 item0.write_to(list.reborrow().get(index0 as u32))?;
             }
@@ -844,7 +871,7 @@ impl GlobalSecondaryIndex {
     pub fn read_from(reader: cap::global_secondary_index::Reader<'_>) -> ::capnp::Result<Self> {
         Ok(Self {
             index_name: reader.get_index_name()?.to_string()?,
-            key_schema: { let list = reader.get_key_schema()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(KeySchemaElement::read_from(item)?); } out },
+            key_schema: { let list = reader.get_key_schema()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(KeySchemaElement::read_from(item)?); } out },
             projection: Projection::read_from(reader.get_projection()?)?,
             provisioned_throughput: if reader.has_provisioned_throughput() { ::std::option::Option::Some(ProvisionedThroughput::read_from(reader.get_provisioned_throughput()?)?) } else { ::std::option::Option::None },
             on_demand_throughput: if reader.has_on_demand_throughput() { ::std::option::Option::Some(OnDemandThroughput::read_from(reader.get_on_demand_throughput()?)?) } else { ::std::option::Option::None },
@@ -865,9 +892,9 @@ impl LocalSecondaryIndex {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::local_secondary_index::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_index_name(&(&self.index_name)[..]);
+        builder.set_index_name(__checked(&(&self.index_name)[..])?);
         {
-            let mut list = builder.reborrow().init_key_schema(list_len((&self.key_schema).len())?);
+            let mut list = builder.reborrow().init_key_schema(__list_len((&self.key_schema).len())?);
             for (index0, item0) in (&self.key_schema).iter().enumerate() {
                 item0.write_to(list.reborrow().get(index0 as u32))?;
             }
@@ -881,7 +908,7 @@ impl LocalSecondaryIndex {
     pub fn read_from(reader: cap::local_secondary_index::Reader<'_>) -> ::capnp::Result<Self> {
         Ok(Self {
             index_name: reader.get_index_name()?.to_string()?,
-            key_schema: { let list = reader.get_key_schema()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(KeySchemaElement::read_from(item)?); } out },
+            key_schema: { let list = reader.get_key_schema()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(KeySchemaElement::read_from(item)?); } out },
             projection: Projection::read_from(reader.get_projection()?)?,
         })
     }
@@ -921,11 +948,11 @@ impl IndexDescription {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::index_description::Builder<'_>) -> ::capnp::Result<()> {
         if let ::std::option::Option::Some(value) = &self.index_name {
-            builder.set_index_name(&(value)[..]);
+            builder.set_index_name(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.key_schema {
             {
-                let mut list = builder.reborrow().init_key_schema(list_len((value).len())?);
+                let mut list = builder.reborrow().init_key_schema(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
                     item0.write_to(list.reborrow().get(index0 as u32))?;
                 }
@@ -946,7 +973,7 @@ impl IndexDescription {
             ::std::option::Option::Some(value) => builder.reborrow().init_index_size_bytes().set_some(*value),
         }
         if let ::std::option::Option::Some(value) = &self.index_arn {
-            builder.set_index_arn(&(value)[..]);
+            builder.set_index_arn(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.provisioned_throughput {
             (value).write_to(builder.reborrow().init_provisioned_throughput())?;
@@ -969,7 +996,7 @@ impl IndexDescription {
     pub fn read_from(reader: cap::index_description::Reader<'_>) -> ::capnp::Result<Self> {
         Ok(Self {
             index_name: if reader.has_index_name() { ::std::option::Option::Some(reader.get_index_name()?.to_string()?) } else { ::std::option::Option::None },
-            key_schema: if reader.has_key_schema() { ::std::option::Option::Some({ let list = reader.get_key_schema()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(KeySchemaElement::read_from(item)?); } out }) } else { ::std::option::Option::None },
+            key_schema: if reader.has_key_schema() { ::std::option::Option::Some({ let list = reader.get_key_schema()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(KeySchemaElement::read_from(item)?); } out }) } else { ::std::option::Option::None },
             projection: if reader.has_projection() { ::std::option::Option::Some(Projection::read_from(reader.get_projection()?)?) } else { ::std::option::Option::None },
             index_status: if reader.has_index_status() { ::std::option::Option::Some(IndexStatus::from(reader.get_index_status()?.to_str()?)) } else { ::std::option::Option::None },
             item_count: match reader.get_item_count().which()? { cap::index_description::item_count::None(()) => ::std::option::Option::None, cap::index_description::item_count::Some(value) => ::std::option::Option::Some(value) },
@@ -1089,13 +1116,13 @@ impl TableDescription {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::table_description::Builder<'_>) -> ::capnp::Result<()> {
         if let ::std::option::Option::Some(value) = &self.table_name {
-            builder.set_table_name(&(value)[..]);
+            builder.set_table_name(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.table_arn {
-            builder.set_table_arn(&(value)[..]);
+            builder.set_table_arn(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.table_id {
-            builder.set_table_id(&(value)[..]);
+            builder.set_table_id(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.table_status {
             builder.set_table_status((value).as_str());
@@ -1106,7 +1133,7 @@ impl TableDescription {
         }
         if let ::std::option::Option::Some(value) = &self.key_schema {
             {
-                let mut list = builder.reborrow().init_key_schema(list_len((value).len())?);
+                let mut list = builder.reborrow().init_key_schema(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
                     item0.write_to(list.reborrow().get(index0 as u32))?;
                 }
@@ -1114,7 +1141,7 @@ impl TableDescription {
         }
         if let ::std::option::Option::Some(value) = &self.attribute_definitions {
             {
-                let mut list = builder.reborrow().init_attribute_definitions(list_len((value).len())?);
+                let mut list = builder.reborrow().init_attribute_definitions(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
                     item0.write_to(list.reborrow().get(index0 as u32))?;
                 }
@@ -1136,7 +1163,7 @@ impl TableDescription {
         }
         if let ::std::option::Option::Some(value) = &self.global_secondary_indexes {
             {
-                let mut list = builder.reborrow().init_global_secondary_indexes(list_len((value).len())?);
+                let mut list = builder.reborrow().init_global_secondary_indexes(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
                     item0.write_to(list.reborrow().get(index0 as u32))?;
                 }
@@ -1144,7 +1171,7 @@ impl TableDescription {
         }
         if let ::std::option::Option::Some(value) = &self.local_secondary_indexes {
             {
-                let mut list = builder.reborrow().init_local_secondary_indexes(list_len((value).len())?);
+                let mut list = builder.reborrow().init_local_secondary_indexes(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
                     item0.write_to(list.reborrow().get(index0 as u32))?;
                 }
@@ -1158,17 +1185,17 @@ impl TableDescription {
             (value).write_to(builder.reborrow().init_stream_specification())?;
         }
         if let ::std::option::Option::Some(value) = &self.latest_stream_label {
-            builder.set_latest_stream_label(&(value)[..]);
+            builder.set_latest_stream_label(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.latest_stream_arn {
-            builder.set_latest_stream_arn(&(value)[..]);
+            builder.set_latest_stream_arn(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.global_table_version {
-            builder.set_global_table_version(&(value)[..]);
+            builder.set_global_table_version(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.replicas {
             {
-                let mut list = builder.reborrow().init_replicas(list_len((value).len())?);
+                let mut list = builder.reborrow().init_replicas(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
                     item0.write_to(list.reborrow().get(index0 as u32))?;
                 }
@@ -1176,7 +1203,7 @@ impl TableDescription {
         }
         if let ::std::option::Option::Some(value) = &self.global_table_witnesses {
             {
-                let mut list = builder.reborrow().init_global_table_witnesses(list_len((value).len())?);
+                let mut list = builder.reborrow().init_global_table_witnesses(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
                     item0.write_to(list.reborrow().get(index0 as u32))?;
                 }
@@ -1212,7 +1239,7 @@ impl TableDescription {
         }
         if let ::std::option::Option::Some(value) = &self.vector_indexes {
             {
-                let mut list = builder.reborrow().init_vector_indexes(list_len((value).len())?);
+                let mut list = builder.reborrow().init_vector_indexes(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
                     item0.write_to(list.reborrow().get(index0 as u32))?;
                 }
@@ -1230,21 +1257,21 @@ impl TableDescription {
             table_id: if reader.has_table_id() { ::std::option::Option::Some(reader.get_table_id()?.to_string()?) } else { ::std::option::Option::None },
             table_status: if reader.has_table_status() { ::std::option::Option::Some(TableStatus::from(reader.get_table_status()?.to_str()?)) } else { ::std::option::Option::None },
             creation_date_time: match reader.get_creation_date_time().which()? { cap::table_description::creation_date_time::None(()) => ::std::option::Option::None, cap::table_description::creation_date_time::Some(value) => ::std::option::Option::Some(value) },
-            key_schema: if reader.has_key_schema() { ::std::option::Option::Some({ let list = reader.get_key_schema()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(KeySchemaElement::read_from(item)?); } out }) } else { ::std::option::Option::None },
-            attribute_definitions: if reader.has_attribute_definitions() { ::std::option::Option::Some({ let list = reader.get_attribute_definitions()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(AttributeDefinition::read_from(item)?); } out }) } else { ::std::option::Option::None },
+            key_schema: if reader.has_key_schema() { ::std::option::Option::Some({ let list = reader.get_key_schema()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(KeySchemaElement::read_from(item)?); } out }) } else { ::std::option::Option::None },
+            attribute_definitions: if reader.has_attribute_definitions() { ::std::option::Option::Some({ let list = reader.get_attribute_definitions()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(AttributeDefinition::read_from(item)?); } out }) } else { ::std::option::Option::None },
             provisioned_throughput: if reader.has_provisioned_throughput() { ::std::option::Option::Some(ProvisionedThroughputDescription::read_from(reader.get_provisioned_throughput()?)?) } else { ::std::option::Option::None },
             billing_mode_summary: if reader.has_billing_mode_summary() { ::std::option::Option::Some(BillingModeSummary::read_from(reader.get_billing_mode_summary()?)?) } else { ::std::option::Option::None },
             table_size_bytes: match reader.get_table_size_bytes().which()? { cap::table_description::table_size_bytes::None(()) => ::std::option::Option::None, cap::table_description::table_size_bytes::Some(value) => ::std::option::Option::Some(value) },
             item_count: match reader.get_item_count().which()? { cap::table_description::item_count::None(()) => ::std::option::Option::None, cap::table_description::item_count::Some(value) => ::std::option::Option::Some(value) },
-            global_secondary_indexes: if reader.has_global_secondary_indexes() { ::std::option::Option::Some({ let list = reader.get_global_secondary_indexes()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(IndexDescription::read_from(item)?); } out }) } else { ::std::option::Option::None },
-            local_secondary_indexes: if reader.has_local_secondary_indexes() { ::std::option::Option::Some({ let list = reader.get_local_secondary_indexes()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(IndexDescription::read_from(item)?); } out }) } else { ::std::option::Option::None },
+            global_secondary_indexes: if reader.has_global_secondary_indexes() { ::std::option::Option::Some({ let list = reader.get_global_secondary_indexes()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(IndexDescription::read_from(item)?); } out }) } else { ::std::option::Option::None },
+            local_secondary_indexes: if reader.has_local_secondary_indexes() { ::std::option::Option::Some({ let list = reader.get_local_secondary_indexes()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(IndexDescription::read_from(item)?); } out }) } else { ::std::option::Option::None },
             deletion_protection_enabled: match reader.get_deletion_protection_enabled().which()? { cap::table_description::deletion_protection_enabled::None(()) => ::std::option::Option::None, cap::table_description::deletion_protection_enabled::Some(value) => ::std::option::Option::Some(value) },
             stream_specification: if reader.has_stream_specification() { ::std::option::Option::Some(StreamSpecification::read_from(reader.get_stream_specification()?)?) } else { ::std::option::Option::None },
             latest_stream_label: if reader.has_latest_stream_label() { ::std::option::Option::Some(reader.get_latest_stream_label()?.to_string()?) } else { ::std::option::Option::None },
             latest_stream_arn: if reader.has_latest_stream_arn() { ::std::option::Option::Some(reader.get_latest_stream_arn()?.to_string()?) } else { ::std::option::Option::None },
             global_table_version: if reader.has_global_table_version() { ::std::option::Option::Some(reader.get_global_table_version()?.to_string()?) } else { ::std::option::Option::None },
-            replicas: if reader.has_replicas() { ::std::option::Option::Some({ let list = reader.get_replicas()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(ReplicaDescription::read_from(item)?); } out }) } else { ::std::option::Option::None },
-            global_table_witnesses: if reader.has_global_table_witnesses() { ::std::option::Option::Some({ let list = reader.get_global_table_witnesses()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(GlobalTableWitnessDescription::read_from(item)?); } out }) } else { ::std::option::Option::None },
+            replicas: if reader.has_replicas() { ::std::option::Option::Some({ let list = reader.get_replicas()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(ReplicaDescription::read_from(item)?); } out }) } else { ::std::option::Option::None },
+            global_table_witnesses: if reader.has_global_table_witnesses() { ::std::option::Option::Some({ let list = reader.get_global_table_witnesses()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(GlobalTableWitnessDescription::read_from(item)?); } out }) } else { ::std::option::Option::None },
             global_table_settings_replication_mode: if reader.has_global_table_settings_replication_mode() { ::std::option::Option::Some(GlobalTableSettingsReplicationMode::from(reader.get_global_table_settings_replication_mode()?.to_str()?)) } else { ::std::option::Option::None },
             restore_summary: if reader.has_restore_summary() { ::std::option::Option::Some(RestoreSummary::read_from(reader.get_restore_summary()?)?) } else { ::std::option::Option::None },
             sse_description: if reader.has_sse_description() { ::std::option::Option::Some(SseDescription::read_from(reader.get_sse_description()?)?) } else { ::std::option::Option::None },
@@ -1254,7 +1281,7 @@ impl TableDescription {
             on_demand_throughput: if reader.has_on_demand_throughput() { ::std::option::Option::Some(OnDemandThroughput::read_from(reader.get_on_demand_throughput()?)?) } else { ::std::option::Option::None },
             warm_throughput: if reader.has_warm_throughput() { ::std::option::Option::Some(TableWarmThroughputDescription::read_from(reader.get_warm_throughput()?)?) } else { ::std::option::Option::None },
             multi_region_consistency: if reader.has_multi_region_consistency() { ::std::option::Option::Some(MultiRegionConsistency::from(reader.get_multi_region_consistency()?.to_str()?)) } else { ::std::option::Option::None },
-            vector_indexes: if reader.has_vector_indexes() { ::std::option::Option::Some({ let list = reader.get_vector_indexes()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(VectorIndexDescription::read_from(item)?); } out }) } else { ::std::option::Option::None },
+            vector_indexes: if reader.has_vector_indexes() { ::std::option::Option::Some({ let list = reader.get_vector_indexes()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(VectorIndexDescription::read_from(item)?); } out }) } else { ::std::option::Option::None },
         })
     }
 }
@@ -1316,10 +1343,10 @@ impl ArchivalSummary {
             ::std::option::Option::Some(value) => builder.reborrow().init_archival_date_time().set_some(*value),
         }
         if let ::std::option::Option::Some(value) = &self.archival_reason {
-            builder.set_archival_reason(&(value)[..]);
+            builder.set_archival_reason(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.archival_backup_arn {
-            builder.set_archival_backup_arn(&(value)[..]);
+            builder.set_archival_backup_arn(__checked(&(value)[..])?);
         }
         Ok(())
     }
@@ -1353,10 +1380,10 @@ impl RestoreSummary {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::restore_summary::Builder<'_>) -> ::capnp::Result<()> {
         if let ::std::option::Option::Some(value) = &self.source_backup_arn {
-            builder.set_source_backup_arn(&(value)[..]);
+            builder.set_source_backup_arn(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.source_table_arn {
-            builder.set_source_table_arn(&(value)[..]);
+            builder.set_source_table_arn(__checked(&(value)[..])?);
         }
         builder.set_restore_date_time(*&self.restore_date_time);
         builder.set_restore_in_progress(*&self.restore_in_progress);
@@ -1542,7 +1569,7 @@ impl GlobalTableWitnessDescription {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::global_table_witness_description::Builder<'_>) -> ::capnp::Result<()> {
         if let ::std::option::Option::Some(value) = &self.region_name {
-            builder.set_region_name(&(value)[..]);
+            builder.set_region_name(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.witness_status {
             builder.set_witness_status((value).as_str());
@@ -1575,7 +1602,7 @@ impl ReplicaGlobalSecondaryIndex {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::replica_global_secondary_index::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_index_name(&(&self.index_name)[..]);
+        builder.set_index_name(__checked(&(&self.index_name)[..])?);
         if let ::std::option::Option::Some(value) = &self.provisioned_throughput_override {
             (value).write_to(builder.reborrow().init_provisioned_throughput_override())?;
         }
@@ -1616,9 +1643,9 @@ impl CreateReplicationGroupMemberAction {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::create_replication_group_member_action::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_region_name(&(&self.region_name)[..]);
+        builder.set_region_name(__checked(&(&self.region_name)[..])?);
         if let ::std::option::Option::Some(value) = &self.kms_master_key_id {
-            builder.set_kms_master_key_id(&(value)[..]);
+            builder.set_kms_master_key_id(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.provisioned_throughput_override {
             (value).write_to(builder.reborrow().init_provisioned_throughput_override())?;
@@ -1628,7 +1655,7 @@ impl CreateReplicationGroupMemberAction {
         }
         if let ::std::option::Option::Some(value) = &self.global_secondary_indexes {
             {
-                let mut list = builder.reborrow().init_global_secondary_indexes(list_len((value).len())?);
+                let mut list = builder.reborrow().init_global_secondary_indexes(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
                     item0.write_to(list.reborrow().get(index0 as u32))?;
                 }
@@ -1648,7 +1675,7 @@ impl CreateReplicationGroupMemberAction {
             kms_master_key_id: if reader.has_kms_master_key_id() { ::std::option::Option::Some(reader.get_kms_master_key_id()?.to_string()?) } else { ::std::option::Option::None },
             provisioned_throughput_override: if reader.has_provisioned_throughput_override() { ::std::option::Option::Some(ProvisionedThroughputOverride::read_from(reader.get_provisioned_throughput_override()?)?) } else { ::std::option::Option::None },
             on_demand_throughput_override: if reader.has_on_demand_throughput_override() { ::std::option::Option::Some(OnDemandThroughputOverride::read_from(reader.get_on_demand_throughput_override()?)?) } else { ::std::option::Option::None },
-            global_secondary_indexes: if reader.has_global_secondary_indexes() { ::std::option::Option::Some({ let list = reader.get_global_secondary_indexes()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(ReplicaGlobalSecondaryIndex::read_from(item)?); } out }) } else { ::std::option::Option::None },
+            global_secondary_indexes: if reader.has_global_secondary_indexes() { ::std::option::Option::Some({ let list = reader.get_global_secondary_indexes()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(ReplicaGlobalSecondaryIndex::read_from(item)?); } out }) } else { ::std::option::Option::None },
             table_class_override: if reader.has_table_class_override() { ::std::option::Option::Some(TableClass::from(reader.get_table_class_override()?.to_str()?)) } else { ::std::option::Option::None },
         })
     }
@@ -1674,9 +1701,9 @@ impl UpdateReplicationGroupMemberAction {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::update_replication_group_member_action::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_region_name(&(&self.region_name)[..]);
+        builder.set_region_name(__checked(&(&self.region_name)[..])?);
         if let ::std::option::Option::Some(value) = &self.kms_master_key_id {
-            builder.set_kms_master_key_id(&(value)[..]);
+            builder.set_kms_master_key_id(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.provisioned_throughput_override {
             (value).write_to(builder.reborrow().init_provisioned_throughput_override())?;
@@ -1686,7 +1713,7 @@ impl UpdateReplicationGroupMemberAction {
         }
         if let ::std::option::Option::Some(value) = &self.global_secondary_indexes {
             {
-                let mut list = builder.reborrow().init_global_secondary_indexes(list_len((value).len())?);
+                let mut list = builder.reborrow().init_global_secondary_indexes(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
                     item0.write_to(list.reborrow().get(index0 as u32))?;
                 }
@@ -1706,7 +1733,7 @@ impl UpdateReplicationGroupMemberAction {
             kms_master_key_id: if reader.has_kms_master_key_id() { ::std::option::Option::Some(reader.get_kms_master_key_id()?.to_string()?) } else { ::std::option::Option::None },
             provisioned_throughput_override: if reader.has_provisioned_throughput_override() { ::std::option::Option::Some(ProvisionedThroughputOverride::read_from(reader.get_provisioned_throughput_override()?)?) } else { ::std::option::Option::None },
             on_demand_throughput_override: if reader.has_on_demand_throughput_override() { ::std::option::Option::Some(OnDemandThroughputOverride::read_from(reader.get_on_demand_throughput_override()?)?) } else { ::std::option::Option::None },
-            global_secondary_indexes: if reader.has_global_secondary_indexes() { ::std::option::Option::Some({ let list = reader.get_global_secondary_indexes()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(ReplicaGlobalSecondaryIndex::read_from(item)?); } out }) } else { ::std::option::Option::None },
+            global_secondary_indexes: if reader.has_global_secondary_indexes() { ::std::option::Option::Some({ let list = reader.get_global_secondary_indexes()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(ReplicaGlobalSecondaryIndex::read_from(item)?); } out }) } else { ::std::option::Option::None },
             table_class_override: if reader.has_table_class_override() { ::std::option::Option::Some(TableClass::from(reader.get_table_class_override()?.to_str()?)) } else { ::std::option::Option::None },
         })
     }
@@ -1722,7 +1749,7 @@ impl DeleteReplicationGroupMemberAction {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::delete_replication_group_member_action::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_region_name(&(&self.region_name)[..]);
+        builder.set_region_name(__checked(&(&self.region_name)[..])?);
         Ok(())
     }
 
@@ -1816,7 +1843,7 @@ impl DisassociateReplicationGroupMemberAction {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::disassociate_replication_group_member_action::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_region_name(&(&self.region_name)[..]);
+        builder.set_region_name(__checked(&(&self.region_name)[..])?);
         builder.set_disassociation_mode((&self.disassociation_mode).as_str());
         Ok(())
     }
@@ -1835,11 +1862,14 @@ impl DisassociateReplicationGroupMemberAction {
 ///
 /// Default: the first variant, `create`, holding its value's default.
 #[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize, ::schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
 pub enum ReplicationGroupUpdate {
+    #[serde(rename = "create")]
     Create(CreateReplicationGroupMemberAction),
+    #[serde(rename = "update")]
     Update(UpdateReplicationGroupMemberAction),
+    #[serde(rename = "delete")]
     Delete(DeleteReplicationGroupMemberAction),
+    #[serde(rename = "disassociate")]
     Disassociate(DisassociateReplicationGroupMemberAction),
 }
 
@@ -1890,7 +1920,7 @@ impl CreateGlobalTableWitnessGroupMemberAction {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::create_global_table_witness_group_member_action::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_region_name(&(&self.region_name)[..]);
+        builder.set_region_name(__checked(&(&self.region_name)[..])?);
         Ok(())
     }
 
@@ -1913,7 +1943,7 @@ impl DeleteGlobalTableWitnessGroupMemberAction {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::delete_global_table_witness_group_member_action::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_region_name(&(&self.region_name)[..]);
+        builder.set_region_name(__checked(&(&self.region_name)[..])?);
         Ok(())
     }
 
@@ -1930,9 +1960,10 @@ impl DeleteGlobalTableWitnessGroupMemberAction {
 ///
 /// Default: the first variant, `create`, holding its value's default.
 #[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize, ::schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
 pub enum GlobalTableWitnessGroupUpdate {
+    #[serde(rename = "create")]
     Create(CreateGlobalTableWitnessGroupMemberAction),
+    #[serde(rename = "delete")]
     Delete(DeleteGlobalTableWitnessGroupMemberAction),
 }
 
@@ -1997,11 +2028,11 @@ impl VectorIndexDescription {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::vector_index_description::Builder<'_>) -> ::capnp::Result<()> {
         if let ::std::option::Option::Some(value) = &self.index_name {
-            builder.set_index_name(&(value)[..]);
+            builder.set_index_name(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.search_schema {
             {
-                let mut list = builder.reborrow().init_search_schema(list_len((value).len())?);
+                let mut list = builder.reborrow().init_search_schema(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
                     item0.write_to(list.reborrow().get(index0 as u32))?;
                 }
@@ -2036,7 +2067,7 @@ impl VectorIndexDescription {
             ::std::option::Option::Some(value) => builder.reborrow().init_item_count().set_some(*value),
         }
         if let ::std::option::Option::Some(value) = &self.index_arn {
-            builder.set_index_arn(&(value)[..]);
+            builder.set_index_arn(__checked(&(value)[..])?);
         }
         Ok(())
     }
@@ -2046,7 +2077,7 @@ impl VectorIndexDescription {
     pub fn read_from(reader: cap::vector_index_description::Reader<'_>) -> ::capnp::Result<Self> {
         Ok(Self {
             index_name: if reader.has_index_name() { ::std::option::Option::Some(reader.get_index_name()?.to_string()?) } else { ::std::option::Option::None },
-            search_schema: if reader.has_search_schema() { ::std::option::Option::Some({ let list = reader.get_search_schema()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(SearchSchemaElement::read_from(item)?); } out }) } else { ::std::option::Option::None },
+            search_schema: if reader.has_search_schema() { ::std::option::Option::Some({ let list = reader.get_search_schema()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(SearchSchemaElement::read_from(item)?); } out }) } else { ::std::option::Option::None },
             projection: if reader.has_projection() { ::std::option::Option::Some(Projection::read_from(reader.get_projection()?)?) } else { ::std::option::Option::None },
             vector_attribute: if reader.has_vector_attribute() { ::std::option::Option::Some(VectorAttributeDefinition::read_from(reader.get_vector_attribute()?)?) } else { ::std::option::Option::None },
             dimensions: match reader.get_dimensions().which()? { cap::vector_index_description::dimensions::None(()) => ::std::option::Option::None, cap::vector_index_description::dimensions::Some(value) => ::std::option::Option::Some(value) },
@@ -2070,7 +2101,7 @@ impl DeleteVectorIndexAction {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::delete_vector_index_action::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_index_name(&(&self.index_name)[..]);
+        builder.set_index_name(__checked(&(&self.index_name)[..])?);
         Ok(())
     }
 
@@ -2087,9 +2118,10 @@ impl DeleteVectorIndexAction {
 ///
 /// Default: the first variant, `create`, holding its value's default.
 #[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize, ::schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
 pub enum VectorIndexUpdate {
+    #[serde(rename = "create")]
     Create(VectorIndex),
+    #[serde(rename = "delete")]
     Delete(DeleteVectorIndexAction),
 }
 
@@ -2134,8 +2166,8 @@ impl Tag {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::tag::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_key(&(&self.key)[..]);
-        builder.set_value(&(&self.value)[..]);
+        builder.set_key(__checked(&(&self.key)[..])?);
+        builder.set_value(__checked(&(&self.value)[..])?);
         Ok(())
     }
 
@@ -2153,10 +2185,12 @@ impl Tag {
 ///
 /// Default: the first variant, `create`, holding its value's default.
 #[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize, ::schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
 pub enum GlobalSecondaryIndexUpdate {
+    #[serde(rename = "create")]
     Create(GlobalSecondaryIndex),
+    #[serde(rename = "update")]
     Update(UpdateGlobalSecondaryIndexAction),
+    #[serde(rename = "delete")]
     Delete(DeleteGlobalSecondaryIndexAction),
 }
 
@@ -2210,7 +2244,7 @@ impl UpdateGlobalSecondaryIndexAction {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::update_global_secondary_index_action::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_index_name(&(&self.index_name)[..]);
+        builder.set_index_name(__checked(&(&self.index_name)[..])?);
         if let ::std::option::Option::Some(value) = &self.provisioned_throughput {
             (value).write_to(builder.reborrow().init_provisioned_throughput())?;
         }
@@ -2245,7 +2279,7 @@ impl DeleteGlobalSecondaryIndexAction {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::delete_global_secondary_index_action::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_index_name(&(&self.index_name)[..]);
+        builder.set_index_name(__checked(&(&self.index_name)[..])?);
         Ok(())
     }
 
@@ -2352,7 +2386,7 @@ impl TimeToLiveSpecification {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::time_to_live_specification::Builder<'_>) -> ::capnp::Result<()> {
         builder.set_enabled(*&self.enabled);
-        builder.set_attribute_name(&(&self.attribute_name)[..]);
+        builder.set_attribute_name(__checked(&(&self.attribute_name)[..])?);
         Ok(())
     }
 
@@ -2383,7 +2417,7 @@ impl TimeToLiveDescription {
             builder.set_time_to_live_status((value).as_str());
         }
         if let ::std::option::Option::Some(value) = &self.attribute_name {
-            builder.set_attribute_name(&(value)[..]);
+            builder.set_attribute_name(__checked(&(value)[..])?);
         }
         Ok(())
     }
@@ -3081,7 +3115,7 @@ impl Condition {
     pub fn write_to(&self, mut builder: cap::condition::Builder<'_>) -> ::capnp::Result<()> {
         if let ::std::option::Option::Some(value) = &self.attribute_value_list {
             {
-                let mut list = builder.reborrow().init_attribute_value_list(list_len((value).len())?);
+                let mut list = builder.reborrow().init_attribute_value_list(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
                     item0.write_to(list.reborrow().get(index0 as u32))?;
                 }
@@ -3095,7 +3129,7 @@ impl Condition {
     #[allow(unused_variables)]
     pub fn read_from(reader: cap::condition::Reader<'_>) -> ::capnp::Result<Self> {
         Ok(Self {
-            attribute_value_list: if reader.has_attribute_value_list() { ::std::option::Option::Some({ let list = reader.get_attribute_value_list()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(AttributeValue::read_from(item)?); } out }) } else { ::std::option::Option::None },
+            attribute_value_list: if reader.has_attribute_value_list() { ::std::option::Option::Some({ let list = reader.get_attribute_value_list()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(AttributeValue::read_from(item)?); } out }) } else { ::std::option::Option::None },
             comparison_operator: ComparisonOperator::from(reader.get_comparison_operator()?.to_str()?),
         })
     }
@@ -3131,7 +3165,7 @@ impl ExpectedAttributeValue {
         }
         if let ::std::option::Option::Some(value) = &self.attribute_value_list {
             {
-                let mut list = builder.reborrow().init_attribute_value_list(list_len((value).len())?);
+                let mut list = builder.reborrow().init_attribute_value_list(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
                     item0.write_to(list.reborrow().get(index0 as u32))?;
                 }
@@ -3147,7 +3181,7 @@ impl ExpectedAttributeValue {
             value: if reader.has_value() { ::std::option::Option::Some(AttributeValue::read_from(reader.get_value()?)?) } else { ::std::option::Option::None },
             exists: match reader.get_exists().which()? { cap::expected_attribute_value::exists::None(()) => ::std::option::Option::None, cap::expected_attribute_value::exists::Some(value) => ::std::option::Option::Some(value) },
             comparison_operator: if reader.has_comparison_operator() { ::std::option::Option::Some(ComparisonOperator::from(reader.get_comparison_operator()?.to_str()?)) } else { ::std::option::Option::None },
-            attribute_value_list: if reader.has_attribute_value_list() { ::std::option::Option::Some({ let list = reader.get_attribute_value_list()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(AttributeValue::read_from(item)?); } out }) } else { ::std::option::Option::None },
+            attribute_value_list: if reader.has_attribute_value_list() { ::std::option::Option::Some({ let list = reader.get_attribute_value_list()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(AttributeValue::read_from(item)?); } out }) } else { ::std::option::Option::None },
         })
     }
 }
@@ -3252,7 +3286,7 @@ impl ConsumedCapacity {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::consumed_capacity::Builder<'_>) -> ::capnp::Result<()> {
         if let ::std::option::Option::Some(value) = &self.table_name {
-            builder.set_table_name(&(value)[..]);
+            builder.set_table_name(__checked(&(value)[..])?);
         }
         match &self.capacity_units {
             ::std::option::Option::None => builder.reborrow().init_capacity_units().set_none(()),
@@ -3271,30 +3305,30 @@ impl ConsumedCapacity {
         }
         if let ::std::option::Option::Some(value) = &self.global_secondary_indexes {
             {
-                let mut list = builder.reborrow().init_global_secondary_indexes(list_len((value).len())?);
+                let mut list = builder.reborrow().init_global_secondary_indexes(__list_len((value).len())?);
                 for (index0, (key, item0)) in (value).iter().enumerate() {
                     let mut entry = list.reborrow().get(index0 as u32);
-                    entry.set_key(&key[..]);
+                    entry.set_key(__checked(&key[..])?);
                     (item0).write_to(entry.reborrow().init_value())?;
                 }
             }
         }
         if let ::std::option::Option::Some(value) = &self.local_secondary_indexes {
             {
-                let mut list = builder.reborrow().init_local_secondary_indexes(list_len((value).len())?);
+                let mut list = builder.reborrow().init_local_secondary_indexes(__list_len((value).len())?);
                 for (index0, (key, item0)) in (value).iter().enumerate() {
                     let mut entry = list.reborrow().get(index0 as u32);
-                    entry.set_key(&key[..]);
+                    entry.set_key(__checked(&key[..])?);
                     (item0).write_to(entry.reborrow().init_value())?;
                 }
             }
         }
         if let ::std::option::Option::Some(value) = &self.vector_indexes {
             {
-                let mut list = builder.reborrow().init_vector_indexes(list_len((value).len())?);
+                let mut list = builder.reborrow().init_vector_indexes(__list_len((value).len())?);
                 for (index0, (key, item0)) in (value).iter().enumerate() {
                     let mut entry = list.reborrow().get(index0 as u32);
-                    entry.set_key(&key[..]);
+                    entry.set_key(__checked(&key[..])?);
                     (item0).write_to(entry.reborrow().init_value())?;
                 }
             }
@@ -3368,17 +3402,17 @@ impl ItemCollectionMetrics {
     pub fn write_to(&self, mut builder: cap::item_collection_metrics::Builder<'_>) -> ::capnp::Result<()> {
         if let ::std::option::Option::Some(value) = &self.item_collection_key {
             {
-                let mut list = builder.reborrow().init_item_collection_key(list_len((value).len())?);
+                let mut list = builder.reborrow().init_item_collection_key(__list_len((value).len())?);
                 for (index0, (key, item0)) in (value).iter().enumerate() {
                     let mut entry = list.reborrow().get(index0 as u32);
-                    entry.set_key(&key[..]);
+                    entry.set_key(__checked(&key[..])?);
                     (item0).write_to(entry.reborrow().init_value())?;
                 }
             }
         }
         if let ::std::option::Option::Some(value) = &self.size_estimate_range_gb {
             {
-                let mut list = builder.reborrow().init_size_estimate_range_gb(list_len((value).len())?);
+                let mut list = builder.reborrow().init_size_estimate_range_gb(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
                     list.set(index0 as u32, *item0);
                 }
@@ -3392,7 +3426,7 @@ impl ItemCollectionMetrics {
     pub fn read_from(reader: cap::item_collection_metrics::Reader<'_>) -> ::capnp::Result<Self> {
         Ok(Self {
             item_collection_key: if reader.has_item_collection_key() { ::std::option::Option::Some({ let list = reader.get_item_collection_key()?; let mut out = ::std::collections::BTreeMap::new(); for entry in list.iter() { out.insert(entry.get_key()?.to_string()?, AttributeValue::read_from(entry.get_value()?)?); } out }) } else { ::std::option::Option::None },
-            size_estimate_range_gb: if reader.has_size_estimate_range_gb() { ::std::option::Option::Some({ let list = reader.get_size_estimate_range_gb()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(item); } out }) } else { ::std::option::Option::None },
+            size_estimate_range_gb: if reader.has_size_estimate_range_gb() { ::std::option::Option::Some({ let list = reader.get_size_estimate_range_gb()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(item); } out }) } else { ::std::option::Option::None },
         })
     }
 }
@@ -3417,26 +3451,26 @@ impl KeysAndAttributes {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::keys_and_attributes::Builder<'_>) -> ::capnp::Result<()> {
         {
-            let mut list = builder.reborrow().init_keys(list_len((&self.keys).len())?);
+            let mut list = builder.reborrow().init_keys(__list_len((&self.keys).len())?);
             for (index0, item0) in (&self.keys).iter().enumerate() {
-                let mut list1 = list.reborrow().init(index0 as u32, list_len(item0.len())?);
+                let mut list1 = list.reborrow().init(index0 as u32, __list_len(item0.len())?);
                 for (index1, (key, item1)) in (item0).iter().enumerate() {
                     let mut entry = list1.reborrow().get(index1 as u32);
-                    entry.set_key(&key[..]);
+                    entry.set_key(__checked(&key[..])?);
                     (item1).write_to(entry.reborrow().init_value())?;
                 }
             }
         }
         if let ::std::option::Option::Some(value) = &self.projection_expression {
-            builder.set_projection_expression(&(value)[..]);
+            builder.set_projection_expression(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.expression_attribute_names {
             {
-                let mut list = builder.reborrow().init_expression_attribute_names(list_len((value).len())?);
+                let mut list = builder.reborrow().init_expression_attribute_names(__list_len((value).len())?);
                 for (index0, (key, item0)) in (value).iter().enumerate() {
                     let mut entry = list.reborrow().get(index0 as u32);
-                    entry.set_key(&key[..]);
-                    entry.set_value(&(item0)[..]);
+                    entry.set_key(__checked(&key[..])?);
+                    entry.set_value(__checked(&(item0)[..])?);
                 }
             }
         }
@@ -3446,9 +3480,9 @@ impl KeysAndAttributes {
         }
         if let ::std::option::Option::Some(value) = &self.attributes_to_get {
             {
-                let mut list = builder.reborrow().init_attributes_to_get(list_len((value).len())?);
+                let mut list = builder.reborrow().init_attributes_to_get(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
-                    list.set(index0 as u32, &item0[..]);
+                    list.set(index0 as u32, __checked(&item0[..])?);
                 }
             }
         }
@@ -3459,11 +3493,11 @@ impl KeysAndAttributes {
     #[allow(unused_variables)]
     pub fn read_from(reader: cap::keys_and_attributes::Reader<'_>) -> ::capnp::Result<Self> {
         Ok(Self {
-            keys: { let list = reader.get_keys()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push({ let list = item?; let mut out = ::std::collections::BTreeMap::new(); for entry in list.iter() { out.insert(entry.get_key()?.to_string()?, AttributeValue::read_from(entry.get_value()?)?); } out }); } out },
+            keys: { let list = reader.get_keys()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push({ let list = item?; let mut out = ::std::collections::BTreeMap::new(); for entry in list.iter() { out.insert(entry.get_key()?.to_string()?, AttributeValue::read_from(entry.get_value()?)?); } out }); } out },
             projection_expression: if reader.has_projection_expression() { ::std::option::Option::Some(reader.get_projection_expression()?.to_string()?) } else { ::std::option::Option::None },
             expression_attribute_names: if reader.has_expression_attribute_names() { ::std::option::Option::Some({ let list = reader.get_expression_attribute_names()?; let mut out = ::std::collections::BTreeMap::new(); for entry in list.iter() { out.insert(entry.get_key()?.to_string()?, entry.get_value()?.to_string()?); } out }) } else { ::std::option::Option::None },
             consistent_read: match reader.get_consistent_read().which()? { cap::keys_and_attributes::consistent_read::None(()) => ::std::option::Option::None, cap::keys_and_attributes::consistent_read::Some(value) => ::std::option::Option::Some(value) },
-            attributes_to_get: if reader.has_attributes_to_get() { ::std::option::Option::Some({ let list = reader.get_attributes_to_get()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(item?.to_string()?); } out }) } else { ::std::option::Option::None },
+            attributes_to_get: if reader.has_attributes_to_get() { ::std::option::Option::Some({ let list = reader.get_attributes_to_get()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(item?.to_string()?); } out }) } else { ::std::option::Option::None },
         })
     }
 }
@@ -3479,10 +3513,10 @@ impl PutRequest {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::put_request::Builder<'_>) -> ::capnp::Result<()> {
         {
-            let mut list = builder.reborrow().init_item(list_len((&self.item).len())?);
+            let mut list = builder.reborrow().init_item(__list_len((&self.item).len())?);
             for (index0, (key, item0)) in (&self.item).iter().enumerate() {
                 let mut entry = list.reborrow().get(index0 as u32);
-                entry.set_key(&key[..]);
+                entry.set_key(__checked(&key[..])?);
                 (item0).write_to(entry.reborrow().init_value())?;
             }
         }
@@ -3509,10 +3543,10 @@ impl DeleteRequest {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::delete_request::Builder<'_>) -> ::capnp::Result<()> {
         {
-            let mut list = builder.reborrow().init_key(list_len((&self.key).len())?);
+            let mut list = builder.reborrow().init_key(__list_len((&self.key).len())?);
             for (index0, (key, item0)) in (&self.key).iter().enumerate() {
                 let mut entry = list.reborrow().get(index0 as u32);
-                entry.set_key(&key[..]);
+                entry.set_key(__checked(&key[..])?);
                 (item0).write_to(entry.reborrow().init_value())?;
             }
         }
@@ -3530,9 +3564,10 @@ impl DeleteRequest {
 
 /// Default: the first variant, `put_request`, holding its value's default.
 #[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize, ::schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
 pub enum WriteRequest {
+    #[serde(rename = "put_request")]
     PutRequest(PutRequest),
+    #[serde(rename = "delete_request")]
     DeleteRequest(DeleteRequest),
 }
 
@@ -3580,25 +3615,25 @@ impl Get {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::get::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_table_name(&(&self.table_name)[..]);
+        builder.set_table_name(__checked(&(&self.table_name)[..])?);
         {
-            let mut list = builder.reborrow().init_key(list_len((&self.key).len())?);
+            let mut list = builder.reborrow().init_key(__list_len((&self.key).len())?);
             for (index0, (key, item0)) in (&self.key).iter().enumerate() {
                 let mut entry = list.reborrow().get(index0 as u32);
-                entry.set_key(&key[..]);
+                entry.set_key(__checked(&key[..])?);
                 (item0).write_to(entry.reborrow().init_value())?;
             }
         }
         if let ::std::option::Option::Some(value) = &self.projection_expression {
-            builder.set_projection_expression(&(value)[..]);
+            builder.set_projection_expression(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.expression_attribute_names {
             {
-                let mut list = builder.reborrow().init_expression_attribute_names(list_len((value).len())?);
+                let mut list = builder.reborrow().init_expression_attribute_names(__list_len((value).len())?);
                 for (index0, (key, item0)) in (value).iter().enumerate() {
                     let mut entry = list.reborrow().get(index0 as u32);
-                    entry.set_key(&key[..]);
-                    entry.set_value(&(item0)[..]);
+                    entry.set_key(__checked(&key[..])?);
+                    entry.set_value(__checked(&(item0)[..])?);
                 }
             }
         }
@@ -3653,10 +3688,10 @@ impl ItemResponse {
     pub fn write_to(&self, mut builder: cap::item_response::Builder<'_>) -> ::capnp::Result<()> {
         if let ::std::option::Option::Some(value) = &self.item {
             {
-                let mut list = builder.reborrow().init_item(list_len((value).len())?);
+                let mut list = builder.reborrow().init_item(__list_len((value).len())?);
                 for (index0, (key, item0)) in (value).iter().enumerate() {
                     let mut entry = list.reborrow().get(index0 as u32);
-                    entry.set_key(&key[..]);
+                    entry.set_key(__checked(&key[..])?);
                     (item0).write_to(entry.reborrow().init_value())?;
                 }
             }
@@ -3691,32 +3726,32 @@ impl ConditionCheck {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::condition_check::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_table_name(&(&self.table_name)[..]);
+        builder.set_table_name(__checked(&(&self.table_name)[..])?);
         {
-            let mut list = builder.reborrow().init_key(list_len((&self.key).len())?);
+            let mut list = builder.reborrow().init_key(__list_len((&self.key).len())?);
             for (index0, (key, item0)) in (&self.key).iter().enumerate() {
                 let mut entry = list.reborrow().get(index0 as u32);
-                entry.set_key(&key[..]);
+                entry.set_key(__checked(&key[..])?);
                 (item0).write_to(entry.reborrow().init_value())?;
             }
         }
-        builder.set_condition_expression(&(&self.condition_expression)[..]);
+        builder.set_condition_expression(__checked(&(&self.condition_expression)[..])?);
         if let ::std::option::Option::Some(value) = &self.expression_attribute_names {
             {
-                let mut list = builder.reborrow().init_expression_attribute_names(list_len((value).len())?);
+                let mut list = builder.reborrow().init_expression_attribute_names(__list_len((value).len())?);
                 for (index0, (key, item0)) in (value).iter().enumerate() {
                     let mut entry = list.reborrow().get(index0 as u32);
-                    entry.set_key(&key[..]);
-                    entry.set_value(&(item0)[..]);
+                    entry.set_key(__checked(&key[..])?);
+                    entry.set_value(__checked(&(item0)[..])?);
                 }
             }
         }
         if let ::std::option::Option::Some(value) = &self.expression_attribute_values {
             {
-                let mut list = builder.reborrow().init_expression_attribute_values(list_len((value).len())?);
+                let mut list = builder.reborrow().init_expression_attribute_values(__list_len((value).len())?);
                 for (index0, (key, item0)) in (value).iter().enumerate() {
                     let mut entry = list.reborrow().get(index0 as u32);
-                    entry.set_key(&key[..]);
+                    entry.set_key(__checked(&key[..])?);
                     (item0).write_to(entry.reborrow().init_value())?;
                 }
             }
@@ -3760,34 +3795,34 @@ impl Put {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::put::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_table_name(&(&self.table_name)[..]);
+        builder.set_table_name(__checked(&(&self.table_name)[..])?);
         {
-            let mut list = builder.reborrow().init_item(list_len((&self.item).len())?);
+            let mut list = builder.reborrow().init_item(__list_len((&self.item).len())?);
             for (index0, (key, item0)) in (&self.item).iter().enumerate() {
                 let mut entry = list.reborrow().get(index0 as u32);
-                entry.set_key(&key[..]);
+                entry.set_key(__checked(&key[..])?);
                 (item0).write_to(entry.reborrow().init_value())?;
             }
         }
         if let ::std::option::Option::Some(value) = &self.condition_expression {
-            builder.set_condition_expression(&(value)[..]);
+            builder.set_condition_expression(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.expression_attribute_names {
             {
-                let mut list = builder.reborrow().init_expression_attribute_names(list_len((value).len())?);
+                let mut list = builder.reborrow().init_expression_attribute_names(__list_len((value).len())?);
                 for (index0, (key, item0)) in (value).iter().enumerate() {
                     let mut entry = list.reborrow().get(index0 as u32);
-                    entry.set_key(&key[..]);
-                    entry.set_value(&(item0)[..]);
+                    entry.set_key(__checked(&key[..])?);
+                    entry.set_value(__checked(&(item0)[..])?);
                 }
             }
         }
         if let ::std::option::Option::Some(value) = &self.expression_attribute_values {
             {
-                let mut list = builder.reborrow().init_expression_attribute_values(list_len((value).len())?);
+                let mut list = builder.reborrow().init_expression_attribute_values(__list_len((value).len())?);
                 for (index0, (key, item0)) in (value).iter().enumerate() {
                     let mut entry = list.reborrow().get(index0 as u32);
-                    entry.set_key(&key[..]);
+                    entry.set_key(__checked(&key[..])?);
                     (item0).write_to(entry.reborrow().init_value())?;
                 }
             }
@@ -3831,34 +3866,34 @@ impl Delete {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::delete::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_table_name(&(&self.table_name)[..]);
+        builder.set_table_name(__checked(&(&self.table_name)[..])?);
         {
-            let mut list = builder.reborrow().init_key(list_len((&self.key).len())?);
+            let mut list = builder.reborrow().init_key(__list_len((&self.key).len())?);
             for (index0, (key, item0)) in (&self.key).iter().enumerate() {
                 let mut entry = list.reborrow().get(index0 as u32);
-                entry.set_key(&key[..]);
+                entry.set_key(__checked(&key[..])?);
                 (item0).write_to(entry.reborrow().init_value())?;
             }
         }
         if let ::std::option::Option::Some(value) = &self.condition_expression {
-            builder.set_condition_expression(&(value)[..]);
+            builder.set_condition_expression(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.expression_attribute_names {
             {
-                let mut list = builder.reborrow().init_expression_attribute_names(list_len((value).len())?);
+                let mut list = builder.reborrow().init_expression_attribute_names(__list_len((value).len())?);
                 for (index0, (key, item0)) in (value).iter().enumerate() {
                     let mut entry = list.reborrow().get(index0 as u32);
-                    entry.set_key(&key[..]);
-                    entry.set_value(&(item0)[..]);
+                    entry.set_key(__checked(&key[..])?);
+                    entry.set_value(__checked(&(item0)[..])?);
                 }
             }
         }
         if let ::std::option::Option::Some(value) = &self.expression_attribute_values {
             {
-                let mut list = builder.reborrow().init_expression_attribute_values(list_len((value).len())?);
+                let mut list = builder.reborrow().init_expression_attribute_values(__list_len((value).len())?);
                 for (index0, (key, item0)) in (value).iter().enumerate() {
                     let mut entry = list.reborrow().get(index0 as u32);
-                    entry.set_key(&key[..]);
+                    entry.set_key(__checked(&key[..])?);
                     (item0).write_to(entry.reborrow().init_value())?;
                 }
             }
@@ -3903,35 +3938,35 @@ impl Update {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::update::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_table_name(&(&self.table_name)[..]);
+        builder.set_table_name(__checked(&(&self.table_name)[..])?);
         {
-            let mut list = builder.reborrow().init_key(list_len((&self.key).len())?);
+            let mut list = builder.reborrow().init_key(__list_len((&self.key).len())?);
             for (index0, (key, item0)) in (&self.key).iter().enumerate() {
                 let mut entry = list.reborrow().get(index0 as u32);
-                entry.set_key(&key[..]);
+                entry.set_key(__checked(&key[..])?);
                 (item0).write_to(entry.reborrow().init_value())?;
             }
         }
-        builder.set_update_expression(&(&self.update_expression)[..]);
+        builder.set_update_expression(__checked(&(&self.update_expression)[..])?);
         if let ::std::option::Option::Some(value) = &self.condition_expression {
-            builder.set_condition_expression(&(value)[..]);
+            builder.set_condition_expression(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.expression_attribute_names {
             {
-                let mut list = builder.reborrow().init_expression_attribute_names(list_len((value).len())?);
+                let mut list = builder.reborrow().init_expression_attribute_names(__list_len((value).len())?);
                 for (index0, (key, item0)) in (value).iter().enumerate() {
                     let mut entry = list.reborrow().get(index0 as u32);
-                    entry.set_key(&key[..]);
-                    entry.set_value(&(item0)[..]);
+                    entry.set_key(__checked(&key[..])?);
+                    entry.set_value(__checked(&(item0)[..])?);
                 }
             }
         }
         if let ::std::option::Option::Some(value) = &self.expression_attribute_values {
             {
-                let mut list = builder.reborrow().init_expression_attribute_values(list_len((value).len())?);
+                let mut list = builder.reborrow().init_expression_attribute_values(__list_len((value).len())?);
                 for (index0, (key, item0)) in (value).iter().enumerate() {
                     let mut entry = list.reborrow().get(index0 as u32);
-                    entry.set_key(&key[..]);
+                    entry.set_key(__checked(&key[..])?);
                     (item0).write_to(entry.reborrow().init_value())?;
                 }
             }
@@ -3959,11 +3994,14 @@ impl Update {
 
 /// Default: the first variant, `condition_check`, holding its value's default.
 #[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize, ::schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
 pub enum TransactWriteItem {
+    #[serde(rename = "condition_check")]
     ConditionCheck(ConditionCheck),
+    #[serde(rename = "put")]
     Put(Put),
+    #[serde(rename = "delete")]
     Delete(Delete),
+    #[serde(rename = "update")]
     Update(Update),
 }
 
@@ -4020,17 +4058,17 @@ impl CancellationReason {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::cancellation_reason::Builder<'_>) -> ::capnp::Result<()> {
         if let ::std::option::Option::Some(value) = &self.code {
-            builder.set_code(&(value)[..]);
+            builder.set_code(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.message {
-            builder.set_message(&(value)[..]);
+            builder.set_message(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.item {
             {
-                let mut list = builder.reborrow().init_item(list_len((value).len())?);
+                let mut list = builder.reborrow().init_item(__list_len((value).len())?);
                 for (index0, (key, item0)) in (value).iter().enumerate() {
                     let mut entry = list.reborrow().get(index0 as u32);
-                    entry.set_key(&key[..]);
+                    entry.set_key(__checked(&key[..])?);
                     (item0).write_to(entry.reborrow().init_value())?;
                 }
             }
@@ -4065,10 +4103,10 @@ impl BatchStatementRequest {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::batch_statement_request::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_statement(&(&self.statement)[..]);
+        builder.set_statement(__checked(&(&self.statement)[..])?);
         if let ::std::option::Option::Some(value) = &self.parameters {
             {
-                let mut list = builder.reborrow().init_parameters(list_len((value).len())?);
+                let mut list = builder.reborrow().init_parameters(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
                     item0.write_to(list.reborrow().get(index0 as u32))?;
                 }
@@ -4089,7 +4127,7 @@ impl BatchStatementRequest {
     pub fn read_from(reader: cap::batch_statement_request::Reader<'_>) -> ::capnp::Result<Self> {
         Ok(Self {
             statement: reader.get_statement()?.to_string()?,
-            parameters: if reader.has_parameters() { ::std::option::Option::Some({ let list = reader.get_parameters()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(AttributeValue::read_from(item)?); } out }) } else { ::std::option::Option::None },
+            parameters: if reader.has_parameters() { ::std::option::Option::Some({ let list = reader.get_parameters()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(AttributeValue::read_from(item)?); } out }) } else { ::std::option::Option::None },
             consistent_read: match reader.get_consistent_read().which()? { cap::batch_statement_request::consistent_read::None(()) => ::std::option::Option::None, cap::batch_statement_request::consistent_read::Some(value) => ::std::option::Option::Some(value) },
             return_values_on_condition_check_failure: if reader.has_return_values_on_condition_check_failure() { ::std::option::Option::Some(ReturnValuesOnConditionCheckFailure::from(reader.get_return_values_on_condition_check_failure()?.to_str()?)) } else { ::std::option::Option::None },
         })
@@ -4226,14 +4264,14 @@ impl BatchStatementError {
             builder.set_code((value).as_str());
         }
         if let ::std::option::Option::Some(value) = &self.message {
-            builder.set_message(&(value)[..]);
+            builder.set_message(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.item {
             {
-                let mut list = builder.reborrow().init_item(list_len((value).len())?);
+                let mut list = builder.reborrow().init_item(__list_len((value).len())?);
                 for (index0, (key, item0)) in (value).iter().enumerate() {
                     let mut entry = list.reborrow().get(index0 as u32);
-                    entry.set_key(&key[..]);
+                    entry.set_key(__checked(&key[..])?);
                     (item0).write_to(entry.reborrow().init_value())?;
                 }
             }
@@ -4272,14 +4310,14 @@ impl BatchStatementResponse {
             (value).write_to(builder.reborrow().init_error())?;
         }
         if let ::std::option::Option::Some(value) = &self.table_name {
-            builder.set_table_name(&(value)[..]);
+            builder.set_table_name(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.item {
             {
-                let mut list = builder.reborrow().init_item(list_len((value).len())?);
+                let mut list = builder.reborrow().init_item(__list_len((value).len())?);
                 for (index0, (key, item0)) in (value).iter().enumerate() {
                     let mut entry = list.reborrow().get(index0 as u32);
-                    entry.set_key(&key[..]);
+                    entry.set_key(__checked(&key[..])?);
                     (item0).write_to(entry.reborrow().init_value())?;
                 }
             }
@@ -4312,10 +4350,10 @@ impl ParameterizedStatement {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::parameterized_statement::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_statement(&(&self.statement)[..]);
+        builder.set_statement(__checked(&(&self.statement)[..])?);
         if let ::std::option::Option::Some(value) = &self.parameters {
             {
-                let mut list = builder.reborrow().init_parameters(list_len((value).len())?);
+                let mut list = builder.reborrow().init_parameters(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
                     item0.write_to(list.reborrow().get(index0 as u32))?;
                 }
@@ -4332,7 +4370,7 @@ impl ParameterizedStatement {
     pub fn read_from(reader: cap::parameterized_statement::Reader<'_>) -> ::capnp::Result<Self> {
         Ok(Self {
             statement: reader.get_statement()?.to_string()?,
-            parameters: if reader.has_parameters() { ::std::option::Option::Some({ let list = reader.get_parameters()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(AttributeValue::read_from(item)?); } out }) } else { ::std::option::Option::None },
+            parameters: if reader.has_parameters() { ::std::option::Option::Some({ let list = reader.get_parameters()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(AttributeValue::read_from(item)?); } out }) } else { ::std::option::Option::None },
             return_values_on_condition_check_failure: if reader.has_return_values_on_condition_check_failure() { ::std::option::Option::Some(ReturnValuesOnConditionCheckFailure::from(reader.get_return_values_on_condition_check_failure()?.to_str()?)) } else { ::std::option::Option::None },
         })
     }
@@ -4353,10 +4391,10 @@ impl SearchResultItem {
     pub fn write_to(&self, mut builder: cap::search_result_item::Builder<'_>) -> ::capnp::Result<()> {
         if let ::std::option::Option::Some(value) = &self.item {
             {
-                let mut list = builder.reborrow().init_item(list_len((value).len())?);
+                let mut list = builder.reborrow().init_item(__list_len((value).len())?);
                 for (index0, (key, item0)) in (value).iter().enumerate() {
                     let mut entry = list.reborrow().get(index0 as u32);
-                    entry.set_key(&key[..]);
+                    entry.set_key(__checked(&key[..])?);
                     (item0).write_to(entry.reborrow().init_value())?;
                 }
             }
@@ -4386,7 +4424,7 @@ impl Endpoint {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::endpoint::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_address(&(&self.address)[..]);
+        builder.set_address(__checked(&(&self.address)[..])?);
         builder.set_cache_period_in_minutes(*&self.cache_period_in_minutes);
         Ok(())
     }
@@ -4650,10 +4688,10 @@ impl FailureException {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::failure_exception::Builder<'_>) -> ::capnp::Result<()> {
         if let ::std::option::Option::Some(value) = &self.exception_name {
-            builder.set_exception_name(&(value)[..]);
+            builder.set_exception_name(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.exception_description {
-            builder.set_exception_description(&(value)[..]);
+            builder.set_exception_description(__checked(&(value)[..])?);
         }
         Ok(())
     }
@@ -4686,10 +4724,10 @@ impl ContributorInsightsSummary {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::contributor_insights_summary::Builder<'_>) -> ::capnp::Result<()> {
         if let ::std::option::Option::Some(value) = &self.table_name {
-            builder.set_table_name(&(value)[..]);
+            builder.set_table_name(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.index_name {
-            builder.set_index_name(&(value)[..]);
+            builder.set_index_name(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.contributor_insights_status {
             builder.set_contributor_insights_status((value).as_str());
@@ -4946,13 +4984,13 @@ impl KinesisDataStreamDestination {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::kinesis_data_stream_destination::Builder<'_>) -> ::capnp::Result<()> {
         if let ::std::option::Option::Some(value) = &self.stream_arn {
-            builder.set_stream_arn(&(value)[..]);
+            builder.set_stream_arn(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.destination_status {
             builder.set_destination_status((value).as_str());
         }
         if let ::std::option::Option::Some(value) = &self.destination_status_description {
-            builder.set_destination_status_description(&(value)[..]);
+            builder.set_destination_status_description(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.approximate_creation_date_time_precision {
             builder.set_approximate_creation_date_time_precision((value).as_str());
@@ -4989,10 +5027,10 @@ impl ThrottlingReason {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::throttling_reason::Builder<'_>) -> ::capnp::Result<()> {
         if let ::std::option::Option::Some(value) = &self.reason {
-            builder.set_reason(&(value)[..]);
+            builder.set_reason(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.resource {
-            builder.set_resource(&(value)[..]);
+            builder.set_resource(__checked(&(value)[..])?);
         }
         Ok(())
     }
@@ -5226,7 +5264,7 @@ impl SseSpecification {
             builder.set_sse_type((value).as_str());
         }
         if let ::std::option::Option::Some(value) = &self.kms_master_key_id {
-            builder.set_kms_master_key_id(&(value)[..]);
+            builder.set_kms_master_key_id(__checked(&(value)[..])?);
         }
         Ok(())
     }
@@ -5268,7 +5306,7 @@ impl SseDescription {
             builder.set_sse_type((value).as_str());
         }
         if let ::std::option::Option::Some(value) = &self.kms_master_key_arn {
-            builder.set_kms_master_key_arn(&(value)[..]);
+            builder.set_kms_master_key_arn(__checked(&(value)[..])?);
         }
         match &self.inaccessible_encryption_date_time {
             ::std::option::Option::None => builder.reborrow().init_inaccessible_encryption_date_time().set_none(()),
@@ -5670,7 +5708,7 @@ impl VectorAttributeDefinition {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::vector_attribute_definition::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_attribute_name(&(&self.attribute_name)[..]);
+        builder.set_attribute_name(__checked(&(&self.attribute_name)[..])?);
         Ok(())
     }
 
@@ -5694,7 +5732,7 @@ impl SearchSchemaElement {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::search_schema_element::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_attribute_name(&(&self.attribute_name)[..]);
+        builder.set_attribute_name(__checked(&(&self.attribute_name)[..])?);
         builder.set_search_schema_element_type((&self.search_schema_element_type).as_str());
         Ok(())
     }
@@ -5728,13 +5766,13 @@ impl VectorIndex {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::vector_index::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_index_name(&(&self.index_name)[..]);
+        builder.set_index_name(__checked(&(&self.index_name)[..])?);
         if let ::std::option::Option::Some(value) = &self.vector_attribute {
             (value).write_to(builder.reborrow().init_vector_attribute())?;
         }
         if let ::std::option::Option::Some(value) = &self.search_schema {
             {
-                let mut list = builder.reborrow().init_search_schema(list_len((value).len())?);
+                let mut list = builder.reborrow().init_search_schema(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
                     item0.write_to(list.reborrow().get(index0 as u32))?;
                 }
@@ -5754,7 +5792,7 @@ impl VectorIndex {
         Ok(Self {
             index_name: reader.get_index_name()?.to_string()?,
             vector_attribute: if reader.has_vector_attribute() { ::std::option::Option::Some(VectorAttributeDefinition::read_from(reader.get_vector_attribute()?)?) } else { ::std::option::Option::None },
-            search_schema: if reader.has_search_schema() { ::std::option::Option::Some({ let list = reader.get_search_schema()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(SearchSchemaElement::read_from(item)?); } out }) } else { ::std::option::Option::None },
+            search_schema: if reader.has_search_schema() { ::std::option::Option::Some({ let list = reader.get_search_schema()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(SearchSchemaElement::read_from(item)?); } out }) } else { ::std::option::Option::None },
             projection: if reader.has_projection() { ::std::option::Option::Some(Projection::read_from(reader.get_projection()?)?) } else { ::std::option::Option::None },
             dimensions: reader.get_dimensions(),
             distance_function: VectorDistanceFunction::from(reader.get_distance_function()?.to_str()?),
@@ -6022,8 +6060,8 @@ impl BackupDetails {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::backup_details::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_backup_arn(&(&self.backup_arn)[..]);
-        builder.set_backup_name(&(&self.backup_name)[..]);
+        builder.set_backup_arn(__checked(&(&self.backup_arn)[..])?);
+        builder.set_backup_name(__checked(&(&self.backup_name)[..])?);
         match &self.backup_size_bytes {
             ::std::option::Option::None => builder.reborrow().init_backup_size_bytes().set_none(()),
             ::std::option::Option::Some(value) => builder.reborrow().init_backup_size_bytes().set_some(*value),
@@ -6080,17 +6118,17 @@ impl SourceTableDetails {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::source_table_details::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_table_name(&(&self.table_name)[..]);
-        builder.set_table_id(&(&self.table_id)[..]);
+        builder.set_table_name(__checked(&(&self.table_name)[..])?);
+        builder.set_table_id(__checked(&(&self.table_id)[..])?);
         if let ::std::option::Option::Some(value) = &self.table_arn {
-            builder.set_table_arn(&(value)[..]);
+            builder.set_table_arn(__checked(&(value)[..])?);
         }
         match &self.table_size_bytes {
             ::std::option::Option::None => builder.reborrow().init_table_size_bytes().set_none(()),
             ::std::option::Option::Some(value) => builder.reborrow().init_table_size_bytes().set_some(*value),
         }
         {
-            let mut list = builder.reborrow().init_key_schema(list_len((&self.key_schema).len())?);
+            let mut list = builder.reborrow().init_key_schema(__list_len((&self.key_schema).len())?);
             for (index0, item0) in (&self.key_schema).iter().enumerate() {
                 item0.write_to(list.reborrow().get(index0 as u32))?;
             }
@@ -6120,7 +6158,7 @@ impl SourceTableDetails {
             table_id: reader.get_table_id()?.to_string()?,
             table_arn: if reader.has_table_arn() { ::std::option::Option::Some(reader.get_table_arn()?.to_string()?) } else { ::std::option::Option::None },
             table_size_bytes: match reader.get_table_size_bytes().which()? { cap::source_table_details::table_size_bytes::None(()) => ::std::option::Option::None, cap::source_table_details::table_size_bytes::Some(value) => ::std::option::Option::Some(value) },
-            key_schema: { let list = reader.get_key_schema()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(KeySchemaElement::read_from(item)?); } out },
+            key_schema: { let list = reader.get_key_schema()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(KeySchemaElement::read_from(item)?); } out },
             table_creation_date_time: reader.get_table_creation_date_time(),
             provisioned_throughput: if reader.has_provisioned_throughput() { ::std::option::Option::Some(ProvisionedThroughput::read_from(reader.get_provisioned_throughput()?)?) } else { ::std::option::Option::None },
             on_demand_throughput: if reader.has_on_demand_throughput() { ::std::option::Option::Some(OnDemandThroughput::read_from(reader.get_on_demand_throughput()?)?) } else { ::std::option::Option::None },
@@ -6146,11 +6184,11 @@ impl LocalSecondaryIndexInfo {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::local_secondary_index_info::Builder<'_>) -> ::capnp::Result<()> {
         if let ::std::option::Option::Some(value) = &self.index_name {
-            builder.set_index_name(&(value)[..]);
+            builder.set_index_name(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.key_schema {
             {
-                let mut list = builder.reborrow().init_key_schema(list_len((value).len())?);
+                let mut list = builder.reborrow().init_key_schema(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
                     item0.write_to(list.reborrow().get(index0 as u32))?;
                 }
@@ -6167,7 +6205,7 @@ impl LocalSecondaryIndexInfo {
     pub fn read_from(reader: cap::local_secondary_index_info::Reader<'_>) -> ::capnp::Result<Self> {
         Ok(Self {
             index_name: if reader.has_index_name() { ::std::option::Option::Some(reader.get_index_name()?.to_string()?) } else { ::std::option::Option::None },
-            key_schema: if reader.has_key_schema() { ::std::option::Option::Some({ let list = reader.get_key_schema()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(KeySchemaElement::read_from(item)?); } out }) } else { ::std::option::Option::None },
+            key_schema: if reader.has_key_schema() { ::std::option::Option::Some({ let list = reader.get_key_schema()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(KeySchemaElement::read_from(item)?); } out }) } else { ::std::option::Option::None },
             projection: if reader.has_projection() { ::std::option::Option::Some(Projection::read_from(reader.get_projection()?)?) } else { ::std::option::Option::None },
         })
     }
@@ -6193,11 +6231,11 @@ impl GlobalSecondaryIndexInfo {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::global_secondary_index_info::Builder<'_>) -> ::capnp::Result<()> {
         if let ::std::option::Option::Some(value) = &self.index_name {
-            builder.set_index_name(&(value)[..]);
+            builder.set_index_name(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.key_schema {
             {
-                let mut list = builder.reborrow().init_key_schema(list_len((value).len())?);
+                let mut list = builder.reborrow().init_key_schema(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
                     item0.write_to(list.reborrow().get(index0 as u32))?;
                 }
@@ -6220,7 +6258,7 @@ impl GlobalSecondaryIndexInfo {
     pub fn read_from(reader: cap::global_secondary_index_info::Reader<'_>) -> ::capnp::Result<Self> {
         Ok(Self {
             index_name: if reader.has_index_name() { ::std::option::Option::Some(reader.get_index_name()?.to_string()?) } else { ::std::option::Option::None },
-            key_schema: if reader.has_key_schema() { ::std::option::Option::Some({ let list = reader.get_key_schema()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(KeySchemaElement::read_from(item)?); } out }) } else { ::std::option::Option::None },
+            key_schema: if reader.has_key_schema() { ::std::option::Option::Some({ let list = reader.get_key_schema()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(KeySchemaElement::read_from(item)?); } out }) } else { ::std::option::Option::None },
             projection: if reader.has_projection() { ::std::option::Option::Some(Projection::read_from(reader.get_projection()?)?) } else { ::std::option::Option::None },
             provisioned_throughput: if reader.has_provisioned_throughput() { ::std::option::Option::Some(ProvisionedThroughput::read_from(reader.get_provisioned_throughput()?)?) } else { ::std::option::Option::None },
             on_demand_throughput: if reader.has_on_demand_throughput() { ::std::option::Option::Some(OnDemandThroughput::read_from(reader.get_on_demand_throughput()?)?) } else { ::std::option::Option::None },
@@ -6250,14 +6288,14 @@ impl VectorIndexInfo {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::vector_index_info::Builder<'_>) -> ::capnp::Result<()> {
         if let ::std::option::Option::Some(value) = &self.index_name {
-            builder.set_index_name(&(value)[..]);
+            builder.set_index_name(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.vector_attribute {
             (value).write_to(builder.reborrow().init_vector_attribute())?;
         }
         if let ::std::option::Option::Some(value) = &self.search_schema {
             {
-                let mut list = builder.reborrow().init_search_schema(list_len((value).len())?);
+                let mut list = builder.reborrow().init_search_schema(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
                     item0.write_to(list.reborrow().get(index0 as u32))?;
                 }
@@ -6282,7 +6320,7 @@ impl VectorIndexInfo {
         Ok(Self {
             index_name: if reader.has_index_name() { ::std::option::Option::Some(reader.get_index_name()?.to_string()?) } else { ::std::option::Option::None },
             vector_attribute: if reader.has_vector_attribute() { ::std::option::Option::Some(VectorAttributeDefinition::read_from(reader.get_vector_attribute()?)?) } else { ::std::option::Option::None },
-            search_schema: if reader.has_search_schema() { ::std::option::Option::Some({ let list = reader.get_search_schema()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(SearchSchemaElement::read_from(item)?); } out }) } else { ::std::option::Option::None },
+            search_schema: if reader.has_search_schema() { ::std::option::Option::Some({ let list = reader.get_search_schema()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(SearchSchemaElement::read_from(item)?); } out }) } else { ::std::option::Option::None },
             projection: if reader.has_projection() { ::std::option::Option::Some(Projection::read_from(reader.get_projection()?)?) } else { ::std::option::Option::None },
             dimensions: match reader.get_dimensions().which()? { cap::vector_index_info::dimensions::None(()) => ::std::option::Option::None, cap::vector_index_info::dimensions::Some(value) => ::std::option::Option::Some(value) },
             distance_function: if reader.has_distance_function() { ::std::option::Option::Some(VectorDistanceFunction::from(reader.get_distance_function()?.to_str()?)) } else { ::std::option::Option::None },
@@ -6314,7 +6352,7 @@ impl SourceTableFeatureDetails {
     pub fn write_to(&self, mut builder: cap::source_table_feature_details::Builder<'_>) -> ::capnp::Result<()> {
         if let ::std::option::Option::Some(value) = &self.local_secondary_indexes {
             {
-                let mut list = builder.reborrow().init_local_secondary_indexes(list_len((value).len())?);
+                let mut list = builder.reborrow().init_local_secondary_indexes(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
                     item0.write_to(list.reborrow().get(index0 as u32))?;
                 }
@@ -6322,7 +6360,7 @@ impl SourceTableFeatureDetails {
         }
         if let ::std::option::Option::Some(value) = &self.global_secondary_indexes {
             {
-                let mut list = builder.reborrow().init_global_secondary_indexes(list_len((value).len())?);
+                let mut list = builder.reborrow().init_global_secondary_indexes(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
                     item0.write_to(list.reborrow().get(index0 as u32))?;
                 }
@@ -6339,7 +6377,7 @@ impl SourceTableFeatureDetails {
         }
         if let ::std::option::Option::Some(value) = &self.vector_indexes {
             {
-                let mut list = builder.reborrow().init_vector_indexes(list_len((value).len())?);
+                let mut list = builder.reborrow().init_vector_indexes(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
                     item0.write_to(list.reborrow().get(index0 as u32))?;
                 }
@@ -6352,12 +6390,12 @@ impl SourceTableFeatureDetails {
     #[allow(unused_variables)]
     pub fn read_from(reader: cap::source_table_feature_details::Reader<'_>) -> ::capnp::Result<Self> {
         Ok(Self {
-            local_secondary_indexes: if reader.has_local_secondary_indexes() { ::std::option::Option::Some({ let list = reader.get_local_secondary_indexes()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(LocalSecondaryIndexInfo::read_from(item)?); } out }) } else { ::std::option::Option::None },
-            global_secondary_indexes: if reader.has_global_secondary_indexes() { ::std::option::Option::Some({ let list = reader.get_global_secondary_indexes()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(GlobalSecondaryIndexInfo::read_from(item)?); } out }) } else { ::std::option::Option::None },
+            local_secondary_indexes: if reader.has_local_secondary_indexes() { ::std::option::Option::Some({ let list = reader.get_local_secondary_indexes()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(LocalSecondaryIndexInfo::read_from(item)?); } out }) } else { ::std::option::Option::None },
+            global_secondary_indexes: if reader.has_global_secondary_indexes() { ::std::option::Option::Some({ let list = reader.get_global_secondary_indexes()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(GlobalSecondaryIndexInfo::read_from(item)?); } out }) } else { ::std::option::Option::None },
             stream_description: if reader.has_stream_description() { ::std::option::Option::Some(StreamSpecification::read_from(reader.get_stream_description()?)?) } else { ::std::option::Option::None },
             time_to_live_description: if reader.has_time_to_live_description() { ::std::option::Option::Some(TimeToLiveDescription::read_from(reader.get_time_to_live_description()?)?) } else { ::std::option::Option::None },
             sse_description: if reader.has_sse_description() { ::std::option::Option::Some(SseDescription::read_from(reader.get_sse_description()?)?) } else { ::std::option::Option::None },
-            vector_indexes: if reader.has_vector_indexes() { ::std::option::Option::Some({ let list = reader.get_vector_indexes()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(VectorIndexInfo::read_from(item)?); } out }) } else { ::std::option::Option::None },
+            vector_indexes: if reader.has_vector_indexes() { ::std::option::Option::Some({ let list = reader.get_vector_indexes()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(VectorIndexInfo::read_from(item)?); } out }) } else { ::std::option::Option::None },
         })
     }
 }
@@ -6432,19 +6470,19 @@ impl BackupSummary {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::backup_summary::Builder<'_>) -> ::capnp::Result<()> {
         if let ::std::option::Option::Some(value) = &self.table_name {
-            builder.set_table_name(&(value)[..]);
+            builder.set_table_name(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.table_id {
-            builder.set_table_id(&(value)[..]);
+            builder.set_table_id(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.table_arn {
-            builder.set_table_arn(&(value)[..]);
+            builder.set_table_arn(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.backup_arn {
-            builder.set_backup_arn(&(value)[..]);
+            builder.set_backup_arn(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.backup_name {
-            builder.set_backup_name(&(value)[..]);
+            builder.set_backup_name(__checked(&(value)[..])?);
         }
         match &self.backup_creation_date_time {
             ::std::option::Option::None => builder.reborrow().init_backup_creation_date_time().set_none(()),
@@ -7179,30 +7217,30 @@ impl FilterSpecification {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::filter_specification::Builder<'_>) -> ::capnp::Result<()> {
         if let ::std::option::Option::Some(value) = &self.filter_expression {
-            builder.set_filter_expression(&(value)[..]);
+            builder.set_filter_expression(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.projection_expression {
-            builder.set_projection_expression(&(value)[..]);
+            builder.set_projection_expression(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.key_condition_expression {
-            builder.set_key_condition_expression(&(value)[..]);
+            builder.set_key_condition_expression(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.expression_attribute_names {
             {
-                let mut list = builder.reborrow().init_expression_attribute_names(list_len((value).len())?);
+                let mut list = builder.reborrow().init_expression_attribute_names(__list_len((value).len())?);
                 for (index0, (key, item0)) in (value).iter().enumerate() {
                     let mut entry = list.reborrow().get(index0 as u32);
-                    entry.set_key(&key[..]);
-                    entry.set_value(&(item0)[..]);
+                    entry.set_key(__checked(&key[..])?);
+                    entry.set_value(__checked(&(item0)[..])?);
                 }
             }
         }
         if let ::std::option::Option::Some(value) = &self.expression_attribute_values {
             {
-                let mut list = builder.reborrow().init_expression_attribute_values(list_len((value).len())?);
+                let mut list = builder.reborrow().init_expression_attribute_values(__list_len((value).len())?);
                 for (index0, (key, item0)) in (value).iter().enumerate() {
                     let mut entry = list.reborrow().get(index0 as u32);
-                    entry.set_key(&key[..]);
+                    entry.set_key(__checked(&key[..])?);
                     (item0).write_to(entry.reborrow().init_value())?;
                 }
             }
@@ -7280,7 +7318,7 @@ impl ExportDescription {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::export_description::Builder<'_>) -> ::capnp::Result<()> {
         if let ::std::option::Option::Some(value) = &self.export_arn {
-            builder.set_export_arn(&(value)[..]);
+            builder.set_export_arn(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.export_status {
             builder.set_export_status((value).as_str());
@@ -7294,41 +7332,41 @@ impl ExportDescription {
             ::std::option::Option::Some(value) => builder.reborrow().init_end_time().set_some(*value),
         }
         if let ::std::option::Option::Some(value) = &self.export_manifest {
-            builder.set_export_manifest(&(value)[..]);
+            builder.set_export_manifest(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.table_arn {
-            builder.set_table_arn(&(value)[..]);
+            builder.set_table_arn(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.table_id {
-            builder.set_table_id(&(value)[..]);
+            builder.set_table_id(__checked(&(value)[..])?);
         }
         match &self.export_time {
             ::std::option::Option::None => builder.reborrow().init_export_time().set_none(()),
             ::std::option::Option::Some(value) => builder.reborrow().init_export_time().set_some(*value),
         }
         if let ::std::option::Option::Some(value) = &self.client_token {
-            builder.set_client_token(&(value)[..]);
+            builder.set_client_token(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.s3_bucket {
-            builder.set_s3_bucket(&(value)[..]);
+            builder.set_s3_bucket(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.s3_bucket_owner {
-            builder.set_s3_bucket_owner(&(value)[..]);
+            builder.set_s3_bucket_owner(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.s3_prefix {
-            builder.set_s3_prefix(&(value)[..]);
+            builder.set_s3_prefix(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.s3_sse_algorithm {
             builder.set_s3_sse_algorithm((value).as_str());
         }
         if let ::std::option::Option::Some(value) = &self.s3_sse_kms_key_id {
-            builder.set_s3_sse_kms_key_id(&(value)[..]);
+            builder.set_s3_sse_kms_key_id(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.failure_code {
-            builder.set_failure_code(&(value)[..]);
+            builder.set_failure_code(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.failure_message {
-            builder.set_failure_message(&(value)[..]);
+            builder.set_failure_message(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.export_format {
             builder.set_export_format((value).as_str());
@@ -7399,7 +7437,7 @@ impl ExportSummary {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::export_summary::Builder<'_>) -> ::capnp::Result<()> {
         if let ::std::option::Option::Some(value) = &self.export_arn {
-            builder.set_export_arn(&(value)[..]);
+            builder.set_export_arn(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.export_status {
             builder.set_export_status((value).as_str());
@@ -7678,11 +7716,11 @@ impl S3BucketSource {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::s3_bucket_source::Builder<'_>) -> ::capnp::Result<()> {
         if let ::std::option::Option::Some(value) = &self.s3_bucket_owner {
-            builder.set_s3_bucket_owner(&(value)[..]);
+            builder.set_s3_bucket_owner(__checked(&(value)[..])?);
         }
-        builder.set_s3_bucket(&(&self.s3_bucket)[..]);
+        builder.set_s3_bucket(__checked(&(&self.s3_bucket)[..])?);
         if let ::std::option::Option::Some(value) = &self.s3_key_prefix {
-            builder.set_s3_key_prefix(&(value)[..]);
+            builder.set_s3_key_prefix(__checked(&(value)[..])?);
         }
         Ok(())
     }
@@ -7712,13 +7750,13 @@ impl CsvOptions {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::csv_options::Builder<'_>) -> ::capnp::Result<()> {
         if let ::std::option::Option::Some(value) = &self.delimiter {
-            builder.set_delimiter(&(value)[..]);
+            builder.set_delimiter(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.header_list {
             {
-                let mut list = builder.reborrow().init_header_list(list_len((value).len())?);
+                let mut list = builder.reborrow().init_header_list(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
-                    list.set(index0 as u32, &item0[..]);
+                    list.set(index0 as u32, __checked(&item0[..])?);
                 }
             }
         }
@@ -7730,7 +7768,7 @@ impl CsvOptions {
     pub fn read_from(reader: cap::csv_options::Reader<'_>) -> ::capnp::Result<Self> {
         Ok(Self {
             delimiter: if reader.has_delimiter() { ::std::option::Option::Some(reader.get_delimiter()?.to_string()?) } else { ::std::option::Option::None },
-            header_list: if reader.has_header_list() { ::std::option::Option::Some({ let list = reader.get_header_list()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(item?.to_string()?); } out }) } else { ::std::option::Option::None },
+            header_list: if reader.has_header_list() { ::std::option::Option::Some({ let list = reader.get_header_list()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(item?.to_string()?); } out }) } else { ::std::option::Option::None },
         })
     }
 }
@@ -7786,15 +7824,15 @@ impl TableCreationParameters {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::table_creation_parameters::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_table_name(&(&self.table_name)[..]);
+        builder.set_table_name(__checked(&(&self.table_name)[..])?);
         {
-            let mut list = builder.reborrow().init_attribute_definitions(list_len((&self.attribute_definitions).len())?);
+            let mut list = builder.reborrow().init_attribute_definitions(__list_len((&self.attribute_definitions).len())?);
             for (index0, item0) in (&self.attribute_definitions).iter().enumerate() {
                 item0.write_to(list.reborrow().get(index0 as u32))?;
             }
         }
         {
-            let mut list = builder.reborrow().init_key_schema(list_len((&self.key_schema).len())?);
+            let mut list = builder.reborrow().init_key_schema(__list_len((&self.key_schema).len())?);
             for (index0, item0) in (&self.key_schema).iter().enumerate() {
                 item0.write_to(list.reborrow().get(index0 as u32))?;
             }
@@ -7813,7 +7851,7 @@ impl TableCreationParameters {
         }
         if let ::std::option::Option::Some(value) = &self.global_secondary_indexes {
             {
-                let mut list = builder.reborrow().init_global_secondary_indexes(list_len((value).len())?);
+                let mut list = builder.reborrow().init_global_secondary_indexes(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
                     item0.write_to(list.reborrow().get(index0 as u32))?;
                 }
@@ -7821,7 +7859,7 @@ impl TableCreationParameters {
         }
         if let ::std::option::Option::Some(value) = &self.vector_indexes {
             {
-                let mut list = builder.reborrow().init_vector_indexes(list_len((value).len())?);
+                let mut list = builder.reborrow().init_vector_indexes(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
                     item0.write_to(list.reborrow().get(index0 as u32))?;
                 }
@@ -7835,14 +7873,14 @@ impl TableCreationParameters {
     pub fn read_from(reader: cap::table_creation_parameters::Reader<'_>) -> ::capnp::Result<Self> {
         Ok(Self {
             table_name: reader.get_table_name()?.to_string()?,
-            attribute_definitions: { let list = reader.get_attribute_definitions()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(AttributeDefinition::read_from(item)?); } out },
-            key_schema: { let list = reader.get_key_schema()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(KeySchemaElement::read_from(item)?); } out },
+            attribute_definitions: { let list = reader.get_attribute_definitions()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(AttributeDefinition::read_from(item)?); } out },
+            key_schema: { let list = reader.get_key_schema()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(KeySchemaElement::read_from(item)?); } out },
             billing_mode: if reader.has_billing_mode() { ::std::option::Option::Some(BillingMode::from(reader.get_billing_mode()?.to_str()?)) } else { ::std::option::Option::None },
             provisioned_throughput: if reader.has_provisioned_throughput() { ::std::option::Option::Some(ProvisionedThroughput::read_from(reader.get_provisioned_throughput()?)?) } else { ::std::option::Option::None },
             on_demand_throughput: if reader.has_on_demand_throughput() { ::std::option::Option::Some(OnDemandThroughput::read_from(reader.get_on_demand_throughput()?)?) } else { ::std::option::Option::None },
             sse_specification: if reader.has_sse_specification() { ::std::option::Option::Some(SseSpecification::read_from(reader.get_sse_specification()?)?) } else { ::std::option::Option::None },
-            global_secondary_indexes: if reader.has_global_secondary_indexes() { ::std::option::Option::Some({ let list = reader.get_global_secondary_indexes()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(GlobalSecondaryIndex::read_from(item)?); } out }) } else { ::std::option::Option::None },
-            vector_indexes: if reader.has_vector_indexes() { ::std::option::Option::Some({ let list = reader.get_vector_indexes()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(VectorIndex::read_from(item)?); } out }) } else { ::std::option::Option::None },
+            global_secondary_indexes: if reader.has_global_secondary_indexes() { ::std::option::Option::Some({ let list = reader.get_global_secondary_indexes()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(GlobalSecondaryIndex::read_from(item)?); } out }) } else { ::std::option::Option::None },
+            vector_indexes: if reader.has_vector_indexes() { ::std::option::Option::Some({ let list = reader.get_vector_indexes()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(VectorIndex::read_from(item)?); } out }) } else { ::std::option::Option::None },
         })
     }
 }
@@ -7894,26 +7932,26 @@ impl ImportTableDescription {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::import_table_description::Builder<'_>) -> ::capnp::Result<()> {
         if let ::std::option::Option::Some(value) = &self.import_arn {
-            builder.set_import_arn(&(value)[..]);
+            builder.set_import_arn(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.import_status {
             builder.set_import_status((value).as_str());
         }
         if let ::std::option::Option::Some(value) = &self.table_arn {
-            builder.set_table_arn(&(value)[..]);
+            builder.set_table_arn(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.table_id {
-            builder.set_table_id(&(value)[..]);
+            builder.set_table_id(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.client_token {
-            builder.set_client_token(&(value)[..]);
+            builder.set_client_token(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.s3_bucket_source {
             (value).write_to(builder.reborrow().init_s3_bucket_source())?;
         }
         builder.set_error_count(*&self.error_count);
         if let ::std::option::Option::Some(value) = &self.cloud_watch_log_group_arn {
-            builder.set_cloud_watch_log_group_arn(&(value)[..]);
+            builder.set_cloud_watch_log_group_arn(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.input_format {
             builder.set_input_format((value).as_str());
@@ -7942,10 +7980,10 @@ impl ImportTableDescription {
         builder.set_processed_item_count(*&self.processed_item_count);
         builder.set_imported_item_count(*&self.imported_item_count);
         if let ::std::option::Option::Some(value) = &self.failure_code {
-            builder.set_failure_code(&(value)[..]);
+            builder.set_failure_code(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.failure_message {
-            builder.set_failure_message(&(value)[..]);
+            builder.set_failure_message(__checked(&(value)[..])?);
         }
         Ok(())
     }
@@ -8005,19 +8043,19 @@ impl ImportSummary {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::import_summary::Builder<'_>) -> ::capnp::Result<()> {
         if let ::std::option::Option::Some(value) = &self.import_arn {
-            builder.set_import_arn(&(value)[..]);
+            builder.set_import_arn(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.import_status {
             builder.set_import_status((value).as_str());
         }
         if let ::std::option::Option::Some(value) = &self.table_arn {
-            builder.set_table_arn(&(value)[..]);
+            builder.set_table_arn(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.s3_bucket_source {
             (value).write_to(builder.reborrow().init_s3_bucket_source())?;
         }
         if let ::std::option::Option::Some(value) = &self.cloud_watch_log_group_arn {
-            builder.set_cloud_watch_log_group_arn(&(value)[..]);
+            builder.set_cloud_watch_log_group_arn(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.input_format {
             builder.set_input_format((value).as_str());
@@ -8328,7 +8366,7 @@ impl Replica {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::replica::Builder<'_>) -> ::capnp::Result<()> {
         if let ::std::option::Option::Some(value) = &self.region_name {
-            builder.set_region_name(&(value)[..]);
+            builder.set_region_name(__checked(&(value)[..])?);
         }
         Ok(())
     }
@@ -8494,7 +8532,7 @@ impl ReplicaGlobalSecondaryIndexDescription {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::replica_global_secondary_index_description::Builder<'_>) -> ::capnp::Result<()> {
         if let ::std::option::Option::Some(value) = &self.index_name {
-            builder.set_index_name(&(value)[..]);
+            builder.set_index_name(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.provisioned_throughput_override {
             (value).write_to(builder.reborrow().init_provisioned_throughput_override())?;
@@ -8558,22 +8596,22 @@ impl ReplicaDescription {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::replica_description::Builder<'_>) -> ::capnp::Result<()> {
         if let ::std::option::Option::Some(value) = &self.region_name {
-            builder.set_region_name(&(value)[..]);
+            builder.set_region_name(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.replica_status {
             builder.set_replica_status((value).as_str());
         }
         if let ::std::option::Option::Some(value) = &self.replica_arn {
-            builder.set_replica_arn(&(value)[..]);
+            builder.set_replica_arn(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.replica_status_description {
-            builder.set_replica_status_description(&(value)[..]);
+            builder.set_replica_status_description(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.replica_status_percent_progress {
-            builder.set_replica_status_percent_progress(&(value)[..]);
+            builder.set_replica_status_percent_progress(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.kms_master_key_id {
-            builder.set_kms_master_key_id(&(value)[..]);
+            builder.set_kms_master_key_id(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.provisioned_throughput_override {
             (value).write_to(builder.reborrow().init_provisioned_throughput_override())?;
@@ -8586,7 +8624,7 @@ impl ReplicaDescription {
         }
         if let ::std::option::Option::Some(value) = &self.global_secondary_indexes {
             {
-                let mut list = builder.reborrow().init_global_secondary_indexes(list_len((value).len())?);
+                let mut list = builder.reborrow().init_global_secondary_indexes(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
                     item0.write_to(list.reborrow().get(index0 as u32))?;
                 }
@@ -8618,7 +8656,7 @@ impl ReplicaDescription {
             provisioned_throughput_override: if reader.has_provisioned_throughput_override() { ::std::option::Option::Some(ProvisionedThroughputOverride::read_from(reader.get_provisioned_throughput_override()?)?) } else { ::std::option::Option::None },
             on_demand_throughput_override: if reader.has_on_demand_throughput_override() { ::std::option::Option::Some(OnDemandThroughputOverride::read_from(reader.get_on_demand_throughput_override()?)?) } else { ::std::option::Option::None },
             warm_throughput: if reader.has_warm_throughput() { ::std::option::Option::Some(TableWarmThroughputDescription::read_from(reader.get_warm_throughput()?)?) } else { ::std::option::Option::None },
-            global_secondary_indexes: if reader.has_global_secondary_indexes() { ::std::option::Option::Some({ let list = reader.get_global_secondary_indexes()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(ReplicaGlobalSecondaryIndexDescription::read_from(item)?); } out }) } else { ::std::option::Option::None },
+            global_secondary_indexes: if reader.has_global_secondary_indexes() { ::std::option::Option::Some({ let list = reader.get_global_secondary_indexes()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(ReplicaGlobalSecondaryIndexDescription::read_from(item)?); } out }) } else { ::std::option::Option::None },
             replica_inaccessible_date_time: match reader.get_replica_inaccessible_date_time().which()? { cap::replica_description::replica_inaccessible_date_time::None(()) => ::std::option::Option::None, cap::replica_description::replica_inaccessible_date_time::Some(value) => ::std::option::Option::Some(value) },
             replica_table_class_summary: if reader.has_replica_table_class_summary() { ::std::option::Option::Some(TableClassSummary::read_from(reader.get_replica_table_class_summary()?)?) } else { ::std::option::Option::None },
             global_table_settings_replication_mode: if reader.has_global_table_settings_replication_mode() { ::std::option::Option::Some(GlobalTableSettingsReplicationMode::from(reader.get_global_table_settings_replication_mode()?.to_str()?)) } else { ::std::option::Option::None },
@@ -8648,14 +8686,14 @@ impl GlobalTableDescription {
     pub fn write_to(&self, mut builder: cap::global_table_description::Builder<'_>) -> ::capnp::Result<()> {
         if let ::std::option::Option::Some(value) = &self.replication_group {
             {
-                let mut list = builder.reborrow().init_replication_group(list_len((value).len())?);
+                let mut list = builder.reborrow().init_replication_group(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
                     item0.write_to(list.reborrow().get(index0 as u32))?;
                 }
             }
         }
         if let ::std::option::Option::Some(value) = &self.global_table_arn {
-            builder.set_global_table_arn(&(value)[..]);
+            builder.set_global_table_arn(__checked(&(value)[..])?);
         }
         match &self.creation_date_time {
             ::std::option::Option::None => builder.reborrow().init_creation_date_time().set_none(()),
@@ -8665,7 +8703,7 @@ impl GlobalTableDescription {
             builder.set_global_table_status((value).as_str());
         }
         if let ::std::option::Option::Some(value) = &self.global_table_name {
-            builder.set_global_table_name(&(value)[..]);
+            builder.set_global_table_name(__checked(&(value)[..])?);
         }
         Ok(())
     }
@@ -8674,7 +8712,7 @@ impl GlobalTableDescription {
     #[allow(unused_variables)]
     pub fn read_from(reader: cap::global_table_description::Reader<'_>) -> ::capnp::Result<Self> {
         Ok(Self {
-            replication_group: if reader.has_replication_group() { ::std::option::Option::Some({ let list = reader.get_replication_group()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(ReplicaDescription::read_from(item)?); } out }) } else { ::std::option::Option::None },
+            replication_group: if reader.has_replication_group() { ::std::option::Option::Some({ let list = reader.get_replication_group()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(ReplicaDescription::read_from(item)?); } out }) } else { ::std::option::Option::None },
             global_table_arn: if reader.has_global_table_arn() { ::std::option::Option::Some(reader.get_global_table_arn()?.to_string()?) } else { ::std::option::Option::None },
             creation_date_time: match reader.get_creation_date_time().which()? { cap::global_table_description::creation_date_time::None(()) => ::std::option::Option::None, cap::global_table_description::creation_date_time::Some(value) => ::std::option::Option::Some(value) },
             global_table_status: if reader.has_global_table_status() { ::std::option::Option::Some(GlobalTableStatus::from(reader.get_global_table_status()?.to_str()?)) } else { ::std::option::Option::None },
@@ -8697,11 +8735,11 @@ impl GlobalTable {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::global_table::Builder<'_>) -> ::capnp::Result<()> {
         if let ::std::option::Option::Some(value) = &self.global_table_name {
-            builder.set_global_table_name(&(value)[..]);
+            builder.set_global_table_name(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.replication_group {
             {
-                let mut list = builder.reborrow().init_replication_group(list_len((value).len())?);
+                let mut list = builder.reborrow().init_replication_group(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
                     item0.write_to(list.reborrow().get(index0 as u32))?;
                 }
@@ -8715,7 +8753,7 @@ impl GlobalTable {
     pub fn read_from(reader: cap::global_table::Reader<'_>) -> ::capnp::Result<Self> {
         Ok(Self {
             global_table_name: if reader.has_global_table_name() { ::std::option::Option::Some(reader.get_global_table_name()?.to_string()?) } else { ::std::option::Option::None },
-            replication_group: if reader.has_replication_group() { ::std::option::Option::Some({ let list = reader.get_replication_group()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(Replica::read_from(item)?); } out }) } else { ::std::option::Option::None },
+            replication_group: if reader.has_replication_group() { ::std::option::Option::Some({ let list = reader.get_replication_group()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(Replica::read_from(item)?); } out }) } else { ::std::option::Option::None },
         })
     }
 }
@@ -8730,7 +8768,7 @@ impl CreateReplicaAction {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::create_replica_action::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_region_name(&(&self.region_name)[..]);
+        builder.set_region_name(__checked(&(&self.region_name)[..])?);
         Ok(())
     }
 
@@ -8753,7 +8791,7 @@ impl DeleteReplicaAction {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::delete_replica_action::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_region_name(&(&self.region_name)[..]);
+        builder.set_region_name(__checked(&(&self.region_name)[..])?);
         Ok(())
     }
 
@@ -8770,9 +8808,10 @@ impl DeleteReplicaAction {
 ///
 /// Default: the first variant, `create`, holding its value's default.
 #[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize, ::schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
 pub enum ReplicaUpdate {
+    #[serde(rename = "create")]
     Create(CreateReplicaAction),
+    #[serde(rename = "delete")]
     Delete(DeleteReplicaAction),
 }
 
@@ -8866,7 +8905,7 @@ impl AutoScalingPolicyDescription {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::auto_scaling_policy_description::Builder<'_>) -> ::capnp::Result<()> {
         if let ::std::option::Option::Some(value) = &self.policy_name {
-            builder.set_policy_name(&(value)[..]);
+            builder.set_policy_name(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.target_tracking_scaling_policy_configuration {
             (value).write_to(builder.reborrow().init_target_tracking_scaling_policy_configuration())?;
@@ -8916,11 +8955,11 @@ impl AutoScalingSettingsDescription {
             ::std::option::Option::Some(value) => builder.reborrow().init_auto_scaling_disabled().set_some(*value),
         }
         if let ::std::option::Option::Some(value) = &self.auto_scaling_role_arn {
-            builder.set_auto_scaling_role_arn(&(value)[..]);
+            builder.set_auto_scaling_role_arn(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.scaling_policies {
             {
-                let mut list = builder.reborrow().init_scaling_policies(list_len((value).len())?);
+                let mut list = builder.reborrow().init_scaling_policies(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
                     item0.write_to(list.reborrow().get(index0 as u32))?;
                 }
@@ -8937,7 +8976,7 @@ impl AutoScalingSettingsDescription {
             maximum_units: match reader.get_maximum_units().which()? { cap::auto_scaling_settings_description::maximum_units::None(()) => ::std::option::Option::None, cap::auto_scaling_settings_description::maximum_units::Some(value) => ::std::option::Option::Some(value) },
             auto_scaling_disabled: match reader.get_auto_scaling_disabled().which()? { cap::auto_scaling_settings_description::auto_scaling_disabled::None(()) => ::std::option::Option::None, cap::auto_scaling_settings_description::auto_scaling_disabled::Some(value) => ::std::option::Option::Some(value) },
             auto_scaling_role_arn: if reader.has_auto_scaling_role_arn() { ::std::option::Option::Some(reader.get_auto_scaling_role_arn()?.to_string()?) } else { ::std::option::Option::None },
-            scaling_policies: if reader.has_scaling_policies() { ::std::option::Option::Some({ let list = reader.get_scaling_policies()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(AutoScalingPolicyDescription::read_from(item)?); } out }) } else { ::std::option::Option::None },
+            scaling_policies: if reader.has_scaling_policies() { ::std::option::Option::Some({ let list = reader.get_scaling_policies()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(AutoScalingPolicyDescription::read_from(item)?); } out }) } else { ::std::option::Option::None },
         })
     }
 }
@@ -9002,7 +9041,7 @@ impl AutoScalingPolicyUpdate {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::auto_scaling_policy_update::Builder<'_>) -> ::capnp::Result<()> {
         if let ::std::option::Option::Some(value) = &self.policy_name {
-            builder.set_policy_name(&(value)[..]);
+            builder.set_policy_name(__checked(&(value)[..])?);
         }
         (&self.target_tracking_scaling_policy_configuration).write_to(builder.reborrow().init_target_tracking_scaling_policy_configuration())?;
         Ok(())
@@ -9033,7 +9072,7 @@ impl GlobalTableGlobalSecondaryIndexSettingsUpdate {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::global_table_global_secondary_index_settings_update::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_index_name(&(&self.index_name)[..]);
+        builder.set_index_name(__checked(&(&self.index_name)[..])?);
         match &self.provisioned_write_capacity_units {
             ::std::option::Option::None => builder.reborrow().init_provisioned_write_capacity_units().set_none(()),
             ::std::option::Option::Some(value) => builder.reborrow().init_provisioned_write_capacity_units().set_some(*value),
@@ -9087,7 +9126,7 @@ impl AutoScalingSettingsUpdate {
             ::std::option::Option::Some(value) => builder.reborrow().init_auto_scaling_disabled().set_some(*value),
         }
         if let ::std::option::Option::Some(value) = &self.auto_scaling_role_arn {
-            builder.set_auto_scaling_role_arn(&(value)[..]);
+            builder.set_auto_scaling_role_arn(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.scaling_policy_update {
             (value).write_to(builder.reborrow().init_scaling_policy_update())?;
@@ -9128,7 +9167,7 @@ impl ReplicaGlobalSecondaryIndexSettingsDescription {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::replica_global_secondary_index_settings_description::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_index_name(&(&self.index_name)[..]);
+        builder.set_index_name(__checked(&(&self.index_name)[..])?);
         if let ::std::option::Option::Some(value) = &self.index_status {
             builder.set_index_status((value).as_str());
         }
@@ -9189,7 +9228,7 @@ impl ReplicaSettingsDescription {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::replica_settings_description::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_region_name(&(&self.region_name)[..]);
+        builder.set_region_name(__checked(&(&self.region_name)[..])?);
         if let ::std::option::Option::Some(value) = &self.replica_status {
             builder.set_replica_status((value).as_str());
         }
@@ -9212,7 +9251,7 @@ impl ReplicaSettingsDescription {
         }
         if let ::std::option::Option::Some(value) = &self.replica_global_secondary_index_settings {
             {
-                let mut list = builder.reborrow().init_replica_global_secondary_index_settings(list_len((value).len())?);
+                let mut list = builder.reborrow().init_replica_global_secondary_index_settings(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
                     item0.write_to(list.reborrow().get(index0 as u32))?;
                 }
@@ -9235,7 +9274,7 @@ impl ReplicaSettingsDescription {
             replica_provisioned_read_capacity_auto_scaling_settings: if reader.has_replica_provisioned_read_capacity_auto_scaling_settings() { ::std::option::Option::Some(AutoScalingSettingsDescription::read_from(reader.get_replica_provisioned_read_capacity_auto_scaling_settings()?)?) } else { ::std::option::Option::None },
             replica_provisioned_write_capacity_units: match reader.get_replica_provisioned_write_capacity_units().which()? { cap::replica_settings_description::replica_provisioned_write_capacity_units::None(()) => ::std::option::Option::None, cap::replica_settings_description::replica_provisioned_write_capacity_units::Some(value) => ::std::option::Option::Some(value) },
             replica_provisioned_write_capacity_auto_scaling_settings: if reader.has_replica_provisioned_write_capacity_auto_scaling_settings() { ::std::option::Option::Some(AutoScalingSettingsDescription::read_from(reader.get_replica_provisioned_write_capacity_auto_scaling_settings()?)?) } else { ::std::option::Option::None },
-            replica_global_secondary_index_settings: if reader.has_replica_global_secondary_index_settings() { ::std::option::Option::Some({ let list = reader.get_replica_global_secondary_index_settings()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(ReplicaGlobalSecondaryIndexSettingsDescription::read_from(item)?); } out }) } else { ::std::option::Option::None },
+            replica_global_secondary_index_settings: if reader.has_replica_global_secondary_index_settings() { ::std::option::Option::Some({ let list = reader.get_replica_global_secondary_index_settings()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(ReplicaGlobalSecondaryIndexSettingsDescription::read_from(item)?); } out }) } else { ::std::option::Option::None },
             replica_table_class_summary: if reader.has_replica_table_class_summary() { ::std::option::Option::Some(TableClassSummary::read_from(reader.get_replica_table_class_summary()?)?) } else { ::std::option::Option::None },
         })
     }
@@ -9255,7 +9294,7 @@ impl ReplicaGlobalSecondaryIndexSettingsUpdate {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::replica_global_secondary_index_settings_update::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_index_name(&(&self.index_name)[..]);
+        builder.set_index_name(__checked(&(&self.index_name)[..])?);
         match &self.provisioned_read_capacity_units {
             ::std::option::Option::None => builder.reborrow().init_provisioned_read_capacity_units().set_none(()),
             ::std::option::Option::Some(value) => builder.reborrow().init_provisioned_read_capacity_units().set_some(*value),
@@ -9295,7 +9334,7 @@ impl ReplicaSettingsUpdate {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::replica_settings_update::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_region_name(&(&self.region_name)[..]);
+        builder.set_region_name(__checked(&(&self.region_name)[..])?);
         match &self.replica_provisioned_read_capacity_units {
             ::std::option::Option::None => builder.reborrow().init_replica_provisioned_read_capacity_units().set_none(()),
             ::std::option::Option::Some(value) => builder.reborrow().init_replica_provisioned_read_capacity_units().set_some(*value),
@@ -9305,7 +9344,7 @@ impl ReplicaSettingsUpdate {
         }
         if let ::std::option::Option::Some(value) = &self.replica_global_secondary_index_settings_update {
             {
-                let mut list = builder.reborrow().init_replica_global_secondary_index_settings_update(list_len((value).len())?);
+                let mut list = builder.reborrow().init_replica_global_secondary_index_settings_update(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
                     item0.write_to(list.reborrow().get(index0 as u32))?;
                 }
@@ -9324,7 +9363,7 @@ impl ReplicaSettingsUpdate {
             region_name: reader.get_region_name()?.to_string()?,
             replica_provisioned_read_capacity_units: match reader.get_replica_provisioned_read_capacity_units().which()? { cap::replica_settings_update::replica_provisioned_read_capacity_units::None(()) => ::std::option::Option::None, cap::replica_settings_update::replica_provisioned_read_capacity_units::Some(value) => ::std::option::Option::Some(value) },
             replica_provisioned_read_capacity_auto_scaling_settings_update: if reader.has_replica_provisioned_read_capacity_auto_scaling_settings_update() { ::std::option::Option::Some(AutoScalingSettingsUpdate::read_from(reader.get_replica_provisioned_read_capacity_auto_scaling_settings_update()?)?) } else { ::std::option::Option::None },
-            replica_global_secondary_index_settings_update: if reader.has_replica_global_secondary_index_settings_update() { ::std::option::Option::Some({ let list = reader.get_replica_global_secondary_index_settings_update()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(ReplicaGlobalSecondaryIndexSettingsUpdate::read_from(item)?); } out }) } else { ::std::option::Option::None },
+            replica_global_secondary_index_settings_update: if reader.has_replica_global_secondary_index_settings_update() { ::std::option::Option::Some({ let list = reader.get_replica_global_secondary_index_settings_update()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(ReplicaGlobalSecondaryIndexSettingsUpdate::read_from(item)?); } out }) } else { ::std::option::Option::None },
             replica_table_class: if reader.has_replica_table_class() { ::std::option::Option::Some(TableClass::from(reader.get_replica_table_class()?.to_str()?)) } else { ::std::option::Option::None },
         })
     }
@@ -9348,7 +9387,7 @@ impl ReplicaGlobalSecondaryIndexAutoScalingDescription {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::replica_global_secondary_index_auto_scaling_description::Builder<'_>) -> ::capnp::Result<()> {
         if let ::std::option::Option::Some(value) = &self.index_name {
-            builder.set_index_name(&(value)[..]);
+            builder.set_index_name(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.index_status {
             builder.set_index_status((value).as_str());
@@ -9394,11 +9433,11 @@ impl ReplicaAutoScalingDescription {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::replica_auto_scaling_description::Builder<'_>) -> ::capnp::Result<()> {
         if let ::std::option::Option::Some(value) = &self.region_name {
-            builder.set_region_name(&(value)[..]);
+            builder.set_region_name(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.global_secondary_indexes {
             {
-                let mut list = builder.reborrow().init_global_secondary_indexes(list_len((value).len())?);
+                let mut list = builder.reborrow().init_global_secondary_indexes(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
                     item0.write_to(list.reborrow().get(index0 as u32))?;
                 }
@@ -9421,7 +9460,7 @@ impl ReplicaAutoScalingDescription {
     pub fn read_from(reader: cap::replica_auto_scaling_description::Reader<'_>) -> ::capnp::Result<Self> {
         Ok(Self {
             region_name: if reader.has_region_name() { ::std::option::Option::Some(reader.get_region_name()?.to_string()?) } else { ::std::option::Option::None },
-            global_secondary_indexes: if reader.has_global_secondary_indexes() { ::std::option::Option::Some({ let list = reader.get_global_secondary_indexes()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(ReplicaGlobalSecondaryIndexAutoScalingDescription::read_from(item)?); } out }) } else { ::std::option::Option::None },
+            global_secondary_indexes: if reader.has_global_secondary_indexes() { ::std::option::Option::Some({ let list = reader.get_global_secondary_indexes()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(ReplicaGlobalSecondaryIndexAutoScalingDescription::read_from(item)?); } out }) } else { ::std::option::Option::None },
             replica_provisioned_read_capacity_auto_scaling_settings: if reader.has_replica_provisioned_read_capacity_auto_scaling_settings() { ::std::option::Option::Some(AutoScalingSettingsDescription::read_from(reader.get_replica_provisioned_read_capacity_auto_scaling_settings()?)?) } else { ::std::option::Option::None },
             replica_provisioned_write_capacity_auto_scaling_settings: if reader.has_replica_provisioned_write_capacity_auto_scaling_settings() { ::std::option::Option::Some(AutoScalingSettingsDescription::read_from(reader.get_replica_provisioned_write_capacity_auto_scaling_settings()?)?) } else { ::std::option::Option::None },
             replica_status: if reader.has_replica_status() { ::std::option::Option::Some(ReplicaStatus::from(reader.get_replica_status()?.to_str()?)) } else { ::std::option::Option::None },
@@ -9445,14 +9484,14 @@ impl TableAutoScalingDescription {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::table_auto_scaling_description::Builder<'_>) -> ::capnp::Result<()> {
         if let ::std::option::Option::Some(value) = &self.table_name {
-            builder.set_table_name(&(value)[..]);
+            builder.set_table_name(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.table_status {
             builder.set_table_status((value).as_str());
         }
         if let ::std::option::Option::Some(value) = &self.replicas {
             {
-                let mut list = builder.reborrow().init_replicas(list_len((value).len())?);
+                let mut list = builder.reborrow().init_replicas(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
                     item0.write_to(list.reborrow().get(index0 as u32))?;
                 }
@@ -9467,7 +9506,7 @@ impl TableAutoScalingDescription {
         Ok(Self {
             table_name: if reader.has_table_name() { ::std::option::Option::Some(reader.get_table_name()?.to_string()?) } else { ::std::option::Option::None },
             table_status: if reader.has_table_status() { ::std::option::Option::Some(TableStatus::from(reader.get_table_status()?.to_str()?)) } else { ::std::option::Option::None },
-            replicas: if reader.has_replicas() { ::std::option::Option::Some({ let list = reader.get_replicas()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(ReplicaAutoScalingDescription::read_from(item)?); } out }) } else { ::std::option::Option::None },
+            replicas: if reader.has_replicas() { ::std::option::Option::Some({ let list = reader.get_replicas()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(ReplicaAutoScalingDescription::read_from(item)?); } out }) } else { ::std::option::Option::None },
         })
     }
 }
@@ -9486,7 +9525,7 @@ impl GlobalSecondaryIndexAutoScalingUpdate {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::global_secondary_index_auto_scaling_update::Builder<'_>) -> ::capnp::Result<()> {
         if let ::std::option::Option::Some(value) = &self.index_name {
-            builder.set_index_name(&(value)[..]);
+            builder.set_index_name(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.provisioned_write_capacity_auto_scaling_update {
             (value).write_to(builder.reborrow().init_provisioned_write_capacity_auto_scaling_update())?;
@@ -9518,7 +9557,7 @@ impl ReplicaGlobalSecondaryIndexAutoScalingUpdate {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::replica_global_secondary_index_auto_scaling_update::Builder<'_>) -> ::capnp::Result<()> {
         if let ::std::option::Option::Some(value) = &self.index_name {
-            builder.set_index_name(&(value)[..]);
+            builder.set_index_name(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.provisioned_read_capacity_auto_scaling_update {
             (value).write_to(builder.reborrow().init_provisioned_read_capacity_auto_scaling_update())?;
@@ -9550,10 +9589,10 @@ impl ReplicaAutoScalingUpdate {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::replica_auto_scaling_update::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_region_name(&(&self.region_name)[..]);
+        builder.set_region_name(__checked(&(&self.region_name)[..])?);
         if let ::std::option::Option::Some(value) = &self.replica_global_secondary_index_updates {
             {
-                let mut list = builder.reborrow().init_replica_global_secondary_index_updates(list_len((value).len())?);
+                let mut list = builder.reborrow().init_replica_global_secondary_index_updates(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
                     item0.write_to(list.reborrow().get(index0 as u32))?;
                 }
@@ -9570,7 +9609,7 @@ impl ReplicaAutoScalingUpdate {
     pub fn read_from(reader: cap::replica_auto_scaling_update::Reader<'_>) -> ::capnp::Result<Self> {
         Ok(Self {
             region_name: reader.get_region_name()?.to_string()?,
-            replica_global_secondary_index_updates: if reader.has_replica_global_secondary_index_updates() { ::std::option::Option::Some({ let list = reader.get_replica_global_secondary_index_updates()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(ReplicaGlobalSecondaryIndexAutoScalingUpdate::read_from(item)?); } out }) } else { ::std::option::Option::None },
+            replica_global_secondary_index_updates: if reader.has_replica_global_secondary_index_updates() { ::std::option::Option::Some({ let list = reader.get_replica_global_secondary_index_updates()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(ReplicaGlobalSecondaryIndexAutoScalingUpdate::read_from(item)?); } out }) } else { ::std::option::Option::None },
             replica_provisioned_read_capacity_auto_scaling_update: if reader.has_replica_provisioned_read_capacity_auto_scaling_update() { ::std::option::Option::Some(AutoScalingSettingsUpdate::read_from(reader.get_replica_provisioned_read_capacity_auto_scaling_update()?)?) } else { ::std::option::Option::None },
         })
     }
@@ -9621,15 +9660,15 @@ impl CreateTableInput {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::create_table_input::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_table_name(&(&self.table_name)[..]);
+        builder.set_table_name(__checked(&(&self.table_name)[..])?);
         {
-            let mut list = builder.reborrow().init_key_schema(list_len((&self.key_schema).len())?);
+            let mut list = builder.reborrow().init_key_schema(__list_len((&self.key_schema).len())?);
             for (index0, item0) in (&self.key_schema).iter().enumerate() {
                 item0.write_to(list.reborrow().get(index0 as u32))?;
             }
         }
         {
-            let mut list = builder.reborrow().init_attribute_definitions(list_len((&self.attribute_definitions).len())?);
+            let mut list = builder.reborrow().init_attribute_definitions(__list_len((&self.attribute_definitions).len())?);
             for (index0, item0) in (&self.attribute_definitions).iter().enumerate() {
                 item0.write_to(list.reborrow().get(index0 as u32))?;
             }
@@ -9642,7 +9681,7 @@ impl CreateTableInput {
         }
         if let ::std::option::Option::Some(value) = &self.global_secondary_indexes {
             {
-                let mut list = builder.reborrow().init_global_secondary_indexes(list_len((value).len())?);
+                let mut list = builder.reborrow().init_global_secondary_indexes(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
                     item0.write_to(list.reborrow().get(index0 as u32))?;
                 }
@@ -9650,7 +9689,7 @@ impl CreateTableInput {
         }
         if let ::std::option::Option::Some(value) = &self.local_secondary_indexes {
             {
-                let mut list = builder.reborrow().init_local_secondary_indexes(list_len((value).len())?);
+                let mut list = builder.reborrow().init_local_secondary_indexes(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
                     item0.write_to(list.reborrow().get(index0 as u32))?;
                 }
@@ -9668,7 +9707,7 @@ impl CreateTableInput {
         }
         if let ::std::option::Option::Some(value) = &self.tags {
             {
-                let mut list = builder.reborrow().init_tags(list_len((value).len())?);
+                let mut list = builder.reborrow().init_tags(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
                     item0.write_to(list.reborrow().get(index0 as u32))?;
                 }
@@ -9681,20 +9720,20 @@ impl CreateTableInput {
             (value).write_to(builder.reborrow().init_warm_throughput())?;
         }
         if let ::std::option::Option::Some(value) = &self.resource_policy {
-            builder.set_resource_policy(&(value)[..]);
+            builder.set_resource_policy(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.on_demand_throughput {
             (value).write_to(builder.reborrow().init_on_demand_throughput())?;
         }
         if let ::std::option::Option::Some(value) = &self.global_table_source_arn {
-            builder.set_global_table_source_arn(&(value)[..]);
+            builder.set_global_table_source_arn(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.global_table_settings_replication_mode {
             builder.set_global_table_settings_replication_mode((value).as_str());
         }
         if let ::std::option::Option::Some(value) = &self.vector_indexes {
             {
-                let mut list = builder.reborrow().init_vector_indexes(list_len((value).len())?);
+                let mut list = builder.reborrow().init_vector_indexes(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
                     item0.write_to(list.reborrow().get(index0 as u32))?;
                 }
@@ -9708,23 +9747,23 @@ impl CreateTableInput {
     pub fn read_from(reader: cap::create_table_input::Reader<'_>) -> ::capnp::Result<Self> {
         Ok(Self {
             table_name: reader.get_table_name()?.to_string()?,
-            key_schema: { let list = reader.get_key_schema()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(KeySchemaElement::read_from(item)?); } out },
-            attribute_definitions: { let list = reader.get_attribute_definitions()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(AttributeDefinition::read_from(item)?); } out },
+            key_schema: { let list = reader.get_key_schema()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(KeySchemaElement::read_from(item)?); } out },
+            attribute_definitions: { let list = reader.get_attribute_definitions()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(AttributeDefinition::read_from(item)?); } out },
             billing_mode: if reader.has_billing_mode() { ::std::option::Option::Some(BillingMode::from(reader.get_billing_mode()?.to_str()?)) } else { ::std::option::Option::None },
             provisioned_throughput: if reader.has_provisioned_throughput() { ::std::option::Option::Some(ProvisionedThroughput::read_from(reader.get_provisioned_throughput()?)?) } else { ::std::option::Option::None },
-            global_secondary_indexes: if reader.has_global_secondary_indexes() { ::std::option::Option::Some({ let list = reader.get_global_secondary_indexes()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(GlobalSecondaryIndex::read_from(item)?); } out }) } else { ::std::option::Option::None },
-            local_secondary_indexes: if reader.has_local_secondary_indexes() { ::std::option::Option::Some({ let list = reader.get_local_secondary_indexes()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(LocalSecondaryIndex::read_from(item)?); } out }) } else { ::std::option::Option::None },
+            global_secondary_indexes: if reader.has_global_secondary_indexes() { ::std::option::Option::Some({ let list = reader.get_global_secondary_indexes()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(GlobalSecondaryIndex::read_from(item)?); } out }) } else { ::std::option::Option::None },
+            local_secondary_indexes: if reader.has_local_secondary_indexes() { ::std::option::Option::Some({ let list = reader.get_local_secondary_indexes()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(LocalSecondaryIndex::read_from(item)?); } out }) } else { ::std::option::Option::None },
             deletion_protection_enabled: match reader.get_deletion_protection_enabled().which()? { cap::create_table_input::deletion_protection_enabled::None(()) => ::std::option::Option::None, cap::create_table_input::deletion_protection_enabled::Some(value) => ::std::option::Option::Some(value) },
             stream_specification: if reader.has_stream_specification() { ::std::option::Option::Some(StreamSpecification::read_from(reader.get_stream_specification()?)?) } else { ::std::option::Option::None },
             sse_specification: if reader.has_sse_specification() { ::std::option::Option::Some(SseSpecification::read_from(reader.get_sse_specification()?)?) } else { ::std::option::Option::None },
-            tags: if reader.has_tags() { ::std::option::Option::Some({ let list = reader.get_tags()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(Tag::read_from(item)?); } out }) } else { ::std::option::Option::None },
+            tags: if reader.has_tags() { ::std::option::Option::Some({ let list = reader.get_tags()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(Tag::read_from(item)?); } out }) } else { ::std::option::Option::None },
             table_class: if reader.has_table_class() { ::std::option::Option::Some(TableClass::from(reader.get_table_class()?.to_str()?)) } else { ::std::option::Option::None },
             warm_throughput: if reader.has_warm_throughput() { ::std::option::Option::Some(WarmThroughput::read_from(reader.get_warm_throughput()?)?) } else { ::std::option::Option::None },
             resource_policy: if reader.has_resource_policy() { ::std::option::Option::Some(reader.get_resource_policy()?.to_string()?) } else { ::std::option::Option::None },
             on_demand_throughput: if reader.has_on_demand_throughput() { ::std::option::Option::Some(OnDemandThroughput::read_from(reader.get_on_demand_throughput()?)?) } else { ::std::option::Option::None },
             global_table_source_arn: if reader.has_global_table_source_arn() { ::std::option::Option::Some(reader.get_global_table_source_arn()?.to_string()?) } else { ::std::option::Option::None },
             global_table_settings_replication_mode: if reader.has_global_table_settings_replication_mode() { ::std::option::Option::Some(GlobalTableSettingsReplicationMode::from(reader.get_global_table_settings_replication_mode()?.to_str()?)) } else { ::std::option::Option::None },
-            vector_indexes: if reader.has_vector_indexes() { ::std::option::Option::Some({ let list = reader.get_vector_indexes()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(VectorIndex::read_from(item)?); } out }) } else { ::std::option::Option::None },
+            vector_indexes: if reader.has_vector_indexes() { ::std::option::Option::Some({ let list = reader.get_vector_indexes()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(VectorIndex::read_from(item)?); } out }) } else { ::std::option::Option::None },
         })
     }
 }
@@ -9767,7 +9806,7 @@ impl DescribeTableInput {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::describe_table_input::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_table_name(&(&self.table_name)[..]);
+        builder.set_table_name(__checked(&(&self.table_name)[..])?);
         Ok(())
     }
 
@@ -9822,7 +9861,7 @@ impl ListTablesInput {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::list_tables_input::Builder<'_>) -> ::capnp::Result<()> {
         if let ::std::option::Option::Some(value) = &self.exclusive_start_table_name {
-            builder.set_exclusive_start_table_name(&(value)[..]);
+            builder.set_exclusive_start_table_name(__checked(&(value)[..])?);
         }
         match &self.limit {
             ::std::option::Option::None => builder.reborrow().init_limit().set_none(()),
@@ -9855,13 +9894,13 @@ impl ListTablesOutput {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::list_tables_output::Builder<'_>) -> ::capnp::Result<()> {
         {
-            let mut list = builder.reborrow().init_table_names(list_len((&self.table_names).len())?);
+            let mut list = builder.reborrow().init_table_names(__list_len((&self.table_names).len())?);
             for (index0, item0) in (&self.table_names).iter().enumerate() {
-                list.set(index0 as u32, &item0[..]);
+                list.set(index0 as u32, __checked(&item0[..])?);
             }
         }
         if let ::std::option::Option::Some(value) = &self.last_evaluated_table_name {
-            builder.set_last_evaluated_table_name(&(value)[..]);
+            builder.set_last_evaluated_table_name(__checked(&(value)[..])?);
         }
         Ok(())
     }
@@ -9870,7 +9909,7 @@ impl ListTablesOutput {
     #[allow(unused_variables)]
     pub fn read_from(reader: cap::list_tables_output::Reader<'_>) -> ::capnp::Result<Self> {
         Ok(Self {
-            table_names: { let list = reader.get_table_names()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(item?.to_string()?); } out },
+            table_names: { let list = reader.get_table_names()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(item?.to_string()?); } out },
             last_evaluated_table_name: if reader.has_last_evaluated_table_name() { ::std::option::Option::Some(reader.get_last_evaluated_table_name()?.to_string()?) } else { ::std::option::Option::None },
         })
     }
@@ -9887,7 +9926,7 @@ impl DeleteTableInput {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::delete_table_input::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_table_name(&(&self.table_name)[..]);
+        builder.set_table_name(__checked(&(&self.table_name)[..])?);
         Ok(())
     }
 
@@ -9970,10 +10009,10 @@ impl UpdateTableInput {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::update_table_input::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_table_name(&(&self.table_name)[..]);
+        builder.set_table_name(__checked(&(&self.table_name)[..])?);
         if let ::std::option::Option::Some(value) = &self.attribute_definitions {
             {
-                let mut list = builder.reborrow().init_attribute_definitions(list_len((value).len())?);
+                let mut list = builder.reborrow().init_attribute_definitions(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
                     item0.write_to(list.reborrow().get(index0 as u32))?;
                 }
@@ -9987,7 +10026,7 @@ impl UpdateTableInput {
         }
         if let ::std::option::Option::Some(value) = &self.global_secondary_index_updates {
             {
-                let mut list = builder.reborrow().init_global_secondary_index_updates(list_len((value).len())?);
+                let mut list = builder.reborrow().init_global_secondary_index_updates(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
                     item0.write_to(list.reborrow().get(index0 as u32))?;
                 }
@@ -10005,7 +10044,7 @@ impl UpdateTableInput {
         }
         if let ::std::option::Option::Some(value) = &self.replica_updates {
             {
-                let mut list = builder.reborrow().init_replica_updates(list_len((value).len())?);
+                let mut list = builder.reborrow().init_replica_updates(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
                     item0.write_to(list.reborrow().get(index0 as u32))?;
                 }
@@ -10019,7 +10058,7 @@ impl UpdateTableInput {
         }
         if let ::std::option::Option::Some(value) = &self.global_table_witness_updates {
             {
-                let mut list = builder.reborrow().init_global_table_witness_updates(list_len((value).len())?);
+                let mut list = builder.reborrow().init_global_table_witness_updates(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
                     item0.write_to(list.reborrow().get(index0 as u32))?;
                 }
@@ -10040,7 +10079,7 @@ impl UpdateTableInput {
         }
         if let ::std::option::Option::Some(value) = &self.vector_index_updates {
             {
-                let mut list = builder.reborrow().init_vector_index_updates(list_len((value).len())?);
+                let mut list = builder.reborrow().init_vector_index_updates(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
                     item0.write_to(list.reborrow().get(index0 as u32))?;
                 }
@@ -10054,22 +10093,22 @@ impl UpdateTableInput {
     pub fn read_from(reader: cap::update_table_input::Reader<'_>) -> ::capnp::Result<Self> {
         Ok(Self {
             table_name: reader.get_table_name()?.to_string()?,
-            attribute_definitions: if reader.has_attribute_definitions() { ::std::option::Option::Some({ let list = reader.get_attribute_definitions()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(AttributeDefinition::read_from(item)?); } out }) } else { ::std::option::Option::None },
+            attribute_definitions: if reader.has_attribute_definitions() { ::std::option::Option::Some({ let list = reader.get_attribute_definitions()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(AttributeDefinition::read_from(item)?); } out }) } else { ::std::option::Option::None },
             billing_mode: if reader.has_billing_mode() { ::std::option::Option::Some(BillingMode::from(reader.get_billing_mode()?.to_str()?)) } else { ::std::option::Option::None },
             provisioned_throughput: if reader.has_provisioned_throughput() { ::std::option::Option::Some(ProvisionedThroughput::read_from(reader.get_provisioned_throughput()?)?) } else { ::std::option::Option::None },
-            global_secondary_index_updates: if reader.has_global_secondary_index_updates() { ::std::option::Option::Some({ let list = reader.get_global_secondary_index_updates()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(GlobalSecondaryIndexUpdate::read_from(item)?); } out }) } else { ::std::option::Option::None },
+            global_secondary_index_updates: if reader.has_global_secondary_index_updates() { ::std::option::Option::Some({ let list = reader.get_global_secondary_index_updates()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(GlobalSecondaryIndexUpdate::read_from(item)?); } out }) } else { ::std::option::Option::None },
             deletion_protection_enabled: match reader.get_deletion_protection_enabled().which()? { cap::update_table_input::deletion_protection_enabled::None(()) => ::std::option::Option::None, cap::update_table_input::deletion_protection_enabled::Some(value) => ::std::option::Option::Some(value) },
             stream_specification: if reader.has_stream_specification() { ::std::option::Option::Some(StreamSpecification::read_from(reader.get_stream_specification()?)?) } else { ::std::option::Option::None },
             sse_specification: if reader.has_sse_specification() { ::std::option::Option::Some(SseSpecification::read_from(reader.get_sse_specification()?)?) } else { ::std::option::Option::None },
-            replica_updates: if reader.has_replica_updates() { ::std::option::Option::Some({ let list = reader.get_replica_updates()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(ReplicationGroupUpdate::read_from(item)?); } out }) } else { ::std::option::Option::None },
+            replica_updates: if reader.has_replica_updates() { ::std::option::Option::Some({ let list = reader.get_replica_updates()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(ReplicationGroupUpdate::read_from(item)?); } out }) } else { ::std::option::Option::None },
             table_class: if reader.has_table_class() { ::std::option::Option::Some(TableClass::from(reader.get_table_class()?.to_str()?)) } else { ::std::option::Option::None },
             multi_region_consistency: if reader.has_multi_region_consistency() { ::std::option::Option::Some(MultiRegionConsistency::from(reader.get_multi_region_consistency()?.to_str()?)) } else { ::std::option::Option::None },
-            global_table_witness_updates: if reader.has_global_table_witness_updates() { ::std::option::Option::Some({ let list = reader.get_global_table_witness_updates()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(GlobalTableWitnessGroupUpdate::read_from(item)?); } out }) } else { ::std::option::Option::None },
+            global_table_witness_updates: if reader.has_global_table_witness_updates() { ::std::option::Option::Some({ let list = reader.get_global_table_witness_updates()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(GlobalTableWitnessGroupUpdate::read_from(item)?); } out }) } else { ::std::option::Option::None },
             on_demand_throughput: if reader.has_on_demand_throughput() { ::std::option::Option::Some(OnDemandThroughput::read_from(reader.get_on_demand_throughput()?)?) } else { ::std::option::Option::None },
             warm_throughput: if reader.has_warm_throughput() { ::std::option::Option::Some(WarmThroughput::read_from(reader.get_warm_throughput()?)?) } else { ::std::option::Option::None },
             global_table_settings_replication_mode: if reader.has_global_table_settings_replication_mode() { ::std::option::Option::Some(GlobalTableSettingsReplicationMode::from(reader.get_global_table_settings_replication_mode()?.to_str()?)) } else { ::std::option::Option::None },
             disassociation_protection_enabled: match reader.get_disassociation_protection_enabled().which()? { cap::update_table_input::disassociation_protection_enabled::None(()) => ::std::option::Option::None, cap::update_table_input::disassociation_protection_enabled::Some(value) => ::std::option::Option::Some(value) },
-            vector_index_updates: if reader.has_vector_index_updates() { ::std::option::Option::Some({ let list = reader.get_vector_index_updates()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(VectorIndexUpdate::read_from(item)?); } out }) } else { ::std::option::Option::None },
+            vector_index_updates: if reader.has_vector_index_updates() { ::std::option::Option::Some({ let list = reader.get_vector_index_updates()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(VectorIndexUpdate::read_from(item)?); } out }) } else { ::std::option::Option::None },
         })
     }
 }
@@ -10136,34 +10175,34 @@ impl PutItemInput {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::put_item_input::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_table_name(&(&self.table_name)[..]);
+        builder.set_table_name(__checked(&(&self.table_name)[..])?);
         {
-            let mut list = builder.reborrow().init_item(list_len((&self.item).len())?);
+            let mut list = builder.reborrow().init_item(__list_len((&self.item).len())?);
             for (index0, (key, item0)) in (&self.item).iter().enumerate() {
                 let mut entry = list.reborrow().get(index0 as u32);
-                entry.set_key(&key[..]);
+                entry.set_key(__checked(&key[..])?);
                 (item0).write_to(entry.reborrow().init_value())?;
             }
         }
         if let ::std::option::Option::Some(value) = &self.condition_expression {
-            builder.set_condition_expression(&(value)[..]);
+            builder.set_condition_expression(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.expression_attribute_names {
             {
-                let mut list = builder.reborrow().init_expression_attribute_names(list_len((value).len())?);
+                let mut list = builder.reborrow().init_expression_attribute_names(__list_len((value).len())?);
                 for (index0, (key, item0)) in (value).iter().enumerate() {
                     let mut entry = list.reborrow().get(index0 as u32);
-                    entry.set_key(&key[..]);
-                    entry.set_value(&(item0)[..]);
+                    entry.set_key(__checked(&key[..])?);
+                    entry.set_value(__checked(&(item0)[..])?);
                 }
             }
         }
         if let ::std::option::Option::Some(value) = &self.expression_attribute_values {
             {
-                let mut list = builder.reborrow().init_expression_attribute_values(list_len((value).len())?);
+                let mut list = builder.reborrow().init_expression_attribute_values(__list_len((value).len())?);
                 for (index0, (key, item0)) in (value).iter().enumerate() {
                     let mut entry = list.reborrow().get(index0 as u32);
-                    entry.set_key(&key[..]);
+                    entry.set_key(__checked(&key[..])?);
                     (item0).write_to(entry.reborrow().init_value())?;
                 }
             }
@@ -10182,10 +10221,10 @@ impl PutItemInput {
         }
         if let ::std::option::Option::Some(value) = &self.expected {
             {
-                let mut list = builder.reborrow().init_expected(list_len((value).len())?);
+                let mut list = builder.reborrow().init_expected(__list_len((value).len())?);
                 for (index0, (key, item0)) in (value).iter().enumerate() {
                     let mut entry = list.reborrow().get(index0 as u32);
-                    entry.set_key(&key[..]);
+                    entry.set_key(__checked(&key[..])?);
                     (item0).write_to(entry.reborrow().init_value())?;
                 }
             }
@@ -10238,10 +10277,10 @@ impl PutItemOutput {
     pub fn write_to(&self, mut builder: cap::put_item_output::Builder<'_>) -> ::capnp::Result<()> {
         if let ::std::option::Option::Some(value) = &self.attributes {
             {
-                let mut list = builder.reborrow().init_attributes(list_len((value).len())?);
+                let mut list = builder.reborrow().init_attributes(__list_len((value).len())?);
                 for (index0, (key, item0)) in (value).iter().enumerate() {
                     let mut entry = list.reborrow().get(index0 as u32);
-                    entry.set_key(&key[..]);
+                    entry.set_key(__checked(&key[..])?);
                     (item0).write_to(entry.reborrow().init_value())?;
                 }
             }
@@ -10289,12 +10328,12 @@ impl GetItemInput {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::get_item_input::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_table_name(&(&self.table_name)[..]);
+        builder.set_table_name(__checked(&(&self.table_name)[..])?);
         {
-            let mut list = builder.reborrow().init_key(list_len((&self.key).len())?);
+            let mut list = builder.reborrow().init_key(__list_len((&self.key).len())?);
             for (index0, (key, item0)) in (&self.key).iter().enumerate() {
                 let mut entry = list.reborrow().get(index0 as u32);
-                entry.set_key(&key[..]);
+                entry.set_key(__checked(&key[..])?);
                 (item0).write_to(entry.reborrow().init_value())?;
             }
         }
@@ -10303,15 +10342,15 @@ impl GetItemInput {
             ::std::option::Option::Some(value) => builder.reborrow().init_consistent_read().set_some(*value),
         }
         if let ::std::option::Option::Some(value) = &self.projection_expression {
-            builder.set_projection_expression(&(value)[..]);
+            builder.set_projection_expression(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.expression_attribute_names {
             {
-                let mut list = builder.reborrow().init_expression_attribute_names(list_len((value).len())?);
+                let mut list = builder.reborrow().init_expression_attribute_names(__list_len((value).len())?);
                 for (index0, (key, item0)) in (value).iter().enumerate() {
                     let mut entry = list.reborrow().get(index0 as u32);
-                    entry.set_key(&key[..]);
-                    entry.set_value(&(item0)[..]);
+                    entry.set_key(__checked(&key[..])?);
+                    entry.set_value(__checked(&(item0)[..])?);
                 }
             }
         }
@@ -10320,9 +10359,9 @@ impl GetItemInput {
         }
         if let ::std::option::Option::Some(value) = &self.attributes_to_get {
             {
-                let mut list = builder.reborrow().init_attributes_to_get(list_len((value).len())?);
+                let mut list = builder.reborrow().init_attributes_to_get(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
-                    list.set(index0 as u32, &item0[..]);
+                    list.set(index0 as u32, __checked(&item0[..])?);
                 }
             }
         }
@@ -10339,7 +10378,7 @@ impl GetItemInput {
             projection_expression: if reader.has_projection_expression() { ::std::option::Option::Some(reader.get_projection_expression()?.to_string()?) } else { ::std::option::Option::None },
             expression_attribute_names: if reader.has_expression_attribute_names() { ::std::option::Option::Some({ let list = reader.get_expression_attribute_names()?; let mut out = ::std::collections::BTreeMap::new(); for entry in list.iter() { out.insert(entry.get_key()?.to_string()?, entry.get_value()?.to_string()?); } out }) } else { ::std::option::Option::None },
             return_consumed_capacity: if reader.has_return_consumed_capacity() { ::std::option::Option::Some(ReturnConsumedCapacity::from(reader.get_return_consumed_capacity()?.to_str()?)) } else { ::std::option::Option::None },
-            attributes_to_get: if reader.has_attributes_to_get() { ::std::option::Option::Some({ let list = reader.get_attributes_to_get()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(item?.to_string()?); } out }) } else { ::std::option::Option::None },
+            attributes_to_get: if reader.has_attributes_to_get() { ::std::option::Option::Some({ let list = reader.get_attributes_to_get()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(item?.to_string()?); } out }) } else { ::std::option::Option::None },
         })
     }
 }
@@ -10360,10 +10399,10 @@ impl GetItemOutput {
     pub fn write_to(&self, mut builder: cap::get_item_output::Builder<'_>) -> ::capnp::Result<()> {
         if let ::std::option::Option::Some(value) = &self.item {
             {
-                let mut list = builder.reborrow().init_item(list_len((value).len())?);
+                let mut list = builder.reborrow().init_item(__list_len((value).len())?);
                 for (index0, (key, item0)) in (value).iter().enumerate() {
                     let mut entry = list.reborrow().get(index0 as u32);
-                    entry.set_key(&key[..]);
+                    entry.set_key(__checked(&key[..])?);
                     (item0).write_to(entry.reborrow().init_value())?;
                 }
             }
@@ -10424,37 +10463,37 @@ impl UpdateItemInput {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::update_item_input::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_table_name(&(&self.table_name)[..]);
+        builder.set_table_name(__checked(&(&self.table_name)[..])?);
         {
-            let mut list = builder.reborrow().init_key(list_len((&self.key).len())?);
+            let mut list = builder.reborrow().init_key(__list_len((&self.key).len())?);
             for (index0, (key, item0)) in (&self.key).iter().enumerate() {
                 let mut entry = list.reborrow().get(index0 as u32);
-                entry.set_key(&key[..]);
+                entry.set_key(__checked(&key[..])?);
                 (item0).write_to(entry.reborrow().init_value())?;
             }
         }
         if let ::std::option::Option::Some(value) = &self.update_expression {
-            builder.set_update_expression(&(value)[..]);
+            builder.set_update_expression(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.condition_expression {
-            builder.set_condition_expression(&(value)[..]);
+            builder.set_condition_expression(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.expression_attribute_names {
             {
-                let mut list = builder.reborrow().init_expression_attribute_names(list_len((value).len())?);
+                let mut list = builder.reborrow().init_expression_attribute_names(__list_len((value).len())?);
                 for (index0, (key, item0)) in (value).iter().enumerate() {
                     let mut entry = list.reborrow().get(index0 as u32);
-                    entry.set_key(&key[..]);
-                    entry.set_value(&(item0)[..]);
+                    entry.set_key(__checked(&key[..])?);
+                    entry.set_value(__checked(&(item0)[..])?);
                 }
             }
         }
         if let ::std::option::Option::Some(value) = &self.expression_attribute_values {
             {
-                let mut list = builder.reborrow().init_expression_attribute_values(list_len((value).len())?);
+                let mut list = builder.reborrow().init_expression_attribute_values(__list_len((value).len())?);
                 for (index0, (key, item0)) in (value).iter().enumerate() {
                     let mut entry = list.reborrow().get(index0 as u32);
-                    entry.set_key(&key[..]);
+                    entry.set_key(__checked(&key[..])?);
                     (item0).write_to(entry.reborrow().init_value())?;
                 }
             }
@@ -10473,20 +10512,20 @@ impl UpdateItemInput {
         }
         if let ::std::option::Option::Some(value) = &self.attribute_updates {
             {
-                let mut list = builder.reborrow().init_attribute_updates(list_len((value).len())?);
+                let mut list = builder.reborrow().init_attribute_updates(__list_len((value).len())?);
                 for (index0, (key, item0)) in (value).iter().enumerate() {
                     let mut entry = list.reborrow().get(index0 as u32);
-                    entry.set_key(&key[..]);
+                    entry.set_key(__checked(&key[..])?);
                     (item0).write_to(entry.reborrow().init_value())?;
                 }
             }
         }
         if let ::std::option::Option::Some(value) = &self.expected {
             {
-                let mut list = builder.reborrow().init_expected(list_len((value).len())?);
+                let mut list = builder.reborrow().init_expected(__list_len((value).len())?);
                 for (index0, (key, item0)) in (value).iter().enumerate() {
                     let mut entry = list.reborrow().get(index0 as u32);
-                    entry.set_key(&key[..]);
+                    entry.set_key(__checked(&key[..])?);
                     (item0).write_to(entry.reborrow().init_value())?;
                 }
             }
@@ -10541,10 +10580,10 @@ impl UpdateItemOutput {
     pub fn write_to(&self, mut builder: cap::update_item_output::Builder<'_>) -> ::capnp::Result<()> {
         if let ::std::option::Option::Some(value) = &self.attributes {
             {
-                let mut list = builder.reborrow().init_attributes(list_len((value).len())?);
+                let mut list = builder.reborrow().init_attributes(__list_len((value).len())?);
                 for (index0, (key, item0)) in (value).iter().enumerate() {
                     let mut entry = list.reborrow().get(index0 as u32);
-                    entry.set_key(&key[..]);
+                    entry.set_key(__checked(&key[..])?);
                     (item0).write_to(entry.reborrow().init_value())?;
                 }
             }
@@ -10604,34 +10643,34 @@ impl DeleteItemInput {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::delete_item_input::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_table_name(&(&self.table_name)[..]);
+        builder.set_table_name(__checked(&(&self.table_name)[..])?);
         {
-            let mut list = builder.reborrow().init_key(list_len((&self.key).len())?);
+            let mut list = builder.reborrow().init_key(__list_len((&self.key).len())?);
             for (index0, (key, item0)) in (&self.key).iter().enumerate() {
                 let mut entry = list.reborrow().get(index0 as u32);
-                entry.set_key(&key[..]);
+                entry.set_key(__checked(&key[..])?);
                 (item0).write_to(entry.reborrow().init_value())?;
             }
         }
         if let ::std::option::Option::Some(value) = &self.condition_expression {
-            builder.set_condition_expression(&(value)[..]);
+            builder.set_condition_expression(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.expression_attribute_names {
             {
-                let mut list = builder.reborrow().init_expression_attribute_names(list_len((value).len())?);
+                let mut list = builder.reborrow().init_expression_attribute_names(__list_len((value).len())?);
                 for (index0, (key, item0)) in (value).iter().enumerate() {
                     let mut entry = list.reborrow().get(index0 as u32);
-                    entry.set_key(&key[..]);
-                    entry.set_value(&(item0)[..]);
+                    entry.set_key(__checked(&key[..])?);
+                    entry.set_value(__checked(&(item0)[..])?);
                 }
             }
         }
         if let ::std::option::Option::Some(value) = &self.expression_attribute_values {
             {
-                let mut list = builder.reborrow().init_expression_attribute_values(list_len((value).len())?);
+                let mut list = builder.reborrow().init_expression_attribute_values(__list_len((value).len())?);
                 for (index0, (key, item0)) in (value).iter().enumerate() {
                     let mut entry = list.reborrow().get(index0 as u32);
-                    entry.set_key(&key[..]);
+                    entry.set_key(__checked(&key[..])?);
                     (item0).write_to(entry.reborrow().init_value())?;
                 }
             }
@@ -10650,10 +10689,10 @@ impl DeleteItemInput {
         }
         if let ::std::option::Option::Some(value) = &self.expected {
             {
-                let mut list = builder.reborrow().init_expected(list_len((value).len())?);
+                let mut list = builder.reborrow().init_expected(__list_len((value).len())?);
                 for (index0, (key, item0)) in (value).iter().enumerate() {
                     let mut entry = list.reborrow().get(index0 as u32);
-                    entry.set_key(&key[..]);
+                    entry.set_key(__checked(&key[..])?);
                     (item0).write_to(entry.reborrow().init_value())?;
                 }
             }
@@ -10706,10 +10745,10 @@ impl DeleteItemOutput {
     pub fn write_to(&self, mut builder: cap::delete_item_output::Builder<'_>) -> ::capnp::Result<()> {
         if let ::std::option::Option::Some(value) = &self.attributes {
             {
-                let mut list = builder.reborrow().init_attributes(list_len((value).len())?);
+                let mut list = builder.reborrow().init_attributes(__list_len((value).len())?);
                 for (index0, (key, item0)) in (value).iter().enumerate() {
                     let mut entry = list.reborrow().get(index0 as u32);
-                    entry.set_key(&key[..]);
+                    entry.set_key(__checked(&key[..])?);
                     (item0).write_to(entry.reborrow().init_value())?;
                 }
             }
@@ -10781,35 +10820,35 @@ impl QueryInput {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::query_input::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_table_name(&(&self.table_name)[..]);
+        builder.set_table_name(__checked(&(&self.table_name)[..])?);
         if let ::std::option::Option::Some(value) = &self.index_name {
-            builder.set_index_name(&(value)[..]);
+            builder.set_index_name(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.key_condition_expression {
-            builder.set_key_condition_expression(&(value)[..]);
+            builder.set_key_condition_expression(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.filter_expression {
-            builder.set_filter_expression(&(value)[..]);
+            builder.set_filter_expression(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.projection_expression {
-            builder.set_projection_expression(&(value)[..]);
+            builder.set_projection_expression(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.expression_attribute_names {
             {
-                let mut list = builder.reborrow().init_expression_attribute_names(list_len((value).len())?);
+                let mut list = builder.reborrow().init_expression_attribute_names(__list_len((value).len())?);
                 for (index0, (key, item0)) in (value).iter().enumerate() {
                     let mut entry = list.reborrow().get(index0 as u32);
-                    entry.set_key(&key[..]);
-                    entry.set_value(&(item0)[..]);
+                    entry.set_key(__checked(&key[..])?);
+                    entry.set_value(__checked(&(item0)[..])?);
                 }
             }
         }
         if let ::std::option::Option::Some(value) = &self.expression_attribute_values {
             {
-                let mut list = builder.reborrow().init_expression_attribute_values(list_len((value).len())?);
+                let mut list = builder.reborrow().init_expression_attribute_values(__list_len((value).len())?);
                 for (index0, (key, item0)) in (value).iter().enumerate() {
                     let mut entry = list.reborrow().get(index0 as u32);
-                    entry.set_key(&key[..]);
+                    entry.set_key(__checked(&key[..])?);
                     (item0).write_to(entry.reborrow().init_value())?;
                 }
             }
@@ -10831,10 +10870,10 @@ impl QueryInput {
         }
         if let ::std::option::Option::Some(value) = &self.exclusive_start_key {
             {
-                let mut list = builder.reborrow().init_exclusive_start_key(list_len((value).len())?);
+                let mut list = builder.reborrow().init_exclusive_start_key(__list_len((value).len())?);
                 for (index0, (key, item0)) in (value).iter().enumerate() {
                     let mut entry = list.reborrow().get(index0 as u32);
-                    entry.set_key(&key[..]);
+                    entry.set_key(__checked(&key[..])?);
                     (item0).write_to(entry.reborrow().init_value())?;
                 }
             }
@@ -10844,28 +10883,28 @@ impl QueryInput {
         }
         if let ::std::option::Option::Some(value) = &self.attributes_to_get {
             {
-                let mut list = builder.reborrow().init_attributes_to_get(list_len((value).len())?);
+                let mut list = builder.reborrow().init_attributes_to_get(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
-                    list.set(index0 as u32, &item0[..]);
+                    list.set(index0 as u32, __checked(&item0[..])?);
                 }
             }
         }
         if let ::std::option::Option::Some(value) = &self.key_conditions {
             {
-                let mut list = builder.reborrow().init_key_conditions(list_len((value).len())?);
+                let mut list = builder.reborrow().init_key_conditions(__list_len((value).len())?);
                 for (index0, (key, item0)) in (value).iter().enumerate() {
                     let mut entry = list.reborrow().get(index0 as u32);
-                    entry.set_key(&key[..]);
+                    entry.set_key(__checked(&key[..])?);
                     (item0).write_to(entry.reborrow().init_value())?;
                 }
             }
         }
         if let ::std::option::Option::Some(value) = &self.query_filter {
             {
-                let mut list = builder.reborrow().init_query_filter(list_len((value).len())?);
+                let mut list = builder.reborrow().init_query_filter(__list_len((value).len())?);
                 for (index0, (key, item0)) in (value).iter().enumerate() {
                     let mut entry = list.reborrow().get(index0 as u32);
-                    entry.set_key(&key[..]);
+                    entry.set_key(__checked(&key[..])?);
                     (item0).write_to(entry.reborrow().init_value())?;
                 }
             }
@@ -10893,7 +10932,7 @@ impl QueryInput {
             scan_index_forward: match reader.get_scan_index_forward().which()? { cap::query_input::scan_index_forward::None(()) => ::std::option::Option::None, cap::query_input::scan_index_forward::Some(value) => ::std::option::Option::Some(value) },
             exclusive_start_key: if reader.has_exclusive_start_key() { ::std::option::Option::Some({ let list = reader.get_exclusive_start_key()?; let mut out = ::std::collections::BTreeMap::new(); for entry in list.iter() { out.insert(entry.get_key()?.to_string()?, AttributeValue::read_from(entry.get_value()?)?); } out }) } else { ::std::option::Option::None },
             return_consumed_capacity: if reader.has_return_consumed_capacity() { ::std::option::Option::Some(ReturnConsumedCapacity::from(reader.get_return_consumed_capacity()?.to_str()?)) } else { ::std::option::Option::None },
-            attributes_to_get: if reader.has_attributes_to_get() { ::std::option::Option::Some({ let list = reader.get_attributes_to_get()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(item?.to_string()?); } out }) } else { ::std::option::Option::None },
+            attributes_to_get: if reader.has_attributes_to_get() { ::std::option::Option::Some({ let list = reader.get_attributes_to_get()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(item?.to_string()?); } out }) } else { ::std::option::Option::None },
             key_conditions: if reader.has_key_conditions() { ::std::option::Option::Some({ let list = reader.get_key_conditions()?; let mut out = ::std::collections::BTreeMap::new(); for entry in list.iter() { out.insert(entry.get_key()?.to_string()?, Condition::read_from(entry.get_value()?)?); } out }) } else { ::std::option::Option::None },
             query_filter: if reader.has_query_filter() { ::std::option::Option::Some({ let list = reader.get_query_filter()?; let mut out = ::std::collections::BTreeMap::new(); for entry in list.iter() { out.insert(entry.get_key()?.to_string()?, Condition::read_from(entry.get_value()?)?); } out }) } else { ::std::option::Option::None },
             conditional_operator: if reader.has_conditional_operator() { ::std::option::Option::Some(ConditionalOperator::from(reader.get_conditional_operator()?.to_str()?)) } else { ::std::option::Option::None },
@@ -10919,12 +10958,12 @@ impl QueryOutput {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::query_output::Builder<'_>) -> ::capnp::Result<()> {
         {
-            let mut list = builder.reborrow().init_items(list_len((&self.items).len())?);
+            let mut list = builder.reborrow().init_items(__list_len((&self.items).len())?);
             for (index0, item0) in (&self.items).iter().enumerate() {
-                let mut list1 = list.reborrow().init(index0 as u32, list_len(item0.len())?);
+                let mut list1 = list.reborrow().init(index0 as u32, __list_len(item0.len())?);
                 for (index1, (key, item1)) in (item0).iter().enumerate() {
                     let mut entry = list1.reborrow().get(index1 as u32);
-                    entry.set_key(&key[..]);
+                    entry.set_key(__checked(&key[..])?);
                     (item1).write_to(entry.reborrow().init_value())?;
                 }
             }
@@ -10933,10 +10972,10 @@ impl QueryOutput {
         builder.set_scanned_count(*&self.scanned_count);
         if let ::std::option::Option::Some(value) = &self.last_evaluated_key {
             {
-                let mut list = builder.reborrow().init_last_evaluated_key(list_len((value).len())?);
+                let mut list = builder.reborrow().init_last_evaluated_key(__list_len((value).len())?);
                 for (index0, (key, item0)) in (value).iter().enumerate() {
                     let mut entry = list.reborrow().get(index0 as u32);
-                    entry.set_key(&key[..]);
+                    entry.set_key(__checked(&key[..])?);
                     (item0).write_to(entry.reborrow().init_value())?;
                 }
             }
@@ -10951,7 +10990,7 @@ impl QueryOutput {
     #[allow(unused_variables)]
     pub fn read_from(reader: cap::query_output::Reader<'_>) -> ::capnp::Result<Self> {
         Ok(Self {
-            items: { let list = reader.get_items()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push({ let list = item?; let mut out = ::std::collections::BTreeMap::new(); for entry in list.iter() { out.insert(entry.get_key()?.to_string()?, AttributeValue::read_from(entry.get_value()?)?); } out }); } out },
+            items: { let list = reader.get_items()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push({ let list = item?; let mut out = ::std::collections::BTreeMap::new(); for entry in list.iter() { out.insert(entry.get_key()?.to_string()?, AttributeValue::read_from(entry.get_value()?)?); } out }); } out },
             count: reader.get_count(),
             scanned_count: reader.get_scanned_count(),
             last_evaluated_key: if reader.has_last_evaluated_key() { ::std::option::Option::Some({ let list = reader.get_last_evaluated_key()?; let mut out = ::std::collections::BTreeMap::new(); for entry in list.iter() { out.insert(entry.get_key()?.to_string()?, AttributeValue::read_from(entry.get_value()?)?); } out }) } else { ::std::option::Option::None },
@@ -11004,32 +11043,32 @@ impl ScanInput {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::scan_input::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_table_name(&(&self.table_name)[..]);
+        builder.set_table_name(__checked(&(&self.table_name)[..])?);
         if let ::std::option::Option::Some(value) = &self.index_name {
-            builder.set_index_name(&(value)[..]);
+            builder.set_index_name(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.filter_expression {
-            builder.set_filter_expression(&(value)[..]);
+            builder.set_filter_expression(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.projection_expression {
-            builder.set_projection_expression(&(value)[..]);
+            builder.set_projection_expression(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.expression_attribute_names {
             {
-                let mut list = builder.reborrow().init_expression_attribute_names(list_len((value).len())?);
+                let mut list = builder.reborrow().init_expression_attribute_names(__list_len((value).len())?);
                 for (index0, (key, item0)) in (value).iter().enumerate() {
                     let mut entry = list.reborrow().get(index0 as u32);
-                    entry.set_key(&key[..]);
-                    entry.set_value(&(item0)[..]);
+                    entry.set_key(__checked(&key[..])?);
+                    entry.set_value(__checked(&(item0)[..])?);
                 }
             }
         }
         if let ::std::option::Option::Some(value) = &self.expression_attribute_values {
             {
-                let mut list = builder.reborrow().init_expression_attribute_values(list_len((value).len())?);
+                let mut list = builder.reborrow().init_expression_attribute_values(__list_len((value).len())?);
                 for (index0, (key, item0)) in (value).iter().enumerate() {
                     let mut entry = list.reborrow().get(index0 as u32);
-                    entry.set_key(&key[..]);
+                    entry.set_key(__checked(&key[..])?);
                     (item0).write_to(entry.reborrow().init_value())?;
                 }
             }
@@ -11055,10 +11094,10 @@ impl ScanInput {
         }
         if let ::std::option::Option::Some(value) = &self.exclusive_start_key {
             {
-                let mut list = builder.reborrow().init_exclusive_start_key(list_len((value).len())?);
+                let mut list = builder.reborrow().init_exclusive_start_key(__list_len((value).len())?);
                 for (index0, (key, item0)) in (value).iter().enumerate() {
                     let mut entry = list.reborrow().get(index0 as u32);
-                    entry.set_key(&key[..]);
+                    entry.set_key(__checked(&key[..])?);
                     (item0).write_to(entry.reborrow().init_value())?;
                 }
             }
@@ -11068,18 +11107,18 @@ impl ScanInput {
         }
         if let ::std::option::Option::Some(value) = &self.attributes_to_get {
             {
-                let mut list = builder.reborrow().init_attributes_to_get(list_len((value).len())?);
+                let mut list = builder.reborrow().init_attributes_to_get(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
-                    list.set(index0 as u32, &item0[..]);
+                    list.set(index0 as u32, __checked(&item0[..])?);
                 }
             }
         }
         if let ::std::option::Option::Some(value) = &self.scan_filter {
             {
-                let mut list = builder.reborrow().init_scan_filter(list_len((value).len())?);
+                let mut list = builder.reborrow().init_scan_filter(__list_len((value).len())?);
                 for (index0, (key, item0)) in (value).iter().enumerate() {
                     let mut entry = list.reborrow().get(index0 as u32);
-                    entry.set_key(&key[..]);
+                    entry.set_key(__checked(&key[..])?);
                     (item0).write_to(entry.reborrow().init_value())?;
                 }
             }
@@ -11107,7 +11146,7 @@ impl ScanInput {
             total_segments: match reader.get_total_segments().which()? { cap::scan_input::total_segments::None(()) => ::std::option::Option::None, cap::scan_input::total_segments::Some(value) => ::std::option::Option::Some(value) },
             exclusive_start_key: if reader.has_exclusive_start_key() { ::std::option::Option::Some({ let list = reader.get_exclusive_start_key()?; let mut out = ::std::collections::BTreeMap::new(); for entry in list.iter() { out.insert(entry.get_key()?.to_string()?, AttributeValue::read_from(entry.get_value()?)?); } out }) } else { ::std::option::Option::None },
             return_consumed_capacity: if reader.has_return_consumed_capacity() { ::std::option::Option::Some(ReturnConsumedCapacity::from(reader.get_return_consumed_capacity()?.to_str()?)) } else { ::std::option::Option::None },
-            attributes_to_get: if reader.has_attributes_to_get() { ::std::option::Option::Some({ let list = reader.get_attributes_to_get()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(item?.to_string()?); } out }) } else { ::std::option::Option::None },
+            attributes_to_get: if reader.has_attributes_to_get() { ::std::option::Option::Some({ let list = reader.get_attributes_to_get()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(item?.to_string()?); } out }) } else { ::std::option::Option::None },
             scan_filter: if reader.has_scan_filter() { ::std::option::Option::Some({ let list = reader.get_scan_filter()?; let mut out = ::std::collections::BTreeMap::new(); for entry in list.iter() { out.insert(entry.get_key()?.to_string()?, Condition::read_from(entry.get_value()?)?); } out }) } else { ::std::option::Option::None },
             conditional_operator: if reader.has_conditional_operator() { ::std::option::Option::Some(ConditionalOperator::from(reader.get_conditional_operator()?.to_str()?)) } else { ::std::option::Option::None },
         })
@@ -11132,12 +11171,12 @@ impl ScanOutput {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::scan_output::Builder<'_>) -> ::capnp::Result<()> {
         {
-            let mut list = builder.reborrow().init_items(list_len((&self.items).len())?);
+            let mut list = builder.reborrow().init_items(__list_len((&self.items).len())?);
             for (index0, item0) in (&self.items).iter().enumerate() {
-                let mut list1 = list.reborrow().init(index0 as u32, list_len(item0.len())?);
+                let mut list1 = list.reborrow().init(index0 as u32, __list_len(item0.len())?);
                 for (index1, (key, item1)) in (item0).iter().enumerate() {
                     let mut entry = list1.reborrow().get(index1 as u32);
-                    entry.set_key(&key[..]);
+                    entry.set_key(__checked(&key[..])?);
                     (item1).write_to(entry.reborrow().init_value())?;
                 }
             }
@@ -11146,10 +11185,10 @@ impl ScanOutput {
         builder.set_scanned_count(*&self.scanned_count);
         if let ::std::option::Option::Some(value) = &self.last_evaluated_key {
             {
-                let mut list = builder.reborrow().init_last_evaluated_key(list_len((value).len())?);
+                let mut list = builder.reborrow().init_last_evaluated_key(__list_len((value).len())?);
                 for (index0, (key, item0)) in (value).iter().enumerate() {
                     let mut entry = list.reborrow().get(index0 as u32);
-                    entry.set_key(&key[..]);
+                    entry.set_key(__checked(&key[..])?);
                     (item0).write_to(entry.reborrow().init_value())?;
                 }
             }
@@ -11164,7 +11203,7 @@ impl ScanOutput {
     #[allow(unused_variables)]
     pub fn read_from(reader: cap::scan_output::Reader<'_>) -> ::capnp::Result<Self> {
         Ok(Self {
-            items: { let list = reader.get_items()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push({ let list = item?; let mut out = ::std::collections::BTreeMap::new(); for entry in list.iter() { out.insert(entry.get_key()?.to_string()?, AttributeValue::read_from(entry.get_value()?)?); } out }); } out },
+            items: { let list = reader.get_items()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push({ let list = item?; let mut out = ::std::collections::BTreeMap::new(); for entry in list.iter() { out.insert(entry.get_key()?.to_string()?, AttributeValue::read_from(entry.get_value()?)?); } out }); } out },
             count: reader.get_count(),
             scanned_count: reader.get_scanned_count(),
             last_evaluated_key: if reader.has_last_evaluated_key() { ::std::option::Option::Some({ let list = reader.get_last_evaluated_key()?; let mut out = ::std::collections::BTreeMap::new(); for entry in list.iter() { out.insert(entry.get_key()?.to_string()?, AttributeValue::read_from(entry.get_value()?)?); } out }) } else { ::std::option::Option::None },
@@ -11187,10 +11226,10 @@ impl BatchGetItemInput {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::batch_get_item_input::Builder<'_>) -> ::capnp::Result<()> {
         {
-            let mut list = builder.reborrow().init_request_items(list_len((&self.request_items).len())?);
+            let mut list = builder.reborrow().init_request_items(__list_len((&self.request_items).len())?);
             for (index0, (key, item0)) in (&self.request_items).iter().enumerate() {
                 let mut entry = list.reborrow().get(index0 as u32);
-                entry.set_key(&key[..]);
+                entry.set_key(__checked(&key[..])?);
                 (item0).write_to(entry.reborrow().init_value())?;
             }
         }
@@ -11225,17 +11264,17 @@ impl BatchGetItemOutput {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::batch_get_item_output::Builder<'_>) -> ::capnp::Result<()> {
         {
-            let mut list = builder.reborrow().init_responses(list_len((&self.responses).len())?);
+            let mut list = builder.reborrow().init_responses(__list_len((&self.responses).len())?);
             for (index0, (key, item0)) in (&self.responses).iter().enumerate() {
                 let mut entry = list.reborrow().get(index0 as u32);
-                entry.set_key(&key[..]);
+                entry.set_key(__checked(&key[..])?);
                 {
-                    let mut list = entry.reborrow().init_value(list_len((item0).len())?);
+                    let mut list = entry.reborrow().init_value(__list_len((item0).len())?);
                     for (index0, item0) in (item0).iter().enumerate() {
-                        let mut list1 = list.reborrow().init(index0 as u32, list_len(item0.len())?);
+                        let mut list1 = list.reborrow().init(index0 as u32, __list_len(item0.len())?);
                         for (index1, (key, item1)) in (item0).iter().enumerate() {
                             let mut entry = list1.reborrow().get(index1 as u32);
-                            entry.set_key(&key[..]);
+                            entry.set_key(__checked(&key[..])?);
                             (item1).write_to(entry.reborrow().init_value())?;
                         }
                     }
@@ -11243,16 +11282,16 @@ impl BatchGetItemOutput {
             }
         }
         {
-            let mut list = builder.reborrow().init_unprocessed_keys(list_len((&self.unprocessed_keys).len())?);
+            let mut list = builder.reborrow().init_unprocessed_keys(__list_len((&self.unprocessed_keys).len())?);
             for (index0, (key, item0)) in (&self.unprocessed_keys).iter().enumerate() {
                 let mut entry = list.reborrow().get(index0 as u32);
-                entry.set_key(&key[..]);
+                entry.set_key(__checked(&key[..])?);
                 (item0).write_to(entry.reborrow().init_value())?;
             }
         }
         if let ::std::option::Option::Some(value) = &self.consumed_capacity {
             {
-                let mut list = builder.reborrow().init_consumed_capacity(list_len((value).len())?);
+                let mut list = builder.reborrow().init_consumed_capacity(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
                     item0.write_to(list.reborrow().get(index0 as u32))?;
                 }
@@ -11265,9 +11304,9 @@ impl BatchGetItemOutput {
     #[allow(unused_variables)]
     pub fn read_from(reader: cap::batch_get_item_output::Reader<'_>) -> ::capnp::Result<Self> {
         Ok(Self {
-            responses: { let list = reader.get_responses()?; let mut out = ::std::collections::BTreeMap::new(); for entry in list.iter() { out.insert(entry.get_key()?.to_string()?, { let list = entry.get_value()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push({ let list = item?; let mut out = ::std::collections::BTreeMap::new(); for entry in list.iter() { out.insert(entry.get_key()?.to_string()?, AttributeValue::read_from(entry.get_value()?)?); } out }); } out }); } out },
+            responses: { let list = reader.get_responses()?; let mut out = ::std::collections::BTreeMap::new(); for entry in list.iter() { out.insert(entry.get_key()?.to_string()?, { let list = entry.get_value()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push({ let list = item?; let mut out = ::std::collections::BTreeMap::new(); for entry in list.iter() { out.insert(entry.get_key()?.to_string()?, AttributeValue::read_from(entry.get_value()?)?); } out }); } out }); } out },
             unprocessed_keys: { let list = reader.get_unprocessed_keys()?; let mut out = ::std::collections::BTreeMap::new(); for entry in list.iter() { out.insert(entry.get_key()?.to_string()?, KeysAndAttributes::read_from(entry.get_value()?)?); } out },
-            consumed_capacity: if reader.has_consumed_capacity() { ::std::option::Option::Some({ let list = reader.get_consumed_capacity()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(ConsumedCapacity::read_from(item)?); } out }) } else { ::std::option::Option::None },
+            consumed_capacity: if reader.has_consumed_capacity() { ::std::option::Option::Some({ let list = reader.get_consumed_capacity()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(ConsumedCapacity::read_from(item)?); } out }) } else { ::std::option::Option::None },
         })
     }
 }
@@ -11291,12 +11330,12 @@ impl BatchWriteItemInput {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::batch_write_item_input::Builder<'_>) -> ::capnp::Result<()> {
         {
-            let mut list = builder.reborrow().init_request_items(list_len((&self.request_items).len())?);
+            let mut list = builder.reborrow().init_request_items(__list_len((&self.request_items).len())?);
             for (index0, (key, item0)) in (&self.request_items).iter().enumerate() {
                 let mut entry = list.reborrow().get(index0 as u32);
-                entry.set_key(&key[..]);
+                entry.set_key(__checked(&key[..])?);
                 {
-                    let mut list = entry.reborrow().init_value(list_len((item0).len())?);
+                    let mut list = entry.reborrow().init_value(__list_len((item0).len())?);
                     for (index0, item0) in (item0).iter().enumerate() {
                         item0.write_to(list.reborrow().get(index0 as u32))?;
                     }
@@ -11320,7 +11359,7 @@ impl BatchWriteItemInput {
     #[allow(unused_variables)]
     pub fn read_from(reader: cap::batch_write_item_input::Reader<'_>) -> ::capnp::Result<Self> {
         Ok(Self {
-            request_items: { let list = reader.get_request_items()?; let mut out = ::std::collections::BTreeMap::new(); for entry in list.iter() { out.insert(entry.get_key()?.to_string()?, { let list = entry.get_value()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(WriteRequest::read_from(item)?); } out }); } out },
+            request_items: { let list = reader.get_request_items()?; let mut out = ::std::collections::BTreeMap::new(); for entry in list.iter() { out.insert(entry.get_key()?.to_string()?, { let list = entry.get_value()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(WriteRequest::read_from(item)?); } out }); } out },
             return_consumed_capacity: if reader.has_return_consumed_capacity() { ::std::option::Option::Some(ReturnConsumedCapacity::from(reader.get_return_consumed_capacity()?.to_str()?)) } else { ::std::option::Option::None },
             return_item_collection_metrics: if reader.has_return_item_collection_metrics() { ::std::option::Option::Some(ReturnItemCollectionMetrics::from(reader.get_return_item_collection_metrics()?.to_str()?)) } else { ::std::option::Option::None },
             resend: match reader.get_resend().which()? { cap::batch_write_item_input::resend::None(()) => ::std::option::Option::None, cap::batch_write_item_input::resend::Some(value) => ::std::option::Option::Some(value) },
@@ -11344,12 +11383,12 @@ impl BatchWriteItemOutput {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::batch_write_item_output::Builder<'_>) -> ::capnp::Result<()> {
         {
-            let mut list = builder.reborrow().init_unprocessed_items(list_len((&self.unprocessed_items).len())?);
+            let mut list = builder.reborrow().init_unprocessed_items(__list_len((&self.unprocessed_items).len())?);
             for (index0, (key, item0)) in (&self.unprocessed_items).iter().enumerate() {
                 let mut entry = list.reborrow().get(index0 as u32);
-                entry.set_key(&key[..]);
+                entry.set_key(__checked(&key[..])?);
                 {
-                    let mut list = entry.reborrow().init_value(list_len((item0).len())?);
+                    let mut list = entry.reborrow().init_value(__list_len((item0).len())?);
                     for (index0, item0) in (item0).iter().enumerate() {
                         item0.write_to(list.reborrow().get(index0 as u32))?;
                     }
@@ -11358,12 +11397,12 @@ impl BatchWriteItemOutput {
         }
         if let ::std::option::Option::Some(value) = &self.item_collection_metrics {
             {
-                let mut list = builder.reborrow().init_item_collection_metrics(list_len((value).len())?);
+                let mut list = builder.reborrow().init_item_collection_metrics(__list_len((value).len())?);
                 for (index0, (key, item0)) in (value).iter().enumerate() {
                     let mut entry = list.reborrow().get(index0 as u32);
-                    entry.set_key(&key[..]);
+                    entry.set_key(__checked(&key[..])?);
                     {
-                        let mut list = entry.reborrow().init_value(list_len((item0).len())?);
+                        let mut list = entry.reborrow().init_value(__list_len((item0).len())?);
                         for (index0, item0) in (item0).iter().enumerate() {
                             item0.write_to(list.reborrow().get(index0 as u32))?;
                         }
@@ -11373,7 +11412,7 @@ impl BatchWriteItemOutput {
         }
         if let ::std::option::Option::Some(value) = &self.consumed_capacity {
             {
-                let mut list = builder.reborrow().init_consumed_capacity(list_len((value).len())?);
+                let mut list = builder.reborrow().init_consumed_capacity(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
                     item0.write_to(list.reborrow().get(index0 as u32))?;
                 }
@@ -11386,9 +11425,9 @@ impl BatchWriteItemOutput {
     #[allow(unused_variables)]
     pub fn read_from(reader: cap::batch_write_item_output::Reader<'_>) -> ::capnp::Result<Self> {
         Ok(Self {
-            unprocessed_items: { let list = reader.get_unprocessed_items()?; let mut out = ::std::collections::BTreeMap::new(); for entry in list.iter() { out.insert(entry.get_key()?.to_string()?, { let list = entry.get_value()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(WriteRequest::read_from(item)?); } out }); } out },
-            item_collection_metrics: if reader.has_item_collection_metrics() { ::std::option::Option::Some({ let list = reader.get_item_collection_metrics()?; let mut out = ::std::collections::BTreeMap::new(); for entry in list.iter() { out.insert(entry.get_key()?.to_string()?, { let list = entry.get_value()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(ItemCollectionMetrics::read_from(item)?); } out }); } out }) } else { ::std::option::Option::None },
-            consumed_capacity: if reader.has_consumed_capacity() { ::std::option::Option::Some({ let list = reader.get_consumed_capacity()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(ConsumedCapacity::read_from(item)?); } out }) } else { ::std::option::Option::None },
+            unprocessed_items: { let list = reader.get_unprocessed_items()?; let mut out = ::std::collections::BTreeMap::new(); for entry in list.iter() { out.insert(entry.get_key()?.to_string()?, { let list = entry.get_value()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(WriteRequest::read_from(item)?); } out }); } out },
+            item_collection_metrics: if reader.has_item_collection_metrics() { ::std::option::Option::Some({ let list = reader.get_item_collection_metrics()?; let mut out = ::std::collections::BTreeMap::new(); for entry in list.iter() { out.insert(entry.get_key()?.to_string()?, { let list = entry.get_value()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(ItemCollectionMetrics::read_from(item)?); } out }); } out }) } else { ::std::option::Option::None },
+            consumed_capacity: if reader.has_consumed_capacity() { ::std::option::Option::Some({ let list = reader.get_consumed_capacity()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(ConsumedCapacity::read_from(item)?); } out }) } else { ::std::option::Option::None },
         })
     }
 }
@@ -11407,7 +11446,7 @@ impl TransactGetItemsInput {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::transact_get_items_input::Builder<'_>) -> ::capnp::Result<()> {
         {
-            let mut list = builder.reborrow().init_transact_items(list_len((&self.transact_items).len())?);
+            let mut list = builder.reborrow().init_transact_items(__list_len((&self.transact_items).len())?);
             for (index0, item0) in (&self.transact_items).iter().enumerate() {
                 item0.write_to(list.reborrow().get(index0 as u32))?;
             }
@@ -11422,7 +11461,7 @@ impl TransactGetItemsInput {
     #[allow(unused_variables)]
     pub fn read_from(reader: cap::transact_get_items_input::Reader<'_>) -> ::capnp::Result<Self> {
         Ok(Self {
-            transact_items: { let list = reader.get_transact_items()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(TransactGetItem::read_from(item)?); } out },
+            transact_items: { let list = reader.get_transact_items()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(TransactGetItem::read_from(item)?); } out },
             return_consumed_capacity: if reader.has_return_consumed_capacity() { ::std::option::Option::Some(ReturnConsumedCapacity::from(reader.get_return_consumed_capacity()?.to_str()?)) } else { ::std::option::Option::None },
         })
     }
@@ -11442,14 +11481,14 @@ impl TransactGetItemsOutput {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::transact_get_items_output::Builder<'_>) -> ::capnp::Result<()> {
         {
-            let mut list = builder.reborrow().init_responses(list_len((&self.responses).len())?);
+            let mut list = builder.reborrow().init_responses(__list_len((&self.responses).len())?);
             for (index0, item0) in (&self.responses).iter().enumerate() {
                 item0.write_to(list.reborrow().get(index0 as u32))?;
             }
         }
         if let ::std::option::Option::Some(value) = &self.consumed_capacity {
             {
-                let mut list = builder.reborrow().init_consumed_capacity(list_len((value).len())?);
+                let mut list = builder.reborrow().init_consumed_capacity(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
                     item0.write_to(list.reborrow().get(index0 as u32))?;
                 }
@@ -11462,8 +11501,8 @@ impl TransactGetItemsOutput {
     #[allow(unused_variables)]
     pub fn read_from(reader: cap::transact_get_items_output::Reader<'_>) -> ::capnp::Result<Self> {
         Ok(Self {
-            responses: { let list = reader.get_responses()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(ItemResponse::read_from(item)?); } out },
-            consumed_capacity: if reader.has_consumed_capacity() { ::std::option::Option::Some({ let list = reader.get_consumed_capacity()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(ConsumedCapacity::read_from(item)?); } out }) } else { ::std::option::Option::None },
+            responses: { let list = reader.get_responses()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(ItemResponse::read_from(item)?); } out },
+            consumed_capacity: if reader.has_consumed_capacity() { ::std::option::Option::Some({ let list = reader.get_consumed_capacity()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(ConsumedCapacity::read_from(item)?); } out }) } else { ::std::option::Option::None },
         })
     }
 }
@@ -11486,13 +11525,13 @@ impl TransactWriteItemsInput {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::transact_write_items_input::Builder<'_>) -> ::capnp::Result<()> {
         {
-            let mut list = builder.reborrow().init_transact_items(list_len((&self.transact_items).len())?);
+            let mut list = builder.reborrow().init_transact_items(__list_len((&self.transact_items).len())?);
             for (index0, item0) in (&self.transact_items).iter().enumerate() {
                 item0.write_to(list.reborrow().get(index0 as u32))?;
             }
         }
         if let ::std::option::Option::Some(value) = &self.client_request_token {
-            builder.set_client_request_token(&(value)[..]);
+            builder.set_client_request_token(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.return_consumed_capacity {
             builder.set_return_consumed_capacity((value).as_str());
@@ -11507,7 +11546,7 @@ impl TransactWriteItemsInput {
     #[allow(unused_variables)]
     pub fn read_from(reader: cap::transact_write_items_input::Reader<'_>) -> ::capnp::Result<Self> {
         Ok(Self {
-            transact_items: { let list = reader.get_transact_items()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(TransactWriteItem::read_from(item)?); } out },
+            transact_items: { let list = reader.get_transact_items()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(TransactWriteItem::read_from(item)?); } out },
             client_request_token: if reader.has_client_request_token() { ::std::option::Option::Some(reader.get_client_request_token()?.to_string()?) } else { ::std::option::Option::None },
             return_consumed_capacity: if reader.has_return_consumed_capacity() { ::std::option::Option::Some(ReturnConsumedCapacity::from(reader.get_return_consumed_capacity()?.to_str()?)) } else { ::std::option::Option::None },
             return_item_collection_metrics: if reader.has_return_item_collection_metrics() { ::std::option::Option::Some(ReturnItemCollectionMetrics::from(reader.get_return_item_collection_metrics()?.to_str()?)) } else { ::std::option::Option::None },
@@ -11531,7 +11570,7 @@ impl TransactWriteItemsOutput {
     pub fn write_to(&self, mut builder: cap::transact_write_items_output::Builder<'_>) -> ::capnp::Result<()> {
         if let ::std::option::Option::Some(value) = &self.consumed_capacity {
             {
-                let mut list = builder.reborrow().init_consumed_capacity(list_len((value).len())?);
+                let mut list = builder.reborrow().init_consumed_capacity(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
                     item0.write_to(list.reborrow().get(index0 as u32))?;
                 }
@@ -11539,12 +11578,12 @@ impl TransactWriteItemsOutput {
         }
         if let ::std::option::Option::Some(value) = &self.item_collection_metrics {
             {
-                let mut list = builder.reborrow().init_item_collection_metrics(list_len((value).len())?);
+                let mut list = builder.reborrow().init_item_collection_metrics(__list_len((value).len())?);
                 for (index0, (key, item0)) in (value).iter().enumerate() {
                     let mut entry = list.reborrow().get(index0 as u32);
-                    entry.set_key(&key[..]);
+                    entry.set_key(__checked(&key[..])?);
                     {
-                        let mut list = entry.reborrow().init_value(list_len((item0).len())?);
+                        let mut list = entry.reborrow().init_value(__list_len((item0).len())?);
                         for (index0, item0) in (item0).iter().enumerate() {
                             item0.write_to(list.reborrow().get(index0 as u32))?;
                         }
@@ -11559,8 +11598,8 @@ impl TransactWriteItemsOutput {
     #[allow(unused_variables)]
     pub fn read_from(reader: cap::transact_write_items_output::Reader<'_>) -> ::capnp::Result<Self> {
         Ok(Self {
-            consumed_capacity: if reader.has_consumed_capacity() { ::std::option::Option::Some({ let list = reader.get_consumed_capacity()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(ConsumedCapacity::read_from(item)?); } out }) } else { ::std::option::Option::None },
-            item_collection_metrics: if reader.has_item_collection_metrics() { ::std::option::Option::Some({ let list = reader.get_item_collection_metrics()?; let mut out = ::std::collections::BTreeMap::new(); for entry in list.iter() { out.insert(entry.get_key()?.to_string()?, { let list = entry.get_value()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(ItemCollectionMetrics::read_from(item)?); } out }); } out }) } else { ::std::option::Option::None },
+            consumed_capacity: if reader.has_consumed_capacity() { ::std::option::Option::Some({ let list = reader.get_consumed_capacity()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(ConsumedCapacity::read_from(item)?); } out }) } else { ::std::option::Option::None },
+            item_collection_metrics: if reader.has_item_collection_metrics() { ::std::option::Option::Some({ let list = reader.get_item_collection_metrics()?; let mut out = ::std::collections::BTreeMap::new(); for entry in list.iter() { out.insert(entry.get_key()?.to_string()?, { let list = entry.get_value()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(ItemCollectionMetrics::read_from(item)?); } out }); } out }) } else { ::std::option::Option::None },
         })
     }
 }
@@ -11577,7 +11616,7 @@ impl UpdateTimeToLiveInput {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::update_time_to_live_input::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_table_name(&(&self.table_name)[..]);
+        builder.set_table_name(__checked(&(&self.table_name)[..])?);
         (&self.time_to_live_specification).write_to(builder.reborrow().init_time_to_live_specification())?;
         Ok(())
     }
@@ -11630,7 +11669,7 @@ impl DescribeTimeToLiveInput {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::describe_time_to_live_input::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_table_name(&(&self.table_name)[..]);
+        builder.set_table_name(__checked(&(&self.table_name)[..])?);
         Ok(())
     }
 
@@ -11682,8 +11721,8 @@ impl CreateBackupInput {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::create_backup_input::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_table_name(&(&self.table_name)[..]);
-        builder.set_backup_name(&(&self.backup_name)[..]);
+        builder.set_table_name(__checked(&(&self.table_name)[..])?);
+        builder.set_backup_name(__checked(&(&self.backup_name)[..])?);
         Ok(())
     }
 
@@ -11735,7 +11774,7 @@ impl DescribeBackupInput {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::describe_backup_input::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_backup_arn(&(&self.backup_arn)[..]);
+        builder.set_backup_arn(__checked(&(&self.backup_arn)[..])?);
         Ok(())
     }
 
@@ -11800,7 +11839,7 @@ impl ListBackupsInput {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::list_backups_input::Builder<'_>) -> ::capnp::Result<()> {
         if let ::std::option::Option::Some(value) = &self.table_name {
-            builder.set_table_name(&(value)[..]);
+            builder.set_table_name(__checked(&(value)[..])?);
         }
         match &self.limit {
             ::std::option::Option::None => builder.reborrow().init_limit().set_none(()),
@@ -11815,7 +11854,7 @@ impl ListBackupsInput {
             ::std::option::Option::Some(value) => builder.reborrow().init_time_range_upper_bound().set_some(*value),
         }
         if let ::std::option::Option::Some(value) = &self.exclusive_start_backup_arn {
-            builder.set_exclusive_start_backup_arn(&(value)[..]);
+            builder.set_exclusive_start_backup_arn(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.backup_type {
             builder.set_backup_type((value).as_str());
@@ -11851,13 +11890,13 @@ impl ListBackupsOutput {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::list_backups_output::Builder<'_>) -> ::capnp::Result<()> {
         {
-            let mut list = builder.reborrow().init_backup_summaries(list_len((&self.backup_summaries).len())?);
+            let mut list = builder.reborrow().init_backup_summaries(__list_len((&self.backup_summaries).len())?);
             for (index0, item0) in (&self.backup_summaries).iter().enumerate() {
                 item0.write_to(list.reborrow().get(index0 as u32))?;
             }
         }
         if let ::std::option::Option::Some(value) = &self.last_evaluated_backup_arn {
-            builder.set_last_evaluated_backup_arn(&(value)[..]);
+            builder.set_last_evaluated_backup_arn(__checked(&(value)[..])?);
         }
         Ok(())
     }
@@ -11866,7 +11905,7 @@ impl ListBackupsOutput {
     #[allow(unused_variables)]
     pub fn read_from(reader: cap::list_backups_output::Reader<'_>) -> ::capnp::Result<Self> {
         Ok(Self {
-            backup_summaries: { let list = reader.get_backup_summaries()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(BackupSummary::read_from(item)?); } out },
+            backup_summaries: { let list = reader.get_backup_summaries()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(BackupSummary::read_from(item)?); } out },
             last_evaluated_backup_arn: if reader.has_last_evaluated_backup_arn() { ::std::option::Option::Some(reader.get_last_evaluated_backup_arn()?.to_string()?) } else { ::std::option::Option::None },
         })
     }
@@ -11883,7 +11922,7 @@ impl DeleteBackupInput {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::delete_backup_input::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_backup_arn(&(&self.backup_arn)[..]);
+        builder.set_backup_arn(__checked(&(&self.backup_arn)[..])?);
         Ok(())
     }
 
@@ -11949,14 +11988,14 @@ impl RestoreTableFromBackupInput {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::restore_table_from_backup_input::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_target_table_name(&(&self.target_table_name)[..]);
-        builder.set_backup_arn(&(&self.backup_arn)[..]);
+        builder.set_target_table_name(__checked(&(&self.target_table_name)[..])?);
+        builder.set_backup_arn(__checked(&(&self.backup_arn)[..])?);
         if let ::std::option::Option::Some(value) = &self.billing_mode_override {
             builder.set_billing_mode_override((value).as_str());
         }
         if let ::std::option::Option::Some(value) = &self.global_secondary_index_override {
             {
-                let mut list = builder.reborrow().init_global_secondary_index_override(list_len((value).len())?);
+                let mut list = builder.reborrow().init_global_secondary_index_override(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
                     item0.write_to(list.reborrow().get(index0 as u32))?;
                 }
@@ -11964,7 +12003,7 @@ impl RestoreTableFromBackupInput {
         }
         if let ::std::option::Option::Some(value) = &self.local_secondary_index_override {
             {
-                let mut list = builder.reborrow().init_local_secondary_index_override(list_len((value).len())?);
+                let mut list = builder.reborrow().init_local_secondary_index_override(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
                     item0.write_to(list.reborrow().get(index0 as u32))?;
                 }
@@ -11981,7 +12020,7 @@ impl RestoreTableFromBackupInput {
         }
         if let ::std::option::Option::Some(value) = &self.vector_index_override {
             {
-                let mut list = builder.reborrow().init_vector_index_override(list_len((value).len())?);
+                let mut list = builder.reborrow().init_vector_index_override(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
                     item0.write_to(list.reborrow().get(index0 as u32))?;
                 }
@@ -11997,12 +12036,12 @@ impl RestoreTableFromBackupInput {
             target_table_name: reader.get_target_table_name()?.to_string()?,
             backup_arn: reader.get_backup_arn()?.to_string()?,
             billing_mode_override: if reader.has_billing_mode_override() { ::std::option::Option::Some(BillingMode::from(reader.get_billing_mode_override()?.to_str()?)) } else { ::std::option::Option::None },
-            global_secondary_index_override: if reader.has_global_secondary_index_override() { ::std::option::Option::Some({ let list = reader.get_global_secondary_index_override()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(GlobalSecondaryIndex::read_from(item)?); } out }) } else { ::std::option::Option::None },
-            local_secondary_index_override: if reader.has_local_secondary_index_override() { ::std::option::Option::Some({ let list = reader.get_local_secondary_index_override()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(LocalSecondaryIndex::read_from(item)?); } out }) } else { ::std::option::Option::None },
+            global_secondary_index_override: if reader.has_global_secondary_index_override() { ::std::option::Option::Some({ let list = reader.get_global_secondary_index_override()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(GlobalSecondaryIndex::read_from(item)?); } out }) } else { ::std::option::Option::None },
+            local_secondary_index_override: if reader.has_local_secondary_index_override() { ::std::option::Option::Some({ let list = reader.get_local_secondary_index_override()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(LocalSecondaryIndex::read_from(item)?); } out }) } else { ::std::option::Option::None },
             provisioned_throughput_override: if reader.has_provisioned_throughput_override() { ::std::option::Option::Some(ProvisionedThroughput::read_from(reader.get_provisioned_throughput_override()?)?) } else { ::std::option::Option::None },
             on_demand_throughput_override: if reader.has_on_demand_throughput_override() { ::std::option::Option::Some(OnDemandThroughput::read_from(reader.get_on_demand_throughput_override()?)?) } else { ::std::option::Option::None },
             sse_specification_override: if reader.has_sse_specification_override() { ::std::option::Option::Some(SseSpecification::read_from(reader.get_sse_specification_override()?)?) } else { ::std::option::Option::None },
-            vector_index_override: if reader.has_vector_index_override() { ::std::option::Option::Some({ let list = reader.get_vector_index_override()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(VectorIndex::read_from(item)?); } out }) } else { ::std::option::Option::None },
+            vector_index_override: if reader.has_vector_index_override() { ::std::option::Option::Some({ let list = reader.get_vector_index_override()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(VectorIndex::read_from(item)?); } out }) } else { ::std::option::Option::None },
         })
     }
 }
@@ -12045,7 +12084,7 @@ impl DescribeContinuousBackupsInput {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::describe_continuous_backups_input::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_table_name(&(&self.table_name)[..]);
+        builder.set_table_name(__checked(&(&self.table_name)[..])?);
         Ok(())
     }
 
@@ -12097,7 +12136,7 @@ impl UpdateContinuousBackupsInput {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::update_continuous_backups_input::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_table_name(&(&self.table_name)[..]);
+        builder.set_table_name(__checked(&(&self.table_name)[..])?);
         (&self.point_in_time_recovery_specification).write_to(builder.reborrow().init_point_in_time_recovery_specification())?;
         Ok(())
     }
@@ -12174,12 +12213,12 @@ impl RestoreTableToPointInTimeInput {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::restore_table_to_point_in_time_input::Builder<'_>) -> ::capnp::Result<()> {
         if let ::std::option::Option::Some(value) = &self.source_table_arn {
-            builder.set_source_table_arn(&(value)[..]);
+            builder.set_source_table_arn(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.source_table_name {
-            builder.set_source_table_name(&(value)[..]);
+            builder.set_source_table_name(__checked(&(value)[..])?);
         }
-        builder.set_target_table_name(&(&self.target_table_name)[..]);
+        builder.set_target_table_name(__checked(&(&self.target_table_name)[..])?);
         match &self.use_latest_restorable_time {
             ::std::option::Option::None => builder.reborrow().init_use_latest_restorable_time().set_none(()),
             ::std::option::Option::Some(value) => builder.reborrow().init_use_latest_restorable_time().set_some(*value),
@@ -12193,7 +12232,7 @@ impl RestoreTableToPointInTimeInput {
         }
         if let ::std::option::Option::Some(value) = &self.global_secondary_index_override {
             {
-                let mut list = builder.reborrow().init_global_secondary_index_override(list_len((value).len())?);
+                let mut list = builder.reborrow().init_global_secondary_index_override(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
                     item0.write_to(list.reborrow().get(index0 as u32))?;
                 }
@@ -12201,7 +12240,7 @@ impl RestoreTableToPointInTimeInput {
         }
         if let ::std::option::Option::Some(value) = &self.local_secondary_index_override {
             {
-                let mut list = builder.reborrow().init_local_secondary_index_override(list_len((value).len())?);
+                let mut list = builder.reborrow().init_local_secondary_index_override(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
                     item0.write_to(list.reborrow().get(index0 as u32))?;
                 }
@@ -12218,7 +12257,7 @@ impl RestoreTableToPointInTimeInput {
         }
         if let ::std::option::Option::Some(value) = &self.vector_index_override {
             {
-                let mut list = builder.reborrow().init_vector_index_override(list_len((value).len())?);
+                let mut list = builder.reborrow().init_vector_index_override(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
                     item0.write_to(list.reborrow().get(index0 as u32))?;
                 }
@@ -12237,12 +12276,12 @@ impl RestoreTableToPointInTimeInput {
             use_latest_restorable_time: match reader.get_use_latest_restorable_time().which()? { cap::restore_table_to_point_in_time_input::use_latest_restorable_time::None(()) => ::std::option::Option::None, cap::restore_table_to_point_in_time_input::use_latest_restorable_time::Some(value) => ::std::option::Option::Some(value) },
             restore_date_time: match reader.get_restore_date_time().which()? { cap::restore_table_to_point_in_time_input::restore_date_time::None(()) => ::std::option::Option::None, cap::restore_table_to_point_in_time_input::restore_date_time::Some(value) => ::std::option::Option::Some(value) },
             billing_mode_override: if reader.has_billing_mode_override() { ::std::option::Option::Some(BillingMode::from(reader.get_billing_mode_override()?.to_str()?)) } else { ::std::option::Option::None },
-            global_secondary_index_override: if reader.has_global_secondary_index_override() { ::std::option::Option::Some({ let list = reader.get_global_secondary_index_override()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(GlobalSecondaryIndex::read_from(item)?); } out }) } else { ::std::option::Option::None },
-            local_secondary_index_override: if reader.has_local_secondary_index_override() { ::std::option::Option::Some({ let list = reader.get_local_secondary_index_override()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(LocalSecondaryIndex::read_from(item)?); } out }) } else { ::std::option::Option::None },
+            global_secondary_index_override: if reader.has_global_secondary_index_override() { ::std::option::Option::Some({ let list = reader.get_global_secondary_index_override()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(GlobalSecondaryIndex::read_from(item)?); } out }) } else { ::std::option::Option::None },
+            local_secondary_index_override: if reader.has_local_secondary_index_override() { ::std::option::Option::Some({ let list = reader.get_local_secondary_index_override()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(LocalSecondaryIndex::read_from(item)?); } out }) } else { ::std::option::Option::None },
             provisioned_throughput_override: if reader.has_provisioned_throughput_override() { ::std::option::Option::Some(ProvisionedThroughput::read_from(reader.get_provisioned_throughput_override()?)?) } else { ::std::option::Option::None },
             on_demand_throughput_override: if reader.has_on_demand_throughput_override() { ::std::option::Option::Some(OnDemandThroughput::read_from(reader.get_on_demand_throughput_override()?)?) } else { ::std::option::Option::None },
             sse_specification_override: if reader.has_sse_specification_override() { ::std::option::Option::Some(SseSpecification::read_from(reader.get_sse_specification_override()?)?) } else { ::std::option::Option::None },
-            vector_index_override: if reader.has_vector_index_override() { ::std::option::Option::Some({ let list = reader.get_vector_index_override()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(VectorIndex::read_from(item)?); } out }) } else { ::std::option::Option::None },
+            vector_index_override: if reader.has_vector_index_override() { ::std::option::Option::Some({ let list = reader.get_vector_index_override()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(VectorIndex::read_from(item)?); } out }) } else { ::std::option::Option::None },
         })
     }
 }
@@ -12307,26 +12346,26 @@ impl ExportTableToPointInTimeInput {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::export_table_to_point_in_time_input::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_table_arn(&(&self.table_arn)[..]);
+        builder.set_table_arn(__checked(&(&self.table_arn)[..])?);
         match &self.export_time {
             ::std::option::Option::None => builder.reborrow().init_export_time().set_none(()),
             ::std::option::Option::Some(value) => builder.reborrow().init_export_time().set_some(*value),
         }
         if let ::std::option::Option::Some(value) = &self.client_token {
-            builder.set_client_token(&(value)[..]);
+            builder.set_client_token(__checked(&(value)[..])?);
         }
-        builder.set_s3_bucket(&(&self.s3_bucket)[..]);
+        builder.set_s3_bucket(__checked(&(&self.s3_bucket)[..])?);
         if let ::std::option::Option::Some(value) = &self.s3_bucket_owner {
-            builder.set_s3_bucket_owner(&(value)[..]);
+            builder.set_s3_bucket_owner(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.s3_prefix {
-            builder.set_s3_prefix(&(value)[..]);
+            builder.set_s3_prefix(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.s3_sse_algorithm {
             builder.set_s3_sse_algorithm((value).as_str());
         }
         if let ::std::option::Option::Some(value) = &self.s3_sse_kms_key_id {
-            builder.set_s3_sse_kms_key_id(&(value)[..]);
+            builder.set_s3_sse_kms_key_id(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.export_format {
             builder.set_export_format((value).as_str());
@@ -12401,7 +12440,7 @@ impl DescribeExportInput {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::describe_export_input::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_export_arn(&(&self.export_arn)[..]);
+        builder.set_export_arn(__checked(&(&self.export_arn)[..])?);
         Ok(())
     }
 
@@ -12458,14 +12497,14 @@ impl ListExportsInput {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::list_exports_input::Builder<'_>) -> ::capnp::Result<()> {
         if let ::std::option::Option::Some(value) = &self.table_arn {
-            builder.set_table_arn(&(value)[..]);
+            builder.set_table_arn(__checked(&(value)[..])?);
         }
         match &self.max_results {
             ::std::option::Option::None => builder.reborrow().init_max_results().set_none(()),
             ::std::option::Option::Some(value) => builder.reborrow().init_max_results().set_some(*value),
         }
         if let ::std::option::Option::Some(value) = &self.next_token {
-            builder.set_next_token(&(value)[..]);
+            builder.set_next_token(__checked(&(value)[..])?);
         }
         Ok(())
     }
@@ -12495,13 +12534,13 @@ impl ListExportsOutput {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::list_exports_output::Builder<'_>) -> ::capnp::Result<()> {
         {
-            let mut list = builder.reborrow().init_export_summaries(list_len((&self.export_summaries).len())?);
+            let mut list = builder.reborrow().init_export_summaries(__list_len((&self.export_summaries).len())?);
             for (index0, item0) in (&self.export_summaries).iter().enumerate() {
                 item0.write_to(list.reborrow().get(index0 as u32))?;
             }
         }
         if let ::std::option::Option::Some(value) = &self.next_token {
-            builder.set_next_token(&(value)[..]);
+            builder.set_next_token(__checked(&(value)[..])?);
         }
         Ok(())
     }
@@ -12510,7 +12549,7 @@ impl ListExportsOutput {
     #[allow(unused_variables)]
     pub fn read_from(reader: cap::list_exports_output::Reader<'_>) -> ::capnp::Result<Self> {
         Ok(Self {
-            export_summaries: { let list = reader.get_export_summaries()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(ExportSummary::read_from(item)?); } out },
+            export_summaries: { let list = reader.get_export_summaries()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(ExportSummary::read_from(item)?); } out },
             next_token: if reader.has_next_token() { ::std::option::Option::Some(reader.get_next_token()?.to_string()?) } else { ::std::option::Option::None },
         })
     }
@@ -12536,7 +12575,7 @@ impl ImportTableInput {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::import_table_input::Builder<'_>) -> ::capnp::Result<()> {
         if let ::std::option::Option::Some(value) = &self.client_token {
-            builder.set_client_token(&(value)[..]);
+            builder.set_client_token(__checked(&(value)[..])?);
         }
         (&self.s3_bucket_source).write_to(builder.reborrow().init_s3_bucket_source())?;
         builder.set_input_format((&self.input_format).as_str());
@@ -12602,7 +12641,7 @@ impl DescribeImportInput {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::describe_import_input::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_import_arn(&(&self.import_arn)[..]);
+        builder.set_import_arn(__checked(&(&self.import_arn)[..])?);
         Ok(())
     }
 
@@ -12659,14 +12698,14 @@ impl ListImportsInput {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::list_imports_input::Builder<'_>) -> ::capnp::Result<()> {
         if let ::std::option::Option::Some(value) = &self.table_arn {
-            builder.set_table_arn(&(value)[..]);
+            builder.set_table_arn(__checked(&(value)[..])?);
         }
         match &self.page_size {
             ::std::option::Option::None => builder.reborrow().init_page_size().set_none(()),
             ::std::option::Option::Some(value) => builder.reborrow().init_page_size().set_some(*value),
         }
         if let ::std::option::Option::Some(value) = &self.next_token {
-            builder.set_next_token(&(value)[..]);
+            builder.set_next_token(__checked(&(value)[..])?);
         }
         Ok(())
     }
@@ -12696,13 +12735,13 @@ impl ListImportsOutput {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::list_imports_output::Builder<'_>) -> ::capnp::Result<()> {
         {
-            let mut list = builder.reborrow().init_import_summary_list(list_len((&self.import_summary_list).len())?);
+            let mut list = builder.reborrow().init_import_summary_list(__list_len((&self.import_summary_list).len())?);
             for (index0, item0) in (&self.import_summary_list).iter().enumerate() {
                 item0.write_to(list.reborrow().get(index0 as u32))?;
             }
         }
         if let ::std::option::Option::Some(value) = &self.next_token {
-            builder.set_next_token(&(value)[..]);
+            builder.set_next_token(__checked(&(value)[..])?);
         }
         Ok(())
     }
@@ -12711,7 +12750,7 @@ impl ListImportsOutput {
     #[allow(unused_variables)]
     pub fn read_from(reader: cap::list_imports_output::Reader<'_>) -> ::capnp::Result<Self> {
         Ok(Self {
-            import_summary_list: { let list = reader.get_import_summary_list()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(ImportSummary::read_from(item)?); } out },
+            import_summary_list: { let list = reader.get_import_summary_list()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(ImportSummary::read_from(item)?); } out },
             next_token: if reader.has_next_token() { ::std::option::Option::Some(reader.get_next_token()?.to_string()?) } else { ::std::option::Option::None },
         })
     }
@@ -12729,9 +12768,9 @@ impl CreateGlobalTableInput {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::create_global_table_input::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_global_table_name(&(&self.global_table_name)[..]);
+        builder.set_global_table_name(__checked(&(&self.global_table_name)[..])?);
         {
-            let mut list = builder.reborrow().init_replication_group(list_len((&self.replication_group).len())?);
+            let mut list = builder.reborrow().init_replication_group(__list_len((&self.replication_group).len())?);
             for (index0, item0) in (&self.replication_group).iter().enumerate() {
                 item0.write_to(list.reborrow().get(index0 as u32))?;
             }
@@ -12744,7 +12783,7 @@ impl CreateGlobalTableInput {
     pub fn read_from(reader: cap::create_global_table_input::Reader<'_>) -> ::capnp::Result<Self> {
         Ok(Self {
             global_table_name: reader.get_global_table_name()?.to_string()?,
-            replication_group: { let list = reader.get_replication_group()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(Replica::read_from(item)?); } out },
+            replication_group: { let list = reader.get_replication_group()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(Replica::read_from(item)?); } out },
         })
     }
 }
@@ -12787,7 +12826,7 @@ impl DescribeGlobalTableInput {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::describe_global_table_input::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_global_table_name(&(&self.global_table_name)[..]);
+        builder.set_global_table_name(__checked(&(&self.global_table_name)[..])?);
         Ok(())
     }
 
@@ -12845,14 +12884,14 @@ impl ListGlobalTablesInput {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::list_global_tables_input::Builder<'_>) -> ::capnp::Result<()> {
         if let ::std::option::Option::Some(value) = &self.exclusive_start_global_table_name {
-            builder.set_exclusive_start_global_table_name(&(value)[..]);
+            builder.set_exclusive_start_global_table_name(__checked(&(value)[..])?);
         }
         match &self.limit {
             ::std::option::Option::None => builder.reborrow().init_limit().set_none(()),
             ::std::option::Option::Some(value) => builder.reborrow().init_limit().set_some(*value),
         }
         if let ::std::option::Option::Some(value) = &self.region_name {
-            builder.set_region_name(&(value)[..]);
+            builder.set_region_name(__checked(&(value)[..])?);
         }
         Ok(())
     }
@@ -12882,13 +12921,13 @@ impl ListGlobalTablesOutput {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::list_global_tables_output::Builder<'_>) -> ::capnp::Result<()> {
         {
-            let mut list = builder.reborrow().init_global_tables(list_len((&self.global_tables).len())?);
+            let mut list = builder.reborrow().init_global_tables(__list_len((&self.global_tables).len())?);
             for (index0, item0) in (&self.global_tables).iter().enumerate() {
                 item0.write_to(list.reborrow().get(index0 as u32))?;
             }
         }
         if let ::std::option::Option::Some(value) = &self.last_evaluated_global_table_name {
-            builder.set_last_evaluated_global_table_name(&(value)[..]);
+            builder.set_last_evaluated_global_table_name(__checked(&(value)[..])?);
         }
         Ok(())
     }
@@ -12897,7 +12936,7 @@ impl ListGlobalTablesOutput {
     #[allow(unused_variables)]
     pub fn read_from(reader: cap::list_global_tables_output::Reader<'_>) -> ::capnp::Result<Self> {
         Ok(Self {
-            global_tables: { let list = reader.get_global_tables()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(GlobalTable::read_from(item)?); } out },
+            global_tables: { let list = reader.get_global_tables()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(GlobalTable::read_from(item)?); } out },
             last_evaluated_global_table_name: if reader.has_last_evaluated_global_table_name() { ::std::option::Option::Some(reader.get_last_evaluated_global_table_name()?.to_string()?) } else { ::std::option::Option::None },
         })
     }
@@ -12915,9 +12954,9 @@ impl UpdateGlobalTableInput {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::update_global_table_input::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_global_table_name(&(&self.global_table_name)[..]);
+        builder.set_global_table_name(__checked(&(&self.global_table_name)[..])?);
         {
-            let mut list = builder.reborrow().init_replica_updates(list_len((&self.replica_updates).len())?);
+            let mut list = builder.reborrow().init_replica_updates(__list_len((&self.replica_updates).len())?);
             for (index0, item0) in (&self.replica_updates).iter().enumerate() {
                 item0.write_to(list.reborrow().get(index0 as u32))?;
             }
@@ -12930,7 +12969,7 @@ impl UpdateGlobalTableInput {
     pub fn read_from(reader: cap::update_global_table_input::Reader<'_>) -> ::capnp::Result<Self> {
         Ok(Self {
             global_table_name: reader.get_global_table_name()?.to_string()?,
-            replica_updates: { let list = reader.get_replica_updates()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(ReplicaUpdate::read_from(item)?); } out },
+            replica_updates: { let list = reader.get_replica_updates()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(ReplicaUpdate::read_from(item)?); } out },
         })
     }
 }
@@ -12973,7 +13012,7 @@ impl DescribeGlobalTableSettingsInput {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::describe_global_table_settings_input::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_global_table_name(&(&self.global_table_name)[..]);
+        builder.set_global_table_name(__checked(&(&self.global_table_name)[..])?);
         Ok(())
     }
 
@@ -13001,11 +13040,11 @@ impl DescribeGlobalTableSettingsOutput {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::describe_global_table_settings_output::Builder<'_>) -> ::capnp::Result<()> {
         if let ::std::option::Option::Some(value) = &self.global_table_name {
-            builder.set_global_table_name(&(value)[..]);
+            builder.set_global_table_name(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.replica_settings {
             {
-                let mut list = builder.reborrow().init_replica_settings(list_len((value).len())?);
+                let mut list = builder.reborrow().init_replica_settings(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
                     item0.write_to(list.reborrow().get(index0 as u32))?;
                 }
@@ -13019,7 +13058,7 @@ impl DescribeGlobalTableSettingsOutput {
     pub fn read_from(reader: cap::describe_global_table_settings_output::Reader<'_>) -> ::capnp::Result<Self> {
         Ok(Self {
             global_table_name: if reader.has_global_table_name() { ::std::option::Option::Some(reader.get_global_table_name()?.to_string()?) } else { ::std::option::Option::None },
-            replica_settings: if reader.has_replica_settings() { ::std::option::Option::Some({ let list = reader.get_replica_settings()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(ReplicaSettingsDescription::read_from(item)?); } out }) } else { ::std::option::Option::None },
+            replica_settings: if reader.has_replica_settings() { ::std::option::Option::Some({ let list = reader.get_replica_settings()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(ReplicaSettingsDescription::read_from(item)?); } out }) } else { ::std::option::Option::None },
         })
     }
 }
@@ -13046,7 +13085,7 @@ impl UpdateGlobalTableSettingsInput {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::update_global_table_settings_input::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_global_table_name(&(&self.global_table_name)[..]);
+        builder.set_global_table_name(__checked(&(&self.global_table_name)[..])?);
         if let ::std::option::Option::Some(value) = &self.global_table_billing_mode {
             builder.set_global_table_billing_mode((value).as_str());
         }
@@ -13059,7 +13098,7 @@ impl UpdateGlobalTableSettingsInput {
         }
         if let ::std::option::Option::Some(value) = &self.replica_settings_update {
             {
-                let mut list = builder.reborrow().init_replica_settings_update(list_len((value).len())?);
+                let mut list = builder.reborrow().init_replica_settings_update(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
                     item0.write_to(list.reborrow().get(index0 as u32))?;
                 }
@@ -13067,7 +13106,7 @@ impl UpdateGlobalTableSettingsInput {
         }
         if let ::std::option::Option::Some(value) = &self.global_table_global_secondary_index_settings_update {
             {
-                let mut list = builder.reborrow().init_global_table_global_secondary_index_settings_update(list_len((value).len())?);
+                let mut list = builder.reborrow().init_global_table_global_secondary_index_settings_update(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
                     item0.write_to(list.reborrow().get(index0 as u32))?;
                 }
@@ -13084,8 +13123,8 @@ impl UpdateGlobalTableSettingsInput {
             global_table_billing_mode: if reader.has_global_table_billing_mode() { ::std::option::Option::Some(BillingMode::from(reader.get_global_table_billing_mode()?.to_str()?)) } else { ::std::option::Option::None },
             global_table_provisioned_write_capacity_units: match reader.get_global_table_provisioned_write_capacity_units().which()? { cap::update_global_table_settings_input::global_table_provisioned_write_capacity_units::None(()) => ::std::option::Option::None, cap::update_global_table_settings_input::global_table_provisioned_write_capacity_units::Some(value) => ::std::option::Option::Some(value) },
             global_table_provisioned_write_capacity_auto_scaling_update: if reader.has_global_table_provisioned_write_capacity_auto_scaling_update() { ::std::option::Option::Some(AutoScalingSettingsUpdate::read_from(reader.get_global_table_provisioned_write_capacity_auto_scaling_update()?)?) } else { ::std::option::Option::None },
-            replica_settings_update: if reader.has_replica_settings_update() { ::std::option::Option::Some({ let list = reader.get_replica_settings_update()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(ReplicaSettingsUpdate::read_from(item)?); } out }) } else { ::std::option::Option::None },
-            global_table_global_secondary_index_settings_update: if reader.has_global_table_global_secondary_index_settings_update() { ::std::option::Option::Some({ let list = reader.get_global_table_global_secondary_index_settings_update()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(GlobalTableGlobalSecondaryIndexSettingsUpdate::read_from(item)?); } out }) } else { ::std::option::Option::None },
+            replica_settings_update: if reader.has_replica_settings_update() { ::std::option::Option::Some({ let list = reader.get_replica_settings_update()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(ReplicaSettingsUpdate::read_from(item)?); } out }) } else { ::std::option::Option::None },
+            global_table_global_secondary_index_settings_update: if reader.has_global_table_global_secondary_index_settings_update() { ::std::option::Option::Some({ let list = reader.get_global_table_global_secondary_index_settings_update()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(GlobalTableGlobalSecondaryIndexSettingsUpdate::read_from(item)?); } out }) } else { ::std::option::Option::None },
         })
     }
 }
@@ -13105,11 +13144,11 @@ impl UpdateGlobalTableSettingsOutput {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::update_global_table_settings_output::Builder<'_>) -> ::capnp::Result<()> {
         if let ::std::option::Option::Some(value) = &self.global_table_name {
-            builder.set_global_table_name(&(value)[..]);
+            builder.set_global_table_name(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.replica_settings {
             {
-                let mut list = builder.reborrow().init_replica_settings(list_len((value).len())?);
+                let mut list = builder.reborrow().init_replica_settings(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
                     item0.write_to(list.reborrow().get(index0 as u32))?;
                 }
@@ -13123,7 +13162,7 @@ impl UpdateGlobalTableSettingsOutput {
     pub fn read_from(reader: cap::update_global_table_settings_output::Reader<'_>) -> ::capnp::Result<Self> {
         Ok(Self {
             global_table_name: if reader.has_global_table_name() { ::std::option::Option::Some(reader.get_global_table_name()?.to_string()?) } else { ::std::option::Option::None },
-            replica_settings: if reader.has_replica_settings() { ::std::option::Option::Some({ let list = reader.get_replica_settings()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(ReplicaSettingsDescription::read_from(item)?); } out }) } else { ::std::option::Option::None },
+            replica_settings: if reader.has_replica_settings() { ::std::option::Option::Some({ let list = reader.get_replica_settings()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(ReplicaSettingsDescription::read_from(item)?); } out }) } else { ::std::option::Option::None },
         })
     }
 }
@@ -13139,7 +13178,7 @@ impl DescribeTableReplicaAutoScalingInput {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::describe_table_replica_auto_scaling_input::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_table_name(&(&self.table_name)[..]);
+        builder.set_table_name(__checked(&(&self.table_name)[..])?);
         Ok(())
     }
 
@@ -13198,19 +13237,19 @@ impl UpdateTableReplicaAutoScalingInput {
     pub fn write_to(&self, mut builder: cap::update_table_replica_auto_scaling_input::Builder<'_>) -> ::capnp::Result<()> {
         if let ::std::option::Option::Some(value) = &self.global_secondary_index_updates {
             {
-                let mut list = builder.reborrow().init_global_secondary_index_updates(list_len((value).len())?);
+                let mut list = builder.reborrow().init_global_secondary_index_updates(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
                     item0.write_to(list.reborrow().get(index0 as u32))?;
                 }
             }
         }
-        builder.set_table_name(&(&self.table_name)[..]);
+        builder.set_table_name(__checked(&(&self.table_name)[..])?);
         if let ::std::option::Option::Some(value) = &self.provisioned_write_capacity_auto_scaling_update {
             (value).write_to(builder.reborrow().init_provisioned_write_capacity_auto_scaling_update())?;
         }
         if let ::std::option::Option::Some(value) = &self.replica_updates {
             {
-                let mut list = builder.reborrow().init_replica_updates(list_len((value).len())?);
+                let mut list = builder.reborrow().init_replica_updates(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
                     item0.write_to(list.reborrow().get(index0 as u32))?;
                 }
@@ -13223,10 +13262,10 @@ impl UpdateTableReplicaAutoScalingInput {
     #[allow(unused_variables)]
     pub fn read_from(reader: cap::update_table_replica_auto_scaling_input::Reader<'_>) -> ::capnp::Result<Self> {
         Ok(Self {
-            global_secondary_index_updates: if reader.has_global_secondary_index_updates() { ::std::option::Option::Some({ let list = reader.get_global_secondary_index_updates()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(GlobalSecondaryIndexAutoScalingUpdate::read_from(item)?); } out }) } else { ::std::option::Option::None },
+            global_secondary_index_updates: if reader.has_global_secondary_index_updates() { ::std::option::Option::Some({ let list = reader.get_global_secondary_index_updates()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(GlobalSecondaryIndexAutoScalingUpdate::read_from(item)?); } out }) } else { ::std::option::Option::None },
             table_name: reader.get_table_name()?.to_string()?,
             provisioned_write_capacity_auto_scaling_update: if reader.has_provisioned_write_capacity_auto_scaling_update() { ::std::option::Option::Some(AutoScalingSettingsUpdate::read_from(reader.get_provisioned_write_capacity_auto_scaling_update()?)?) } else { ::std::option::Option::None },
-            replica_updates: if reader.has_replica_updates() { ::std::option::Option::Some({ let list = reader.get_replica_updates()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(ReplicaAutoScalingUpdate::read_from(item)?); } out }) } else { ::std::option::Option::None },
+            replica_updates: if reader.has_replica_updates() { ::std::option::Option::Some({ let list = reader.get_replica_updates()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(ReplicaAutoScalingUpdate::read_from(item)?); } out }) } else { ::std::option::Option::None },
         })
     }
 }
@@ -13284,10 +13323,10 @@ impl ExecuteStatementInput {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::execute_statement_input::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_statement(&(&self.statement)[..]);
+        builder.set_statement(__checked(&(&self.statement)[..])?);
         if let ::std::option::Option::Some(value) = &self.parameters {
             {
-                let mut list = builder.reborrow().init_parameters(list_len((value).len())?);
+                let mut list = builder.reborrow().init_parameters(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
                     item0.write_to(list.reborrow().get(index0 as u32))?;
                 }
@@ -13298,7 +13337,7 @@ impl ExecuteStatementInput {
             ::std::option::Option::Some(value) => builder.reborrow().init_consistent_read().set_some(*value),
         }
         if let ::std::option::Option::Some(value) = &self.next_token {
-            builder.set_next_token(&(value)[..]);
+            builder.set_next_token(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.return_consumed_capacity {
             builder.set_return_consumed_capacity((value).as_str());
@@ -13322,7 +13361,7 @@ impl ExecuteStatementInput {
     pub fn read_from(reader: cap::execute_statement_input::Reader<'_>) -> ::capnp::Result<Self> {
         Ok(Self {
             statement: reader.get_statement()?.to_string()?,
-            parameters: if reader.has_parameters() { ::std::option::Option::Some({ let list = reader.get_parameters()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(AttributeValue::read_from(item)?); } out }) } else { ::std::option::Option::None },
+            parameters: if reader.has_parameters() { ::std::option::Option::Some({ let list = reader.get_parameters()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(AttributeValue::read_from(item)?); } out }) } else { ::std::option::Option::None },
             consistent_read: match reader.get_consistent_read().which()? { cap::execute_statement_input::consistent_read::None(()) => ::std::option::Option::None, cap::execute_statement_input::consistent_read::Some(value) => ::std::option::Option::Some(value) },
             next_token: if reader.has_next_token() { ::std::option::Option::Some(reader.get_next_token()?.to_string()?) } else { ::std::option::Option::None },
             return_consumed_capacity: if reader.has_return_consumed_capacity() { ::std::option::Option::Some(ReturnConsumedCapacity::from(reader.get_return_consumed_capacity()?.to_str()?)) } else { ::std::option::Option::None },
@@ -13351,28 +13390,28 @@ impl ExecuteStatementOutput {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::execute_statement_output::Builder<'_>) -> ::capnp::Result<()> {
         {
-            let mut list = builder.reborrow().init_items(list_len((&self.items).len())?);
+            let mut list = builder.reborrow().init_items(__list_len((&self.items).len())?);
             for (index0, item0) in (&self.items).iter().enumerate() {
-                let mut list1 = list.reborrow().init(index0 as u32, list_len(item0.len())?);
+                let mut list1 = list.reborrow().init(index0 as u32, __list_len(item0.len())?);
                 for (index1, (key, item1)) in (item0).iter().enumerate() {
                     let mut entry = list1.reborrow().get(index1 as u32);
-                    entry.set_key(&key[..]);
+                    entry.set_key(__checked(&key[..])?);
                     (item1).write_to(entry.reborrow().init_value())?;
                 }
             }
         }
         if let ::std::option::Option::Some(value) = &self.next_token {
-            builder.set_next_token(&(value)[..]);
+            builder.set_next_token(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.consumed_capacity {
             (value).write_to(builder.reborrow().init_consumed_capacity())?;
         }
         if let ::std::option::Option::Some(value) = &self.last_evaluated_key {
             {
-                let mut list = builder.reborrow().init_last_evaluated_key(list_len((value).len())?);
+                let mut list = builder.reborrow().init_last_evaluated_key(__list_len((value).len())?);
                 for (index0, (key, item0)) in (value).iter().enumerate() {
                     let mut entry = list.reborrow().get(index0 as u32);
-                    entry.set_key(&key[..]);
+                    entry.set_key(__checked(&key[..])?);
                     (item0).write_to(entry.reborrow().init_value())?;
                 }
             }
@@ -13384,7 +13423,7 @@ impl ExecuteStatementOutput {
     #[allow(unused_variables)]
     pub fn read_from(reader: cap::execute_statement_output::Reader<'_>) -> ::capnp::Result<Self> {
         Ok(Self {
-            items: { let list = reader.get_items()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push({ let list = item?; let mut out = ::std::collections::BTreeMap::new(); for entry in list.iter() { out.insert(entry.get_key()?.to_string()?, AttributeValue::read_from(entry.get_value()?)?); } out }); } out },
+            items: { let list = reader.get_items()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push({ let list = item?; let mut out = ::std::collections::BTreeMap::new(); for entry in list.iter() { out.insert(entry.get_key()?.to_string()?, AttributeValue::read_from(entry.get_value()?)?); } out }); } out },
             next_token: if reader.has_next_token() { ::std::option::Option::Some(reader.get_next_token()?.to_string()?) } else { ::std::option::Option::None },
             consumed_capacity: if reader.has_consumed_capacity() { ::std::option::Option::Some(ConsumedCapacity::read_from(reader.get_consumed_capacity()?)?) } else { ::std::option::Option::None },
             last_evaluated_key: if reader.has_last_evaluated_key() { ::std::option::Option::Some({ let list = reader.get_last_evaluated_key()?; let mut out = ::std::collections::BTreeMap::new(); for entry in list.iter() { out.insert(entry.get_key()?.to_string()?, AttributeValue::read_from(entry.get_value()?)?); } out }) } else { ::std::option::Option::None },
@@ -13409,7 +13448,7 @@ impl BatchExecuteStatementInput {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::batch_execute_statement_input::Builder<'_>) -> ::capnp::Result<()> {
         {
-            let mut list = builder.reborrow().init_statements(list_len((&self.statements).len())?);
+            let mut list = builder.reborrow().init_statements(__list_len((&self.statements).len())?);
             for (index0, item0) in (&self.statements).iter().enumerate() {
                 item0.write_to(list.reborrow().get(index0 as u32))?;
             }
@@ -13428,7 +13467,7 @@ impl BatchExecuteStatementInput {
     #[allow(unused_variables)]
     pub fn read_from(reader: cap::batch_execute_statement_input::Reader<'_>) -> ::capnp::Result<Self> {
         Ok(Self {
-            statements: { let list = reader.get_statements()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(BatchStatementRequest::read_from(item)?); } out },
+            statements: { let list = reader.get_statements()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(BatchStatementRequest::read_from(item)?); } out },
             return_consumed_capacity: if reader.has_return_consumed_capacity() { ::std::option::Option::Some(ReturnConsumedCapacity::from(reader.get_return_consumed_capacity()?.to_str()?)) } else { ::std::option::Option::None },
             resend: match reader.get_resend().which()? { cap::batch_execute_statement_input::resend::None(()) => ::std::option::Option::None, cap::batch_execute_statement_input::resend::Some(value) => ::std::option::Option::Some(value) },
         })
@@ -13449,14 +13488,14 @@ impl BatchExecuteStatementOutput {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::batch_execute_statement_output::Builder<'_>) -> ::capnp::Result<()> {
         {
-            let mut list = builder.reborrow().init_responses(list_len((&self.responses).len())?);
+            let mut list = builder.reborrow().init_responses(__list_len((&self.responses).len())?);
             for (index0, item0) in (&self.responses).iter().enumerate() {
                 item0.write_to(list.reborrow().get(index0 as u32))?;
             }
         }
         if let ::std::option::Option::Some(value) = &self.consumed_capacity {
             {
-                let mut list = builder.reborrow().init_consumed_capacity(list_len((value).len())?);
+                let mut list = builder.reborrow().init_consumed_capacity(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
                     item0.write_to(list.reborrow().get(index0 as u32))?;
                 }
@@ -13469,8 +13508,8 @@ impl BatchExecuteStatementOutput {
     #[allow(unused_variables)]
     pub fn read_from(reader: cap::batch_execute_statement_output::Reader<'_>) -> ::capnp::Result<Self> {
         Ok(Self {
-            responses: { let list = reader.get_responses()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(BatchStatementResponse::read_from(item)?); } out },
-            consumed_capacity: if reader.has_consumed_capacity() { ::std::option::Option::Some({ let list = reader.get_consumed_capacity()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(ConsumedCapacity::read_from(item)?); } out }) } else { ::std::option::Option::None },
+            responses: { let list = reader.get_responses()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(BatchStatementResponse::read_from(item)?); } out },
+            consumed_capacity: if reader.has_consumed_capacity() { ::std::option::Option::Some({ let list = reader.get_consumed_capacity()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(ConsumedCapacity::read_from(item)?); } out }) } else { ::std::option::Option::None },
         })
     }
 }
@@ -13491,13 +13530,13 @@ impl ExecuteTransactionInput {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::execute_transaction_input::Builder<'_>) -> ::capnp::Result<()> {
         {
-            let mut list = builder.reborrow().init_transact_statements(list_len((&self.transact_statements).len())?);
+            let mut list = builder.reborrow().init_transact_statements(__list_len((&self.transact_statements).len())?);
             for (index0, item0) in (&self.transact_statements).iter().enumerate() {
                 item0.write_to(list.reborrow().get(index0 as u32))?;
             }
         }
         if let ::std::option::Option::Some(value) = &self.client_request_token {
-            builder.set_client_request_token(&(value)[..]);
+            builder.set_client_request_token(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.return_consumed_capacity {
             builder.set_return_consumed_capacity((value).as_str());
@@ -13509,7 +13548,7 @@ impl ExecuteTransactionInput {
     #[allow(unused_variables)]
     pub fn read_from(reader: cap::execute_transaction_input::Reader<'_>) -> ::capnp::Result<Self> {
         Ok(Self {
-            transact_statements: { let list = reader.get_transact_statements()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(ParameterizedStatement::read_from(item)?); } out },
+            transact_statements: { let list = reader.get_transact_statements()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(ParameterizedStatement::read_from(item)?); } out },
             client_request_token: if reader.has_client_request_token() { ::std::option::Option::Some(reader.get_client_request_token()?.to_string()?) } else { ::std::option::Option::None },
             return_consumed_capacity: if reader.has_return_consumed_capacity() { ::std::option::Option::Some(ReturnConsumedCapacity::from(reader.get_return_consumed_capacity()?.to_str()?)) } else { ::std::option::Option::None },
         })
@@ -13530,14 +13569,14 @@ impl ExecuteTransactionOutput {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::execute_transaction_output::Builder<'_>) -> ::capnp::Result<()> {
         {
-            let mut list = builder.reborrow().init_responses(list_len((&self.responses).len())?);
+            let mut list = builder.reborrow().init_responses(__list_len((&self.responses).len())?);
             for (index0, item0) in (&self.responses).iter().enumerate() {
                 item0.write_to(list.reborrow().get(index0 as u32))?;
             }
         }
         if let ::std::option::Option::Some(value) = &self.consumed_capacity {
             {
-                let mut list = builder.reborrow().init_consumed_capacity(list_len((value).len())?);
+                let mut list = builder.reborrow().init_consumed_capacity(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
                     item0.write_to(list.reborrow().get(index0 as u32))?;
                 }
@@ -13550,8 +13589,8 @@ impl ExecuteTransactionOutput {
     #[allow(unused_variables)]
     pub fn read_from(reader: cap::execute_transaction_output::Reader<'_>) -> ::capnp::Result<Self> {
         Ok(Self {
-            responses: { let list = reader.get_responses()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(ItemResponse::read_from(item)?); } out },
-            consumed_capacity: if reader.has_consumed_capacity() { ::std::option::Option::Some({ let list = reader.get_consumed_capacity()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(ConsumedCapacity::read_from(item)?); } out }) } else { ::std::option::Option::None },
+            responses: { let list = reader.get_responses()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(ItemResponse::read_from(item)?); } out },
+            consumed_capacity: if reader.has_consumed_capacity() { ::std::option::Option::Some({ let list = reader.get_consumed_capacity()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(ConsumedCapacity::read_from(item)?); } out }) } else { ::std::option::Option::None },
         })
     }
 }
@@ -13568,9 +13607,9 @@ impl TagResourceInput {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::tag_resource_input::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_resource_arn(&(&self.resource_arn)[..]);
+        builder.set_resource_arn(__checked(&(&self.resource_arn)[..])?);
         {
-            let mut list = builder.reborrow().init_tags(list_len((&self.tags).len())?);
+            let mut list = builder.reborrow().init_tags(__list_len((&self.tags).len())?);
             for (index0, item0) in (&self.tags).iter().enumerate() {
                 item0.write_to(list.reborrow().get(index0 as u32))?;
             }
@@ -13583,7 +13622,7 @@ impl TagResourceInput {
     pub fn read_from(reader: cap::tag_resource_input::Reader<'_>) -> ::capnp::Result<Self> {
         Ok(Self {
             resource_arn: reader.get_resource_arn()?.to_string()?,
-            tags: { let list = reader.get_tags()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(Tag::read_from(item)?); } out },
+            tags: { let list = reader.get_tags()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(Tag::read_from(item)?); } out },
         })
     }
 }
@@ -13620,11 +13659,11 @@ impl UntagResourceInput {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::untag_resource_input::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_resource_arn(&(&self.resource_arn)[..]);
+        builder.set_resource_arn(__checked(&(&self.resource_arn)[..])?);
         {
-            let mut list = builder.reborrow().init_tag_keys(list_len((&self.tag_keys).len())?);
+            let mut list = builder.reborrow().init_tag_keys(__list_len((&self.tag_keys).len())?);
             for (index0, item0) in (&self.tag_keys).iter().enumerate() {
-                list.set(index0 as u32, &item0[..]);
+                list.set(index0 as u32, __checked(&item0[..])?);
             }
         }
         Ok(())
@@ -13635,7 +13674,7 @@ impl UntagResourceInput {
     pub fn read_from(reader: cap::untag_resource_input::Reader<'_>) -> ::capnp::Result<Self> {
         Ok(Self {
             resource_arn: reader.get_resource_arn()?.to_string()?,
-            tag_keys: { let list = reader.get_tag_keys()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(item?.to_string()?); } out },
+            tag_keys: { let list = reader.get_tag_keys()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(item?.to_string()?); } out },
         })
     }
 }
@@ -13673,9 +13712,9 @@ impl ListTagsOfResourceInput {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::list_tags_of_resource_input::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_resource_arn(&(&self.resource_arn)[..]);
+        builder.set_resource_arn(__checked(&(&self.resource_arn)[..])?);
         if let ::std::option::Option::Some(value) = &self.next_token {
-            builder.set_next_token(&(value)[..]);
+            builder.set_next_token(__checked(&(value)[..])?);
         }
         Ok(())
     }
@@ -13704,13 +13743,13 @@ impl ListTagsOfResourceOutput {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::list_tags_of_resource_output::Builder<'_>) -> ::capnp::Result<()> {
         {
-            let mut list = builder.reborrow().init_tags(list_len((&self.tags).len())?);
+            let mut list = builder.reborrow().init_tags(__list_len((&self.tags).len())?);
             for (index0, item0) in (&self.tags).iter().enumerate() {
                 item0.write_to(list.reborrow().get(index0 as u32))?;
             }
         }
         if let ::std::option::Option::Some(value) = &self.next_token {
-            builder.set_next_token(&(value)[..]);
+            builder.set_next_token(__checked(&(value)[..])?);
         }
         Ok(())
     }
@@ -13719,7 +13758,7 @@ impl ListTagsOfResourceOutput {
     #[allow(unused_variables)]
     pub fn read_from(reader: cap::list_tags_of_resource_output::Reader<'_>) -> ::capnp::Result<Self> {
         Ok(Self {
-            tags: { let list = reader.get_tags()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(Tag::read_from(item)?); } out },
+            tags: { let list = reader.get_tags()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(Tag::read_from(item)?); } out },
             next_token: if reader.has_next_token() { ::std::option::Option::Some(reader.get_next_token()?.to_string()?) } else { ::std::option::Option::None },
         })
     }
@@ -13826,7 +13865,7 @@ impl DescribeEndpointsOutput {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::describe_endpoints_output::Builder<'_>) -> ::capnp::Result<()> {
         {
-            let mut list = builder.reborrow().init_endpoints(list_len((&self.endpoints).len())?);
+            let mut list = builder.reborrow().init_endpoints(__list_len((&self.endpoints).len())?);
             for (index0, item0) in (&self.endpoints).iter().enumerate() {
                 item0.write_to(list.reborrow().get(index0 as u32))?;
             }
@@ -13838,7 +13877,7 @@ impl DescribeEndpointsOutput {
     #[allow(unused_variables)]
     pub fn read_from(reader: cap::describe_endpoints_output::Reader<'_>) -> ::capnp::Result<Self> {
         Ok(Self {
-            endpoints: { let list = reader.get_endpoints()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(Endpoint::read_from(item)?); } out },
+            endpoints: { let list = reader.get_endpoints()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(Endpoint::read_from(item)?); } out },
         })
     }
 }
@@ -13856,9 +13895,9 @@ impl DescribeContributorInsightsInput {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::describe_contributor_insights_input::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_table_name(&(&self.table_name)[..]);
+        builder.set_table_name(__checked(&(&self.table_name)[..])?);
         if let ::std::option::Option::Some(value) = &self.index_name {
-            builder.set_index_name(&(value)[..]);
+            builder.set_index_name(__checked(&(value)[..])?);
         }
         Ok(())
     }
@@ -13899,16 +13938,16 @@ impl DescribeContributorInsightsOutput {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::describe_contributor_insights_output::Builder<'_>) -> ::capnp::Result<()> {
         if let ::std::option::Option::Some(value) = &self.table_name {
-            builder.set_table_name(&(value)[..]);
+            builder.set_table_name(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.index_name {
-            builder.set_index_name(&(value)[..]);
+            builder.set_index_name(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.contributor_insights_rule_list {
             {
-                let mut list = builder.reborrow().init_contributor_insights_rule_list(list_len((value).len())?);
+                let mut list = builder.reborrow().init_contributor_insights_rule_list(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
-                    list.set(index0 as u32, &item0[..]);
+                    list.set(index0 as u32, __checked(&item0[..])?);
                 }
             }
         }
@@ -13934,7 +13973,7 @@ impl DescribeContributorInsightsOutput {
         Ok(Self {
             table_name: if reader.has_table_name() { ::std::option::Option::Some(reader.get_table_name()?.to_string()?) } else { ::std::option::Option::None },
             index_name: if reader.has_index_name() { ::std::option::Option::Some(reader.get_index_name()?.to_string()?) } else { ::std::option::Option::None },
-            contributor_insights_rule_list: if reader.has_contributor_insights_rule_list() { ::std::option::Option::Some({ let list = reader.get_contributor_insights_rule_list()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(item?.to_string()?); } out }) } else { ::std::option::Option::None },
+            contributor_insights_rule_list: if reader.has_contributor_insights_rule_list() { ::std::option::Option::Some({ let list = reader.get_contributor_insights_rule_list()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(item?.to_string()?); } out }) } else { ::std::option::Option::None },
             contributor_insights_status: if reader.has_contributor_insights_status() { ::std::option::Option::Some(ContributorInsightsStatus::from(reader.get_contributor_insights_status()?.to_str()?)) } else { ::std::option::Option::None },
             last_update_date_time: match reader.get_last_update_date_time().which()? { cap::describe_contributor_insights_output::last_update_date_time::None(()) => ::std::option::Option::None, cap::describe_contributor_insights_output::last_update_date_time::Some(value) => ::std::option::Option::Some(value) },
             failure_exception: if reader.has_failure_exception() { ::std::option::Option::Some(FailureException::read_from(reader.get_failure_exception()?)?) } else { ::std::option::Option::None },
@@ -13959,9 +13998,9 @@ impl UpdateContributorInsightsInput {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::update_contributor_insights_input::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_table_name(&(&self.table_name)[..]);
+        builder.set_table_name(__checked(&(&self.table_name)[..])?);
         if let ::std::option::Option::Some(value) = &self.index_name {
-            builder.set_index_name(&(value)[..]);
+            builder.set_index_name(__checked(&(value)[..])?);
         }
         builder.set_contributor_insights_action((&self.contributor_insights_action).as_str());
         if let ::std::option::Option::Some(value) = &self.contributor_insights_mode {
@@ -14001,10 +14040,10 @@ impl UpdateContributorInsightsOutput {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::update_contributor_insights_output::Builder<'_>) -> ::capnp::Result<()> {
         if let ::std::option::Option::Some(value) = &self.table_name {
-            builder.set_table_name(&(value)[..]);
+            builder.set_table_name(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.index_name {
-            builder.set_index_name(&(value)[..]);
+            builder.set_index_name(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.contributor_insights_status {
             builder.set_contributor_insights_status((value).as_str());
@@ -14044,10 +14083,10 @@ impl ListContributorInsightsInput {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::list_contributor_insights_input::Builder<'_>) -> ::capnp::Result<()> {
         if let ::std::option::Option::Some(value) = &self.table_name {
-            builder.set_table_name(&(value)[..]);
+            builder.set_table_name(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.next_token {
-            builder.set_next_token(&(value)[..]);
+            builder.set_next_token(__checked(&(value)[..])?);
         }
         match &self.max_results {
             ::std::option::Option::None => builder.reborrow().init_max_results().set_none(()),
@@ -14081,13 +14120,13 @@ impl ListContributorInsightsOutput {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::list_contributor_insights_output::Builder<'_>) -> ::capnp::Result<()> {
         {
-            let mut list = builder.reborrow().init_contributor_insights_summaries(list_len((&self.contributor_insights_summaries).len())?);
+            let mut list = builder.reborrow().init_contributor_insights_summaries(__list_len((&self.contributor_insights_summaries).len())?);
             for (index0, item0) in (&self.contributor_insights_summaries).iter().enumerate() {
                 item0.write_to(list.reborrow().get(index0 as u32))?;
             }
         }
         if let ::std::option::Option::Some(value) = &self.next_token {
-            builder.set_next_token(&(value)[..]);
+            builder.set_next_token(__checked(&(value)[..])?);
         }
         Ok(())
     }
@@ -14096,7 +14135,7 @@ impl ListContributorInsightsOutput {
     #[allow(unused_variables)]
     pub fn read_from(reader: cap::list_contributor_insights_output::Reader<'_>) -> ::capnp::Result<Self> {
         Ok(Self {
-            contributor_insights_summaries: { let list = reader.get_contributor_insights_summaries()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(ContributorInsightsSummary::read_from(item)?); } out },
+            contributor_insights_summaries: { let list = reader.get_contributor_insights_summaries()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(ContributorInsightsSummary::read_from(item)?); } out },
             next_token: if reader.has_next_token() { ::std::option::Option::Some(reader.get_next_token()?.to_string()?) } else { ::std::option::Option::None },
         })
     }
@@ -14113,7 +14152,7 @@ impl DescribeKinesisStreamingDestinationInput {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::describe_kinesis_streaming_destination_input::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_table_name(&(&self.table_name)[..]);
+        builder.set_table_name(__checked(&(&self.table_name)[..])?);
         Ok(())
     }
 
@@ -14140,10 +14179,10 @@ impl DescribeKinesisStreamingDestinationOutput {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::describe_kinesis_streaming_destination_output::Builder<'_>) -> ::capnp::Result<()> {
         if let ::std::option::Option::Some(value) = &self.table_name {
-            builder.set_table_name(&(value)[..]);
+            builder.set_table_name(__checked(&(value)[..])?);
         }
         {
-            let mut list = builder.reborrow().init_kinesis_data_stream_destinations(list_len((&self.kinesis_data_stream_destinations).len())?);
+            let mut list = builder.reborrow().init_kinesis_data_stream_destinations(__list_len((&self.kinesis_data_stream_destinations).len())?);
             for (index0, item0) in (&self.kinesis_data_stream_destinations).iter().enumerate() {
                 item0.write_to(list.reborrow().get(index0 as u32))?;
             }
@@ -14156,7 +14195,7 @@ impl DescribeKinesisStreamingDestinationOutput {
     pub fn read_from(reader: cap::describe_kinesis_streaming_destination_output::Reader<'_>) -> ::capnp::Result<Self> {
         Ok(Self {
             table_name: if reader.has_table_name() { ::std::option::Option::Some(reader.get_table_name()?.to_string()?) } else { ::std::option::Option::None },
-            kinesis_data_stream_destinations: { let list = reader.get_kinesis_data_stream_destinations()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(KinesisDataStreamDestination::read_from(item)?); } out },
+            kinesis_data_stream_destinations: { let list = reader.get_kinesis_data_stream_destinations()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(KinesisDataStreamDestination::read_from(item)?); } out },
         })
     }
 }
@@ -14175,8 +14214,8 @@ impl EnableKinesisStreamingDestinationInput {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::enable_kinesis_streaming_destination_input::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_table_name(&(&self.table_name)[..]);
-        builder.set_stream_arn(&(&self.stream_arn)[..]);
+        builder.set_table_name(__checked(&(&self.table_name)[..])?);
+        builder.set_stream_arn(__checked(&(&self.stream_arn)[..])?);
         if let ::std::option::Option::Some(value) = &self.enable_kinesis_streaming_configuration {
             (value).write_to(builder.reborrow().init_enable_kinesis_streaming_configuration())?;
         }
@@ -14213,10 +14252,10 @@ impl EnableKinesisStreamingDestinationOutput {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::enable_kinesis_streaming_destination_output::Builder<'_>) -> ::capnp::Result<()> {
         if let ::std::option::Option::Some(value) = &self.table_name {
-            builder.set_table_name(&(value)[..]);
+            builder.set_table_name(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.stream_arn {
-            builder.set_stream_arn(&(value)[..]);
+            builder.set_stream_arn(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.destination_status {
             builder.set_destination_status((value).as_str());
@@ -14253,8 +14292,8 @@ impl DisableKinesisStreamingDestinationInput {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::disable_kinesis_streaming_destination_input::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_table_name(&(&self.table_name)[..]);
-        builder.set_stream_arn(&(&self.stream_arn)[..]);
+        builder.set_table_name(__checked(&(&self.table_name)[..])?);
+        builder.set_stream_arn(__checked(&(&self.stream_arn)[..])?);
         if let ::std::option::Option::Some(value) = &self.enable_kinesis_streaming_configuration {
             (value).write_to(builder.reborrow().init_enable_kinesis_streaming_configuration())?;
         }
@@ -14291,10 +14330,10 @@ impl DisableKinesisStreamingDestinationOutput {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::disable_kinesis_streaming_destination_output::Builder<'_>) -> ::capnp::Result<()> {
         if let ::std::option::Option::Some(value) = &self.table_name {
-            builder.set_table_name(&(value)[..]);
+            builder.set_table_name(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.stream_arn {
-            builder.set_stream_arn(&(value)[..]);
+            builder.set_stream_arn(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.destination_status {
             builder.set_destination_status((value).as_str());
@@ -14331,8 +14370,8 @@ impl UpdateKinesisStreamingDestinationInput {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::update_kinesis_streaming_destination_input::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_table_name(&(&self.table_name)[..]);
-        builder.set_stream_arn(&(&self.stream_arn)[..]);
+        builder.set_table_name(__checked(&(&self.table_name)[..])?);
+        builder.set_stream_arn(__checked(&(&self.stream_arn)[..])?);
         if let ::std::option::Option::Some(value) = &self.update_kinesis_streaming_configuration {
             (value).write_to(builder.reborrow().init_update_kinesis_streaming_configuration())?;
         }
@@ -14369,10 +14408,10 @@ impl UpdateKinesisStreamingDestinationOutput {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::update_kinesis_streaming_destination_output::Builder<'_>) -> ::capnp::Result<()> {
         if let ::std::option::Option::Some(value) = &self.table_name {
-            builder.set_table_name(&(value)[..]);
+            builder.set_table_name(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.stream_arn {
-            builder.set_stream_arn(&(value)[..]);
+            builder.set_stream_arn(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.destination_status {
             builder.set_destination_status((value).as_str());
@@ -14406,7 +14445,7 @@ impl GetResourcePolicyInput {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::get_resource_policy_input::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_resource_arn(&(&self.resource_arn)[..]);
+        builder.set_resource_arn(__checked(&(&self.resource_arn)[..])?);
         Ok(())
     }
 
@@ -14435,10 +14474,10 @@ impl GetResourcePolicyOutput {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::get_resource_policy_output::Builder<'_>) -> ::capnp::Result<()> {
         if let ::std::option::Option::Some(value) = &self.policy {
-            builder.set_policy(&(value)[..]);
+            builder.set_policy(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.revision_id {
-            builder.set_revision_id(&(value)[..]);
+            builder.set_revision_id(__checked(&(value)[..])?);
         }
         Ok(())
     }
@@ -14471,10 +14510,10 @@ impl PutResourcePolicyInput {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::put_resource_policy_input::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_resource_arn(&(&self.resource_arn)[..]);
-        builder.set_policy(&(&self.policy)[..]);
+        builder.set_resource_arn(__checked(&(&self.resource_arn)[..])?);
+        builder.set_policy(__checked(&(&self.policy)[..])?);
         if let ::std::option::Option::Some(value) = &self.expected_revision_id {
-            builder.set_expected_revision_id(&(value)[..]);
+            builder.set_expected_revision_id(__checked(&(value)[..])?);
         }
         match &self.confirm_remove_self_resource_access {
             ::std::option::Option::None => builder.reborrow().init_confirm_remove_self_resource_access().set_none(()),
@@ -14508,7 +14547,7 @@ impl PutResourcePolicyOutput {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::put_resource_policy_output::Builder<'_>) -> ::capnp::Result<()> {
         if let ::std::option::Option::Some(value) = &self.revision_id {
-            builder.set_revision_id(&(value)[..]);
+            builder.set_revision_id(__checked(&(value)[..])?);
         }
         Ok(())
     }
@@ -14536,9 +14575,9 @@ impl DeleteResourcePolicyInput {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::delete_resource_policy_input::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_resource_arn(&(&self.resource_arn)[..]);
+        builder.set_resource_arn(__checked(&(&self.resource_arn)[..])?);
         if let ::std::option::Option::Some(value) = &self.expected_revision_id {
-            builder.set_expected_revision_id(&(value)[..]);
+            builder.set_expected_revision_id(__checked(&(value)[..])?);
         }
         Ok(())
     }
@@ -14566,7 +14605,7 @@ impl DeleteResourcePolicyOutput {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::delete_resource_policy_output::Builder<'_>) -> ::capnp::Result<()> {
         if let ::std::option::Option::Some(value) = &self.revision_id {
-            builder.set_revision_id(&(value)[..]);
+            builder.set_revision_id(__checked(&(value)[..])?);
         }
         Ok(())
     }
@@ -14606,37 +14645,37 @@ impl SearchVectorsInput {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::search_vectors_input::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_table_name(&(&self.table_name)[..]);
-        builder.set_index_name(&(&self.index_name)[..]);
+        builder.set_table_name(__checked(&(&self.table_name)[..])?);
+        builder.set_index_name(__checked(&(&self.index_name)[..])?);
         {
-            let mut list = builder.reborrow().init_search_vector(list_len((&self.search_vector).len())?);
+            let mut list = builder.reborrow().init_search_vector(__list_len((&self.search_vector).len())?);
             for (index0, item0) in (&self.search_vector).iter().enumerate() {
                 item0.write_to(list.reborrow().get(index0 as u32))?;
             }
         }
         builder.set_top_k(*&self.top_k);
         if let ::std::option::Option::Some(value) = &self.search_condition_expression {
-            builder.set_search_condition_expression(&(value)[..]);
+            builder.set_search_condition_expression(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.projection_expression {
-            builder.set_projection_expression(&(value)[..]);
+            builder.set_projection_expression(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.expression_attribute_names {
             {
-                let mut list = builder.reborrow().init_expression_attribute_names(list_len((value).len())?);
+                let mut list = builder.reborrow().init_expression_attribute_names(__list_len((value).len())?);
                 for (index0, (key, item0)) in (value).iter().enumerate() {
                     let mut entry = list.reborrow().get(index0 as u32);
-                    entry.set_key(&key[..]);
-                    entry.set_value(&(item0)[..]);
+                    entry.set_key(__checked(&key[..])?);
+                    entry.set_value(__checked(&(item0)[..])?);
                 }
             }
         }
         if let ::std::option::Option::Some(value) = &self.expression_attribute_values {
             {
-                let mut list = builder.reborrow().init_expression_attribute_values(list_len((value).len())?);
+                let mut list = builder.reborrow().init_expression_attribute_values(__list_len((value).len())?);
                 for (index0, (key, item0)) in (value).iter().enumerate() {
                     let mut entry = list.reborrow().get(index0 as u32);
-                    entry.set_key(&key[..]);
+                    entry.set_key(__checked(&key[..])?);
                     (item0).write_to(entry.reborrow().init_value())?;
                 }
             }
@@ -14653,7 +14692,7 @@ impl SearchVectorsInput {
         Ok(Self {
             table_name: reader.get_table_name()?.to_string()?,
             index_name: reader.get_index_name()?.to_string()?,
-            search_vector: { let list = reader.get_search_vector()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(AttributeValue::read_from(item)?); } out },
+            search_vector: { let list = reader.get_search_vector()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(AttributeValue::read_from(item)?); } out },
             top_k: reader.get_top_k(),
             search_condition_expression: if reader.has_search_condition_expression() { ::std::option::Option::Some(reader.get_search_condition_expression()?.to_string()?) } else { ::std::option::Option::None },
             projection_expression: if reader.has_projection_expression() { ::std::option::Option::Some(reader.get_projection_expression()?.to_string()?) } else { ::std::option::Option::None },
@@ -14678,7 +14717,7 @@ impl SearchVectorsOutput {
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::search_vectors_output::Builder<'_>) -> ::capnp::Result<()> {
         {
-            let mut list = builder.reborrow().init_search_results(list_len((&self.search_results).len())?);
+            let mut list = builder.reborrow().init_search_results(__list_len((&self.search_results).len())?);
             for (index0, item0) in (&self.search_results).iter().enumerate() {
                 item0.write_to(list.reborrow().get(index0 as u32))?;
             }
@@ -14693,7 +14732,7 @@ impl SearchVectorsOutput {
     #[allow(unused_variables)]
     pub fn read_from(reader: cap::search_vectors_output::Reader<'_>) -> ::capnp::Result<Self> {
         Ok(Self {
-            search_results: { let list = reader.get_search_results()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(SearchResultItem::read_from(item)?); } out },
+            search_results: { let list = reader.get_search_results()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(SearchResultItem::read_from(item)?); } out },
             consumed_capacity: if reader.has_consumed_capacity() { ::std::option::Option::Some(VectorCapacity::read_from(reader.get_consumed_capacity()?)?) } else { ::std::option::Option::None },
         })
     }
@@ -14716,19 +14755,19 @@ impl ConditionalCheckFailed {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::conditional_check_failed::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_message(&(&self.message)[..]);
+        builder.set_message(__checked(&(&self.message)[..])?);
         if let ::std::option::Option::Some(value) = &self.item {
             {
-                let mut list = builder.reborrow().init_item(list_len((value).len())?);
+                let mut list = builder.reborrow().init_item(__list_len((value).len())?);
                 for (index0, (key, item0)) in (value).iter().enumerate() {
                     let mut entry = list.reborrow().get(index0 as u32);
-                    entry.set_key(&key[..]);
+                    entry.set_key(__checked(&key[..])?);
                     (item0).write_to(entry.reborrow().init_value())?;
                 }
             }
         }
         if let ::std::option::Option::Some(value) = &self.request_id {
-            builder.set_request_id(&(value)[..]);
+            builder.set_request_id(__checked(&(value)[..])?);
         }
         Ok(())
     }
@@ -14758,9 +14797,9 @@ impl ResourceNotFound {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::resource_not_found::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_message(&(&self.message)[..]);
+        builder.set_message(__checked(&(&self.message)[..])?);
         if let ::std::option::Option::Some(value) = &self.request_id {
-            builder.set_request_id(&(value)[..]);
+            builder.set_request_id(__checked(&(value)[..])?);
         }
         Ok(())
     }
@@ -14789,9 +14828,9 @@ impl ResourceInUse {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::resource_in_use::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_message(&(&self.message)[..]);
+        builder.set_message(__checked(&(&self.message)[..])?);
         if let ::std::option::Option::Some(value) = &self.request_id {
-            builder.set_request_id(&(value)[..]);
+            builder.set_request_id(__checked(&(value)[..])?);
         }
         Ok(())
     }
@@ -14820,9 +14859,9 @@ impl Validation {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::validation::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_message(&(&self.message)[..]);
+        builder.set_message(__checked(&(&self.message)[..])?);
         if let ::std::option::Option::Some(value) = &self.request_id {
-            builder.set_request_id(&(value)[..]);
+            builder.set_request_id(__checked(&(value)[..])?);
         }
         Ok(())
     }
@@ -14854,13 +14893,13 @@ impl ProvisionedThroughputExceeded {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::provisioned_throughput_exceeded::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_message(&(&self.message)[..]);
+        builder.set_message(__checked(&(&self.message)[..])?);
         if let ::std::option::Option::Some(value) = &self.request_id {
-            builder.set_request_id(&(value)[..]);
+            builder.set_request_id(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.throttling_reasons {
             {
-                let mut list = builder.reborrow().init_throttling_reasons(list_len((value).len())?);
+                let mut list = builder.reborrow().init_throttling_reasons(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
                     item0.write_to(list.reborrow().get(index0 as u32))?;
                 }
@@ -14875,7 +14914,7 @@ impl ProvisionedThroughputExceeded {
         Ok(Self {
             message: reader.get_message()?.to_string()?,
             request_id: if reader.has_request_id() { ::std::option::Option::Some(reader.get_request_id()?.to_string()?) } else { ::std::option::Option::None },
-            throttling_reasons: if reader.has_throttling_reasons() { ::std::option::Option::Some({ let list = reader.get_throttling_reasons()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(ThrottlingReason::read_from(item)?); } out }) } else { ::std::option::Option::None },
+            throttling_reasons: if reader.has_throttling_reasons() { ::std::option::Option::Some({ let list = reader.get_throttling_reasons()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(ThrottlingReason::read_from(item)?); } out }) } else { ::std::option::Option::None },
         })
     }
 }
@@ -14897,13 +14936,13 @@ impl Throttling {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::throttling::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_message(&(&self.message)[..]);
+        builder.set_message(__checked(&(&self.message)[..])?);
         if let ::std::option::Option::Some(value) = &self.request_id {
-            builder.set_request_id(&(value)[..]);
+            builder.set_request_id(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.throttling_reasons {
             {
-                let mut list = builder.reborrow().init_throttling_reasons(list_len((value).len())?);
+                let mut list = builder.reborrow().init_throttling_reasons(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
                     item0.write_to(list.reborrow().get(index0 as u32))?;
                 }
@@ -14918,7 +14957,7 @@ impl Throttling {
         Ok(Self {
             message: reader.get_message()?.to_string()?,
             request_id: if reader.has_request_id() { ::std::option::Option::Some(reader.get_request_id()?.to_string()?) } else { ::std::option::Option::None },
-            throttling_reasons: if reader.has_throttling_reasons() { ::std::option::Option::Some({ let list = reader.get_throttling_reasons()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(ThrottlingReason::read_from(item)?); } out }) } else { ::std::option::Option::None },
+            throttling_reasons: if reader.has_throttling_reasons() { ::std::option::Option::Some({ let list = reader.get_throttling_reasons()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(ThrottlingReason::read_from(item)?); } out }) } else { ::std::option::Option::None },
         })
     }
 }
@@ -14940,13 +14979,13 @@ impl RequestLimitExceeded {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::request_limit_exceeded::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_message(&(&self.message)[..]);
+        builder.set_message(__checked(&(&self.message)[..])?);
         if let ::std::option::Option::Some(value) = &self.request_id {
-            builder.set_request_id(&(value)[..]);
+            builder.set_request_id(__checked(&(value)[..])?);
         }
         if let ::std::option::Option::Some(value) = &self.throttling_reasons {
             {
-                let mut list = builder.reborrow().init_throttling_reasons(list_len((value).len())?);
+                let mut list = builder.reborrow().init_throttling_reasons(__list_len((value).len())?);
                 for (index0, item0) in (value).iter().enumerate() {
                     item0.write_to(list.reborrow().get(index0 as u32))?;
                 }
@@ -14961,7 +15000,7 @@ impl RequestLimitExceeded {
         Ok(Self {
             message: reader.get_message()?.to_string()?,
             request_id: if reader.has_request_id() { ::std::option::Option::Some(reader.get_request_id()?.to_string()?) } else { ::std::option::Option::None },
-            throttling_reasons: if reader.has_throttling_reasons() { ::std::option::Option::Some({ let list = reader.get_throttling_reasons()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(ThrottlingReason::read_from(item)?); } out }) } else { ::std::option::Option::None },
+            throttling_reasons: if reader.has_throttling_reasons() { ::std::option::Option::Some({ let list = reader.get_throttling_reasons()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(ThrottlingReason::read_from(item)?); } out }) } else { ::std::option::Option::None },
         })
     }
 }
@@ -14980,9 +15019,9 @@ impl LimitExceeded {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::limit_exceeded::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_message(&(&self.message)[..]);
+        builder.set_message(__checked(&(&self.message)[..])?);
         if let ::std::option::Option::Some(value) = &self.request_id {
-            builder.set_request_id(&(value)[..]);
+            builder.set_request_id(__checked(&(value)[..])?);
         }
         Ok(())
     }
@@ -15011,9 +15050,9 @@ impl ItemCollectionSizeLimitExceeded {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::item_collection_size_limit_exceeded::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_message(&(&self.message)[..]);
+        builder.set_message(__checked(&(&self.message)[..])?);
         if let ::std::option::Option::Some(value) = &self.request_id {
-            builder.set_request_id(&(value)[..]);
+            builder.set_request_id(__checked(&(value)[..])?);
         }
         Ok(())
     }
@@ -15043,15 +15082,15 @@ impl TransactionCanceled {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::transaction_canceled::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_message(&(&self.message)[..]);
+        builder.set_message(__checked(&(&self.message)[..])?);
         {
-            let mut list = builder.reborrow().init_cancellation_reasons(list_len((&self.cancellation_reasons).len())?);
+            let mut list = builder.reborrow().init_cancellation_reasons(__list_len((&self.cancellation_reasons).len())?);
             for (index0, item0) in (&self.cancellation_reasons).iter().enumerate() {
                 item0.write_to(list.reborrow().get(index0 as u32))?;
             }
         }
         if let ::std::option::Option::Some(value) = &self.request_id {
-            builder.set_request_id(&(value)[..]);
+            builder.set_request_id(__checked(&(value)[..])?);
         }
         Ok(())
     }
@@ -15061,7 +15100,7 @@ impl TransactionCanceled {
     pub fn read_from(reader: cap::transaction_canceled::Reader<'_>) -> ::capnp::Result<Self> {
         Ok(Self {
             message: reader.get_message()?.to_string()?,
-            cancellation_reasons: { let list = reader.get_cancellation_reasons()?; let mut out = ::std::vec::Vec::with_capacity(list.len() as usize); for item in list.iter() { out.push(CancellationReason::read_from(item)?); } out },
+            cancellation_reasons: { let list = reader.get_cancellation_reasons()?; let mut out = ::std::vec::Vec::with_capacity(::std::cmp::min(list.len() as usize, __PREALLOCATE_MAX)); for item in list.iter() { out.push(CancellationReason::read_from(item)?); } out },
             request_id: if reader.has_request_id() { ::std::option::Option::Some(reader.get_request_id()?.to_string()?) } else { ::std::option::Option::None },
         })
     }
@@ -15081,9 +15120,9 @@ impl TransactionConflict {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::transaction_conflict::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_message(&(&self.message)[..]);
+        builder.set_message(__checked(&(&self.message)[..])?);
         if let ::std::option::Option::Some(value) = &self.request_id {
-            builder.set_request_id(&(value)[..]);
+            builder.set_request_id(__checked(&(value)[..])?);
         }
         Ok(())
     }
@@ -15112,9 +15151,9 @@ impl TransactionInProgress {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::transaction_in_progress::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_message(&(&self.message)[..]);
+        builder.set_message(__checked(&(&self.message)[..])?);
         if let ::std::option::Option::Some(value) = &self.request_id {
-            builder.set_request_id(&(value)[..]);
+            builder.set_request_id(__checked(&(value)[..])?);
         }
         Ok(())
     }
@@ -15143,9 +15182,9 @@ impl IdempotentParameterMismatch {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::idempotent_parameter_mismatch::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_message(&(&self.message)[..]);
+        builder.set_message(__checked(&(&self.message)[..])?);
         if let ::std::option::Option::Some(value) = &self.request_id {
-            builder.set_request_id(&(value)[..]);
+            builder.set_request_id(__checked(&(value)[..])?);
         }
         Ok(())
     }
@@ -15174,9 +15213,9 @@ impl ReplicatedWriteConflict {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::replicated_write_conflict::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_message(&(&self.message)[..]);
+        builder.set_message(__checked(&(&self.message)[..])?);
         if let ::std::option::Option::Some(value) = &self.request_id {
-            builder.set_request_id(&(value)[..]);
+            builder.set_request_id(__checked(&(value)[..])?);
         }
         Ok(())
     }
@@ -15205,9 +15244,9 @@ impl DuplicateItem {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::duplicate_item::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_message(&(&self.message)[..]);
+        builder.set_message(__checked(&(&self.message)[..])?);
         if let ::std::option::Option::Some(value) = &self.request_id {
-            builder.set_request_id(&(value)[..]);
+            builder.set_request_id(__checked(&(value)[..])?);
         }
         Ok(())
     }
@@ -15236,9 +15275,9 @@ impl PolicyNotFound {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::policy_not_found::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_message(&(&self.message)[..]);
+        builder.set_message(__checked(&(&self.message)[..])?);
         if let ::std::option::Option::Some(value) = &self.request_id {
-            builder.set_request_id(&(value)[..]);
+            builder.set_request_id(__checked(&(value)[..])?);
         }
         Ok(())
     }
@@ -15267,9 +15306,9 @@ impl InternalServer {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::internal_server::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_message(&(&self.message)[..]);
+        builder.set_message(__checked(&(&self.message)[..])?);
         if let ::std::option::Option::Some(value) = &self.request_id {
-            builder.set_request_id(&(value)[..]);
+            builder.set_request_id(__checked(&(value)[..])?);
         }
         Ok(())
     }
@@ -15304,16 +15343,16 @@ impl OutcomeUnknown {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::outcome_unknown::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_message(&(&self.message)[..]);
+        builder.set_message(__checked(&(&self.message)[..])?);
         if let ::std::option::Option::Some(value) = &self.code {
-            builder.set_code(&(value)[..]);
+            builder.set_code(__checked(&(value)[..])?);
         }
         match &self.status {
             ::std::option::Option::None => builder.reborrow().init_status().set_none(()),
             ::std::option::Option::Some(value) => builder.reborrow().init_status().set_some(*value),
         }
         if let ::std::option::Option::Some(value) = &self.request_id {
-            builder.set_request_id(&(value)[..]);
+            builder.set_request_id(__checked(&(value)[..])?);
         }
         Ok(())
     }
@@ -15348,14 +15387,14 @@ impl AwsError {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::aws_error::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_code(&(&self.code)[..]);
-        builder.set_message(&(&self.message)[..]);
+        builder.set_code(__checked(&(&self.code)[..])?);
+        builder.set_message(__checked(&(&self.message)[..])?);
         match &self.status {
             ::std::option::Option::None => builder.reborrow().init_status().set_none(()),
             ::std::option::Option::Some(value) => builder.reborrow().init_status().set_some(*value),
         }
         if let ::std::option::Option::Some(value) = &self.request_id {
-            builder.set_request_id(&(value)[..]);
+            builder.set_request_id(__checked(&(value)[..])?);
         }
         Ok(())
     }
@@ -15386,9 +15425,9 @@ impl BackupNotFound {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::backup_not_found::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_message(&(&self.message)[..]);
+        builder.set_message(__checked(&(&self.message)[..])?);
         if let ::std::option::Option::Some(value) = &self.request_id {
-            builder.set_request_id(&(value)[..]);
+            builder.set_request_id(__checked(&(value)[..])?);
         }
         Ok(())
     }
@@ -15417,9 +15456,9 @@ impl BackupInUse {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::backup_in_use::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_message(&(&self.message)[..]);
+        builder.set_message(__checked(&(&self.message)[..])?);
         if let ::std::option::Option::Some(value) = &self.request_id {
-            builder.set_request_id(&(value)[..]);
+            builder.set_request_id(__checked(&(value)[..])?);
         }
         Ok(())
     }
@@ -15448,9 +15487,9 @@ impl ContinuousBackupsUnavailable {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::continuous_backups_unavailable::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_message(&(&self.message)[..]);
+        builder.set_message(__checked(&(&self.message)[..])?);
         if let ::std::option::Option::Some(value) = &self.request_id {
-            builder.set_request_id(&(value)[..]);
+            builder.set_request_id(__checked(&(value)[..])?);
         }
         Ok(())
     }
@@ -15479,9 +15518,9 @@ impl TableNotFound {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::table_not_found::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_message(&(&self.message)[..]);
+        builder.set_message(__checked(&(&self.message)[..])?);
         if let ::std::option::Option::Some(value) = &self.request_id {
-            builder.set_request_id(&(value)[..]);
+            builder.set_request_id(__checked(&(value)[..])?);
         }
         Ok(())
     }
@@ -15510,9 +15549,9 @@ impl TableAlreadyExists {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::table_already_exists::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_message(&(&self.message)[..]);
+        builder.set_message(__checked(&(&self.message)[..])?);
         if let ::std::option::Option::Some(value) = &self.request_id {
-            builder.set_request_id(&(value)[..]);
+            builder.set_request_id(__checked(&(value)[..])?);
         }
         Ok(())
     }
@@ -15541,9 +15580,9 @@ impl TableInUse {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::table_in_use::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_message(&(&self.message)[..]);
+        builder.set_message(__checked(&(&self.message)[..])?);
         if let ::std::option::Option::Some(value) = &self.request_id {
-            builder.set_request_id(&(value)[..]);
+            builder.set_request_id(__checked(&(value)[..])?);
         }
         Ok(())
     }
@@ -15572,9 +15611,9 @@ impl PointInTimeRecoveryUnavailable {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::point_in_time_recovery_unavailable::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_message(&(&self.message)[..]);
+        builder.set_message(__checked(&(&self.message)[..])?);
         if let ::std::option::Option::Some(value) = &self.request_id {
-            builder.set_request_id(&(value)[..]);
+            builder.set_request_id(__checked(&(value)[..])?);
         }
         Ok(())
     }
@@ -15603,9 +15642,9 @@ impl InvalidRestoreTime {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::invalid_restore_time::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_message(&(&self.message)[..]);
+        builder.set_message(__checked(&(&self.message)[..])?);
         if let ::std::option::Option::Some(value) = &self.request_id {
-            builder.set_request_id(&(value)[..]);
+            builder.set_request_id(__checked(&(value)[..])?);
         }
         Ok(())
     }
@@ -15634,9 +15673,9 @@ impl ExportNotFound {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::export_not_found::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_message(&(&self.message)[..]);
+        builder.set_message(__checked(&(&self.message)[..])?);
         if let ::std::option::Option::Some(value) = &self.request_id {
-            builder.set_request_id(&(value)[..]);
+            builder.set_request_id(__checked(&(value)[..])?);
         }
         Ok(())
     }
@@ -15665,9 +15704,9 @@ impl ExportConflict {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::export_conflict::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_message(&(&self.message)[..]);
+        builder.set_message(__checked(&(&self.message)[..])?);
         if let ::std::option::Option::Some(value) = &self.request_id {
-            builder.set_request_id(&(value)[..]);
+            builder.set_request_id(__checked(&(value)[..])?);
         }
         Ok(())
     }
@@ -15696,9 +15735,9 @@ impl InvalidExportTime {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::invalid_export_time::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_message(&(&self.message)[..]);
+        builder.set_message(__checked(&(&self.message)[..])?);
         if let ::std::option::Option::Some(value) = &self.request_id {
-            builder.set_request_id(&(value)[..]);
+            builder.set_request_id(__checked(&(value)[..])?);
         }
         Ok(())
     }
@@ -15727,9 +15766,9 @@ impl ImportNotFound {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::import_not_found::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_message(&(&self.message)[..]);
+        builder.set_message(__checked(&(&self.message)[..])?);
         if let ::std::option::Option::Some(value) = &self.request_id {
-            builder.set_request_id(&(value)[..]);
+            builder.set_request_id(__checked(&(value)[..])?);
         }
         Ok(())
     }
@@ -15758,9 +15797,9 @@ impl ImportConflict {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::import_conflict::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_message(&(&self.message)[..]);
+        builder.set_message(__checked(&(&self.message)[..])?);
         if let ::std::option::Option::Some(value) = &self.request_id {
-            builder.set_request_id(&(value)[..]);
+            builder.set_request_id(__checked(&(value)[..])?);
         }
         Ok(())
     }
@@ -15789,9 +15828,9 @@ impl GlobalTableNotFound {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::global_table_not_found::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_message(&(&self.message)[..]);
+        builder.set_message(__checked(&(&self.message)[..])?);
         if let ::std::option::Option::Some(value) = &self.request_id {
-            builder.set_request_id(&(value)[..]);
+            builder.set_request_id(__checked(&(value)[..])?);
         }
         Ok(())
     }
@@ -15820,9 +15859,9 @@ impl GlobalTableAlreadyExists {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::global_table_already_exists::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_message(&(&self.message)[..]);
+        builder.set_message(__checked(&(&self.message)[..])?);
         if let ::std::option::Option::Some(value) = &self.request_id {
-            builder.set_request_id(&(value)[..]);
+            builder.set_request_id(__checked(&(value)[..])?);
         }
         Ok(())
     }
@@ -15851,9 +15890,9 @@ impl ReplicaNotFound {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::replica_not_found::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_message(&(&self.message)[..]);
+        builder.set_message(__checked(&(&self.message)[..])?);
         if let ::std::option::Option::Some(value) = &self.request_id {
-            builder.set_request_id(&(value)[..]);
+            builder.set_request_id(__checked(&(value)[..])?);
         }
         Ok(())
     }
@@ -15882,9 +15921,9 @@ impl ReplicaAlreadyExists {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::replica_already_exists::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_message(&(&self.message)[..]);
+        builder.set_message(__checked(&(&self.message)[..])?);
         if let ::std::option::Option::Some(value) = &self.request_id {
-            builder.set_request_id(&(value)[..]);
+            builder.set_request_id(__checked(&(value)[..])?);
         }
         Ok(())
     }
@@ -15913,9 +15952,9 @@ impl IndexNotFound {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::index_not_found::Builder<'_>) -> ::capnp::Result<()> {
-        builder.set_message(&(&self.message)[..]);
+        builder.set_message(__checked(&(&self.message)[..])?);
         if let ::std::option::Option::Some(value) = &self.request_id {
-            builder.set_request_id(&(value)[..]);
+            builder.set_request_id(__checked(&(value)[..])?);
         }
         Ok(())
     }
@@ -15955,13 +15994,13 @@ pub enum CreateTableError {
 impl ::std::fmt::Display for CreateTableError {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match self {
-            Self::ResourceInUse(value) => write!(f, "ResourceInUse: {value:?}"),
-            Self::LimitExceeded(value) => write!(f, "LimitExceeded: {value:?}"),
-            Self::Validation(value) => write!(f, "Validation: {value:?}"),
-            Self::Throttling(value) => write!(f, "Throttling: {value:?}"),
-            Self::InternalServer(value) => write!(f, "InternalServer: {value:?}"),
-            Self::OutcomeUnknown(value) => write!(f, "OutcomeUnknown: {value:?}"),
-            Self::AwsError(value) => write!(f, "AwsError: {value:?}"),
+            Self::ResourceInUse(value) => ::std::write!(f, "ResourceInUse: {value:?}"),
+            Self::LimitExceeded(value) => ::std::write!(f, "LimitExceeded: {value:?}"),
+            Self::Validation(value) => ::std::write!(f, "Validation: {value:?}"),
+            Self::Throttling(value) => ::std::write!(f, "Throttling: {value:?}"),
+            Self::InternalServer(value) => ::std::write!(f, "InternalServer: {value:?}"),
+            Self::OutcomeUnknown(value) => ::std::write!(f, "OutcomeUnknown: {value:?}"),
+            Self::AwsError(value) => ::std::write!(f, "AwsError: {value:?}"),
             Self::Failed(error) => error.fmt(f),
         }
     }
@@ -16050,11 +16089,11 @@ pub enum DescribeTableError {
 impl ::std::fmt::Display for DescribeTableError {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match self {
-            Self::ResourceNotFound(value) => write!(f, "ResourceNotFound: {value:?}"),
-            Self::Validation(value) => write!(f, "Validation: {value:?}"),
-            Self::Throttling(value) => write!(f, "Throttling: {value:?}"),
-            Self::InternalServer(value) => write!(f, "InternalServer: {value:?}"),
-            Self::AwsError(value) => write!(f, "AwsError: {value:?}"),
+            Self::ResourceNotFound(value) => ::std::write!(f, "ResourceNotFound: {value:?}"),
+            Self::Validation(value) => ::std::write!(f, "Validation: {value:?}"),
+            Self::Throttling(value) => ::std::write!(f, "Throttling: {value:?}"),
+            Self::InternalServer(value) => ::std::write!(f, "InternalServer: {value:?}"),
+            Self::AwsError(value) => ::std::write!(f, "AwsError: {value:?}"),
             Self::Failed(error) => error.fmt(f),
         }
     }
@@ -16135,10 +16174,10 @@ pub enum ListTablesError {
 impl ::std::fmt::Display for ListTablesError {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match self {
-            Self::Validation(value) => write!(f, "Validation: {value:?}"),
-            Self::Throttling(value) => write!(f, "Throttling: {value:?}"),
-            Self::InternalServer(value) => write!(f, "InternalServer: {value:?}"),
-            Self::AwsError(value) => write!(f, "AwsError: {value:?}"),
+            Self::Validation(value) => ::std::write!(f, "Validation: {value:?}"),
+            Self::Throttling(value) => ::std::write!(f, "Throttling: {value:?}"),
+            Self::InternalServer(value) => ::std::write!(f, "InternalServer: {value:?}"),
+            Self::AwsError(value) => ::std::write!(f, "AwsError: {value:?}"),
             Self::Failed(error) => error.fmt(f),
         }
     }
@@ -16224,14 +16263,14 @@ pub enum DeleteTableError {
 impl ::std::fmt::Display for DeleteTableError {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match self {
-            Self::ResourceNotFound(value) => write!(f, "ResourceNotFound: {value:?}"),
-            Self::ResourceInUse(value) => write!(f, "ResourceInUse: {value:?}"),
-            Self::LimitExceeded(value) => write!(f, "LimitExceeded: {value:?}"),
-            Self::Validation(value) => write!(f, "Validation: {value:?}"),
-            Self::Throttling(value) => write!(f, "Throttling: {value:?}"),
-            Self::InternalServer(value) => write!(f, "InternalServer: {value:?}"),
-            Self::OutcomeUnknown(value) => write!(f, "OutcomeUnknown: {value:?}"),
-            Self::AwsError(value) => write!(f, "AwsError: {value:?}"),
+            Self::ResourceNotFound(value) => ::std::write!(f, "ResourceNotFound: {value:?}"),
+            Self::ResourceInUse(value) => ::std::write!(f, "ResourceInUse: {value:?}"),
+            Self::LimitExceeded(value) => ::std::write!(f, "LimitExceeded: {value:?}"),
+            Self::Validation(value) => ::std::write!(f, "Validation: {value:?}"),
+            Self::Throttling(value) => ::std::write!(f, "Throttling: {value:?}"),
+            Self::InternalServer(value) => ::std::write!(f, "InternalServer: {value:?}"),
+            Self::OutcomeUnknown(value) => ::std::write!(f, "OutcomeUnknown: {value:?}"),
+            Self::AwsError(value) => ::std::write!(f, "AwsError: {value:?}"),
             Self::Failed(error) => error.fmt(f),
         }
     }
@@ -16329,14 +16368,14 @@ pub enum UpdateTableError {
 impl ::std::fmt::Display for UpdateTableError {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match self {
-            Self::ResourceNotFound(value) => write!(f, "ResourceNotFound: {value:?}"),
-            Self::ResourceInUse(value) => write!(f, "ResourceInUse: {value:?}"),
-            Self::LimitExceeded(value) => write!(f, "LimitExceeded: {value:?}"),
-            Self::Validation(value) => write!(f, "Validation: {value:?}"),
-            Self::Throttling(value) => write!(f, "Throttling: {value:?}"),
-            Self::InternalServer(value) => write!(f, "InternalServer: {value:?}"),
-            Self::OutcomeUnknown(value) => write!(f, "OutcomeUnknown: {value:?}"),
-            Self::AwsError(value) => write!(f, "AwsError: {value:?}"),
+            Self::ResourceNotFound(value) => ::std::write!(f, "ResourceNotFound: {value:?}"),
+            Self::ResourceInUse(value) => ::std::write!(f, "ResourceInUse: {value:?}"),
+            Self::LimitExceeded(value) => ::std::write!(f, "LimitExceeded: {value:?}"),
+            Self::Validation(value) => ::std::write!(f, "Validation: {value:?}"),
+            Self::Throttling(value) => ::std::write!(f, "Throttling: {value:?}"),
+            Self::InternalServer(value) => ::std::write!(f, "InternalServer: {value:?}"),
+            Self::OutcomeUnknown(value) => ::std::write!(f, "OutcomeUnknown: {value:?}"),
+            Self::AwsError(value) => ::std::write!(f, "AwsError: {value:?}"),
             Self::Failed(error) => error.fmt(f),
         }
     }
@@ -16442,18 +16481,18 @@ pub enum PutItemError {
 impl ::std::fmt::Display for PutItemError {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match self {
-            Self::ConditionalCheckFailed(value) => write!(f, "ConditionalCheckFailed: {value:?}"),
-            Self::ResourceNotFound(value) => write!(f, "ResourceNotFound: {value:?}"),
-            Self::ProvisionedThroughputExceeded(value) => write!(f, "ProvisionedThroughputExceeded: {value:?}"),
-            Self::ItemCollectionSizeLimitExceeded(value) => write!(f, "ItemCollectionSizeLimitExceeded: {value:?}"),
-            Self::TransactionConflict(value) => write!(f, "TransactionConflict: {value:?}"),
-            Self::ReplicatedWriteConflict(value) => write!(f, "ReplicatedWriteConflict: {value:?}"),
-            Self::RequestLimitExceeded(value) => write!(f, "RequestLimitExceeded: {value:?}"),
-            Self::Validation(value) => write!(f, "Validation: {value:?}"),
-            Self::Throttling(value) => write!(f, "Throttling: {value:?}"),
-            Self::InternalServer(value) => write!(f, "InternalServer: {value:?}"),
-            Self::OutcomeUnknown(value) => write!(f, "OutcomeUnknown: {value:?}"),
-            Self::AwsError(value) => write!(f, "AwsError: {value:?}"),
+            Self::ConditionalCheckFailed(value) => ::std::write!(f, "ConditionalCheckFailed: {value:?}"),
+            Self::ResourceNotFound(value) => ::std::write!(f, "ResourceNotFound: {value:?}"),
+            Self::ProvisionedThroughputExceeded(value) => ::std::write!(f, "ProvisionedThroughputExceeded: {value:?}"),
+            Self::ItemCollectionSizeLimitExceeded(value) => ::std::write!(f, "ItemCollectionSizeLimitExceeded: {value:?}"),
+            Self::TransactionConflict(value) => ::std::write!(f, "TransactionConflict: {value:?}"),
+            Self::ReplicatedWriteConflict(value) => ::std::write!(f, "ReplicatedWriteConflict: {value:?}"),
+            Self::RequestLimitExceeded(value) => ::std::write!(f, "RequestLimitExceeded: {value:?}"),
+            Self::Validation(value) => ::std::write!(f, "Validation: {value:?}"),
+            Self::Throttling(value) => ::std::write!(f, "Throttling: {value:?}"),
+            Self::InternalServer(value) => ::std::write!(f, "InternalServer: {value:?}"),
+            Self::OutcomeUnknown(value) => ::std::write!(f, "OutcomeUnknown: {value:?}"),
+            Self::AwsError(value) => ::std::write!(f, "AwsError: {value:?}"),
             Self::Failed(error) => error.fmt(f),
         }
     }
@@ -16561,13 +16600,13 @@ pub enum GetItemError {
 impl ::std::fmt::Display for GetItemError {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match self {
-            Self::ResourceNotFound(value) => write!(f, "ResourceNotFound: {value:?}"),
-            Self::ProvisionedThroughputExceeded(value) => write!(f, "ProvisionedThroughputExceeded: {value:?}"),
-            Self::RequestLimitExceeded(value) => write!(f, "RequestLimitExceeded: {value:?}"),
-            Self::Validation(value) => write!(f, "Validation: {value:?}"),
-            Self::Throttling(value) => write!(f, "Throttling: {value:?}"),
-            Self::InternalServer(value) => write!(f, "InternalServer: {value:?}"),
-            Self::AwsError(value) => write!(f, "AwsError: {value:?}"),
+            Self::ResourceNotFound(value) => ::std::write!(f, "ResourceNotFound: {value:?}"),
+            Self::ProvisionedThroughputExceeded(value) => ::std::write!(f, "ProvisionedThroughputExceeded: {value:?}"),
+            Self::RequestLimitExceeded(value) => ::std::write!(f, "RequestLimitExceeded: {value:?}"),
+            Self::Validation(value) => ::std::write!(f, "Validation: {value:?}"),
+            Self::Throttling(value) => ::std::write!(f, "Throttling: {value:?}"),
+            Self::InternalServer(value) => ::std::write!(f, "InternalServer: {value:?}"),
+            Self::AwsError(value) => ::std::write!(f, "AwsError: {value:?}"),
             Self::Failed(error) => error.fmt(f),
         }
     }
@@ -16670,18 +16709,18 @@ pub enum UpdateItemError {
 impl ::std::fmt::Display for UpdateItemError {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match self {
-            Self::ConditionalCheckFailed(value) => write!(f, "ConditionalCheckFailed: {value:?}"),
-            Self::ResourceNotFound(value) => write!(f, "ResourceNotFound: {value:?}"),
-            Self::ProvisionedThroughputExceeded(value) => write!(f, "ProvisionedThroughputExceeded: {value:?}"),
-            Self::ItemCollectionSizeLimitExceeded(value) => write!(f, "ItemCollectionSizeLimitExceeded: {value:?}"),
-            Self::TransactionConflict(value) => write!(f, "TransactionConflict: {value:?}"),
-            Self::ReplicatedWriteConflict(value) => write!(f, "ReplicatedWriteConflict: {value:?}"),
-            Self::RequestLimitExceeded(value) => write!(f, "RequestLimitExceeded: {value:?}"),
-            Self::Validation(value) => write!(f, "Validation: {value:?}"),
-            Self::Throttling(value) => write!(f, "Throttling: {value:?}"),
-            Self::InternalServer(value) => write!(f, "InternalServer: {value:?}"),
-            Self::OutcomeUnknown(value) => write!(f, "OutcomeUnknown: {value:?}"),
-            Self::AwsError(value) => write!(f, "AwsError: {value:?}"),
+            Self::ConditionalCheckFailed(value) => ::std::write!(f, "ConditionalCheckFailed: {value:?}"),
+            Self::ResourceNotFound(value) => ::std::write!(f, "ResourceNotFound: {value:?}"),
+            Self::ProvisionedThroughputExceeded(value) => ::std::write!(f, "ProvisionedThroughputExceeded: {value:?}"),
+            Self::ItemCollectionSizeLimitExceeded(value) => ::std::write!(f, "ItemCollectionSizeLimitExceeded: {value:?}"),
+            Self::TransactionConflict(value) => ::std::write!(f, "TransactionConflict: {value:?}"),
+            Self::ReplicatedWriteConflict(value) => ::std::write!(f, "ReplicatedWriteConflict: {value:?}"),
+            Self::RequestLimitExceeded(value) => ::std::write!(f, "RequestLimitExceeded: {value:?}"),
+            Self::Validation(value) => ::std::write!(f, "Validation: {value:?}"),
+            Self::Throttling(value) => ::std::write!(f, "Throttling: {value:?}"),
+            Self::InternalServer(value) => ::std::write!(f, "InternalServer: {value:?}"),
+            Self::OutcomeUnknown(value) => ::std::write!(f, "OutcomeUnknown: {value:?}"),
+            Self::AwsError(value) => ::std::write!(f, "AwsError: {value:?}"),
             Self::Failed(error) => error.fmt(f),
         }
     }
@@ -16799,18 +16838,18 @@ pub enum DeleteItemError {
 impl ::std::fmt::Display for DeleteItemError {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match self {
-            Self::ConditionalCheckFailed(value) => write!(f, "ConditionalCheckFailed: {value:?}"),
-            Self::ResourceNotFound(value) => write!(f, "ResourceNotFound: {value:?}"),
-            Self::ProvisionedThroughputExceeded(value) => write!(f, "ProvisionedThroughputExceeded: {value:?}"),
-            Self::ItemCollectionSizeLimitExceeded(value) => write!(f, "ItemCollectionSizeLimitExceeded: {value:?}"),
-            Self::TransactionConflict(value) => write!(f, "TransactionConflict: {value:?}"),
-            Self::ReplicatedWriteConflict(value) => write!(f, "ReplicatedWriteConflict: {value:?}"),
-            Self::RequestLimitExceeded(value) => write!(f, "RequestLimitExceeded: {value:?}"),
-            Self::Validation(value) => write!(f, "Validation: {value:?}"),
-            Self::Throttling(value) => write!(f, "Throttling: {value:?}"),
-            Self::InternalServer(value) => write!(f, "InternalServer: {value:?}"),
-            Self::OutcomeUnknown(value) => write!(f, "OutcomeUnknown: {value:?}"),
-            Self::AwsError(value) => write!(f, "AwsError: {value:?}"),
+            Self::ConditionalCheckFailed(value) => ::std::write!(f, "ConditionalCheckFailed: {value:?}"),
+            Self::ResourceNotFound(value) => ::std::write!(f, "ResourceNotFound: {value:?}"),
+            Self::ProvisionedThroughputExceeded(value) => ::std::write!(f, "ProvisionedThroughputExceeded: {value:?}"),
+            Self::ItemCollectionSizeLimitExceeded(value) => ::std::write!(f, "ItemCollectionSizeLimitExceeded: {value:?}"),
+            Self::TransactionConflict(value) => ::std::write!(f, "TransactionConflict: {value:?}"),
+            Self::ReplicatedWriteConflict(value) => ::std::write!(f, "ReplicatedWriteConflict: {value:?}"),
+            Self::RequestLimitExceeded(value) => ::std::write!(f, "RequestLimitExceeded: {value:?}"),
+            Self::Validation(value) => ::std::write!(f, "Validation: {value:?}"),
+            Self::Throttling(value) => ::std::write!(f, "Throttling: {value:?}"),
+            Self::InternalServer(value) => ::std::write!(f, "InternalServer: {value:?}"),
+            Self::OutcomeUnknown(value) => ::std::write!(f, "OutcomeUnknown: {value:?}"),
+            Self::AwsError(value) => ::std::write!(f, "AwsError: {value:?}"),
             Self::Failed(error) => error.fmt(f),
         }
     }
@@ -16918,13 +16957,13 @@ pub enum QueryError {
 impl ::std::fmt::Display for QueryError {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match self {
-            Self::ResourceNotFound(value) => write!(f, "ResourceNotFound: {value:?}"),
-            Self::ProvisionedThroughputExceeded(value) => write!(f, "ProvisionedThroughputExceeded: {value:?}"),
-            Self::RequestLimitExceeded(value) => write!(f, "RequestLimitExceeded: {value:?}"),
-            Self::Validation(value) => write!(f, "Validation: {value:?}"),
-            Self::Throttling(value) => write!(f, "Throttling: {value:?}"),
-            Self::InternalServer(value) => write!(f, "InternalServer: {value:?}"),
-            Self::AwsError(value) => write!(f, "AwsError: {value:?}"),
+            Self::ResourceNotFound(value) => ::std::write!(f, "ResourceNotFound: {value:?}"),
+            Self::ProvisionedThroughputExceeded(value) => ::std::write!(f, "ProvisionedThroughputExceeded: {value:?}"),
+            Self::RequestLimitExceeded(value) => ::std::write!(f, "RequestLimitExceeded: {value:?}"),
+            Self::Validation(value) => ::std::write!(f, "Validation: {value:?}"),
+            Self::Throttling(value) => ::std::write!(f, "Throttling: {value:?}"),
+            Self::InternalServer(value) => ::std::write!(f, "InternalServer: {value:?}"),
+            Self::AwsError(value) => ::std::write!(f, "AwsError: {value:?}"),
             Self::Failed(error) => error.fmt(f),
         }
     }
@@ -17017,13 +17056,13 @@ pub enum ScanError {
 impl ::std::fmt::Display for ScanError {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match self {
-            Self::ResourceNotFound(value) => write!(f, "ResourceNotFound: {value:?}"),
-            Self::ProvisionedThroughputExceeded(value) => write!(f, "ProvisionedThroughputExceeded: {value:?}"),
-            Self::RequestLimitExceeded(value) => write!(f, "RequestLimitExceeded: {value:?}"),
-            Self::Validation(value) => write!(f, "Validation: {value:?}"),
-            Self::Throttling(value) => write!(f, "Throttling: {value:?}"),
-            Self::InternalServer(value) => write!(f, "InternalServer: {value:?}"),
-            Self::AwsError(value) => write!(f, "AwsError: {value:?}"),
+            Self::ResourceNotFound(value) => ::std::write!(f, "ResourceNotFound: {value:?}"),
+            Self::ProvisionedThroughputExceeded(value) => ::std::write!(f, "ProvisionedThroughputExceeded: {value:?}"),
+            Self::RequestLimitExceeded(value) => ::std::write!(f, "RequestLimitExceeded: {value:?}"),
+            Self::Validation(value) => ::std::write!(f, "Validation: {value:?}"),
+            Self::Throttling(value) => ::std::write!(f, "Throttling: {value:?}"),
+            Self::InternalServer(value) => ::std::write!(f, "InternalServer: {value:?}"),
+            Self::AwsError(value) => ::std::write!(f, "AwsError: {value:?}"),
             Self::Failed(error) => error.fmt(f),
         }
     }
@@ -17116,13 +17155,13 @@ pub enum BatchGetItemError {
 impl ::std::fmt::Display for BatchGetItemError {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match self {
-            Self::ResourceNotFound(value) => write!(f, "ResourceNotFound: {value:?}"),
-            Self::ProvisionedThroughputExceeded(value) => write!(f, "ProvisionedThroughputExceeded: {value:?}"),
-            Self::RequestLimitExceeded(value) => write!(f, "RequestLimitExceeded: {value:?}"),
-            Self::Validation(value) => write!(f, "Validation: {value:?}"),
-            Self::Throttling(value) => write!(f, "Throttling: {value:?}"),
-            Self::InternalServer(value) => write!(f, "InternalServer: {value:?}"),
-            Self::AwsError(value) => write!(f, "AwsError: {value:?}"),
+            Self::ResourceNotFound(value) => ::std::write!(f, "ResourceNotFound: {value:?}"),
+            Self::ProvisionedThroughputExceeded(value) => ::std::write!(f, "ProvisionedThroughputExceeded: {value:?}"),
+            Self::RequestLimitExceeded(value) => ::std::write!(f, "RequestLimitExceeded: {value:?}"),
+            Self::Validation(value) => ::std::write!(f, "Validation: {value:?}"),
+            Self::Throttling(value) => ::std::write!(f, "Throttling: {value:?}"),
+            Self::InternalServer(value) => ::std::write!(f, "InternalServer: {value:?}"),
+            Self::AwsError(value) => ::std::write!(f, "AwsError: {value:?}"),
             Self::Failed(error) => error.fmt(f),
         }
     }
@@ -17221,16 +17260,16 @@ pub enum BatchWriteItemError {
 impl ::std::fmt::Display for BatchWriteItemError {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match self {
-            Self::ResourceNotFound(value) => write!(f, "ResourceNotFound: {value:?}"),
-            Self::ProvisionedThroughputExceeded(value) => write!(f, "ProvisionedThroughputExceeded: {value:?}"),
-            Self::ItemCollectionSizeLimitExceeded(value) => write!(f, "ItemCollectionSizeLimitExceeded: {value:?}"),
-            Self::ReplicatedWriteConflict(value) => write!(f, "ReplicatedWriteConflict: {value:?}"),
-            Self::RequestLimitExceeded(value) => write!(f, "RequestLimitExceeded: {value:?}"),
-            Self::Validation(value) => write!(f, "Validation: {value:?}"),
-            Self::Throttling(value) => write!(f, "Throttling: {value:?}"),
-            Self::InternalServer(value) => write!(f, "InternalServer: {value:?}"),
-            Self::OutcomeUnknown(value) => write!(f, "OutcomeUnknown: {value:?}"),
-            Self::AwsError(value) => write!(f, "AwsError: {value:?}"),
+            Self::ResourceNotFound(value) => ::std::write!(f, "ResourceNotFound: {value:?}"),
+            Self::ProvisionedThroughputExceeded(value) => ::std::write!(f, "ProvisionedThroughputExceeded: {value:?}"),
+            Self::ItemCollectionSizeLimitExceeded(value) => ::std::write!(f, "ItemCollectionSizeLimitExceeded: {value:?}"),
+            Self::ReplicatedWriteConflict(value) => ::std::write!(f, "ReplicatedWriteConflict: {value:?}"),
+            Self::RequestLimitExceeded(value) => ::std::write!(f, "RequestLimitExceeded: {value:?}"),
+            Self::Validation(value) => ::std::write!(f, "Validation: {value:?}"),
+            Self::Throttling(value) => ::std::write!(f, "Throttling: {value:?}"),
+            Self::InternalServer(value) => ::std::write!(f, "InternalServer: {value:?}"),
+            Self::OutcomeUnknown(value) => ::std::write!(f, "OutcomeUnknown: {value:?}"),
+            Self::AwsError(value) => ::std::write!(f, "AwsError: {value:?}"),
             Self::Failed(error) => error.fmt(f),
         }
     }
@@ -17334,14 +17373,14 @@ pub enum TransactGetItemsError {
 impl ::std::fmt::Display for TransactGetItemsError {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match self {
-            Self::ResourceNotFound(value) => write!(f, "ResourceNotFound: {value:?}"),
-            Self::TransactionCanceled(value) => write!(f, "TransactionCanceled: {value:?}"),
-            Self::ProvisionedThroughputExceeded(value) => write!(f, "ProvisionedThroughputExceeded: {value:?}"),
-            Self::RequestLimitExceeded(value) => write!(f, "RequestLimitExceeded: {value:?}"),
-            Self::Validation(value) => write!(f, "Validation: {value:?}"),
-            Self::Throttling(value) => write!(f, "Throttling: {value:?}"),
-            Self::InternalServer(value) => write!(f, "InternalServer: {value:?}"),
-            Self::AwsError(value) => write!(f, "AwsError: {value:?}"),
+            Self::ResourceNotFound(value) => ::std::write!(f, "ResourceNotFound: {value:?}"),
+            Self::TransactionCanceled(value) => ::std::write!(f, "TransactionCanceled: {value:?}"),
+            Self::ProvisionedThroughputExceeded(value) => ::std::write!(f, "ProvisionedThroughputExceeded: {value:?}"),
+            Self::RequestLimitExceeded(value) => ::std::write!(f, "RequestLimitExceeded: {value:?}"),
+            Self::Validation(value) => ::std::write!(f, "Validation: {value:?}"),
+            Self::Throttling(value) => ::std::write!(f, "Throttling: {value:?}"),
+            Self::InternalServer(value) => ::std::write!(f, "InternalServer: {value:?}"),
+            Self::AwsError(value) => ::std::write!(f, "AwsError: {value:?}"),
             Self::Failed(error) => error.fmt(f),
         }
     }
@@ -17443,16 +17482,16 @@ pub enum TransactWriteItemsError {
 impl ::std::fmt::Display for TransactWriteItemsError {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match self {
-            Self::ResourceNotFound(value) => write!(f, "ResourceNotFound: {value:?}"),
-            Self::TransactionCanceled(value) => write!(f, "TransactionCanceled: {value:?}"),
-            Self::TransactionInProgress(value) => write!(f, "TransactionInProgress: {value:?}"),
-            Self::IdempotentParameterMismatch(value) => write!(f, "IdempotentParameterMismatch: {value:?}"),
-            Self::ProvisionedThroughputExceeded(value) => write!(f, "ProvisionedThroughputExceeded: {value:?}"),
-            Self::RequestLimitExceeded(value) => write!(f, "RequestLimitExceeded: {value:?}"),
-            Self::Validation(value) => write!(f, "Validation: {value:?}"),
-            Self::Throttling(value) => write!(f, "Throttling: {value:?}"),
-            Self::InternalServer(value) => write!(f, "InternalServer: {value:?}"),
-            Self::AwsError(value) => write!(f, "AwsError: {value:?}"),
+            Self::ResourceNotFound(value) => ::std::write!(f, "ResourceNotFound: {value:?}"),
+            Self::TransactionCanceled(value) => ::std::write!(f, "TransactionCanceled: {value:?}"),
+            Self::TransactionInProgress(value) => ::std::write!(f, "TransactionInProgress: {value:?}"),
+            Self::IdempotentParameterMismatch(value) => ::std::write!(f, "IdempotentParameterMismatch: {value:?}"),
+            Self::ProvisionedThroughputExceeded(value) => ::std::write!(f, "ProvisionedThroughputExceeded: {value:?}"),
+            Self::RequestLimitExceeded(value) => ::std::write!(f, "RequestLimitExceeded: {value:?}"),
+            Self::Validation(value) => ::std::write!(f, "Validation: {value:?}"),
+            Self::Throttling(value) => ::std::write!(f, "Throttling: {value:?}"),
+            Self::InternalServer(value) => ::std::write!(f, "InternalServer: {value:?}"),
+            Self::AwsError(value) => ::std::write!(f, "AwsError: {value:?}"),
             Self::Failed(error) => error.fmt(f),
         }
     }
@@ -17556,14 +17595,14 @@ pub enum UpdateTimeToLiveError {
 impl ::std::fmt::Display for UpdateTimeToLiveError {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match self {
-            Self::ResourceNotFound(value) => write!(f, "ResourceNotFound: {value:?}"),
-            Self::ResourceInUse(value) => write!(f, "ResourceInUse: {value:?}"),
-            Self::LimitExceeded(value) => write!(f, "LimitExceeded: {value:?}"),
-            Self::Validation(value) => write!(f, "Validation: {value:?}"),
-            Self::Throttling(value) => write!(f, "Throttling: {value:?}"),
-            Self::InternalServer(value) => write!(f, "InternalServer: {value:?}"),
-            Self::OutcomeUnknown(value) => write!(f, "OutcomeUnknown: {value:?}"),
-            Self::AwsError(value) => write!(f, "AwsError: {value:?}"),
+            Self::ResourceNotFound(value) => ::std::write!(f, "ResourceNotFound: {value:?}"),
+            Self::ResourceInUse(value) => ::std::write!(f, "ResourceInUse: {value:?}"),
+            Self::LimitExceeded(value) => ::std::write!(f, "LimitExceeded: {value:?}"),
+            Self::Validation(value) => ::std::write!(f, "Validation: {value:?}"),
+            Self::Throttling(value) => ::std::write!(f, "Throttling: {value:?}"),
+            Self::InternalServer(value) => ::std::write!(f, "InternalServer: {value:?}"),
+            Self::OutcomeUnknown(value) => ::std::write!(f, "OutcomeUnknown: {value:?}"),
+            Self::AwsError(value) => ::std::write!(f, "AwsError: {value:?}"),
             Self::Failed(error) => error.fmt(f),
         }
     }
@@ -17655,11 +17694,11 @@ pub enum DescribeTimeToLiveError {
 impl ::std::fmt::Display for DescribeTimeToLiveError {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match self {
-            Self::ResourceNotFound(value) => write!(f, "ResourceNotFound: {value:?}"),
-            Self::Validation(value) => write!(f, "Validation: {value:?}"),
-            Self::Throttling(value) => write!(f, "Throttling: {value:?}"),
-            Self::InternalServer(value) => write!(f, "InternalServer: {value:?}"),
-            Self::AwsError(value) => write!(f, "AwsError: {value:?}"),
+            Self::ResourceNotFound(value) => ::std::write!(f, "ResourceNotFound: {value:?}"),
+            Self::Validation(value) => ::std::write!(f, "Validation: {value:?}"),
+            Self::Throttling(value) => ::std::write!(f, "Throttling: {value:?}"),
+            Self::InternalServer(value) => ::std::write!(f, "InternalServer: {value:?}"),
+            Self::AwsError(value) => ::std::write!(f, "AwsError: {value:?}"),
             Self::Failed(error) => error.fmt(f),
         }
     }
@@ -17752,16 +17791,16 @@ pub enum CreateBackupError {
 impl ::std::fmt::Display for CreateBackupError {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match self {
-            Self::TableNotFound(value) => write!(f, "TableNotFound: {value:?}"),
-            Self::TableInUse(value) => write!(f, "TableInUse: {value:?}"),
-            Self::BackupInUse(value) => write!(f, "BackupInUse: {value:?}"),
-            Self::ContinuousBackupsUnavailable(value) => write!(f, "ContinuousBackupsUnavailable: {value:?}"),
-            Self::LimitExceeded(value) => write!(f, "LimitExceeded: {value:?}"),
-            Self::Validation(value) => write!(f, "Validation: {value:?}"),
-            Self::Throttling(value) => write!(f, "Throttling: {value:?}"),
-            Self::InternalServer(value) => write!(f, "InternalServer: {value:?}"),
-            Self::OutcomeUnknown(value) => write!(f, "OutcomeUnknown: {value:?}"),
-            Self::AwsError(value) => write!(f, "AwsError: {value:?}"),
+            Self::TableNotFound(value) => ::std::write!(f, "TableNotFound: {value:?}"),
+            Self::TableInUse(value) => ::std::write!(f, "TableInUse: {value:?}"),
+            Self::BackupInUse(value) => ::std::write!(f, "BackupInUse: {value:?}"),
+            Self::ContinuousBackupsUnavailable(value) => ::std::write!(f, "ContinuousBackupsUnavailable: {value:?}"),
+            Self::LimitExceeded(value) => ::std::write!(f, "LimitExceeded: {value:?}"),
+            Self::Validation(value) => ::std::write!(f, "Validation: {value:?}"),
+            Self::Throttling(value) => ::std::write!(f, "Throttling: {value:?}"),
+            Self::InternalServer(value) => ::std::write!(f, "InternalServer: {value:?}"),
+            Self::OutcomeUnknown(value) => ::std::write!(f, "OutcomeUnknown: {value:?}"),
+            Self::AwsError(value) => ::std::write!(f, "AwsError: {value:?}"),
             Self::Failed(error) => error.fmt(f),
         }
     }
@@ -17859,11 +17898,11 @@ pub enum DescribeBackupError {
 impl ::std::fmt::Display for DescribeBackupError {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match self {
-            Self::BackupNotFound(value) => write!(f, "BackupNotFound: {value:?}"),
-            Self::Validation(value) => write!(f, "Validation: {value:?}"),
-            Self::Throttling(value) => write!(f, "Throttling: {value:?}"),
-            Self::InternalServer(value) => write!(f, "InternalServer: {value:?}"),
-            Self::AwsError(value) => write!(f, "AwsError: {value:?}"),
+            Self::BackupNotFound(value) => ::std::write!(f, "BackupNotFound: {value:?}"),
+            Self::Validation(value) => ::std::write!(f, "Validation: {value:?}"),
+            Self::Throttling(value) => ::std::write!(f, "Throttling: {value:?}"),
+            Self::InternalServer(value) => ::std::write!(f, "InternalServer: {value:?}"),
+            Self::AwsError(value) => ::std::write!(f, "AwsError: {value:?}"),
             Self::Failed(error) => error.fmt(f),
         }
     }
@@ -17944,10 +17983,10 @@ pub enum ListBackupsError {
 impl ::std::fmt::Display for ListBackupsError {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match self {
-            Self::Validation(value) => write!(f, "Validation: {value:?}"),
-            Self::Throttling(value) => write!(f, "Throttling: {value:?}"),
-            Self::InternalServer(value) => write!(f, "InternalServer: {value:?}"),
-            Self::AwsError(value) => write!(f, "AwsError: {value:?}"),
+            Self::Validation(value) => ::std::write!(f, "Validation: {value:?}"),
+            Self::Throttling(value) => ::std::write!(f, "Throttling: {value:?}"),
+            Self::InternalServer(value) => ::std::write!(f, "InternalServer: {value:?}"),
+            Self::AwsError(value) => ::std::write!(f, "AwsError: {value:?}"),
             Self::Failed(error) => error.fmt(f),
         }
     }
@@ -18033,14 +18072,14 @@ pub enum DeleteBackupError {
 impl ::std::fmt::Display for DeleteBackupError {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match self {
-            Self::BackupNotFound(value) => write!(f, "BackupNotFound: {value:?}"),
-            Self::BackupInUse(value) => write!(f, "BackupInUse: {value:?}"),
-            Self::LimitExceeded(value) => write!(f, "LimitExceeded: {value:?}"),
-            Self::Validation(value) => write!(f, "Validation: {value:?}"),
-            Self::Throttling(value) => write!(f, "Throttling: {value:?}"),
-            Self::InternalServer(value) => write!(f, "InternalServer: {value:?}"),
-            Self::OutcomeUnknown(value) => write!(f, "OutcomeUnknown: {value:?}"),
-            Self::AwsError(value) => write!(f, "AwsError: {value:?}"),
+            Self::BackupNotFound(value) => ::std::write!(f, "BackupNotFound: {value:?}"),
+            Self::BackupInUse(value) => ::std::write!(f, "BackupInUse: {value:?}"),
+            Self::LimitExceeded(value) => ::std::write!(f, "LimitExceeded: {value:?}"),
+            Self::Validation(value) => ::std::write!(f, "Validation: {value:?}"),
+            Self::Throttling(value) => ::std::write!(f, "Throttling: {value:?}"),
+            Self::InternalServer(value) => ::std::write!(f, "InternalServer: {value:?}"),
+            Self::OutcomeUnknown(value) => ::std::write!(f, "OutcomeUnknown: {value:?}"),
+            Self::AwsError(value) => ::std::write!(f, "AwsError: {value:?}"),
             Self::Failed(error) => error.fmt(f),
         }
     }
@@ -18142,16 +18181,16 @@ pub enum RestoreTableFromBackupError {
 impl ::std::fmt::Display for RestoreTableFromBackupError {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match self {
-            Self::TableAlreadyExists(value) => write!(f, "TableAlreadyExists: {value:?}"),
-            Self::TableInUse(value) => write!(f, "TableInUse: {value:?}"),
-            Self::BackupNotFound(value) => write!(f, "BackupNotFound: {value:?}"),
-            Self::BackupInUse(value) => write!(f, "BackupInUse: {value:?}"),
-            Self::LimitExceeded(value) => write!(f, "LimitExceeded: {value:?}"),
-            Self::Validation(value) => write!(f, "Validation: {value:?}"),
-            Self::Throttling(value) => write!(f, "Throttling: {value:?}"),
-            Self::InternalServer(value) => write!(f, "InternalServer: {value:?}"),
-            Self::OutcomeUnknown(value) => write!(f, "OutcomeUnknown: {value:?}"),
-            Self::AwsError(value) => write!(f, "AwsError: {value:?}"),
+            Self::TableAlreadyExists(value) => ::std::write!(f, "TableAlreadyExists: {value:?}"),
+            Self::TableInUse(value) => ::std::write!(f, "TableInUse: {value:?}"),
+            Self::BackupNotFound(value) => ::std::write!(f, "BackupNotFound: {value:?}"),
+            Self::BackupInUse(value) => ::std::write!(f, "BackupInUse: {value:?}"),
+            Self::LimitExceeded(value) => ::std::write!(f, "LimitExceeded: {value:?}"),
+            Self::Validation(value) => ::std::write!(f, "Validation: {value:?}"),
+            Self::Throttling(value) => ::std::write!(f, "Throttling: {value:?}"),
+            Self::InternalServer(value) => ::std::write!(f, "InternalServer: {value:?}"),
+            Self::OutcomeUnknown(value) => ::std::write!(f, "OutcomeUnknown: {value:?}"),
+            Self::AwsError(value) => ::std::write!(f, "AwsError: {value:?}"),
             Self::Failed(error) => error.fmt(f),
         }
     }
@@ -18249,11 +18288,11 @@ pub enum DescribeContinuousBackupsError {
 impl ::std::fmt::Display for DescribeContinuousBackupsError {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match self {
-            Self::TableNotFound(value) => write!(f, "TableNotFound: {value:?}"),
-            Self::Validation(value) => write!(f, "Validation: {value:?}"),
-            Self::Throttling(value) => write!(f, "Throttling: {value:?}"),
-            Self::InternalServer(value) => write!(f, "InternalServer: {value:?}"),
-            Self::AwsError(value) => write!(f, "AwsError: {value:?}"),
+            Self::TableNotFound(value) => ::std::write!(f, "TableNotFound: {value:?}"),
+            Self::Validation(value) => ::std::write!(f, "Validation: {value:?}"),
+            Self::Throttling(value) => ::std::write!(f, "Throttling: {value:?}"),
+            Self::InternalServer(value) => ::std::write!(f, "InternalServer: {value:?}"),
+            Self::AwsError(value) => ::std::write!(f, "AwsError: {value:?}"),
             Self::Failed(error) => error.fmt(f),
         }
     }
@@ -18340,13 +18379,13 @@ pub enum UpdateContinuousBackupsError {
 impl ::std::fmt::Display for UpdateContinuousBackupsError {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match self {
-            Self::TableNotFound(value) => write!(f, "TableNotFound: {value:?}"),
-            Self::ContinuousBackupsUnavailable(value) => write!(f, "ContinuousBackupsUnavailable: {value:?}"),
-            Self::Validation(value) => write!(f, "Validation: {value:?}"),
-            Self::Throttling(value) => write!(f, "Throttling: {value:?}"),
-            Self::InternalServer(value) => write!(f, "InternalServer: {value:?}"),
-            Self::OutcomeUnknown(value) => write!(f, "OutcomeUnknown: {value:?}"),
-            Self::AwsError(value) => write!(f, "AwsError: {value:?}"),
+            Self::TableNotFound(value) => ::std::write!(f, "TableNotFound: {value:?}"),
+            Self::ContinuousBackupsUnavailable(value) => ::std::write!(f, "ContinuousBackupsUnavailable: {value:?}"),
+            Self::Validation(value) => ::std::write!(f, "Validation: {value:?}"),
+            Self::Throttling(value) => ::std::write!(f, "Throttling: {value:?}"),
+            Self::InternalServer(value) => ::std::write!(f, "InternalServer: {value:?}"),
+            Self::OutcomeUnknown(value) => ::std::write!(f, "OutcomeUnknown: {value:?}"),
+            Self::AwsError(value) => ::std::write!(f, "AwsError: {value:?}"),
             Self::Failed(error) => error.fmt(f),
         }
     }
@@ -18447,17 +18486,17 @@ pub enum RestoreTableToPointInTimeError {
 impl ::std::fmt::Display for RestoreTableToPointInTimeError {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match self {
-            Self::TableNotFound(value) => write!(f, "TableNotFound: {value:?}"),
-            Self::TableAlreadyExists(value) => write!(f, "TableAlreadyExists: {value:?}"),
-            Self::TableInUse(value) => write!(f, "TableInUse: {value:?}"),
-            Self::PointInTimeRecoveryUnavailable(value) => write!(f, "PointInTimeRecoveryUnavailable: {value:?}"),
-            Self::InvalidRestoreTime(value) => write!(f, "InvalidRestoreTime: {value:?}"),
-            Self::LimitExceeded(value) => write!(f, "LimitExceeded: {value:?}"),
-            Self::Validation(value) => write!(f, "Validation: {value:?}"),
-            Self::Throttling(value) => write!(f, "Throttling: {value:?}"),
-            Self::InternalServer(value) => write!(f, "InternalServer: {value:?}"),
-            Self::OutcomeUnknown(value) => write!(f, "OutcomeUnknown: {value:?}"),
-            Self::AwsError(value) => write!(f, "AwsError: {value:?}"),
+            Self::TableNotFound(value) => ::std::write!(f, "TableNotFound: {value:?}"),
+            Self::TableAlreadyExists(value) => ::std::write!(f, "TableAlreadyExists: {value:?}"),
+            Self::TableInUse(value) => ::std::write!(f, "TableInUse: {value:?}"),
+            Self::PointInTimeRecoveryUnavailable(value) => ::std::write!(f, "PointInTimeRecoveryUnavailable: {value:?}"),
+            Self::InvalidRestoreTime(value) => ::std::write!(f, "InvalidRestoreTime: {value:?}"),
+            Self::LimitExceeded(value) => ::std::write!(f, "LimitExceeded: {value:?}"),
+            Self::Validation(value) => ::std::write!(f, "Validation: {value:?}"),
+            Self::Throttling(value) => ::std::write!(f, "Throttling: {value:?}"),
+            Self::InternalServer(value) => ::std::write!(f, "InternalServer: {value:?}"),
+            Self::OutcomeUnknown(value) => ::std::write!(f, "OutcomeUnknown: {value:?}"),
+            Self::AwsError(value) => ::std::write!(f, "AwsError: {value:?}"),
             Self::Failed(error) => error.fmt(f),
         }
     }
@@ -18566,15 +18605,15 @@ pub enum ExportTableToPointInTimeError {
 impl ::std::fmt::Display for ExportTableToPointInTimeError {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match self {
-            Self::TableNotFound(value) => write!(f, "TableNotFound: {value:?}"),
-            Self::PointInTimeRecoveryUnavailable(value) => write!(f, "PointInTimeRecoveryUnavailable: {value:?}"),
-            Self::InvalidExportTime(value) => write!(f, "InvalidExportTime: {value:?}"),
-            Self::ExportConflict(value) => write!(f, "ExportConflict: {value:?}"),
-            Self::LimitExceeded(value) => write!(f, "LimitExceeded: {value:?}"),
-            Self::Validation(value) => write!(f, "Validation: {value:?}"),
-            Self::Throttling(value) => write!(f, "Throttling: {value:?}"),
-            Self::InternalServer(value) => write!(f, "InternalServer: {value:?}"),
-            Self::AwsError(value) => write!(f, "AwsError: {value:?}"),
+            Self::TableNotFound(value) => ::std::write!(f, "TableNotFound: {value:?}"),
+            Self::PointInTimeRecoveryUnavailable(value) => ::std::write!(f, "PointInTimeRecoveryUnavailable: {value:?}"),
+            Self::InvalidExportTime(value) => ::std::write!(f, "InvalidExportTime: {value:?}"),
+            Self::ExportConflict(value) => ::std::write!(f, "ExportConflict: {value:?}"),
+            Self::LimitExceeded(value) => ::std::write!(f, "LimitExceeded: {value:?}"),
+            Self::Validation(value) => ::std::write!(f, "Validation: {value:?}"),
+            Self::Throttling(value) => ::std::write!(f, "Throttling: {value:?}"),
+            Self::InternalServer(value) => ::std::write!(f, "InternalServer: {value:?}"),
+            Self::AwsError(value) => ::std::write!(f, "AwsError: {value:?}"),
             Self::Failed(error) => error.fmt(f),
         }
     }
@@ -18671,12 +18710,12 @@ pub enum DescribeExportError {
 impl ::std::fmt::Display for DescribeExportError {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match self {
-            Self::ExportNotFound(value) => write!(f, "ExportNotFound: {value:?}"),
-            Self::LimitExceeded(value) => write!(f, "LimitExceeded: {value:?}"),
-            Self::Validation(value) => write!(f, "Validation: {value:?}"),
-            Self::Throttling(value) => write!(f, "Throttling: {value:?}"),
-            Self::InternalServer(value) => write!(f, "InternalServer: {value:?}"),
-            Self::AwsError(value) => write!(f, "AwsError: {value:?}"),
+            Self::ExportNotFound(value) => ::std::write!(f, "ExportNotFound: {value:?}"),
+            Self::LimitExceeded(value) => ::std::write!(f, "LimitExceeded: {value:?}"),
+            Self::Validation(value) => ::std::write!(f, "Validation: {value:?}"),
+            Self::Throttling(value) => ::std::write!(f, "Throttling: {value:?}"),
+            Self::InternalServer(value) => ::std::write!(f, "InternalServer: {value:?}"),
+            Self::AwsError(value) => ::std::write!(f, "AwsError: {value:?}"),
             Self::Failed(error) => error.fmt(f),
         }
     }
@@ -18762,11 +18801,11 @@ pub enum ListExportsError {
 impl ::std::fmt::Display for ListExportsError {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match self {
-            Self::LimitExceeded(value) => write!(f, "LimitExceeded: {value:?}"),
-            Self::Validation(value) => write!(f, "Validation: {value:?}"),
-            Self::Throttling(value) => write!(f, "Throttling: {value:?}"),
-            Self::InternalServer(value) => write!(f, "InternalServer: {value:?}"),
-            Self::AwsError(value) => write!(f, "AwsError: {value:?}"),
+            Self::LimitExceeded(value) => ::std::write!(f, "LimitExceeded: {value:?}"),
+            Self::Validation(value) => ::std::write!(f, "Validation: {value:?}"),
+            Self::Throttling(value) => ::std::write!(f, "Throttling: {value:?}"),
+            Self::InternalServer(value) => ::std::write!(f, "InternalServer: {value:?}"),
+            Self::AwsError(value) => ::std::write!(f, "AwsError: {value:?}"),
             Self::Failed(error) => error.fmt(f),
         }
     }
@@ -18853,13 +18892,13 @@ pub enum ImportTableError {
 impl ::std::fmt::Display for ImportTableError {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match self {
-            Self::ResourceInUse(value) => write!(f, "ResourceInUse: {value:?}"),
-            Self::ImportConflict(value) => write!(f, "ImportConflict: {value:?}"),
-            Self::LimitExceeded(value) => write!(f, "LimitExceeded: {value:?}"),
-            Self::Validation(value) => write!(f, "Validation: {value:?}"),
-            Self::Throttling(value) => write!(f, "Throttling: {value:?}"),
-            Self::InternalServer(value) => write!(f, "InternalServer: {value:?}"),
-            Self::AwsError(value) => write!(f, "AwsError: {value:?}"),
+            Self::ResourceInUse(value) => ::std::write!(f, "ResourceInUse: {value:?}"),
+            Self::ImportConflict(value) => ::std::write!(f, "ImportConflict: {value:?}"),
+            Self::LimitExceeded(value) => ::std::write!(f, "LimitExceeded: {value:?}"),
+            Self::Validation(value) => ::std::write!(f, "Validation: {value:?}"),
+            Self::Throttling(value) => ::std::write!(f, "Throttling: {value:?}"),
+            Self::InternalServer(value) => ::std::write!(f, "InternalServer: {value:?}"),
+            Self::AwsError(value) => ::std::write!(f, "AwsError: {value:?}"),
             Self::Failed(error) => error.fmt(f),
         }
     }
@@ -18948,11 +18987,11 @@ pub enum DescribeImportError {
 impl ::std::fmt::Display for DescribeImportError {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match self {
-            Self::ImportNotFound(value) => write!(f, "ImportNotFound: {value:?}"),
-            Self::Validation(value) => write!(f, "Validation: {value:?}"),
-            Self::Throttling(value) => write!(f, "Throttling: {value:?}"),
-            Self::InternalServer(value) => write!(f, "InternalServer: {value:?}"),
-            Self::AwsError(value) => write!(f, "AwsError: {value:?}"),
+            Self::ImportNotFound(value) => ::std::write!(f, "ImportNotFound: {value:?}"),
+            Self::Validation(value) => ::std::write!(f, "Validation: {value:?}"),
+            Self::Throttling(value) => ::std::write!(f, "Throttling: {value:?}"),
+            Self::InternalServer(value) => ::std::write!(f, "InternalServer: {value:?}"),
+            Self::AwsError(value) => ::std::write!(f, "AwsError: {value:?}"),
             Self::Failed(error) => error.fmt(f),
         }
     }
@@ -19035,11 +19074,11 @@ pub enum ListImportsError {
 impl ::std::fmt::Display for ListImportsError {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match self {
-            Self::LimitExceeded(value) => write!(f, "LimitExceeded: {value:?}"),
-            Self::Validation(value) => write!(f, "Validation: {value:?}"),
-            Self::Throttling(value) => write!(f, "Throttling: {value:?}"),
-            Self::InternalServer(value) => write!(f, "InternalServer: {value:?}"),
-            Self::AwsError(value) => write!(f, "AwsError: {value:?}"),
+            Self::LimitExceeded(value) => ::std::write!(f, "LimitExceeded: {value:?}"),
+            Self::Validation(value) => ::std::write!(f, "Validation: {value:?}"),
+            Self::Throttling(value) => ::std::write!(f, "Throttling: {value:?}"),
+            Self::InternalServer(value) => ::std::write!(f, "InternalServer: {value:?}"),
+            Self::AwsError(value) => ::std::write!(f, "AwsError: {value:?}"),
             Self::Failed(error) => error.fmt(f),
         }
     }
@@ -19128,14 +19167,14 @@ pub enum CreateGlobalTableError {
 impl ::std::fmt::Display for CreateGlobalTableError {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match self {
-            Self::GlobalTableAlreadyExists(value) => write!(f, "GlobalTableAlreadyExists: {value:?}"),
-            Self::TableNotFound(value) => write!(f, "TableNotFound: {value:?}"),
-            Self::LimitExceeded(value) => write!(f, "LimitExceeded: {value:?}"),
-            Self::Validation(value) => write!(f, "Validation: {value:?}"),
-            Self::Throttling(value) => write!(f, "Throttling: {value:?}"),
-            Self::InternalServer(value) => write!(f, "InternalServer: {value:?}"),
-            Self::OutcomeUnknown(value) => write!(f, "OutcomeUnknown: {value:?}"),
-            Self::AwsError(value) => write!(f, "AwsError: {value:?}"),
+            Self::GlobalTableAlreadyExists(value) => ::std::write!(f, "GlobalTableAlreadyExists: {value:?}"),
+            Self::TableNotFound(value) => ::std::write!(f, "TableNotFound: {value:?}"),
+            Self::LimitExceeded(value) => ::std::write!(f, "LimitExceeded: {value:?}"),
+            Self::Validation(value) => ::std::write!(f, "Validation: {value:?}"),
+            Self::Throttling(value) => ::std::write!(f, "Throttling: {value:?}"),
+            Self::InternalServer(value) => ::std::write!(f, "InternalServer: {value:?}"),
+            Self::OutcomeUnknown(value) => ::std::write!(f, "OutcomeUnknown: {value:?}"),
+            Self::AwsError(value) => ::std::write!(f, "AwsError: {value:?}"),
             Self::Failed(error) => error.fmt(f),
         }
     }
@@ -19227,11 +19266,11 @@ pub enum DescribeGlobalTableError {
 impl ::std::fmt::Display for DescribeGlobalTableError {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match self {
-            Self::GlobalTableNotFound(value) => write!(f, "GlobalTableNotFound: {value:?}"),
-            Self::Validation(value) => write!(f, "Validation: {value:?}"),
-            Self::Throttling(value) => write!(f, "Throttling: {value:?}"),
-            Self::InternalServer(value) => write!(f, "InternalServer: {value:?}"),
-            Self::AwsError(value) => write!(f, "AwsError: {value:?}"),
+            Self::GlobalTableNotFound(value) => ::std::write!(f, "GlobalTableNotFound: {value:?}"),
+            Self::Validation(value) => ::std::write!(f, "Validation: {value:?}"),
+            Self::Throttling(value) => ::std::write!(f, "Throttling: {value:?}"),
+            Self::InternalServer(value) => ::std::write!(f, "InternalServer: {value:?}"),
+            Self::AwsError(value) => ::std::write!(f, "AwsError: {value:?}"),
             Self::Failed(error) => error.fmt(f),
         }
     }
@@ -19312,10 +19351,10 @@ pub enum ListGlobalTablesError {
 impl ::std::fmt::Display for ListGlobalTablesError {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match self {
-            Self::Validation(value) => write!(f, "Validation: {value:?}"),
-            Self::Throttling(value) => write!(f, "Throttling: {value:?}"),
-            Self::InternalServer(value) => write!(f, "InternalServer: {value:?}"),
-            Self::AwsError(value) => write!(f, "AwsError: {value:?}"),
+            Self::Validation(value) => ::std::write!(f, "Validation: {value:?}"),
+            Self::Throttling(value) => ::std::write!(f, "Throttling: {value:?}"),
+            Self::InternalServer(value) => ::std::write!(f, "InternalServer: {value:?}"),
+            Self::AwsError(value) => ::std::write!(f, "AwsError: {value:?}"),
             Self::Failed(error) => error.fmt(f),
         }
     }
@@ -19403,15 +19442,15 @@ pub enum UpdateGlobalTableError {
 impl ::std::fmt::Display for UpdateGlobalTableError {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match self {
-            Self::GlobalTableNotFound(value) => write!(f, "GlobalTableNotFound: {value:?}"),
-            Self::ReplicaAlreadyExists(value) => write!(f, "ReplicaAlreadyExists: {value:?}"),
-            Self::ReplicaNotFound(value) => write!(f, "ReplicaNotFound: {value:?}"),
-            Self::TableNotFound(value) => write!(f, "TableNotFound: {value:?}"),
-            Self::Validation(value) => write!(f, "Validation: {value:?}"),
-            Self::Throttling(value) => write!(f, "Throttling: {value:?}"),
-            Self::InternalServer(value) => write!(f, "InternalServer: {value:?}"),
-            Self::OutcomeUnknown(value) => write!(f, "OutcomeUnknown: {value:?}"),
-            Self::AwsError(value) => write!(f, "AwsError: {value:?}"),
+            Self::GlobalTableNotFound(value) => ::std::write!(f, "GlobalTableNotFound: {value:?}"),
+            Self::ReplicaAlreadyExists(value) => ::std::write!(f, "ReplicaAlreadyExists: {value:?}"),
+            Self::ReplicaNotFound(value) => ::std::write!(f, "ReplicaNotFound: {value:?}"),
+            Self::TableNotFound(value) => ::std::write!(f, "TableNotFound: {value:?}"),
+            Self::Validation(value) => ::std::write!(f, "Validation: {value:?}"),
+            Self::Throttling(value) => ::std::write!(f, "Throttling: {value:?}"),
+            Self::InternalServer(value) => ::std::write!(f, "InternalServer: {value:?}"),
+            Self::OutcomeUnknown(value) => ::std::write!(f, "OutcomeUnknown: {value:?}"),
+            Self::AwsError(value) => ::std::write!(f, "AwsError: {value:?}"),
             Self::Failed(error) => error.fmt(f),
         }
     }
@@ -19506,11 +19545,11 @@ pub enum DescribeGlobalTableSettingsError {
 impl ::std::fmt::Display for DescribeGlobalTableSettingsError {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match self {
-            Self::GlobalTableNotFound(value) => write!(f, "GlobalTableNotFound: {value:?}"),
-            Self::Validation(value) => write!(f, "Validation: {value:?}"),
-            Self::Throttling(value) => write!(f, "Throttling: {value:?}"),
-            Self::InternalServer(value) => write!(f, "InternalServer: {value:?}"),
-            Self::AwsError(value) => write!(f, "AwsError: {value:?}"),
+            Self::GlobalTableNotFound(value) => ::std::write!(f, "GlobalTableNotFound: {value:?}"),
+            Self::Validation(value) => ::std::write!(f, "Validation: {value:?}"),
+            Self::Throttling(value) => ::std::write!(f, "Throttling: {value:?}"),
+            Self::InternalServer(value) => ::std::write!(f, "InternalServer: {value:?}"),
+            Self::AwsError(value) => ::std::write!(f, "AwsError: {value:?}"),
             Self::Failed(error) => error.fmt(f),
         }
     }
@@ -19603,16 +19642,16 @@ pub enum UpdateGlobalTableSettingsError {
 impl ::std::fmt::Display for UpdateGlobalTableSettingsError {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match self {
-            Self::GlobalTableNotFound(value) => write!(f, "GlobalTableNotFound: {value:?}"),
-            Self::ReplicaNotFound(value) => write!(f, "ReplicaNotFound: {value:?}"),
-            Self::IndexNotFound(value) => write!(f, "IndexNotFound: {value:?}"),
-            Self::ResourceInUse(value) => write!(f, "ResourceInUse: {value:?}"),
-            Self::LimitExceeded(value) => write!(f, "LimitExceeded: {value:?}"),
-            Self::Validation(value) => write!(f, "Validation: {value:?}"),
-            Self::Throttling(value) => write!(f, "Throttling: {value:?}"),
-            Self::InternalServer(value) => write!(f, "InternalServer: {value:?}"),
-            Self::OutcomeUnknown(value) => write!(f, "OutcomeUnknown: {value:?}"),
-            Self::AwsError(value) => write!(f, "AwsError: {value:?}"),
+            Self::GlobalTableNotFound(value) => ::std::write!(f, "GlobalTableNotFound: {value:?}"),
+            Self::ReplicaNotFound(value) => ::std::write!(f, "ReplicaNotFound: {value:?}"),
+            Self::IndexNotFound(value) => ::std::write!(f, "IndexNotFound: {value:?}"),
+            Self::ResourceInUse(value) => ::std::write!(f, "ResourceInUse: {value:?}"),
+            Self::LimitExceeded(value) => ::std::write!(f, "LimitExceeded: {value:?}"),
+            Self::Validation(value) => ::std::write!(f, "Validation: {value:?}"),
+            Self::Throttling(value) => ::std::write!(f, "Throttling: {value:?}"),
+            Self::InternalServer(value) => ::std::write!(f, "InternalServer: {value:?}"),
+            Self::OutcomeUnknown(value) => ::std::write!(f, "OutcomeUnknown: {value:?}"),
+            Self::AwsError(value) => ::std::write!(f, "AwsError: {value:?}"),
             Self::Failed(error) => error.fmt(f),
         }
     }
@@ -19710,11 +19749,11 @@ pub enum DescribeTableReplicaAutoScalingError {
 impl ::std::fmt::Display for DescribeTableReplicaAutoScalingError {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match self {
-            Self::ResourceNotFound(value) => write!(f, "ResourceNotFound: {value:?}"),
-            Self::Validation(value) => write!(f, "Validation: {value:?}"),
-            Self::Throttling(value) => write!(f, "Throttling: {value:?}"),
-            Self::InternalServer(value) => write!(f, "InternalServer: {value:?}"),
-            Self::AwsError(value) => write!(f, "AwsError: {value:?}"),
+            Self::ResourceNotFound(value) => ::std::write!(f, "ResourceNotFound: {value:?}"),
+            Self::Validation(value) => ::std::write!(f, "Validation: {value:?}"),
+            Self::Throttling(value) => ::std::write!(f, "Throttling: {value:?}"),
+            Self::InternalServer(value) => ::std::write!(f, "InternalServer: {value:?}"),
+            Self::AwsError(value) => ::std::write!(f, "AwsError: {value:?}"),
             Self::Failed(error) => error.fmt(f),
         }
     }
@@ -19803,14 +19842,14 @@ pub enum UpdateTableReplicaAutoScalingError {
 impl ::std::fmt::Display for UpdateTableReplicaAutoScalingError {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match self {
-            Self::ResourceNotFound(value) => write!(f, "ResourceNotFound: {value:?}"),
-            Self::ResourceInUse(value) => write!(f, "ResourceInUse: {value:?}"),
-            Self::LimitExceeded(value) => write!(f, "LimitExceeded: {value:?}"),
-            Self::Validation(value) => write!(f, "Validation: {value:?}"),
-            Self::Throttling(value) => write!(f, "Throttling: {value:?}"),
-            Self::InternalServer(value) => write!(f, "InternalServer: {value:?}"),
-            Self::OutcomeUnknown(value) => write!(f, "OutcomeUnknown: {value:?}"),
-            Self::AwsError(value) => write!(f, "AwsError: {value:?}"),
+            Self::ResourceNotFound(value) => ::std::write!(f, "ResourceNotFound: {value:?}"),
+            Self::ResourceInUse(value) => ::std::write!(f, "ResourceInUse: {value:?}"),
+            Self::LimitExceeded(value) => ::std::write!(f, "LimitExceeded: {value:?}"),
+            Self::Validation(value) => ::std::write!(f, "Validation: {value:?}"),
+            Self::Throttling(value) => ::std::write!(f, "Throttling: {value:?}"),
+            Self::InternalServer(value) => ::std::write!(f, "InternalServer: {value:?}"),
+            Self::OutcomeUnknown(value) => ::std::write!(f, "OutcomeUnknown: {value:?}"),
+            Self::AwsError(value) => ::std::write!(f, "AwsError: {value:?}"),
             Self::Failed(error) => error.fmt(f),
         }
     }
@@ -19916,18 +19955,18 @@ pub enum ExecuteStatementError {
 impl ::std::fmt::Display for ExecuteStatementError {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match self {
-            Self::ConditionalCheckFailed(value) => write!(f, "ConditionalCheckFailed: {value:?}"),
-            Self::DuplicateItem(value) => write!(f, "DuplicateItem: {value:?}"),
-            Self::ResourceNotFound(value) => write!(f, "ResourceNotFound: {value:?}"),
-            Self::ProvisionedThroughputExceeded(value) => write!(f, "ProvisionedThroughputExceeded: {value:?}"),
-            Self::ItemCollectionSizeLimitExceeded(value) => write!(f, "ItemCollectionSizeLimitExceeded: {value:?}"),
-            Self::TransactionConflict(value) => write!(f, "TransactionConflict: {value:?}"),
-            Self::RequestLimitExceeded(value) => write!(f, "RequestLimitExceeded: {value:?}"),
-            Self::Validation(value) => write!(f, "Validation: {value:?}"),
-            Self::Throttling(value) => write!(f, "Throttling: {value:?}"),
-            Self::InternalServer(value) => write!(f, "InternalServer: {value:?}"),
-            Self::OutcomeUnknown(value) => write!(f, "OutcomeUnknown: {value:?}"),
-            Self::AwsError(value) => write!(f, "AwsError: {value:?}"),
+            Self::ConditionalCheckFailed(value) => ::std::write!(f, "ConditionalCheckFailed: {value:?}"),
+            Self::DuplicateItem(value) => ::std::write!(f, "DuplicateItem: {value:?}"),
+            Self::ResourceNotFound(value) => ::std::write!(f, "ResourceNotFound: {value:?}"),
+            Self::ProvisionedThroughputExceeded(value) => ::std::write!(f, "ProvisionedThroughputExceeded: {value:?}"),
+            Self::ItemCollectionSizeLimitExceeded(value) => ::std::write!(f, "ItemCollectionSizeLimitExceeded: {value:?}"),
+            Self::TransactionConflict(value) => ::std::write!(f, "TransactionConflict: {value:?}"),
+            Self::RequestLimitExceeded(value) => ::std::write!(f, "RequestLimitExceeded: {value:?}"),
+            Self::Validation(value) => ::std::write!(f, "Validation: {value:?}"),
+            Self::Throttling(value) => ::std::write!(f, "Throttling: {value:?}"),
+            Self::InternalServer(value) => ::std::write!(f, "InternalServer: {value:?}"),
+            Self::OutcomeUnknown(value) => ::std::write!(f, "OutcomeUnknown: {value:?}"),
+            Self::AwsError(value) => ::std::write!(f, "AwsError: {value:?}"),
             Self::Failed(error) => error.fmt(f),
         }
     }
@@ -20033,12 +20072,12 @@ pub enum BatchExecuteStatementError {
 impl ::std::fmt::Display for BatchExecuteStatementError {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match self {
-            Self::RequestLimitExceeded(value) => write!(f, "RequestLimitExceeded: {value:?}"),
-            Self::Validation(value) => write!(f, "Validation: {value:?}"),
-            Self::Throttling(value) => write!(f, "Throttling: {value:?}"),
-            Self::InternalServer(value) => write!(f, "InternalServer: {value:?}"),
-            Self::OutcomeUnknown(value) => write!(f, "OutcomeUnknown: {value:?}"),
-            Self::AwsError(value) => write!(f, "AwsError: {value:?}"),
+            Self::RequestLimitExceeded(value) => ::std::write!(f, "RequestLimitExceeded: {value:?}"),
+            Self::Validation(value) => ::std::write!(f, "Validation: {value:?}"),
+            Self::Throttling(value) => ::std::write!(f, "Throttling: {value:?}"),
+            Self::InternalServer(value) => ::std::write!(f, "InternalServer: {value:?}"),
+            Self::OutcomeUnknown(value) => ::std::write!(f, "OutcomeUnknown: {value:?}"),
+            Self::AwsError(value) => ::std::write!(f, "AwsError: {value:?}"),
             Self::Failed(error) => error.fmt(f),
         }
     }
@@ -20134,16 +20173,16 @@ pub enum ExecuteTransactionError {
 impl ::std::fmt::Display for ExecuteTransactionError {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match self {
-            Self::ResourceNotFound(value) => write!(f, "ResourceNotFound: {value:?}"),
-            Self::TransactionCanceled(value) => write!(f, "TransactionCanceled: {value:?}"),
-            Self::TransactionInProgress(value) => write!(f, "TransactionInProgress: {value:?}"),
-            Self::IdempotentParameterMismatch(value) => write!(f, "IdempotentParameterMismatch: {value:?}"),
-            Self::ProvisionedThroughputExceeded(value) => write!(f, "ProvisionedThroughputExceeded: {value:?}"),
-            Self::RequestLimitExceeded(value) => write!(f, "RequestLimitExceeded: {value:?}"),
-            Self::Validation(value) => write!(f, "Validation: {value:?}"),
-            Self::Throttling(value) => write!(f, "Throttling: {value:?}"),
-            Self::InternalServer(value) => write!(f, "InternalServer: {value:?}"),
-            Self::AwsError(value) => write!(f, "AwsError: {value:?}"),
+            Self::ResourceNotFound(value) => ::std::write!(f, "ResourceNotFound: {value:?}"),
+            Self::TransactionCanceled(value) => ::std::write!(f, "TransactionCanceled: {value:?}"),
+            Self::TransactionInProgress(value) => ::std::write!(f, "TransactionInProgress: {value:?}"),
+            Self::IdempotentParameterMismatch(value) => ::std::write!(f, "IdempotentParameterMismatch: {value:?}"),
+            Self::ProvisionedThroughputExceeded(value) => ::std::write!(f, "ProvisionedThroughputExceeded: {value:?}"),
+            Self::RequestLimitExceeded(value) => ::std::write!(f, "RequestLimitExceeded: {value:?}"),
+            Self::Validation(value) => ::std::write!(f, "Validation: {value:?}"),
+            Self::Throttling(value) => ::std::write!(f, "Throttling: {value:?}"),
+            Self::InternalServer(value) => ::std::write!(f, "InternalServer: {value:?}"),
+            Self::AwsError(value) => ::std::write!(f, "AwsError: {value:?}"),
             Self::Failed(error) => error.fmt(f),
         }
     }
@@ -20245,13 +20284,13 @@ pub enum TagResourceError {
 impl ::std::fmt::Display for TagResourceError {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match self {
-            Self::ResourceNotFound(value) => write!(f, "ResourceNotFound: {value:?}"),
-            Self::ResourceInUse(value) => write!(f, "ResourceInUse: {value:?}"),
-            Self::LimitExceeded(value) => write!(f, "LimitExceeded: {value:?}"),
-            Self::Validation(value) => write!(f, "Validation: {value:?}"),
-            Self::Throttling(value) => write!(f, "Throttling: {value:?}"),
-            Self::InternalServer(value) => write!(f, "InternalServer: {value:?}"),
-            Self::AwsError(value) => write!(f, "AwsError: {value:?}"),
+            Self::ResourceNotFound(value) => ::std::write!(f, "ResourceNotFound: {value:?}"),
+            Self::ResourceInUse(value) => ::std::write!(f, "ResourceInUse: {value:?}"),
+            Self::LimitExceeded(value) => ::std::write!(f, "LimitExceeded: {value:?}"),
+            Self::Validation(value) => ::std::write!(f, "Validation: {value:?}"),
+            Self::Throttling(value) => ::std::write!(f, "Throttling: {value:?}"),
+            Self::InternalServer(value) => ::std::write!(f, "InternalServer: {value:?}"),
+            Self::AwsError(value) => ::std::write!(f, "AwsError: {value:?}"),
             Self::Failed(error) => error.fmt(f),
         }
     }
@@ -20344,13 +20383,13 @@ pub enum UntagResourceError {
 impl ::std::fmt::Display for UntagResourceError {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match self {
-            Self::ResourceNotFound(value) => write!(f, "ResourceNotFound: {value:?}"),
-            Self::ResourceInUse(value) => write!(f, "ResourceInUse: {value:?}"),
-            Self::LimitExceeded(value) => write!(f, "LimitExceeded: {value:?}"),
-            Self::Validation(value) => write!(f, "Validation: {value:?}"),
-            Self::Throttling(value) => write!(f, "Throttling: {value:?}"),
-            Self::InternalServer(value) => write!(f, "InternalServer: {value:?}"),
-            Self::AwsError(value) => write!(f, "AwsError: {value:?}"),
+            Self::ResourceNotFound(value) => ::std::write!(f, "ResourceNotFound: {value:?}"),
+            Self::ResourceInUse(value) => ::std::write!(f, "ResourceInUse: {value:?}"),
+            Self::LimitExceeded(value) => ::std::write!(f, "LimitExceeded: {value:?}"),
+            Self::Validation(value) => ::std::write!(f, "Validation: {value:?}"),
+            Self::Throttling(value) => ::std::write!(f, "Throttling: {value:?}"),
+            Self::InternalServer(value) => ::std::write!(f, "InternalServer: {value:?}"),
+            Self::AwsError(value) => ::std::write!(f, "AwsError: {value:?}"),
             Self::Failed(error) => error.fmt(f),
         }
     }
@@ -20439,11 +20478,11 @@ pub enum ListTagsOfResourceError {
 impl ::std::fmt::Display for ListTagsOfResourceError {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match self {
-            Self::ResourceNotFound(value) => write!(f, "ResourceNotFound: {value:?}"),
-            Self::Validation(value) => write!(f, "Validation: {value:?}"),
-            Self::Throttling(value) => write!(f, "Throttling: {value:?}"),
-            Self::InternalServer(value) => write!(f, "InternalServer: {value:?}"),
-            Self::AwsError(value) => write!(f, "AwsError: {value:?}"),
+            Self::ResourceNotFound(value) => ::std::write!(f, "ResourceNotFound: {value:?}"),
+            Self::Validation(value) => ::std::write!(f, "Validation: {value:?}"),
+            Self::Throttling(value) => ::std::write!(f, "Throttling: {value:?}"),
+            Self::InternalServer(value) => ::std::write!(f, "InternalServer: {value:?}"),
+            Self::AwsError(value) => ::std::write!(f, "AwsError: {value:?}"),
             Self::Failed(error) => error.fmt(f),
         }
     }
@@ -20524,10 +20563,10 @@ pub enum DescribeLimitsError {
 impl ::std::fmt::Display for DescribeLimitsError {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match self {
-            Self::Validation(value) => write!(f, "Validation: {value:?}"),
-            Self::Throttling(value) => write!(f, "Throttling: {value:?}"),
-            Self::InternalServer(value) => write!(f, "InternalServer: {value:?}"),
-            Self::AwsError(value) => write!(f, "AwsError: {value:?}"),
+            Self::Validation(value) => ::std::write!(f, "Validation: {value:?}"),
+            Self::Throttling(value) => ::std::write!(f, "Throttling: {value:?}"),
+            Self::InternalServer(value) => ::std::write!(f, "InternalServer: {value:?}"),
+            Self::AwsError(value) => ::std::write!(f, "AwsError: {value:?}"),
             Self::Failed(error) => error.fmt(f),
         }
     }
@@ -20605,10 +20644,10 @@ pub enum DescribeEndpointsError {
 impl ::std::fmt::Display for DescribeEndpointsError {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match self {
-            Self::Validation(value) => write!(f, "Validation: {value:?}"),
-            Self::Throttling(value) => write!(f, "Throttling: {value:?}"),
-            Self::InternalServer(value) => write!(f, "InternalServer: {value:?}"),
-            Self::AwsError(value) => write!(f, "AwsError: {value:?}"),
+            Self::Validation(value) => ::std::write!(f, "Validation: {value:?}"),
+            Self::Throttling(value) => ::std::write!(f, "Throttling: {value:?}"),
+            Self::InternalServer(value) => ::std::write!(f, "InternalServer: {value:?}"),
+            Self::AwsError(value) => ::std::write!(f, "AwsError: {value:?}"),
             Self::Failed(error) => error.fmt(f),
         }
     }
@@ -20688,11 +20727,11 @@ pub enum DescribeContributorInsightsError {
 impl ::std::fmt::Display for DescribeContributorInsightsError {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match self {
-            Self::ResourceNotFound(value) => write!(f, "ResourceNotFound: {value:?}"),
-            Self::Validation(value) => write!(f, "Validation: {value:?}"),
-            Self::Throttling(value) => write!(f, "Throttling: {value:?}"),
-            Self::InternalServer(value) => write!(f, "InternalServer: {value:?}"),
-            Self::AwsError(value) => write!(f, "AwsError: {value:?}"),
+            Self::ResourceNotFound(value) => ::std::write!(f, "ResourceNotFound: {value:?}"),
+            Self::Validation(value) => ::std::write!(f, "Validation: {value:?}"),
+            Self::Throttling(value) => ::std::write!(f, "Throttling: {value:?}"),
+            Self::InternalServer(value) => ::std::write!(f, "InternalServer: {value:?}"),
+            Self::AwsError(value) => ::std::write!(f, "AwsError: {value:?}"),
             Self::Failed(error) => error.fmt(f),
         }
     }
@@ -20775,11 +20814,11 @@ pub enum UpdateContributorInsightsError {
 impl ::std::fmt::Display for UpdateContributorInsightsError {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match self {
-            Self::ResourceNotFound(value) => write!(f, "ResourceNotFound: {value:?}"),
-            Self::Validation(value) => write!(f, "Validation: {value:?}"),
-            Self::Throttling(value) => write!(f, "Throttling: {value:?}"),
-            Self::InternalServer(value) => write!(f, "InternalServer: {value:?}"),
-            Self::AwsError(value) => write!(f, "AwsError: {value:?}"),
+            Self::ResourceNotFound(value) => ::std::write!(f, "ResourceNotFound: {value:?}"),
+            Self::Validation(value) => ::std::write!(f, "Validation: {value:?}"),
+            Self::Throttling(value) => ::std::write!(f, "Throttling: {value:?}"),
+            Self::InternalServer(value) => ::std::write!(f, "InternalServer: {value:?}"),
+            Self::AwsError(value) => ::std::write!(f, "AwsError: {value:?}"),
             Self::Failed(error) => error.fmt(f),
         }
     }
@@ -20862,11 +20901,11 @@ pub enum ListContributorInsightsError {
 impl ::std::fmt::Display for ListContributorInsightsError {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match self {
-            Self::ResourceNotFound(value) => write!(f, "ResourceNotFound: {value:?}"),
-            Self::Validation(value) => write!(f, "Validation: {value:?}"),
-            Self::Throttling(value) => write!(f, "Throttling: {value:?}"),
-            Self::InternalServer(value) => write!(f, "InternalServer: {value:?}"),
-            Self::AwsError(value) => write!(f, "AwsError: {value:?}"),
+            Self::ResourceNotFound(value) => ::std::write!(f, "ResourceNotFound: {value:?}"),
+            Self::Validation(value) => ::std::write!(f, "Validation: {value:?}"),
+            Self::Throttling(value) => ::std::write!(f, "Throttling: {value:?}"),
+            Self::InternalServer(value) => ::std::write!(f, "InternalServer: {value:?}"),
+            Self::AwsError(value) => ::std::write!(f, "AwsError: {value:?}"),
             Self::Failed(error) => error.fmt(f),
         }
     }
@@ -20949,11 +20988,11 @@ pub enum DescribeKinesisStreamingDestinationError {
 impl ::std::fmt::Display for DescribeKinesisStreamingDestinationError {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match self {
-            Self::ResourceNotFound(value) => write!(f, "ResourceNotFound: {value:?}"),
-            Self::Validation(value) => write!(f, "Validation: {value:?}"),
-            Self::Throttling(value) => write!(f, "Throttling: {value:?}"),
-            Self::InternalServer(value) => write!(f, "InternalServer: {value:?}"),
-            Self::AwsError(value) => write!(f, "AwsError: {value:?}"),
+            Self::ResourceNotFound(value) => ::std::write!(f, "ResourceNotFound: {value:?}"),
+            Self::Validation(value) => ::std::write!(f, "Validation: {value:?}"),
+            Self::Throttling(value) => ::std::write!(f, "Throttling: {value:?}"),
+            Self::InternalServer(value) => ::std::write!(f, "InternalServer: {value:?}"),
+            Self::AwsError(value) => ::std::write!(f, "AwsError: {value:?}"),
             Self::Failed(error) => error.fmt(f),
         }
     }
@@ -21042,14 +21081,14 @@ pub enum EnableKinesisStreamingDestinationError {
 impl ::std::fmt::Display for EnableKinesisStreamingDestinationError {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match self {
-            Self::ResourceNotFound(value) => write!(f, "ResourceNotFound: {value:?}"),
-            Self::ResourceInUse(value) => write!(f, "ResourceInUse: {value:?}"),
-            Self::LimitExceeded(value) => write!(f, "LimitExceeded: {value:?}"),
-            Self::Validation(value) => write!(f, "Validation: {value:?}"),
-            Self::Throttling(value) => write!(f, "Throttling: {value:?}"),
-            Self::InternalServer(value) => write!(f, "InternalServer: {value:?}"),
-            Self::OutcomeUnknown(value) => write!(f, "OutcomeUnknown: {value:?}"),
-            Self::AwsError(value) => write!(f, "AwsError: {value:?}"),
+            Self::ResourceNotFound(value) => ::std::write!(f, "ResourceNotFound: {value:?}"),
+            Self::ResourceInUse(value) => ::std::write!(f, "ResourceInUse: {value:?}"),
+            Self::LimitExceeded(value) => ::std::write!(f, "LimitExceeded: {value:?}"),
+            Self::Validation(value) => ::std::write!(f, "Validation: {value:?}"),
+            Self::Throttling(value) => ::std::write!(f, "Throttling: {value:?}"),
+            Self::InternalServer(value) => ::std::write!(f, "InternalServer: {value:?}"),
+            Self::OutcomeUnknown(value) => ::std::write!(f, "OutcomeUnknown: {value:?}"),
+            Self::AwsError(value) => ::std::write!(f, "AwsError: {value:?}"),
             Self::Failed(error) => error.fmt(f),
         }
     }
@@ -21147,14 +21186,14 @@ pub enum DisableKinesisStreamingDestinationError {
 impl ::std::fmt::Display for DisableKinesisStreamingDestinationError {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match self {
-            Self::ResourceNotFound(value) => write!(f, "ResourceNotFound: {value:?}"),
-            Self::ResourceInUse(value) => write!(f, "ResourceInUse: {value:?}"),
-            Self::LimitExceeded(value) => write!(f, "LimitExceeded: {value:?}"),
-            Self::Validation(value) => write!(f, "Validation: {value:?}"),
-            Self::Throttling(value) => write!(f, "Throttling: {value:?}"),
-            Self::InternalServer(value) => write!(f, "InternalServer: {value:?}"),
-            Self::OutcomeUnknown(value) => write!(f, "OutcomeUnknown: {value:?}"),
-            Self::AwsError(value) => write!(f, "AwsError: {value:?}"),
+            Self::ResourceNotFound(value) => ::std::write!(f, "ResourceNotFound: {value:?}"),
+            Self::ResourceInUse(value) => ::std::write!(f, "ResourceInUse: {value:?}"),
+            Self::LimitExceeded(value) => ::std::write!(f, "LimitExceeded: {value:?}"),
+            Self::Validation(value) => ::std::write!(f, "Validation: {value:?}"),
+            Self::Throttling(value) => ::std::write!(f, "Throttling: {value:?}"),
+            Self::InternalServer(value) => ::std::write!(f, "InternalServer: {value:?}"),
+            Self::OutcomeUnknown(value) => ::std::write!(f, "OutcomeUnknown: {value:?}"),
+            Self::AwsError(value) => ::std::write!(f, "AwsError: {value:?}"),
             Self::Failed(error) => error.fmt(f),
         }
     }
@@ -21252,14 +21291,14 @@ pub enum UpdateKinesisStreamingDestinationError {
 impl ::std::fmt::Display for UpdateKinesisStreamingDestinationError {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match self {
-            Self::ResourceNotFound(value) => write!(f, "ResourceNotFound: {value:?}"),
-            Self::ResourceInUse(value) => write!(f, "ResourceInUse: {value:?}"),
-            Self::LimitExceeded(value) => write!(f, "LimitExceeded: {value:?}"),
-            Self::Validation(value) => write!(f, "Validation: {value:?}"),
-            Self::Throttling(value) => write!(f, "Throttling: {value:?}"),
-            Self::InternalServer(value) => write!(f, "InternalServer: {value:?}"),
-            Self::OutcomeUnknown(value) => write!(f, "OutcomeUnknown: {value:?}"),
-            Self::AwsError(value) => write!(f, "AwsError: {value:?}"),
+            Self::ResourceNotFound(value) => ::std::write!(f, "ResourceNotFound: {value:?}"),
+            Self::ResourceInUse(value) => ::std::write!(f, "ResourceInUse: {value:?}"),
+            Self::LimitExceeded(value) => ::std::write!(f, "LimitExceeded: {value:?}"),
+            Self::Validation(value) => ::std::write!(f, "Validation: {value:?}"),
+            Self::Throttling(value) => ::std::write!(f, "Throttling: {value:?}"),
+            Self::InternalServer(value) => ::std::write!(f, "InternalServer: {value:?}"),
+            Self::OutcomeUnknown(value) => ::std::write!(f, "OutcomeUnknown: {value:?}"),
+            Self::AwsError(value) => ::std::write!(f, "AwsError: {value:?}"),
             Self::Failed(error) => error.fmt(f),
         }
     }
@@ -21353,12 +21392,12 @@ pub enum GetResourcePolicyError {
 impl ::std::fmt::Display for GetResourcePolicyError {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match self {
-            Self::PolicyNotFound(value) => write!(f, "PolicyNotFound: {value:?}"),
-            Self::ResourceNotFound(value) => write!(f, "ResourceNotFound: {value:?}"),
-            Self::Validation(value) => write!(f, "Validation: {value:?}"),
-            Self::Throttling(value) => write!(f, "Throttling: {value:?}"),
-            Self::InternalServer(value) => write!(f, "InternalServer: {value:?}"),
-            Self::AwsError(value) => write!(f, "AwsError: {value:?}"),
+            Self::PolicyNotFound(value) => ::std::write!(f, "PolicyNotFound: {value:?}"),
+            Self::ResourceNotFound(value) => ::std::write!(f, "ResourceNotFound: {value:?}"),
+            Self::Validation(value) => ::std::write!(f, "Validation: {value:?}"),
+            Self::Throttling(value) => ::std::write!(f, "Throttling: {value:?}"),
+            Self::InternalServer(value) => ::std::write!(f, "InternalServer: {value:?}"),
+            Self::AwsError(value) => ::std::write!(f, "AwsError: {value:?}"),
             Self::Failed(error) => error.fmt(f),
         }
     }
@@ -21452,15 +21491,15 @@ pub enum PutResourcePolicyError {
 impl ::std::fmt::Display for PutResourcePolicyError {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match self {
-            Self::PolicyNotFound(value) => write!(f, "PolicyNotFound: {value:?}"),
-            Self::ResourceNotFound(value) => write!(f, "ResourceNotFound: {value:?}"),
-            Self::ResourceInUse(value) => write!(f, "ResourceInUse: {value:?}"),
-            Self::LimitExceeded(value) => write!(f, "LimitExceeded: {value:?}"),
-            Self::Validation(value) => write!(f, "Validation: {value:?}"),
-            Self::Throttling(value) => write!(f, "Throttling: {value:?}"),
-            Self::InternalServer(value) => write!(f, "InternalServer: {value:?}"),
-            Self::OutcomeUnknown(value) => write!(f, "OutcomeUnknown: {value:?}"),
-            Self::AwsError(value) => write!(f, "AwsError: {value:?}"),
+            Self::PolicyNotFound(value) => ::std::write!(f, "PolicyNotFound: {value:?}"),
+            Self::ResourceNotFound(value) => ::std::write!(f, "ResourceNotFound: {value:?}"),
+            Self::ResourceInUse(value) => ::std::write!(f, "ResourceInUse: {value:?}"),
+            Self::LimitExceeded(value) => ::std::write!(f, "LimitExceeded: {value:?}"),
+            Self::Validation(value) => ::std::write!(f, "Validation: {value:?}"),
+            Self::Throttling(value) => ::std::write!(f, "Throttling: {value:?}"),
+            Self::InternalServer(value) => ::std::write!(f, "InternalServer: {value:?}"),
+            Self::OutcomeUnknown(value) => ::std::write!(f, "OutcomeUnknown: {value:?}"),
+            Self::AwsError(value) => ::std::write!(f, "AwsError: {value:?}"),
             Self::Failed(error) => error.fmt(f),
         }
     }
@@ -21563,15 +21602,15 @@ pub enum DeleteResourcePolicyError {
 impl ::std::fmt::Display for DeleteResourcePolicyError {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match self {
-            Self::PolicyNotFound(value) => write!(f, "PolicyNotFound: {value:?}"),
-            Self::ResourceNotFound(value) => write!(f, "ResourceNotFound: {value:?}"),
-            Self::ResourceInUse(value) => write!(f, "ResourceInUse: {value:?}"),
-            Self::LimitExceeded(value) => write!(f, "LimitExceeded: {value:?}"),
-            Self::Validation(value) => write!(f, "Validation: {value:?}"),
-            Self::Throttling(value) => write!(f, "Throttling: {value:?}"),
-            Self::InternalServer(value) => write!(f, "InternalServer: {value:?}"),
-            Self::OutcomeUnknown(value) => write!(f, "OutcomeUnknown: {value:?}"),
-            Self::AwsError(value) => write!(f, "AwsError: {value:?}"),
+            Self::PolicyNotFound(value) => ::std::write!(f, "PolicyNotFound: {value:?}"),
+            Self::ResourceNotFound(value) => ::std::write!(f, "ResourceNotFound: {value:?}"),
+            Self::ResourceInUse(value) => ::std::write!(f, "ResourceInUse: {value:?}"),
+            Self::LimitExceeded(value) => ::std::write!(f, "LimitExceeded: {value:?}"),
+            Self::Validation(value) => ::std::write!(f, "Validation: {value:?}"),
+            Self::Throttling(value) => ::std::write!(f, "Throttling: {value:?}"),
+            Self::InternalServer(value) => ::std::write!(f, "InternalServer: {value:?}"),
+            Self::OutcomeUnknown(value) => ::std::write!(f, "OutcomeUnknown: {value:?}"),
+            Self::AwsError(value) => ::std::write!(f, "AwsError: {value:?}"),
             Self::Failed(error) => error.fmt(f),
         }
     }
@@ -21668,12 +21707,12 @@ pub enum SearchVectorsError {
 impl ::std::fmt::Display for SearchVectorsError {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match self {
-            Self::ResourceNotFound(value) => write!(f, "ResourceNotFound: {value:?}"),
-            Self::RequestLimitExceeded(value) => write!(f, "RequestLimitExceeded: {value:?}"),
-            Self::Validation(value) => write!(f, "Validation: {value:?}"),
-            Self::Throttling(value) => write!(f, "Throttling: {value:?}"),
-            Self::InternalServer(value) => write!(f, "InternalServer: {value:?}"),
-            Self::AwsError(value) => write!(f, "AwsError: {value:?}"),
+            Self::ResourceNotFound(value) => ::std::write!(f, "ResourceNotFound: {value:?}"),
+            Self::RequestLimitExceeded(value) => ::std::write!(f, "RequestLimitExceeded: {value:?}"),
+            Self::Validation(value) => ::std::write!(f, "Validation: {value:?}"),
+            Self::Throttling(value) => ::std::write!(f, "Throttling: {value:?}"),
+            Self::InternalServer(value) => ::std::write!(f, "InternalServer: {value:?}"),
+            Self::AwsError(value) => ::std::write!(f, "AwsError: {value:?}"),
             Self::Failed(error) => error.fmt(f),
         }
     }
@@ -21741,7 +21780,7 @@ impl SearchVectorsError {
 
 /// A message this crate cannot read. An enum value or union variant it does not know comes from an IOmod
 /// built from a newer manifest: `incompatible`, saying so.
-fn malformed(error: ::capnp::Error) -> ::iomod_sdk::Error {
+fn __malformed(error: ::capnp::Error) -> ::iomod_sdk::Error {
     if let ::capnp::ErrorKind::EnumValueOrUnionDiscriminantNotPresent(unknown) = error.kind {
         return ::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Incompatible, format!("the IOmod answered with an enum value or union variant (number {}) that this guest crate, generated from version {VERSION} of its manifest, does not know: regenerate the guest crate from the IOmod's newer manifest to read it", unknown.0));
     }
@@ -21757,12 +21796,12 @@ pub async fn create_table(input: CreateTableInput) -> ::std::result::Result<Crea
     #[cfg(target_arch = "wasm32")]
     {
         let mut message = ::capnp::message::Builder::new_default();
-        input.write_to(message.init_root::<cap::dynamodb::create_table_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        input.write_to(message.init_root::<cap::dynamodb::create_table_params::Builder<'_>>().init_input()).map_err(__malformed)?;
         let request = ::capnp::serialize::write_message_to_words(&message);
         let response = ::iomod_sdk::guest::call_with_contract("example.aws.dynamodb.create_table@4eced2293bcb7cc8", "{\"method\":\"create_table\",\"ordinal\":0,\"version\":\"0.1.0\",\"input\":\"CreateTableInput\",\"output\":\"CreateTableOutput\",\"errors\":[\"ResourceInUse\",\"LimitExceeded\",\"Validation\",\"Throttling\",\"InternalServer\",\"OutcomeUnknown\",\"AwsError\"],\"types\":{\"ArchivalSummary\":{\"struct\":[[\"archival_date_time\",\"option<f64>\"],[\"archival_reason\",\"option<string>\"],[\"archival_backup_arn\",\"option<string>\"]]},\"AttributeDefinition\":{\"struct\":[[\"attribute_name\",\"string\"],[\"attribute_type\",\"ScalarAttributeType\"]]},\"AwsError\":{\"struct\":[[\"code\",\"string\"],[\"message\",\"string\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"BillingMode\":{\"open_enum\":[\"provisioned\",\"pay_per_request\"]},\"BillingModeSummary\":{\"struct\":[[\"billing_mode\",\"option<BillingMode>\"],[\"last_update_to_pay_per_request_date_time\",\"option<f64>\"]]},\"CreateTableInput\":{\"struct\":[[\"table_name\",\"string\"],[\"key_schema\",\"list<KeySchemaElement>\"],[\"attribute_definitions\",\"list<AttributeDefinition>\"],[\"billing_mode\",\"option<BillingMode>\"],[\"provisioned_throughput\",\"option<ProvisionedThroughput>\"],[\"global_secondary_indexes\",\"option<list<GlobalSecondaryIndex>>\"],[\"local_secondary_indexes\",\"option<list<LocalSecondaryIndex>>\"],[\"deletion_protection_enabled\",\"option<bool>\"],[\"stream_specification\",\"option<StreamSpecification>\"],[\"sse_specification\",\"option<SseSpecification>\"],[\"tags\",\"option<list<Tag>>\"],[\"table_class\",\"option<TableClass>\"],[\"warm_throughput\",\"option<WarmThroughput>\"],[\"resource_policy\",\"option<string>\"],[\"on_demand_throughput\",\"option<OnDemandThroughput>\"],[\"global_table_source_arn\",\"option<string>\"],[\"global_table_settings_replication_mode\",\"option<GlobalTableSettingsReplicationMode>\"],[\"vector_indexes\",\"option<list<VectorIndex>>\"]]},\"CreateTableOutput\":{\"struct\":[[\"table_description\",\"option<TableDescription>\"]]},\"GlobalSecondaryIndex\":{\"struct\":[[\"index_name\",\"string\"],[\"key_schema\",\"list<KeySchemaElement>\"],[\"projection\",\"Projection\"],[\"provisioned_throughput\",\"option<ProvisionedThroughput>\"],[\"on_demand_throughput\",\"option<OnDemandThroughput>\"],[\"warm_throughput\",\"option<WarmThroughput>\"]]},\"GlobalSecondaryIndexWarmThroughputDescription\":{\"struct\":[[\"read_units_per_second\",\"option<i64>\"],[\"write_units_per_second\",\"option<i64>\"],[\"status\",\"option<IndexStatus>\"]]},\"GlobalTableSettingsReplicationMode\":{\"open_enum\":[\"enabled\",\"disabled\",\"enabled_with_overrides\"]},\"GlobalTableWitnessDescription\":{\"struct\":[[\"region_name\",\"option<string>\"],[\"witness_status\",\"option<WitnessStatus>\"]]},\"IndexDescription\":{\"struct\":[[\"index_name\",\"option<string>\"],[\"key_schema\",\"option<list<KeySchemaElement>>\"],[\"projection\",\"option<Projection>\"],[\"index_status\",\"option<IndexStatus>\"],[\"item_count\",\"option<i64>\"],[\"index_size_bytes\",\"option<i64>\"],[\"index_arn\",\"option<string>\"],[\"provisioned_throughput\",\"option<ProvisionedThroughputDescription>\"],[\"backfilling\",\"option<bool>\"],[\"on_demand_throughput\",\"option<OnDemandThroughput>\"],[\"warm_throughput\",\"option<GlobalSecondaryIndexWarmThroughputDescription>\"]]},\"IndexStatus\":{\"open_enum\":[\"creating\",\"updating\",\"deleting\",\"active\"]},\"InternalServer\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"KeySchemaElement\":{\"struct\":[[\"attribute_name\",\"string\"],[\"key_type\",\"KeyType\"]]},\"KeyType\":{\"open_enum\":[\"hash\",\"range\"]},\"LimitExceeded\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"LocalSecondaryIndex\":{\"struct\":[[\"index_name\",\"string\"],[\"key_schema\",\"list<KeySchemaElement>\"],[\"projection\",\"Projection\"]]},\"MultiRegionConsistency\":{\"open_enum\":[\"eventual\",\"strong\"]},\"OnDemandThroughput\":{\"struct\":[[\"max_read_request_units\",\"option<i64>\"],[\"max_write_request_units\",\"option<i64>\"]]},\"OnDemandThroughputOverride\":{\"struct\":[[\"max_read_request_units\",\"option<i64>\"]]},\"OutcomeUnknown\":{\"struct\":[[\"message\",\"string\"],[\"code\",\"option<string>\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"Projection\":{\"struct\":[[\"projection_type\",\"option<ProjectionType>\"],[\"non_key_attributes\",\"option<list<string>>\"]]},\"ProjectionType\":{\"open_enum\":[\"all\",\"keys_only\",\"include\"]},\"ProvisionedThroughput\":{\"struct\":[[\"read_capacity_units\",\"i64\"],[\"write_capacity_units\",\"i64\"]]},\"ProvisionedThroughputDescription\":{\"struct\":[[\"read_capacity_units\",\"option<i64>\"],[\"write_capacity_units\",\"option<i64>\"],[\"number_of_decreases_today\",\"option<i64>\"],[\"last_increase_date_time\",\"option<f64>\"],[\"last_decrease_date_time\",\"option<f64>\"]]},\"ProvisionedThroughputOverride\":{\"struct\":[[\"read_capacity_units\",\"option<i64>\"]]},\"ReplicaDescription\":{\"struct\":[[\"region_name\",\"option<string>\"],[\"replica_status\",\"option<ReplicaStatus>\"],[\"replica_arn\",\"option<string>\"],[\"replica_status_description\",\"option<string>\"],[\"replica_status_percent_progress\",\"option<string>\"],[\"kms_master_key_id\",\"option<string>\"],[\"provisioned_throughput_override\",\"option<ProvisionedThroughputOverride>\"],[\"on_demand_throughput_override\",\"option<OnDemandThroughputOverride>\"],[\"warm_throughput\",\"option<TableWarmThroughputDescription>\"],[\"global_secondary_indexes\",\"option<list<ReplicaGlobalSecondaryIndexDescription>>\"],[\"replica_inaccessible_date_time\",\"option<f64>\"],[\"replica_table_class_summary\",\"option<TableClassSummary>\"],[\"global_table_settings_replication_mode\",\"option<GlobalTableSettingsReplicationMode>\"]]},\"ReplicaGlobalSecondaryIndexDescription\":{\"struct\":[[\"index_name\",\"option<string>\"],[\"provisioned_throughput_override\",\"option<ProvisionedThroughputOverride>\"],[\"on_demand_throughput_override\",\"option<OnDemandThroughputOverride>\"],[\"warm_throughput\",\"option<GlobalSecondaryIndexWarmThroughputDescription>\"]]},\"ReplicaStatus\":{\"open_enum\":[\"creating\",\"creation_failed\",\"updating\",\"deleting\",\"active\",\"region_disabled\",\"inaccessible_encryption_credentials\",\"archiving\",\"archived\",\"replication_not_authorized\"]},\"ResourceInUse\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"RestoreSummary\":{\"struct\":[[\"source_backup_arn\",\"option<string>\"],[\"source_table_arn\",\"option<string>\"],[\"restore_date_time\",\"f64\"],[\"restore_in_progress\",\"bool\"]]},\"ScalarAttributeType\":{\"open_enum\":[\"s\",\"n\",\"b\"]},\"SearchSchemaElement\":{\"struct\":[[\"attribute_name\",\"string\"],[\"search_schema_element_type\",\"SearchSchemaElementType\"]]},\"SearchSchemaElementType\":{\"open_enum\":[\"hash\",\"inline_filter\"]},\"SseDescription\":{\"struct\":[[\"status\",\"option<SseStatus>\"],[\"sse_type\",\"option<SseType>\"],[\"kms_master_key_arn\",\"option<string>\"],[\"inaccessible_encryption_date_time\",\"option<f64>\"]]},\"SseSpecification\":{\"struct\":[[\"enabled\",\"option<bool>\"],[\"sse_type\",\"option<SseType>\"],[\"kms_master_key_id\",\"option<string>\"]]},\"SseStatus\":{\"open_enum\":[\"enabling\",\"enabled\",\"disabling\",\"disabled\",\"updating\"]},\"SseType\":{\"open_enum\":[\"aes256\",\"kms\"]},\"StreamSpecification\":{\"struct\":[[\"stream_enabled\",\"bool\"],[\"stream_view_type\",\"option<StreamViewType>\"]]},\"StreamViewType\":{\"open_enum\":[\"new_image\",\"old_image\",\"new_and_old_images\",\"keys_only\"]},\"TableClass\":{\"open_enum\":[\"standard\",\"standard_infrequent_access\"]},\"TableClassSummary\":{\"struct\":[[\"table_class\",\"option<TableClass>\"],[\"last_update_date_time\",\"option<f64>\"]]},\"TableDescription\":{\"struct\":[[\"table_name\",\"option<string>\"],[\"table_arn\",\"option<string>\"],[\"table_id\",\"option<string>\"],[\"table_status\",\"option<TableStatus>\"],[\"creation_date_time\",\"option<f64>\"],[\"key_schema\",\"option<list<KeySchemaElement>>\"],[\"attribute_definitions\",\"option<list<AttributeDefinition>>\"],[\"provisioned_throughput\",\"option<ProvisionedThroughputDescription>\"],[\"billing_mode_summary\",\"option<BillingModeSummary>\"],[\"table_size_bytes\",\"option<i64>\"],[\"item_count\",\"option<i64>\"],[\"global_secondary_indexes\",\"option<list<IndexDescription>>\"],[\"local_secondary_indexes\",\"option<list<IndexDescription>>\"],[\"deletion_protection_enabled\",\"option<bool>\"],[\"stream_specification\",\"option<StreamSpecification>\"],[\"latest_stream_label\",\"option<string>\"],[\"latest_stream_arn\",\"option<string>\"],[\"global_table_version\",\"option<string>\"],[\"replicas\",\"option<list<ReplicaDescription>>\"],[\"global_table_witnesses\",\"option<list<GlobalTableWitnessDescription>>\"],[\"global_table_settings_replication_mode\",\"option<GlobalTableSettingsReplicationMode>\"],[\"restore_summary\",\"option<RestoreSummary>\"],[\"sse_description\",\"option<SseDescription>\"],[\"archival_summary\",\"option<ArchivalSummary>\"],[\"table_class_summary\",\"option<TableClassSummary>\"],[\"disassociation_protection_enabled\",\"option<bool>\"],[\"on_demand_throughput\",\"option<OnDemandThroughput>\"],[\"warm_throughput\",\"option<TableWarmThroughputDescription>\"],[\"multi_region_consistency\",\"option<MultiRegionConsistency>\"],[\"vector_indexes\",\"option<list<VectorIndexDescription>>\"]]},\"TableStatus\":{\"open_enum\":[\"creating\",\"updating\",\"deleting\",\"active\",\"inaccessible_encryption_credentials\",\"archiving\",\"archived\",\"replication_not_authorized\"]},\"TableWarmThroughputDescription\":{\"struct\":[[\"read_units_per_second\",\"option<i64>\"],[\"write_units_per_second\",\"option<i64>\"],[\"status\",\"option<TableStatus>\"]]},\"Tag\":{\"struct\":[[\"key\",\"string\"],[\"value\",\"string\"]]},\"Throttling\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ThrottlingReason\":{\"struct\":[[\"reason\",\"option<string>\"],[\"resource\",\"option<string>\"]]},\"Validation\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"VectorAttributeDefinition\":{\"struct\":[[\"attribute_name\",\"string\"]]},\"VectorDistanceFunction\":{\"open_enum\":[\"cosine\",\"euclidean\",\"dot_product\"]},\"VectorIndex\":{\"struct\":[[\"index_name\",\"string\"],[\"vector_attribute\",\"option<VectorAttributeDefinition>\"],[\"search_schema\",\"option<list<SearchSchemaElement>>\"],[\"projection\",\"option<Projection>\"],[\"dimensions\",\"i64\"],[\"distance_function\",\"VectorDistanceFunction\"]]},\"VectorIndexDescription\":{\"struct\":[[\"index_name\",\"option<string>\"],[\"search_schema\",\"option<list<SearchSchemaElement>>\"],[\"projection\",\"option<Projection>\"],[\"vector_attribute\",\"option<VectorAttributeDefinition>\"],[\"dimensions\",\"option<i64>\"],[\"distance_function\",\"option<VectorDistanceFunction>\"],[\"index_status\",\"option<IndexStatus>\"],[\"backfilling\",\"option<bool>\"],[\"index_size_bytes\",\"option<i64>\"],[\"item_count\",\"option<i64>\"],[\"index_arn\",\"option<string>\"]]},\"WarmThroughput\":{\"struct\":[[\"read_units_per_second\",\"option<i64>\"],[\"write_units_per_second\",\"option<i64>\"]]},\"WitnessStatus\":{\"open_enum\":[\"creating\",\"deleting\",\"active\"]}}}", request).await?;
-        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-        let results = reader.get_root::<cap::dynamodb::create_table_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-        CreateTableError::read_outcome(results).map_err(malformed)?
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(__malformed)?;
+        let results = reader.get_root::<cap::dynamodb::create_table_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(__malformed)?;
+        CreateTableError::read_outcome(results).map_err(__malformed)?
     }
 }
 
@@ -21775,12 +21814,12 @@ pub async fn describe_table(input: DescribeTableInput) -> ::std::result::Result<
     #[cfg(target_arch = "wasm32")]
     {
         let mut message = ::capnp::message::Builder::new_default();
-        input.write_to(message.init_root::<cap::dynamodb::describe_table_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        input.write_to(message.init_root::<cap::dynamodb::describe_table_params::Builder<'_>>().init_input()).map_err(__malformed)?;
         let request = ::capnp::serialize::write_message_to_words(&message);
         let response = ::iomod_sdk::guest::call_with_contract("example.aws.dynamodb.describe_table@0d1030811c3b28f5", "{\"method\":\"describe_table\",\"ordinal\":1,\"version\":\"0.1.0\",\"input\":\"DescribeTableInput\",\"output\":\"DescribeTableOutput\",\"errors\":[\"ResourceNotFound\",\"Validation\",\"Throttling\",\"InternalServer\",\"AwsError\"],\"types\":{\"ArchivalSummary\":{\"struct\":[[\"archival_date_time\",\"option<f64>\"],[\"archival_reason\",\"option<string>\"],[\"archival_backup_arn\",\"option<string>\"]]},\"AttributeDefinition\":{\"struct\":[[\"attribute_name\",\"string\"],[\"attribute_type\",\"ScalarAttributeType\"]]},\"AwsError\":{\"struct\":[[\"code\",\"string\"],[\"message\",\"string\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"BillingMode\":{\"open_enum\":[\"provisioned\",\"pay_per_request\"]},\"BillingModeSummary\":{\"struct\":[[\"billing_mode\",\"option<BillingMode>\"],[\"last_update_to_pay_per_request_date_time\",\"option<f64>\"]]},\"DescribeTableInput\":{\"struct\":[[\"table_name\",\"string\"]]},\"DescribeTableOutput\":{\"struct\":[[\"table\",\"option<TableDescription>\"]]},\"GlobalSecondaryIndexWarmThroughputDescription\":{\"struct\":[[\"read_units_per_second\",\"option<i64>\"],[\"write_units_per_second\",\"option<i64>\"],[\"status\",\"option<IndexStatus>\"]]},\"GlobalTableSettingsReplicationMode\":{\"open_enum\":[\"enabled\",\"disabled\",\"enabled_with_overrides\"]},\"GlobalTableWitnessDescription\":{\"struct\":[[\"region_name\",\"option<string>\"],[\"witness_status\",\"option<WitnessStatus>\"]]},\"IndexDescription\":{\"struct\":[[\"index_name\",\"option<string>\"],[\"key_schema\",\"option<list<KeySchemaElement>>\"],[\"projection\",\"option<Projection>\"],[\"index_status\",\"option<IndexStatus>\"],[\"item_count\",\"option<i64>\"],[\"index_size_bytes\",\"option<i64>\"],[\"index_arn\",\"option<string>\"],[\"provisioned_throughput\",\"option<ProvisionedThroughputDescription>\"],[\"backfilling\",\"option<bool>\"],[\"on_demand_throughput\",\"option<OnDemandThroughput>\"],[\"warm_throughput\",\"option<GlobalSecondaryIndexWarmThroughputDescription>\"]]},\"IndexStatus\":{\"open_enum\":[\"creating\",\"updating\",\"deleting\",\"active\"]},\"InternalServer\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"KeySchemaElement\":{\"struct\":[[\"attribute_name\",\"string\"],[\"key_type\",\"KeyType\"]]},\"KeyType\":{\"open_enum\":[\"hash\",\"range\"]},\"MultiRegionConsistency\":{\"open_enum\":[\"eventual\",\"strong\"]},\"OnDemandThroughput\":{\"struct\":[[\"max_read_request_units\",\"option<i64>\"],[\"max_write_request_units\",\"option<i64>\"]]},\"OnDemandThroughputOverride\":{\"struct\":[[\"max_read_request_units\",\"option<i64>\"]]},\"Projection\":{\"struct\":[[\"projection_type\",\"option<ProjectionType>\"],[\"non_key_attributes\",\"option<list<string>>\"]]},\"ProjectionType\":{\"open_enum\":[\"all\",\"keys_only\",\"include\"]},\"ProvisionedThroughputDescription\":{\"struct\":[[\"read_capacity_units\",\"option<i64>\"],[\"write_capacity_units\",\"option<i64>\"],[\"number_of_decreases_today\",\"option<i64>\"],[\"last_increase_date_time\",\"option<f64>\"],[\"last_decrease_date_time\",\"option<f64>\"]]},\"ProvisionedThroughputOverride\":{\"struct\":[[\"read_capacity_units\",\"option<i64>\"]]},\"ReplicaDescription\":{\"struct\":[[\"region_name\",\"option<string>\"],[\"replica_status\",\"option<ReplicaStatus>\"],[\"replica_arn\",\"option<string>\"],[\"replica_status_description\",\"option<string>\"],[\"replica_status_percent_progress\",\"option<string>\"],[\"kms_master_key_id\",\"option<string>\"],[\"provisioned_throughput_override\",\"option<ProvisionedThroughputOverride>\"],[\"on_demand_throughput_override\",\"option<OnDemandThroughputOverride>\"],[\"warm_throughput\",\"option<TableWarmThroughputDescription>\"],[\"global_secondary_indexes\",\"option<list<ReplicaGlobalSecondaryIndexDescription>>\"],[\"replica_inaccessible_date_time\",\"option<f64>\"],[\"replica_table_class_summary\",\"option<TableClassSummary>\"],[\"global_table_settings_replication_mode\",\"option<GlobalTableSettingsReplicationMode>\"]]},\"ReplicaGlobalSecondaryIndexDescription\":{\"struct\":[[\"index_name\",\"option<string>\"],[\"provisioned_throughput_override\",\"option<ProvisionedThroughputOverride>\"],[\"on_demand_throughput_override\",\"option<OnDemandThroughputOverride>\"],[\"warm_throughput\",\"option<GlobalSecondaryIndexWarmThroughputDescription>\"]]},\"ReplicaStatus\":{\"open_enum\":[\"creating\",\"creation_failed\",\"updating\",\"deleting\",\"active\",\"region_disabled\",\"inaccessible_encryption_credentials\",\"archiving\",\"archived\",\"replication_not_authorized\"]},\"ResourceNotFound\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"RestoreSummary\":{\"struct\":[[\"source_backup_arn\",\"option<string>\"],[\"source_table_arn\",\"option<string>\"],[\"restore_date_time\",\"f64\"],[\"restore_in_progress\",\"bool\"]]},\"ScalarAttributeType\":{\"open_enum\":[\"s\",\"n\",\"b\"]},\"SearchSchemaElement\":{\"struct\":[[\"attribute_name\",\"string\"],[\"search_schema_element_type\",\"SearchSchemaElementType\"]]},\"SearchSchemaElementType\":{\"open_enum\":[\"hash\",\"inline_filter\"]},\"SseDescription\":{\"struct\":[[\"status\",\"option<SseStatus>\"],[\"sse_type\",\"option<SseType>\"],[\"kms_master_key_arn\",\"option<string>\"],[\"inaccessible_encryption_date_time\",\"option<f64>\"]]},\"SseStatus\":{\"open_enum\":[\"enabling\",\"enabled\",\"disabling\",\"disabled\",\"updating\"]},\"SseType\":{\"open_enum\":[\"aes256\",\"kms\"]},\"StreamSpecification\":{\"struct\":[[\"stream_enabled\",\"bool\"],[\"stream_view_type\",\"option<StreamViewType>\"]]},\"StreamViewType\":{\"open_enum\":[\"new_image\",\"old_image\",\"new_and_old_images\",\"keys_only\"]},\"TableClass\":{\"open_enum\":[\"standard\",\"standard_infrequent_access\"]},\"TableClassSummary\":{\"struct\":[[\"table_class\",\"option<TableClass>\"],[\"last_update_date_time\",\"option<f64>\"]]},\"TableDescription\":{\"struct\":[[\"table_name\",\"option<string>\"],[\"table_arn\",\"option<string>\"],[\"table_id\",\"option<string>\"],[\"table_status\",\"option<TableStatus>\"],[\"creation_date_time\",\"option<f64>\"],[\"key_schema\",\"option<list<KeySchemaElement>>\"],[\"attribute_definitions\",\"option<list<AttributeDefinition>>\"],[\"provisioned_throughput\",\"option<ProvisionedThroughputDescription>\"],[\"billing_mode_summary\",\"option<BillingModeSummary>\"],[\"table_size_bytes\",\"option<i64>\"],[\"item_count\",\"option<i64>\"],[\"global_secondary_indexes\",\"option<list<IndexDescription>>\"],[\"local_secondary_indexes\",\"option<list<IndexDescription>>\"],[\"deletion_protection_enabled\",\"option<bool>\"],[\"stream_specification\",\"option<StreamSpecification>\"],[\"latest_stream_label\",\"option<string>\"],[\"latest_stream_arn\",\"option<string>\"],[\"global_table_version\",\"option<string>\"],[\"replicas\",\"option<list<ReplicaDescription>>\"],[\"global_table_witnesses\",\"option<list<GlobalTableWitnessDescription>>\"],[\"global_table_settings_replication_mode\",\"option<GlobalTableSettingsReplicationMode>\"],[\"restore_summary\",\"option<RestoreSummary>\"],[\"sse_description\",\"option<SseDescription>\"],[\"archival_summary\",\"option<ArchivalSummary>\"],[\"table_class_summary\",\"option<TableClassSummary>\"],[\"disassociation_protection_enabled\",\"option<bool>\"],[\"on_demand_throughput\",\"option<OnDemandThroughput>\"],[\"warm_throughput\",\"option<TableWarmThroughputDescription>\"],[\"multi_region_consistency\",\"option<MultiRegionConsistency>\"],[\"vector_indexes\",\"option<list<VectorIndexDescription>>\"]]},\"TableStatus\":{\"open_enum\":[\"creating\",\"updating\",\"deleting\",\"active\",\"inaccessible_encryption_credentials\",\"archiving\",\"archived\",\"replication_not_authorized\"]},\"TableWarmThroughputDescription\":{\"struct\":[[\"read_units_per_second\",\"option<i64>\"],[\"write_units_per_second\",\"option<i64>\"],[\"status\",\"option<TableStatus>\"]]},\"Throttling\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ThrottlingReason\":{\"struct\":[[\"reason\",\"option<string>\"],[\"resource\",\"option<string>\"]]},\"Validation\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"VectorAttributeDefinition\":{\"struct\":[[\"attribute_name\",\"string\"]]},\"VectorDistanceFunction\":{\"open_enum\":[\"cosine\",\"euclidean\",\"dot_product\"]},\"VectorIndexDescription\":{\"struct\":[[\"index_name\",\"option<string>\"],[\"search_schema\",\"option<list<SearchSchemaElement>>\"],[\"projection\",\"option<Projection>\"],[\"vector_attribute\",\"option<VectorAttributeDefinition>\"],[\"dimensions\",\"option<i64>\"],[\"distance_function\",\"option<VectorDistanceFunction>\"],[\"index_status\",\"option<IndexStatus>\"],[\"backfilling\",\"option<bool>\"],[\"index_size_bytes\",\"option<i64>\"],[\"item_count\",\"option<i64>\"],[\"index_arn\",\"option<string>\"]]},\"WitnessStatus\":{\"open_enum\":[\"creating\",\"deleting\",\"active\"]}}}", request).await?;
-        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-        let results = reader.get_root::<cap::dynamodb::describe_table_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-        DescribeTableError::read_outcome(results).map_err(malformed)?
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(__malformed)?;
+        let results = reader.get_root::<cap::dynamodb::describe_table_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(__malformed)?;
+        DescribeTableError::read_outcome(results).map_err(__malformed)?
     }
 }
 
@@ -21793,12 +21832,12 @@ pub async fn list_tables(input: ListTablesInput) -> ::std::result::Result<ListTa
     #[cfg(target_arch = "wasm32")]
     {
         let mut message = ::capnp::message::Builder::new_default();
-        input.write_to(message.init_root::<cap::dynamodb::list_tables_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        input.write_to(message.init_root::<cap::dynamodb::list_tables_params::Builder<'_>>().init_input()).map_err(__malformed)?;
         let request = ::capnp::serialize::write_message_to_words(&message);
         let response = ::iomod_sdk::guest::call_with_contract("example.aws.dynamodb.list_tables@73e8443642b12868", "{\"method\":\"list_tables\",\"ordinal\":2,\"version\":\"0.1.0\",\"input\":\"ListTablesInput\",\"output\":\"ListTablesOutput\",\"errors\":[\"Validation\",\"Throttling\",\"InternalServer\",\"AwsError\"],\"types\":{\"AwsError\":{\"struct\":[[\"code\",\"string\"],[\"message\",\"string\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"InternalServer\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"ListTablesInput\":{\"struct\":[[\"exclusive_start_table_name\",\"option<string>\"],[\"limit\",\"option<i32>\"]]},\"ListTablesOutput\":{\"struct\":[[\"table_names\",\"list<string>\"],[\"last_evaluated_table_name\",\"option<string>\"]]},\"Throttling\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ThrottlingReason\":{\"struct\":[[\"reason\",\"option<string>\"],[\"resource\",\"option<string>\"]]},\"Validation\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]}}}", request).await?;
-        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-        let results = reader.get_root::<cap::dynamodb::list_tables_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-        ListTablesError::read_outcome(results).map_err(malformed)?
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(__malformed)?;
+        let results = reader.get_root::<cap::dynamodb::list_tables_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(__malformed)?;
+        ListTablesError::read_outcome(results).map_err(__malformed)?
     }
 }
 
@@ -21811,12 +21850,12 @@ pub async fn delete_table(input: DeleteTableInput) -> ::std::result::Result<Dele
     #[cfg(target_arch = "wasm32")]
     {
         let mut message = ::capnp::message::Builder::new_default();
-        input.write_to(message.init_root::<cap::dynamodb::delete_table_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        input.write_to(message.init_root::<cap::dynamodb::delete_table_params::Builder<'_>>().init_input()).map_err(__malformed)?;
         let request = ::capnp::serialize::write_message_to_words(&message);
         let response = ::iomod_sdk::guest::call_with_contract("example.aws.dynamodb.delete_table@cc9ea89a93a81437", "{\"method\":\"delete_table\",\"ordinal\":3,\"version\":\"0.1.0\",\"input\":\"DeleteTableInput\",\"output\":\"DeleteTableOutput\",\"errors\":[\"ResourceNotFound\",\"ResourceInUse\",\"LimitExceeded\",\"Validation\",\"Throttling\",\"InternalServer\",\"OutcomeUnknown\",\"AwsError\"],\"types\":{\"ArchivalSummary\":{\"struct\":[[\"archival_date_time\",\"option<f64>\"],[\"archival_reason\",\"option<string>\"],[\"archival_backup_arn\",\"option<string>\"]]},\"AttributeDefinition\":{\"struct\":[[\"attribute_name\",\"string\"],[\"attribute_type\",\"ScalarAttributeType\"]]},\"AwsError\":{\"struct\":[[\"code\",\"string\"],[\"message\",\"string\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"BillingMode\":{\"open_enum\":[\"provisioned\",\"pay_per_request\"]},\"BillingModeSummary\":{\"struct\":[[\"billing_mode\",\"option<BillingMode>\"],[\"last_update_to_pay_per_request_date_time\",\"option<f64>\"]]},\"DeleteTableInput\":{\"struct\":[[\"table_name\",\"string\"]]},\"DeleteTableOutput\":{\"struct\":[[\"table_description\",\"option<TableDescription>\"]]},\"GlobalSecondaryIndexWarmThroughputDescription\":{\"struct\":[[\"read_units_per_second\",\"option<i64>\"],[\"write_units_per_second\",\"option<i64>\"],[\"status\",\"option<IndexStatus>\"]]},\"GlobalTableSettingsReplicationMode\":{\"open_enum\":[\"enabled\",\"disabled\",\"enabled_with_overrides\"]},\"GlobalTableWitnessDescription\":{\"struct\":[[\"region_name\",\"option<string>\"],[\"witness_status\",\"option<WitnessStatus>\"]]},\"IndexDescription\":{\"struct\":[[\"index_name\",\"option<string>\"],[\"key_schema\",\"option<list<KeySchemaElement>>\"],[\"projection\",\"option<Projection>\"],[\"index_status\",\"option<IndexStatus>\"],[\"item_count\",\"option<i64>\"],[\"index_size_bytes\",\"option<i64>\"],[\"index_arn\",\"option<string>\"],[\"provisioned_throughput\",\"option<ProvisionedThroughputDescription>\"],[\"backfilling\",\"option<bool>\"],[\"on_demand_throughput\",\"option<OnDemandThroughput>\"],[\"warm_throughput\",\"option<GlobalSecondaryIndexWarmThroughputDescription>\"]]},\"IndexStatus\":{\"open_enum\":[\"creating\",\"updating\",\"deleting\",\"active\"]},\"InternalServer\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"KeySchemaElement\":{\"struct\":[[\"attribute_name\",\"string\"],[\"key_type\",\"KeyType\"]]},\"KeyType\":{\"open_enum\":[\"hash\",\"range\"]},\"LimitExceeded\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"MultiRegionConsistency\":{\"open_enum\":[\"eventual\",\"strong\"]},\"OnDemandThroughput\":{\"struct\":[[\"max_read_request_units\",\"option<i64>\"],[\"max_write_request_units\",\"option<i64>\"]]},\"OnDemandThroughputOverride\":{\"struct\":[[\"max_read_request_units\",\"option<i64>\"]]},\"OutcomeUnknown\":{\"struct\":[[\"message\",\"string\"],[\"code\",\"option<string>\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"Projection\":{\"struct\":[[\"projection_type\",\"option<ProjectionType>\"],[\"non_key_attributes\",\"option<list<string>>\"]]},\"ProjectionType\":{\"open_enum\":[\"all\",\"keys_only\",\"include\"]},\"ProvisionedThroughputDescription\":{\"struct\":[[\"read_capacity_units\",\"option<i64>\"],[\"write_capacity_units\",\"option<i64>\"],[\"number_of_decreases_today\",\"option<i64>\"],[\"last_increase_date_time\",\"option<f64>\"],[\"last_decrease_date_time\",\"option<f64>\"]]},\"ProvisionedThroughputOverride\":{\"struct\":[[\"read_capacity_units\",\"option<i64>\"]]},\"ReplicaDescription\":{\"struct\":[[\"region_name\",\"option<string>\"],[\"replica_status\",\"option<ReplicaStatus>\"],[\"replica_arn\",\"option<string>\"],[\"replica_status_description\",\"option<string>\"],[\"replica_status_percent_progress\",\"option<string>\"],[\"kms_master_key_id\",\"option<string>\"],[\"provisioned_throughput_override\",\"option<ProvisionedThroughputOverride>\"],[\"on_demand_throughput_override\",\"option<OnDemandThroughputOverride>\"],[\"warm_throughput\",\"option<TableWarmThroughputDescription>\"],[\"global_secondary_indexes\",\"option<list<ReplicaGlobalSecondaryIndexDescription>>\"],[\"replica_inaccessible_date_time\",\"option<f64>\"],[\"replica_table_class_summary\",\"option<TableClassSummary>\"],[\"global_table_settings_replication_mode\",\"option<GlobalTableSettingsReplicationMode>\"]]},\"ReplicaGlobalSecondaryIndexDescription\":{\"struct\":[[\"index_name\",\"option<string>\"],[\"provisioned_throughput_override\",\"option<ProvisionedThroughputOverride>\"],[\"on_demand_throughput_override\",\"option<OnDemandThroughputOverride>\"],[\"warm_throughput\",\"option<GlobalSecondaryIndexWarmThroughputDescription>\"]]},\"ReplicaStatus\":{\"open_enum\":[\"creating\",\"creation_failed\",\"updating\",\"deleting\",\"active\",\"region_disabled\",\"inaccessible_encryption_credentials\",\"archiving\",\"archived\",\"replication_not_authorized\"]},\"ResourceInUse\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"ResourceNotFound\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"RestoreSummary\":{\"struct\":[[\"source_backup_arn\",\"option<string>\"],[\"source_table_arn\",\"option<string>\"],[\"restore_date_time\",\"f64\"],[\"restore_in_progress\",\"bool\"]]},\"ScalarAttributeType\":{\"open_enum\":[\"s\",\"n\",\"b\"]},\"SearchSchemaElement\":{\"struct\":[[\"attribute_name\",\"string\"],[\"search_schema_element_type\",\"SearchSchemaElementType\"]]},\"SearchSchemaElementType\":{\"open_enum\":[\"hash\",\"inline_filter\"]},\"SseDescription\":{\"struct\":[[\"status\",\"option<SseStatus>\"],[\"sse_type\",\"option<SseType>\"],[\"kms_master_key_arn\",\"option<string>\"],[\"inaccessible_encryption_date_time\",\"option<f64>\"]]},\"SseStatus\":{\"open_enum\":[\"enabling\",\"enabled\",\"disabling\",\"disabled\",\"updating\"]},\"SseType\":{\"open_enum\":[\"aes256\",\"kms\"]},\"StreamSpecification\":{\"struct\":[[\"stream_enabled\",\"bool\"],[\"stream_view_type\",\"option<StreamViewType>\"]]},\"StreamViewType\":{\"open_enum\":[\"new_image\",\"old_image\",\"new_and_old_images\",\"keys_only\"]},\"TableClass\":{\"open_enum\":[\"standard\",\"standard_infrequent_access\"]},\"TableClassSummary\":{\"struct\":[[\"table_class\",\"option<TableClass>\"],[\"last_update_date_time\",\"option<f64>\"]]},\"TableDescription\":{\"struct\":[[\"table_name\",\"option<string>\"],[\"table_arn\",\"option<string>\"],[\"table_id\",\"option<string>\"],[\"table_status\",\"option<TableStatus>\"],[\"creation_date_time\",\"option<f64>\"],[\"key_schema\",\"option<list<KeySchemaElement>>\"],[\"attribute_definitions\",\"option<list<AttributeDefinition>>\"],[\"provisioned_throughput\",\"option<ProvisionedThroughputDescription>\"],[\"billing_mode_summary\",\"option<BillingModeSummary>\"],[\"table_size_bytes\",\"option<i64>\"],[\"item_count\",\"option<i64>\"],[\"global_secondary_indexes\",\"option<list<IndexDescription>>\"],[\"local_secondary_indexes\",\"option<list<IndexDescription>>\"],[\"deletion_protection_enabled\",\"option<bool>\"],[\"stream_specification\",\"option<StreamSpecification>\"],[\"latest_stream_label\",\"option<string>\"],[\"latest_stream_arn\",\"option<string>\"],[\"global_table_version\",\"option<string>\"],[\"replicas\",\"option<list<ReplicaDescription>>\"],[\"global_table_witnesses\",\"option<list<GlobalTableWitnessDescription>>\"],[\"global_table_settings_replication_mode\",\"option<GlobalTableSettingsReplicationMode>\"],[\"restore_summary\",\"option<RestoreSummary>\"],[\"sse_description\",\"option<SseDescription>\"],[\"archival_summary\",\"option<ArchivalSummary>\"],[\"table_class_summary\",\"option<TableClassSummary>\"],[\"disassociation_protection_enabled\",\"option<bool>\"],[\"on_demand_throughput\",\"option<OnDemandThroughput>\"],[\"warm_throughput\",\"option<TableWarmThroughputDescription>\"],[\"multi_region_consistency\",\"option<MultiRegionConsistency>\"],[\"vector_indexes\",\"option<list<VectorIndexDescription>>\"]]},\"TableStatus\":{\"open_enum\":[\"creating\",\"updating\",\"deleting\",\"active\",\"inaccessible_encryption_credentials\",\"archiving\",\"archived\",\"replication_not_authorized\"]},\"TableWarmThroughputDescription\":{\"struct\":[[\"read_units_per_second\",\"option<i64>\"],[\"write_units_per_second\",\"option<i64>\"],[\"status\",\"option<TableStatus>\"]]},\"Throttling\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ThrottlingReason\":{\"struct\":[[\"reason\",\"option<string>\"],[\"resource\",\"option<string>\"]]},\"Validation\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"VectorAttributeDefinition\":{\"struct\":[[\"attribute_name\",\"string\"]]},\"VectorDistanceFunction\":{\"open_enum\":[\"cosine\",\"euclidean\",\"dot_product\"]},\"VectorIndexDescription\":{\"struct\":[[\"index_name\",\"option<string>\"],[\"search_schema\",\"option<list<SearchSchemaElement>>\"],[\"projection\",\"option<Projection>\"],[\"vector_attribute\",\"option<VectorAttributeDefinition>\"],[\"dimensions\",\"option<i64>\"],[\"distance_function\",\"option<VectorDistanceFunction>\"],[\"index_status\",\"option<IndexStatus>\"],[\"backfilling\",\"option<bool>\"],[\"index_size_bytes\",\"option<i64>\"],[\"item_count\",\"option<i64>\"],[\"index_arn\",\"option<string>\"]]},\"WitnessStatus\":{\"open_enum\":[\"creating\",\"deleting\",\"active\"]}}}", request).await?;
-        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-        let results = reader.get_root::<cap::dynamodb::delete_table_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-        DeleteTableError::read_outcome(results).map_err(malformed)?
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(__malformed)?;
+        let results = reader.get_root::<cap::dynamodb::delete_table_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(__malformed)?;
+        DeleteTableError::read_outcome(results).map_err(__malformed)?
     }
 }
 
@@ -21829,12 +21868,12 @@ pub async fn update_table(input: UpdateTableInput) -> ::std::result::Result<Upda
     #[cfg(target_arch = "wasm32")]
     {
         let mut message = ::capnp::message::Builder::new_default();
-        input.write_to(message.init_root::<cap::dynamodb::update_table_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        input.write_to(message.init_root::<cap::dynamodb::update_table_params::Builder<'_>>().init_input()).map_err(__malformed)?;
         let request = ::capnp::serialize::write_message_to_words(&message);
         let response = ::iomod_sdk::guest::call_with_contract("example.aws.dynamodb.update_table@3d2ef9f82473e012", "{\"method\":\"update_table\",\"ordinal\":4,\"version\":\"0.1.0\",\"input\":\"UpdateTableInput\",\"output\":\"UpdateTableOutput\",\"errors\":[\"ResourceNotFound\",\"ResourceInUse\",\"LimitExceeded\",\"Validation\",\"Throttling\",\"InternalServer\",\"OutcomeUnknown\",\"AwsError\"],\"types\":{\"ArchivalSummary\":{\"struct\":[[\"archival_date_time\",\"option<f64>\"],[\"archival_reason\",\"option<string>\"],[\"archival_backup_arn\",\"option<string>\"]]},\"AttributeDefinition\":{\"struct\":[[\"attribute_name\",\"string\"],[\"attribute_type\",\"ScalarAttributeType\"]]},\"AwsError\":{\"struct\":[[\"code\",\"string\"],[\"message\",\"string\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"BillingMode\":{\"open_enum\":[\"provisioned\",\"pay_per_request\"]},\"BillingModeSummary\":{\"struct\":[[\"billing_mode\",\"option<BillingMode>\"],[\"last_update_to_pay_per_request_date_time\",\"option<f64>\"]]},\"CreateGlobalTableWitnessGroupMemberAction\":{\"struct\":[[\"region_name\",\"string\"]]},\"CreateReplicationGroupMemberAction\":{\"struct\":[[\"region_name\",\"string\"],[\"kms_master_key_id\",\"option<string>\"],[\"provisioned_throughput_override\",\"option<ProvisionedThroughputOverride>\"],[\"on_demand_throughput_override\",\"option<OnDemandThroughputOverride>\"],[\"global_secondary_indexes\",\"option<list<ReplicaGlobalSecondaryIndex>>\"],[\"table_class_override\",\"option<TableClass>\"]]},\"DeleteGlobalSecondaryIndexAction\":{\"struct\":[[\"index_name\",\"string\"]]},\"DeleteGlobalTableWitnessGroupMemberAction\":{\"struct\":[[\"region_name\",\"string\"]]},\"DeleteReplicationGroupMemberAction\":{\"struct\":[[\"region_name\",\"string\"]]},\"DeleteVectorIndexAction\":{\"struct\":[[\"index_name\",\"string\"]]},\"DisassociateReplicationGroupMemberAction\":{\"struct\":[[\"region_name\",\"string\"],[\"disassociation_mode\",\"DisassociationMode\"]]},\"DisassociationMode\":{\"open_enum\":[\"wait_for_replication\"]},\"GlobalSecondaryIndex\":{\"struct\":[[\"index_name\",\"string\"],[\"key_schema\",\"list<KeySchemaElement>\"],[\"projection\",\"Projection\"],[\"provisioned_throughput\",\"option<ProvisionedThroughput>\"],[\"on_demand_throughput\",\"option<OnDemandThroughput>\"],[\"warm_throughput\",\"option<WarmThroughput>\"]]},\"GlobalSecondaryIndexUpdate\":{\"union\":[[\"create\",\"GlobalSecondaryIndex\"],[\"update\",\"UpdateGlobalSecondaryIndexAction\"],[\"delete\",\"DeleteGlobalSecondaryIndexAction\"]]},\"GlobalSecondaryIndexWarmThroughputDescription\":{\"struct\":[[\"read_units_per_second\",\"option<i64>\"],[\"write_units_per_second\",\"option<i64>\"],[\"status\",\"option<IndexStatus>\"]]},\"GlobalTableSettingsReplicationMode\":{\"open_enum\":[\"enabled\",\"disabled\",\"enabled_with_overrides\"]},\"GlobalTableWitnessDescription\":{\"struct\":[[\"region_name\",\"option<string>\"],[\"witness_status\",\"option<WitnessStatus>\"]]},\"GlobalTableWitnessGroupUpdate\":{\"union\":[[\"create\",\"CreateGlobalTableWitnessGroupMemberAction\"],[\"delete\",\"DeleteGlobalTableWitnessGroupMemberAction\"]]},\"IndexDescription\":{\"struct\":[[\"index_name\",\"option<string>\"],[\"key_schema\",\"option<list<KeySchemaElement>>\"],[\"projection\",\"option<Projection>\"],[\"index_status\",\"option<IndexStatus>\"],[\"item_count\",\"option<i64>\"],[\"index_size_bytes\",\"option<i64>\"],[\"index_arn\",\"option<string>\"],[\"provisioned_throughput\",\"option<ProvisionedThroughputDescription>\"],[\"backfilling\",\"option<bool>\"],[\"on_demand_throughput\",\"option<OnDemandThroughput>\"],[\"warm_throughput\",\"option<GlobalSecondaryIndexWarmThroughputDescription>\"]]},\"IndexStatus\":{\"open_enum\":[\"creating\",\"updating\",\"deleting\",\"active\"]},\"InternalServer\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"KeySchemaElement\":{\"struct\":[[\"attribute_name\",\"string\"],[\"key_type\",\"KeyType\"]]},\"KeyType\":{\"open_enum\":[\"hash\",\"range\"]},\"LimitExceeded\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"MultiRegionConsistency\":{\"open_enum\":[\"eventual\",\"strong\"]},\"OnDemandThroughput\":{\"struct\":[[\"max_read_request_units\",\"option<i64>\"],[\"max_write_request_units\",\"option<i64>\"]]},\"OnDemandThroughputOverride\":{\"struct\":[[\"max_read_request_units\",\"option<i64>\"]]},\"OutcomeUnknown\":{\"struct\":[[\"message\",\"string\"],[\"code\",\"option<string>\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"Projection\":{\"struct\":[[\"projection_type\",\"option<ProjectionType>\"],[\"non_key_attributes\",\"option<list<string>>\"]]},\"ProjectionType\":{\"open_enum\":[\"all\",\"keys_only\",\"include\"]},\"ProvisionedThroughput\":{\"struct\":[[\"read_capacity_units\",\"i64\"],[\"write_capacity_units\",\"i64\"]]},\"ProvisionedThroughputDescription\":{\"struct\":[[\"read_capacity_units\",\"option<i64>\"],[\"write_capacity_units\",\"option<i64>\"],[\"number_of_decreases_today\",\"option<i64>\"],[\"last_increase_date_time\",\"option<f64>\"],[\"last_decrease_date_time\",\"option<f64>\"]]},\"ProvisionedThroughputOverride\":{\"struct\":[[\"read_capacity_units\",\"option<i64>\"]]},\"ReplicaDescription\":{\"struct\":[[\"region_name\",\"option<string>\"],[\"replica_status\",\"option<ReplicaStatus>\"],[\"replica_arn\",\"option<string>\"],[\"replica_status_description\",\"option<string>\"],[\"replica_status_percent_progress\",\"option<string>\"],[\"kms_master_key_id\",\"option<string>\"],[\"provisioned_throughput_override\",\"option<ProvisionedThroughputOverride>\"],[\"on_demand_throughput_override\",\"option<OnDemandThroughputOverride>\"],[\"warm_throughput\",\"option<TableWarmThroughputDescription>\"],[\"global_secondary_indexes\",\"option<list<ReplicaGlobalSecondaryIndexDescription>>\"],[\"replica_inaccessible_date_time\",\"option<f64>\"],[\"replica_table_class_summary\",\"option<TableClassSummary>\"],[\"global_table_settings_replication_mode\",\"option<GlobalTableSettingsReplicationMode>\"]]},\"ReplicaGlobalSecondaryIndex\":{\"struct\":[[\"index_name\",\"string\"],[\"provisioned_throughput_override\",\"option<ProvisionedThroughputOverride>\"],[\"on_demand_throughput_override\",\"option<OnDemandThroughputOverride>\"]]},\"ReplicaGlobalSecondaryIndexDescription\":{\"struct\":[[\"index_name\",\"option<string>\"],[\"provisioned_throughput_override\",\"option<ProvisionedThroughputOverride>\"],[\"on_demand_throughput_override\",\"option<OnDemandThroughputOverride>\"],[\"warm_throughput\",\"option<GlobalSecondaryIndexWarmThroughputDescription>\"]]},\"ReplicaStatus\":{\"open_enum\":[\"creating\",\"creation_failed\",\"updating\",\"deleting\",\"active\",\"region_disabled\",\"inaccessible_encryption_credentials\",\"archiving\",\"archived\",\"replication_not_authorized\"]},\"ReplicationGroupUpdate\":{\"union\":[[\"create\",\"CreateReplicationGroupMemberAction\"],[\"update\",\"UpdateReplicationGroupMemberAction\"],[\"delete\",\"DeleteReplicationGroupMemberAction\"],[\"disassociate\",\"DisassociateReplicationGroupMemberAction\"]]},\"ResourceInUse\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"ResourceNotFound\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"RestoreSummary\":{\"struct\":[[\"source_backup_arn\",\"option<string>\"],[\"source_table_arn\",\"option<string>\"],[\"restore_date_time\",\"f64\"],[\"restore_in_progress\",\"bool\"]]},\"ScalarAttributeType\":{\"open_enum\":[\"s\",\"n\",\"b\"]},\"SearchSchemaElement\":{\"struct\":[[\"attribute_name\",\"string\"],[\"search_schema_element_type\",\"SearchSchemaElementType\"]]},\"SearchSchemaElementType\":{\"open_enum\":[\"hash\",\"inline_filter\"]},\"SseDescription\":{\"struct\":[[\"status\",\"option<SseStatus>\"],[\"sse_type\",\"option<SseType>\"],[\"kms_master_key_arn\",\"option<string>\"],[\"inaccessible_encryption_date_time\",\"option<f64>\"]]},\"SseSpecification\":{\"struct\":[[\"enabled\",\"option<bool>\"],[\"sse_type\",\"option<SseType>\"],[\"kms_master_key_id\",\"option<string>\"]]},\"SseStatus\":{\"open_enum\":[\"enabling\",\"enabled\",\"disabling\",\"disabled\",\"updating\"]},\"SseType\":{\"open_enum\":[\"aes256\",\"kms\"]},\"StreamSpecification\":{\"struct\":[[\"stream_enabled\",\"bool\"],[\"stream_view_type\",\"option<StreamViewType>\"]]},\"StreamViewType\":{\"open_enum\":[\"new_image\",\"old_image\",\"new_and_old_images\",\"keys_only\"]},\"TableClass\":{\"open_enum\":[\"standard\",\"standard_infrequent_access\"]},\"TableClassSummary\":{\"struct\":[[\"table_class\",\"option<TableClass>\"],[\"last_update_date_time\",\"option<f64>\"]]},\"TableDescription\":{\"struct\":[[\"table_name\",\"option<string>\"],[\"table_arn\",\"option<string>\"],[\"table_id\",\"option<string>\"],[\"table_status\",\"option<TableStatus>\"],[\"creation_date_time\",\"option<f64>\"],[\"key_schema\",\"option<list<KeySchemaElement>>\"],[\"attribute_definitions\",\"option<list<AttributeDefinition>>\"],[\"provisioned_throughput\",\"option<ProvisionedThroughputDescription>\"],[\"billing_mode_summary\",\"option<BillingModeSummary>\"],[\"table_size_bytes\",\"option<i64>\"],[\"item_count\",\"option<i64>\"],[\"global_secondary_indexes\",\"option<list<IndexDescription>>\"],[\"local_secondary_indexes\",\"option<list<IndexDescription>>\"],[\"deletion_protection_enabled\",\"option<bool>\"],[\"stream_specification\",\"option<StreamSpecification>\"],[\"latest_stream_label\",\"option<string>\"],[\"latest_stream_arn\",\"option<string>\"],[\"global_table_version\",\"option<string>\"],[\"replicas\",\"option<list<ReplicaDescription>>\"],[\"global_table_witnesses\",\"option<list<GlobalTableWitnessDescription>>\"],[\"global_table_settings_replication_mode\",\"option<GlobalTableSettingsReplicationMode>\"],[\"restore_summary\",\"option<RestoreSummary>\"],[\"sse_description\",\"option<SseDescription>\"],[\"archival_summary\",\"option<ArchivalSummary>\"],[\"table_class_summary\",\"option<TableClassSummary>\"],[\"disassociation_protection_enabled\",\"option<bool>\"],[\"on_demand_throughput\",\"option<OnDemandThroughput>\"],[\"warm_throughput\",\"option<TableWarmThroughputDescription>\"],[\"multi_region_consistency\",\"option<MultiRegionConsistency>\"],[\"vector_indexes\",\"option<list<VectorIndexDescription>>\"]]},\"TableStatus\":{\"open_enum\":[\"creating\",\"updating\",\"deleting\",\"active\",\"inaccessible_encryption_credentials\",\"archiving\",\"archived\",\"replication_not_authorized\"]},\"TableWarmThroughputDescription\":{\"struct\":[[\"read_units_per_second\",\"option<i64>\"],[\"write_units_per_second\",\"option<i64>\"],[\"status\",\"option<TableStatus>\"]]},\"Throttling\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ThrottlingReason\":{\"struct\":[[\"reason\",\"option<string>\"],[\"resource\",\"option<string>\"]]},\"UpdateGlobalSecondaryIndexAction\":{\"struct\":[[\"index_name\",\"string\"],[\"provisioned_throughput\",\"option<ProvisionedThroughput>\"],[\"on_demand_throughput\",\"option<OnDemandThroughput>\"],[\"warm_throughput\",\"option<WarmThroughput>\"]]},\"UpdateReplicationGroupMemberAction\":{\"struct\":[[\"region_name\",\"string\"],[\"kms_master_key_id\",\"option<string>\"],[\"provisioned_throughput_override\",\"option<ProvisionedThroughputOverride>\"],[\"on_demand_throughput_override\",\"option<OnDemandThroughputOverride>\"],[\"global_secondary_indexes\",\"option<list<ReplicaGlobalSecondaryIndex>>\"],[\"table_class_override\",\"option<TableClass>\"]]},\"UpdateTableInput\":{\"struct\":[[\"table_name\",\"string\"],[\"attribute_definitions\",\"option<list<AttributeDefinition>>\"],[\"billing_mode\",\"option<BillingMode>\"],[\"provisioned_throughput\",\"option<ProvisionedThroughput>\"],[\"global_secondary_index_updates\",\"option<list<GlobalSecondaryIndexUpdate>>\"],[\"deletion_protection_enabled\",\"option<bool>\"],[\"stream_specification\",\"option<StreamSpecification>\"],[\"sse_specification\",\"option<SseSpecification>\"],[\"replica_updates\",\"option<list<ReplicationGroupUpdate>>\"],[\"table_class\",\"option<TableClass>\"],[\"multi_region_consistency\",\"option<MultiRegionConsistency>\"],[\"global_table_witness_updates\",\"option<list<GlobalTableWitnessGroupUpdate>>\"],[\"on_demand_throughput\",\"option<OnDemandThroughput>\"],[\"warm_throughput\",\"option<WarmThroughput>\"],[\"global_table_settings_replication_mode\",\"option<GlobalTableSettingsReplicationMode>\"],[\"disassociation_protection_enabled\",\"option<bool>\"],[\"vector_index_updates\",\"option<list<VectorIndexUpdate>>\"]]},\"UpdateTableOutput\":{\"struct\":[[\"table_description\",\"option<TableDescription>\"]]},\"Validation\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"VectorAttributeDefinition\":{\"struct\":[[\"attribute_name\",\"string\"]]},\"VectorDistanceFunction\":{\"open_enum\":[\"cosine\",\"euclidean\",\"dot_product\"]},\"VectorIndex\":{\"struct\":[[\"index_name\",\"string\"],[\"vector_attribute\",\"option<VectorAttributeDefinition>\"],[\"search_schema\",\"option<list<SearchSchemaElement>>\"],[\"projection\",\"option<Projection>\"],[\"dimensions\",\"i64\"],[\"distance_function\",\"VectorDistanceFunction\"]]},\"VectorIndexDescription\":{\"struct\":[[\"index_name\",\"option<string>\"],[\"search_schema\",\"option<list<SearchSchemaElement>>\"],[\"projection\",\"option<Projection>\"],[\"vector_attribute\",\"option<VectorAttributeDefinition>\"],[\"dimensions\",\"option<i64>\"],[\"distance_function\",\"option<VectorDistanceFunction>\"],[\"index_status\",\"option<IndexStatus>\"],[\"backfilling\",\"option<bool>\"],[\"index_size_bytes\",\"option<i64>\"],[\"item_count\",\"option<i64>\"],[\"index_arn\",\"option<string>\"]]},\"VectorIndexUpdate\":{\"union\":[[\"create\",\"VectorIndex\"],[\"delete\",\"DeleteVectorIndexAction\"]]},\"WarmThroughput\":{\"struct\":[[\"read_units_per_second\",\"option<i64>\"],[\"write_units_per_second\",\"option<i64>\"]]},\"WitnessStatus\":{\"open_enum\":[\"creating\",\"deleting\",\"active\"]}}}", request).await?;
-        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-        let results = reader.get_root::<cap::dynamodb::update_table_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-        UpdateTableError::read_outcome(results).map_err(malformed)?
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(__malformed)?;
+        let results = reader.get_root::<cap::dynamodb::update_table_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(__malformed)?;
+        UpdateTableError::read_outcome(results).map_err(__malformed)?
     }
 }
 
@@ -21847,12 +21886,12 @@ pub async fn put_item(input: PutItemInput) -> ::std::result::Result<PutItemOutpu
     #[cfg(target_arch = "wasm32")]
     {
         let mut message = ::capnp::message::Builder::new_default();
-        input.write_to(message.init_root::<cap::dynamodb::put_item_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        input.write_to(message.init_root::<cap::dynamodb::put_item_params::Builder<'_>>().init_input()).map_err(__malformed)?;
         let request = ::capnp::serialize::write_message_to_words(&message);
         let response = ::iomod_sdk::guest::call_with_contract("example.aws.dynamodb.put_item@b9c0e423d61b8e46", "{\"method\":\"put_item\",\"ordinal\":5,\"version\":\"0.1.0\",\"input\":\"PutItemInput\",\"output\":\"PutItemOutput\",\"errors\":[\"ConditionalCheckFailed\",\"ResourceNotFound\",\"ProvisionedThroughputExceeded\",\"ItemCollectionSizeLimitExceeded\",\"TransactionConflict\",\"ReplicatedWriteConflict\",\"RequestLimitExceeded\",\"Validation\",\"Throttling\",\"InternalServer\",\"OutcomeUnknown\",\"AwsError\"],\"types\":{\"AttributeValue\":{\"union\":[[\"s\",\"string\"],[\"n\",\"string\"],[\"b\",\"bytes\"],[\"ss\",\"list<string>\"],[\"ns\",\"list<string>\"],[\"bs\",\"list<bytes>\"],[\"m\",\"map<string, AttributeValue>\"],[\"l\",\"list<AttributeValue>\"],[\"null\",\"bool\"],[\"bool\",\"bool\"]]},\"AwsError\":{\"struct\":[[\"code\",\"string\"],[\"message\",\"string\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"Capacity\":{\"struct\":[[\"read_capacity_units\",\"option<f64>\"],[\"write_capacity_units\",\"option<f64>\"],[\"capacity_units\",\"option<f64>\"]]},\"ComparisonOperator\":{\"open_enum\":[\"eq\",\"ne\",\"in_list\",\"le\",\"lt\",\"ge\",\"gt\",\"between\",\"not_null\",\"null\",\"contains\",\"not_contains\",\"begins_with\"]},\"ConditionalCheckFailed\":{\"struct\":[[\"message\",\"string\"],[\"item\",\"option<map<string, AttributeValue>>\"],[\"request_id\",\"option<string>\"]]},\"ConditionalOperator\":{\"open_enum\":[\"and\",\"or\"]},\"ConsumedCapacity\":{\"struct\":[[\"table_name\",\"option<string>\"],[\"capacity_units\",\"option<f64>\"],[\"read_capacity_units\",\"option<f64>\"],[\"write_capacity_units\",\"option<f64>\"],[\"table\",\"option<Capacity>\"],[\"global_secondary_indexes\",\"option<map<string, Capacity>>\"],[\"local_secondary_indexes\",\"option<map<string, Capacity>>\"],[\"vector_indexes\",\"option<map<string, VectorCapacity>>\"]]},\"ExpectedAttributeValue\":{\"struct\":[[\"value\",\"option<AttributeValue>\"],[\"exists\",\"option<bool>\"],[\"comparison_operator\",\"option<ComparisonOperator>\"],[\"attribute_value_list\",\"option<list<AttributeValue>>\"]]},\"InternalServer\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"ItemCollectionMetrics\":{\"struct\":[[\"item_collection_key\",\"option<map<string, AttributeValue>>\"],[\"size_estimate_range_gb\",\"option<list<f64>>\"]]},\"ItemCollectionSizeLimitExceeded\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"OutcomeUnknown\":{\"struct\":[[\"message\",\"string\"],[\"code\",\"option<string>\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"ProvisionedThroughputExceeded\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"PutItemInput\":{\"struct\":[[\"table_name\",\"string\"],[\"item\",\"map<string, AttributeValue>\"],[\"condition_expression\",\"option<string>\"],[\"expression_attribute_names\",\"option<map<string, string>>\"],[\"expression_attribute_values\",\"option<map<string, AttributeValue>>\"],[\"return_values\",\"option<ReturnValue>\"],[\"return_consumed_capacity\",\"option<ReturnConsumedCapacity>\"],[\"return_item_collection_metrics\",\"option<ReturnItemCollectionMetrics>\"],[\"return_values_on_condition_check_failure\",\"option<ReturnValuesOnConditionCheckFailure>\"],[\"expected\",\"option<map<string, ExpectedAttributeValue>>\"],[\"conditional_operator\",\"option<ConditionalOperator>\"],[\"resend\",\"option<bool>\"]]},\"PutItemOutput\":{\"struct\":[[\"attributes\",\"option<map<string, AttributeValue>>\"],[\"consumed_capacity\",\"option<ConsumedCapacity>\"],[\"item_collection_metrics\",\"option<ItemCollectionMetrics>\"]]},\"ReplicatedWriteConflict\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"RequestLimitExceeded\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ResourceNotFound\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"ReturnConsumedCapacity\":{\"open_enum\":[\"indexes\",\"total\",\"none\"]},\"ReturnItemCollectionMetrics\":{\"open_enum\":[\"size\",\"none\"]},\"ReturnValue\":{\"open_enum\":[\"none\",\"all_old\",\"updated_old\",\"all_new\",\"updated_new\"]},\"ReturnValuesOnConditionCheckFailure\":{\"open_enum\":[\"all_old\",\"none\"]},\"Throttling\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ThrottlingReason\":{\"struct\":[[\"reason\",\"option<string>\"],[\"resource\",\"option<string>\"]]},\"TransactionConflict\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"Validation\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"VectorCapacity\":{\"struct\":[[\"vector_search_request_bytes\",\"option<f64>\"],[\"vector_write_request_bytes\",\"option<f64>\"]]}}}", request).await?;
-        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-        let results = reader.get_root::<cap::dynamodb::put_item_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-        PutItemError::read_outcome(results).map_err(malformed)?
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(__malformed)?;
+        let results = reader.get_root::<cap::dynamodb::put_item_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(__malformed)?;
+        PutItemError::read_outcome(results).map_err(__malformed)?
     }
 }
 
@@ -21865,12 +21904,12 @@ pub async fn get_item(input: GetItemInput) -> ::std::result::Result<GetItemOutpu
     #[cfg(target_arch = "wasm32")]
     {
         let mut message = ::capnp::message::Builder::new_default();
-        input.write_to(message.init_root::<cap::dynamodb::get_item_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        input.write_to(message.init_root::<cap::dynamodb::get_item_params::Builder<'_>>().init_input()).map_err(__malformed)?;
         let request = ::capnp::serialize::write_message_to_words(&message);
         let response = ::iomod_sdk::guest::call_with_contract("example.aws.dynamodb.get_item@624931f7806baa2a", "{\"method\":\"get_item\",\"ordinal\":6,\"version\":\"0.1.0\",\"input\":\"GetItemInput\",\"output\":\"GetItemOutput\",\"errors\":[\"ResourceNotFound\",\"ProvisionedThroughputExceeded\",\"RequestLimitExceeded\",\"Validation\",\"Throttling\",\"InternalServer\",\"AwsError\"],\"types\":{\"AttributeValue\":{\"union\":[[\"s\",\"string\"],[\"n\",\"string\"],[\"b\",\"bytes\"],[\"ss\",\"list<string>\"],[\"ns\",\"list<string>\"],[\"bs\",\"list<bytes>\"],[\"m\",\"map<string, AttributeValue>\"],[\"l\",\"list<AttributeValue>\"],[\"null\",\"bool\"],[\"bool\",\"bool\"]]},\"AwsError\":{\"struct\":[[\"code\",\"string\"],[\"message\",\"string\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"Capacity\":{\"struct\":[[\"read_capacity_units\",\"option<f64>\"],[\"write_capacity_units\",\"option<f64>\"],[\"capacity_units\",\"option<f64>\"]]},\"ConsumedCapacity\":{\"struct\":[[\"table_name\",\"option<string>\"],[\"capacity_units\",\"option<f64>\"],[\"read_capacity_units\",\"option<f64>\"],[\"write_capacity_units\",\"option<f64>\"],[\"table\",\"option<Capacity>\"],[\"global_secondary_indexes\",\"option<map<string, Capacity>>\"],[\"local_secondary_indexes\",\"option<map<string, Capacity>>\"],[\"vector_indexes\",\"option<map<string, VectorCapacity>>\"]]},\"GetItemInput\":{\"struct\":[[\"table_name\",\"string\"],[\"key\",\"map<string, AttributeValue>\"],[\"consistent_read\",\"option<bool>\"],[\"projection_expression\",\"option<string>\"],[\"expression_attribute_names\",\"option<map<string, string>>\"],[\"return_consumed_capacity\",\"option<ReturnConsumedCapacity>\"],[\"attributes_to_get\",\"option<list<string>>\"]]},\"GetItemOutput\":{\"struct\":[[\"item\",\"option<map<string, AttributeValue>>\"],[\"consumed_capacity\",\"option<ConsumedCapacity>\"]]},\"InternalServer\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"ProvisionedThroughputExceeded\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"RequestLimitExceeded\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ResourceNotFound\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"ReturnConsumedCapacity\":{\"open_enum\":[\"indexes\",\"total\",\"none\"]},\"Throttling\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ThrottlingReason\":{\"struct\":[[\"reason\",\"option<string>\"],[\"resource\",\"option<string>\"]]},\"Validation\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"VectorCapacity\":{\"struct\":[[\"vector_search_request_bytes\",\"option<f64>\"],[\"vector_write_request_bytes\",\"option<f64>\"]]}}}", request).await?;
-        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-        let results = reader.get_root::<cap::dynamodb::get_item_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-        GetItemError::read_outcome(results).map_err(malformed)?
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(__malformed)?;
+        let results = reader.get_root::<cap::dynamodb::get_item_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(__malformed)?;
+        GetItemError::read_outcome(results).map_err(__malformed)?
     }
 }
 
@@ -21883,12 +21922,12 @@ pub async fn update_item(input: UpdateItemInput) -> ::std::result::Result<Update
     #[cfg(target_arch = "wasm32")]
     {
         let mut message = ::capnp::message::Builder::new_default();
-        input.write_to(message.init_root::<cap::dynamodb::update_item_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        input.write_to(message.init_root::<cap::dynamodb::update_item_params::Builder<'_>>().init_input()).map_err(__malformed)?;
         let request = ::capnp::serialize::write_message_to_words(&message);
         let response = ::iomod_sdk::guest::call_with_contract("example.aws.dynamodb.update_item@47ba487f7191c26a", "{\"method\":\"update_item\",\"ordinal\":7,\"version\":\"0.1.0\",\"input\":\"UpdateItemInput\",\"output\":\"UpdateItemOutput\",\"errors\":[\"ConditionalCheckFailed\",\"ResourceNotFound\",\"ProvisionedThroughputExceeded\",\"ItemCollectionSizeLimitExceeded\",\"TransactionConflict\",\"ReplicatedWriteConflict\",\"RequestLimitExceeded\",\"Validation\",\"Throttling\",\"InternalServer\",\"OutcomeUnknown\",\"AwsError\"],\"types\":{\"AttributeAction\":{\"open_enum\":[\"add\",\"put\",\"delete\"]},\"AttributeValue\":{\"union\":[[\"s\",\"string\"],[\"n\",\"string\"],[\"b\",\"bytes\"],[\"ss\",\"list<string>\"],[\"ns\",\"list<string>\"],[\"bs\",\"list<bytes>\"],[\"m\",\"map<string, AttributeValue>\"],[\"l\",\"list<AttributeValue>\"],[\"null\",\"bool\"],[\"bool\",\"bool\"]]},\"AttributeValueUpdate\":{\"struct\":[[\"value\",\"option<AttributeValue>\"],[\"action\",\"option<AttributeAction>\"]]},\"AwsError\":{\"struct\":[[\"code\",\"string\"],[\"message\",\"string\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"Capacity\":{\"struct\":[[\"read_capacity_units\",\"option<f64>\"],[\"write_capacity_units\",\"option<f64>\"],[\"capacity_units\",\"option<f64>\"]]},\"ComparisonOperator\":{\"open_enum\":[\"eq\",\"ne\",\"in_list\",\"le\",\"lt\",\"ge\",\"gt\",\"between\",\"not_null\",\"null\",\"contains\",\"not_contains\",\"begins_with\"]},\"ConditionalCheckFailed\":{\"struct\":[[\"message\",\"string\"],[\"item\",\"option<map<string, AttributeValue>>\"],[\"request_id\",\"option<string>\"]]},\"ConditionalOperator\":{\"open_enum\":[\"and\",\"or\"]},\"ConsumedCapacity\":{\"struct\":[[\"table_name\",\"option<string>\"],[\"capacity_units\",\"option<f64>\"],[\"read_capacity_units\",\"option<f64>\"],[\"write_capacity_units\",\"option<f64>\"],[\"table\",\"option<Capacity>\"],[\"global_secondary_indexes\",\"option<map<string, Capacity>>\"],[\"local_secondary_indexes\",\"option<map<string, Capacity>>\"],[\"vector_indexes\",\"option<map<string, VectorCapacity>>\"]]},\"ExpectedAttributeValue\":{\"struct\":[[\"value\",\"option<AttributeValue>\"],[\"exists\",\"option<bool>\"],[\"comparison_operator\",\"option<ComparisonOperator>\"],[\"attribute_value_list\",\"option<list<AttributeValue>>\"]]},\"InternalServer\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"ItemCollectionMetrics\":{\"struct\":[[\"item_collection_key\",\"option<map<string, AttributeValue>>\"],[\"size_estimate_range_gb\",\"option<list<f64>>\"]]},\"ItemCollectionSizeLimitExceeded\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"OutcomeUnknown\":{\"struct\":[[\"message\",\"string\"],[\"code\",\"option<string>\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"ProvisionedThroughputExceeded\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ReplicatedWriteConflict\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"RequestLimitExceeded\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ResourceNotFound\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"ReturnConsumedCapacity\":{\"open_enum\":[\"indexes\",\"total\",\"none\"]},\"ReturnItemCollectionMetrics\":{\"open_enum\":[\"size\",\"none\"]},\"ReturnValue\":{\"open_enum\":[\"none\",\"all_old\",\"updated_old\",\"all_new\",\"updated_new\"]},\"ReturnValuesOnConditionCheckFailure\":{\"open_enum\":[\"all_old\",\"none\"]},\"Throttling\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ThrottlingReason\":{\"struct\":[[\"reason\",\"option<string>\"],[\"resource\",\"option<string>\"]]},\"TransactionConflict\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"UpdateItemInput\":{\"struct\":[[\"table_name\",\"string\"],[\"key\",\"map<string, AttributeValue>\"],[\"update_expression\",\"option<string>\"],[\"condition_expression\",\"option<string>\"],[\"expression_attribute_names\",\"option<map<string, string>>\"],[\"expression_attribute_values\",\"option<map<string, AttributeValue>>\"],[\"return_values\",\"option<ReturnValue>\"],[\"return_consumed_capacity\",\"option<ReturnConsumedCapacity>\"],[\"return_item_collection_metrics\",\"option<ReturnItemCollectionMetrics>\"],[\"return_values_on_condition_check_failure\",\"option<ReturnValuesOnConditionCheckFailure>\"],[\"attribute_updates\",\"option<map<string, AttributeValueUpdate>>\"],[\"expected\",\"option<map<string, ExpectedAttributeValue>>\"],[\"conditional_operator\",\"option<ConditionalOperator>\"],[\"resend\",\"option<bool>\"]]},\"UpdateItemOutput\":{\"struct\":[[\"attributes\",\"option<map<string, AttributeValue>>\"],[\"consumed_capacity\",\"option<ConsumedCapacity>\"],[\"item_collection_metrics\",\"option<ItemCollectionMetrics>\"]]},\"Validation\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"VectorCapacity\":{\"struct\":[[\"vector_search_request_bytes\",\"option<f64>\"],[\"vector_write_request_bytes\",\"option<f64>\"]]}}}", request).await?;
-        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-        let results = reader.get_root::<cap::dynamodb::update_item_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-        UpdateItemError::read_outcome(results).map_err(malformed)?
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(__malformed)?;
+        let results = reader.get_root::<cap::dynamodb::update_item_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(__malformed)?;
+        UpdateItemError::read_outcome(results).map_err(__malformed)?
     }
 }
 
@@ -21901,12 +21940,12 @@ pub async fn delete_item(input: DeleteItemInput) -> ::std::result::Result<Delete
     #[cfg(target_arch = "wasm32")]
     {
         let mut message = ::capnp::message::Builder::new_default();
-        input.write_to(message.init_root::<cap::dynamodb::delete_item_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        input.write_to(message.init_root::<cap::dynamodb::delete_item_params::Builder<'_>>().init_input()).map_err(__malformed)?;
         let request = ::capnp::serialize::write_message_to_words(&message);
         let response = ::iomod_sdk::guest::call_with_contract("example.aws.dynamodb.delete_item@2beadbe8d6f6d024", "{\"method\":\"delete_item\",\"ordinal\":8,\"version\":\"0.1.0\",\"input\":\"DeleteItemInput\",\"output\":\"DeleteItemOutput\",\"errors\":[\"ConditionalCheckFailed\",\"ResourceNotFound\",\"ProvisionedThroughputExceeded\",\"ItemCollectionSizeLimitExceeded\",\"TransactionConflict\",\"ReplicatedWriteConflict\",\"RequestLimitExceeded\",\"Validation\",\"Throttling\",\"InternalServer\",\"OutcomeUnknown\",\"AwsError\"],\"types\":{\"AttributeValue\":{\"union\":[[\"s\",\"string\"],[\"n\",\"string\"],[\"b\",\"bytes\"],[\"ss\",\"list<string>\"],[\"ns\",\"list<string>\"],[\"bs\",\"list<bytes>\"],[\"m\",\"map<string, AttributeValue>\"],[\"l\",\"list<AttributeValue>\"],[\"null\",\"bool\"],[\"bool\",\"bool\"]]},\"AwsError\":{\"struct\":[[\"code\",\"string\"],[\"message\",\"string\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"Capacity\":{\"struct\":[[\"read_capacity_units\",\"option<f64>\"],[\"write_capacity_units\",\"option<f64>\"],[\"capacity_units\",\"option<f64>\"]]},\"ComparisonOperator\":{\"open_enum\":[\"eq\",\"ne\",\"in_list\",\"le\",\"lt\",\"ge\",\"gt\",\"between\",\"not_null\",\"null\",\"contains\",\"not_contains\",\"begins_with\"]},\"ConditionalCheckFailed\":{\"struct\":[[\"message\",\"string\"],[\"item\",\"option<map<string, AttributeValue>>\"],[\"request_id\",\"option<string>\"]]},\"ConditionalOperator\":{\"open_enum\":[\"and\",\"or\"]},\"ConsumedCapacity\":{\"struct\":[[\"table_name\",\"option<string>\"],[\"capacity_units\",\"option<f64>\"],[\"read_capacity_units\",\"option<f64>\"],[\"write_capacity_units\",\"option<f64>\"],[\"table\",\"option<Capacity>\"],[\"global_secondary_indexes\",\"option<map<string, Capacity>>\"],[\"local_secondary_indexes\",\"option<map<string, Capacity>>\"],[\"vector_indexes\",\"option<map<string, VectorCapacity>>\"]]},\"DeleteItemInput\":{\"struct\":[[\"table_name\",\"string\"],[\"key\",\"map<string, AttributeValue>\"],[\"condition_expression\",\"option<string>\"],[\"expression_attribute_names\",\"option<map<string, string>>\"],[\"expression_attribute_values\",\"option<map<string, AttributeValue>>\"],[\"return_values\",\"option<ReturnValue>\"],[\"return_consumed_capacity\",\"option<ReturnConsumedCapacity>\"],[\"return_item_collection_metrics\",\"option<ReturnItemCollectionMetrics>\"],[\"return_values_on_condition_check_failure\",\"option<ReturnValuesOnConditionCheckFailure>\"],[\"expected\",\"option<map<string, ExpectedAttributeValue>>\"],[\"conditional_operator\",\"option<ConditionalOperator>\"],[\"resend\",\"option<bool>\"]]},\"DeleteItemOutput\":{\"struct\":[[\"attributes\",\"option<map<string, AttributeValue>>\"],[\"consumed_capacity\",\"option<ConsumedCapacity>\"],[\"item_collection_metrics\",\"option<ItemCollectionMetrics>\"]]},\"ExpectedAttributeValue\":{\"struct\":[[\"value\",\"option<AttributeValue>\"],[\"exists\",\"option<bool>\"],[\"comparison_operator\",\"option<ComparisonOperator>\"],[\"attribute_value_list\",\"option<list<AttributeValue>>\"]]},\"InternalServer\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"ItemCollectionMetrics\":{\"struct\":[[\"item_collection_key\",\"option<map<string, AttributeValue>>\"],[\"size_estimate_range_gb\",\"option<list<f64>>\"]]},\"ItemCollectionSizeLimitExceeded\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"OutcomeUnknown\":{\"struct\":[[\"message\",\"string\"],[\"code\",\"option<string>\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"ProvisionedThroughputExceeded\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ReplicatedWriteConflict\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"RequestLimitExceeded\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ResourceNotFound\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"ReturnConsumedCapacity\":{\"open_enum\":[\"indexes\",\"total\",\"none\"]},\"ReturnItemCollectionMetrics\":{\"open_enum\":[\"size\",\"none\"]},\"ReturnValue\":{\"open_enum\":[\"none\",\"all_old\",\"updated_old\",\"all_new\",\"updated_new\"]},\"ReturnValuesOnConditionCheckFailure\":{\"open_enum\":[\"all_old\",\"none\"]},\"Throttling\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ThrottlingReason\":{\"struct\":[[\"reason\",\"option<string>\"],[\"resource\",\"option<string>\"]]},\"TransactionConflict\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"Validation\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"VectorCapacity\":{\"struct\":[[\"vector_search_request_bytes\",\"option<f64>\"],[\"vector_write_request_bytes\",\"option<f64>\"]]}}}", request).await?;
-        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-        let results = reader.get_root::<cap::dynamodb::delete_item_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-        DeleteItemError::read_outcome(results).map_err(malformed)?
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(__malformed)?;
+        let results = reader.get_root::<cap::dynamodb::delete_item_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(__malformed)?;
+        DeleteItemError::read_outcome(results).map_err(__malformed)?
     }
 }
 
@@ -21919,12 +21958,12 @@ pub async fn query(input: QueryInput) -> ::std::result::Result<QueryOutput, Quer
     #[cfg(target_arch = "wasm32")]
     {
         let mut message = ::capnp::message::Builder::new_default();
-        input.write_to(message.init_root::<cap::dynamodb::query_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        input.write_to(message.init_root::<cap::dynamodb::query_params::Builder<'_>>().init_input()).map_err(__malformed)?;
         let request = ::capnp::serialize::write_message_to_words(&message);
         let response = ::iomod_sdk::guest::call_with_contract("example.aws.dynamodb.query@dfaa82f51e48a7ce", "{\"method\":\"query\",\"ordinal\":9,\"version\":\"0.1.0\",\"input\":\"QueryInput\",\"output\":\"QueryOutput\",\"errors\":[\"ResourceNotFound\",\"ProvisionedThroughputExceeded\",\"RequestLimitExceeded\",\"Validation\",\"Throttling\",\"InternalServer\",\"AwsError\"],\"types\":{\"AttributeValue\":{\"union\":[[\"s\",\"string\"],[\"n\",\"string\"],[\"b\",\"bytes\"],[\"ss\",\"list<string>\"],[\"ns\",\"list<string>\"],[\"bs\",\"list<bytes>\"],[\"m\",\"map<string, AttributeValue>\"],[\"l\",\"list<AttributeValue>\"],[\"null\",\"bool\"],[\"bool\",\"bool\"]]},\"AwsError\":{\"struct\":[[\"code\",\"string\"],[\"message\",\"string\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"Capacity\":{\"struct\":[[\"read_capacity_units\",\"option<f64>\"],[\"write_capacity_units\",\"option<f64>\"],[\"capacity_units\",\"option<f64>\"]]},\"ComparisonOperator\":{\"open_enum\":[\"eq\",\"ne\",\"in_list\",\"le\",\"lt\",\"ge\",\"gt\",\"between\",\"not_null\",\"null\",\"contains\",\"not_contains\",\"begins_with\"]},\"Condition\":{\"struct\":[[\"attribute_value_list\",\"option<list<AttributeValue>>\"],[\"comparison_operator\",\"ComparisonOperator\"]]},\"ConditionalOperator\":{\"open_enum\":[\"and\",\"or\"]},\"ConsumedCapacity\":{\"struct\":[[\"table_name\",\"option<string>\"],[\"capacity_units\",\"option<f64>\"],[\"read_capacity_units\",\"option<f64>\"],[\"write_capacity_units\",\"option<f64>\"],[\"table\",\"option<Capacity>\"],[\"global_secondary_indexes\",\"option<map<string, Capacity>>\"],[\"local_secondary_indexes\",\"option<map<string, Capacity>>\"],[\"vector_indexes\",\"option<map<string, VectorCapacity>>\"]]},\"InternalServer\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"ProvisionedThroughputExceeded\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"QueryInput\":{\"struct\":[[\"table_name\",\"string\"],[\"index_name\",\"option<string>\"],[\"key_condition_expression\",\"option<string>\"],[\"filter_expression\",\"option<string>\"],[\"projection_expression\",\"option<string>\"],[\"expression_attribute_names\",\"option<map<string, string>>\"],[\"expression_attribute_values\",\"option<map<string, AttributeValue>>\"],[\"select\",\"option<Select>\"],[\"limit\",\"option<i32>\"],[\"consistent_read\",\"option<bool>\"],[\"scan_index_forward\",\"option<bool>\"],[\"exclusive_start_key\",\"option<map<string, AttributeValue>>\"],[\"return_consumed_capacity\",\"option<ReturnConsumedCapacity>\"],[\"attributes_to_get\",\"option<list<string>>\"],[\"key_conditions\",\"option<map<string, Condition>>\"],[\"query_filter\",\"option<map<string, Condition>>\"],[\"conditional_operator\",\"option<ConditionalOperator>\"]]},\"QueryOutput\":{\"struct\":[[\"items\",\"list<map<string, AttributeValue>>\"],[\"count\",\"i32\"],[\"scanned_count\",\"i32\"],[\"last_evaluated_key\",\"option<map<string, AttributeValue>>\"],[\"consumed_capacity\",\"option<ConsumedCapacity>\"]]},\"RequestLimitExceeded\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ResourceNotFound\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"ReturnConsumedCapacity\":{\"open_enum\":[\"indexes\",\"total\",\"none\"]},\"Select\":{\"open_enum\":[\"all_attributes\",\"all_projected_attributes\",\"specific_attributes\",\"count\"]},\"Throttling\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ThrottlingReason\":{\"struct\":[[\"reason\",\"option<string>\"],[\"resource\",\"option<string>\"]]},\"Validation\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"VectorCapacity\":{\"struct\":[[\"vector_search_request_bytes\",\"option<f64>\"],[\"vector_write_request_bytes\",\"option<f64>\"]]}}}", request).await?;
-        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-        let results = reader.get_root::<cap::dynamodb::query_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-        QueryError::read_outcome(results).map_err(malformed)?
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(__malformed)?;
+        let results = reader.get_root::<cap::dynamodb::query_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(__malformed)?;
+        QueryError::read_outcome(results).map_err(__malformed)?
     }
 }
 
@@ -21937,12 +21976,12 @@ pub async fn scan(input: ScanInput) -> ::std::result::Result<ScanOutput, ScanErr
     #[cfg(target_arch = "wasm32")]
     {
         let mut message = ::capnp::message::Builder::new_default();
-        input.write_to(message.init_root::<cap::dynamodb::scan_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        input.write_to(message.init_root::<cap::dynamodb::scan_params::Builder<'_>>().init_input()).map_err(__malformed)?;
         let request = ::capnp::serialize::write_message_to_words(&message);
         let response = ::iomod_sdk::guest::call_with_contract("example.aws.dynamodb.scan@d30f1c8a38229fdf", "{\"method\":\"scan\",\"ordinal\":10,\"version\":\"0.1.0\",\"input\":\"ScanInput\",\"output\":\"ScanOutput\",\"errors\":[\"ResourceNotFound\",\"ProvisionedThroughputExceeded\",\"RequestLimitExceeded\",\"Validation\",\"Throttling\",\"InternalServer\",\"AwsError\"],\"types\":{\"AttributeValue\":{\"union\":[[\"s\",\"string\"],[\"n\",\"string\"],[\"b\",\"bytes\"],[\"ss\",\"list<string>\"],[\"ns\",\"list<string>\"],[\"bs\",\"list<bytes>\"],[\"m\",\"map<string, AttributeValue>\"],[\"l\",\"list<AttributeValue>\"],[\"null\",\"bool\"],[\"bool\",\"bool\"]]},\"AwsError\":{\"struct\":[[\"code\",\"string\"],[\"message\",\"string\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"Capacity\":{\"struct\":[[\"read_capacity_units\",\"option<f64>\"],[\"write_capacity_units\",\"option<f64>\"],[\"capacity_units\",\"option<f64>\"]]},\"ComparisonOperator\":{\"open_enum\":[\"eq\",\"ne\",\"in_list\",\"le\",\"lt\",\"ge\",\"gt\",\"between\",\"not_null\",\"null\",\"contains\",\"not_contains\",\"begins_with\"]},\"Condition\":{\"struct\":[[\"attribute_value_list\",\"option<list<AttributeValue>>\"],[\"comparison_operator\",\"ComparisonOperator\"]]},\"ConditionalOperator\":{\"open_enum\":[\"and\",\"or\"]},\"ConsumedCapacity\":{\"struct\":[[\"table_name\",\"option<string>\"],[\"capacity_units\",\"option<f64>\"],[\"read_capacity_units\",\"option<f64>\"],[\"write_capacity_units\",\"option<f64>\"],[\"table\",\"option<Capacity>\"],[\"global_secondary_indexes\",\"option<map<string, Capacity>>\"],[\"local_secondary_indexes\",\"option<map<string, Capacity>>\"],[\"vector_indexes\",\"option<map<string, VectorCapacity>>\"]]},\"InternalServer\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"ProvisionedThroughputExceeded\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"RequestLimitExceeded\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ResourceNotFound\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"ReturnConsumedCapacity\":{\"open_enum\":[\"indexes\",\"total\",\"none\"]},\"ScanInput\":{\"struct\":[[\"table_name\",\"string\"],[\"index_name\",\"option<string>\"],[\"filter_expression\",\"option<string>\"],[\"projection_expression\",\"option<string>\"],[\"expression_attribute_names\",\"option<map<string, string>>\"],[\"expression_attribute_values\",\"option<map<string, AttributeValue>>\"],[\"select\",\"option<Select>\"],[\"limit\",\"option<i32>\"],[\"consistent_read\",\"option<bool>\"],[\"segment\",\"option<i32>\"],[\"total_segments\",\"option<i32>\"],[\"exclusive_start_key\",\"option<map<string, AttributeValue>>\"],[\"return_consumed_capacity\",\"option<ReturnConsumedCapacity>\"],[\"attributes_to_get\",\"option<list<string>>\"],[\"scan_filter\",\"option<map<string, Condition>>\"],[\"conditional_operator\",\"option<ConditionalOperator>\"]]},\"ScanOutput\":{\"struct\":[[\"items\",\"list<map<string, AttributeValue>>\"],[\"count\",\"i32\"],[\"scanned_count\",\"i32\"],[\"last_evaluated_key\",\"option<map<string, AttributeValue>>\"],[\"consumed_capacity\",\"option<ConsumedCapacity>\"]]},\"Select\":{\"open_enum\":[\"all_attributes\",\"all_projected_attributes\",\"specific_attributes\",\"count\"]},\"Throttling\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ThrottlingReason\":{\"struct\":[[\"reason\",\"option<string>\"],[\"resource\",\"option<string>\"]]},\"Validation\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"VectorCapacity\":{\"struct\":[[\"vector_search_request_bytes\",\"option<f64>\"],[\"vector_write_request_bytes\",\"option<f64>\"]]}}}", request).await?;
-        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-        let results = reader.get_root::<cap::dynamodb::scan_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-        ScanError::read_outcome(results).map_err(malformed)?
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(__malformed)?;
+        let results = reader.get_root::<cap::dynamodb::scan_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(__malformed)?;
+        ScanError::read_outcome(results).map_err(__malformed)?
     }
 }
 
@@ -21955,12 +21994,12 @@ pub async fn batch_get_item(input: BatchGetItemInput) -> ::std::result::Result<B
     #[cfg(target_arch = "wasm32")]
     {
         let mut message = ::capnp::message::Builder::new_default();
-        input.write_to(message.init_root::<cap::dynamodb::batch_get_item_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        input.write_to(message.init_root::<cap::dynamodb::batch_get_item_params::Builder<'_>>().init_input()).map_err(__malformed)?;
         let request = ::capnp::serialize::write_message_to_words(&message);
         let response = ::iomod_sdk::guest::call_with_contract("example.aws.dynamodb.batch_get_item@9f517519c4123884", "{\"method\":\"batch_get_item\",\"ordinal\":11,\"version\":\"0.1.0\",\"input\":\"BatchGetItemInput\",\"output\":\"BatchGetItemOutput\",\"errors\":[\"ResourceNotFound\",\"ProvisionedThroughputExceeded\",\"RequestLimitExceeded\",\"Validation\",\"Throttling\",\"InternalServer\",\"AwsError\"],\"types\":{\"AttributeValue\":{\"union\":[[\"s\",\"string\"],[\"n\",\"string\"],[\"b\",\"bytes\"],[\"ss\",\"list<string>\"],[\"ns\",\"list<string>\"],[\"bs\",\"list<bytes>\"],[\"m\",\"map<string, AttributeValue>\"],[\"l\",\"list<AttributeValue>\"],[\"null\",\"bool\"],[\"bool\",\"bool\"]]},\"AwsError\":{\"struct\":[[\"code\",\"string\"],[\"message\",\"string\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"BatchGetItemInput\":{\"struct\":[[\"request_items\",\"map<string, KeysAndAttributes>\"],[\"return_consumed_capacity\",\"option<ReturnConsumedCapacity>\"]]},\"BatchGetItemOutput\":{\"struct\":[[\"responses\",\"map<string, list<map<string, AttributeValue>>>\"],[\"unprocessed_keys\",\"map<string, KeysAndAttributes>\"],[\"consumed_capacity\",\"option<list<ConsumedCapacity>>\"]]},\"Capacity\":{\"struct\":[[\"read_capacity_units\",\"option<f64>\"],[\"write_capacity_units\",\"option<f64>\"],[\"capacity_units\",\"option<f64>\"]]},\"ConsumedCapacity\":{\"struct\":[[\"table_name\",\"option<string>\"],[\"capacity_units\",\"option<f64>\"],[\"read_capacity_units\",\"option<f64>\"],[\"write_capacity_units\",\"option<f64>\"],[\"table\",\"option<Capacity>\"],[\"global_secondary_indexes\",\"option<map<string, Capacity>>\"],[\"local_secondary_indexes\",\"option<map<string, Capacity>>\"],[\"vector_indexes\",\"option<map<string, VectorCapacity>>\"]]},\"InternalServer\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"KeysAndAttributes\":{\"struct\":[[\"keys\",\"list<map<string, AttributeValue>>\"],[\"projection_expression\",\"option<string>\"],[\"expression_attribute_names\",\"option<map<string, string>>\"],[\"consistent_read\",\"option<bool>\"],[\"attributes_to_get\",\"option<list<string>>\"]]},\"ProvisionedThroughputExceeded\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"RequestLimitExceeded\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ResourceNotFound\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"ReturnConsumedCapacity\":{\"open_enum\":[\"indexes\",\"total\",\"none\"]},\"Throttling\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ThrottlingReason\":{\"struct\":[[\"reason\",\"option<string>\"],[\"resource\",\"option<string>\"]]},\"Validation\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"VectorCapacity\":{\"struct\":[[\"vector_search_request_bytes\",\"option<f64>\"],[\"vector_write_request_bytes\",\"option<f64>\"]]}}}", request).await?;
-        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-        let results = reader.get_root::<cap::dynamodb::batch_get_item_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-        BatchGetItemError::read_outcome(results).map_err(malformed)?
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(__malformed)?;
+        let results = reader.get_root::<cap::dynamodb::batch_get_item_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(__malformed)?;
+        BatchGetItemError::read_outcome(results).map_err(__malformed)?
     }
 }
 
@@ -21973,12 +22012,12 @@ pub async fn batch_write_item(input: BatchWriteItemInput) -> ::std::result::Resu
     #[cfg(target_arch = "wasm32")]
     {
         let mut message = ::capnp::message::Builder::new_default();
-        input.write_to(message.init_root::<cap::dynamodb::batch_write_item_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        input.write_to(message.init_root::<cap::dynamodb::batch_write_item_params::Builder<'_>>().init_input()).map_err(__malformed)?;
         let request = ::capnp::serialize::write_message_to_words(&message);
         let response = ::iomod_sdk::guest::call_with_contract("example.aws.dynamodb.batch_write_item@68971e965caa1dee", "{\"method\":\"batch_write_item\",\"ordinal\":12,\"version\":\"0.1.0\",\"input\":\"BatchWriteItemInput\",\"output\":\"BatchWriteItemOutput\",\"errors\":[\"ResourceNotFound\",\"ProvisionedThroughputExceeded\",\"ItemCollectionSizeLimitExceeded\",\"ReplicatedWriteConflict\",\"RequestLimitExceeded\",\"Validation\",\"Throttling\",\"InternalServer\",\"OutcomeUnknown\",\"AwsError\"],\"types\":{\"AttributeValue\":{\"union\":[[\"s\",\"string\"],[\"n\",\"string\"],[\"b\",\"bytes\"],[\"ss\",\"list<string>\"],[\"ns\",\"list<string>\"],[\"bs\",\"list<bytes>\"],[\"m\",\"map<string, AttributeValue>\"],[\"l\",\"list<AttributeValue>\"],[\"null\",\"bool\"],[\"bool\",\"bool\"]]},\"AwsError\":{\"struct\":[[\"code\",\"string\"],[\"message\",\"string\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"BatchWriteItemInput\":{\"struct\":[[\"request_items\",\"map<string, list<WriteRequest>>\"],[\"return_consumed_capacity\",\"option<ReturnConsumedCapacity>\"],[\"return_item_collection_metrics\",\"option<ReturnItemCollectionMetrics>\"],[\"resend\",\"option<bool>\"]]},\"BatchWriteItemOutput\":{\"struct\":[[\"unprocessed_items\",\"map<string, list<WriteRequest>>\"],[\"item_collection_metrics\",\"option<map<string, list<ItemCollectionMetrics>>>\"],[\"consumed_capacity\",\"option<list<ConsumedCapacity>>\"]]},\"Capacity\":{\"struct\":[[\"read_capacity_units\",\"option<f64>\"],[\"write_capacity_units\",\"option<f64>\"],[\"capacity_units\",\"option<f64>\"]]},\"ConsumedCapacity\":{\"struct\":[[\"table_name\",\"option<string>\"],[\"capacity_units\",\"option<f64>\"],[\"read_capacity_units\",\"option<f64>\"],[\"write_capacity_units\",\"option<f64>\"],[\"table\",\"option<Capacity>\"],[\"global_secondary_indexes\",\"option<map<string, Capacity>>\"],[\"local_secondary_indexes\",\"option<map<string, Capacity>>\"],[\"vector_indexes\",\"option<map<string, VectorCapacity>>\"]]},\"DeleteRequest\":{\"struct\":[[\"key\",\"map<string, AttributeValue>\"]]},\"InternalServer\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"ItemCollectionMetrics\":{\"struct\":[[\"item_collection_key\",\"option<map<string, AttributeValue>>\"],[\"size_estimate_range_gb\",\"option<list<f64>>\"]]},\"ItemCollectionSizeLimitExceeded\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"OutcomeUnknown\":{\"struct\":[[\"message\",\"string\"],[\"code\",\"option<string>\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"ProvisionedThroughputExceeded\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"PutRequest\":{\"struct\":[[\"item\",\"map<string, AttributeValue>\"]]},\"ReplicatedWriteConflict\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"RequestLimitExceeded\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ResourceNotFound\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"ReturnConsumedCapacity\":{\"open_enum\":[\"indexes\",\"total\",\"none\"]},\"ReturnItemCollectionMetrics\":{\"open_enum\":[\"size\",\"none\"]},\"Throttling\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ThrottlingReason\":{\"struct\":[[\"reason\",\"option<string>\"],[\"resource\",\"option<string>\"]]},\"Validation\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"VectorCapacity\":{\"struct\":[[\"vector_search_request_bytes\",\"option<f64>\"],[\"vector_write_request_bytes\",\"option<f64>\"]]},\"WriteRequest\":{\"union\":[[\"put_request\",\"PutRequest\"],[\"delete_request\",\"DeleteRequest\"]]}}}", request).await?;
-        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-        let results = reader.get_root::<cap::dynamodb::batch_write_item_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-        BatchWriteItemError::read_outcome(results).map_err(malformed)?
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(__malformed)?;
+        let results = reader.get_root::<cap::dynamodb::batch_write_item_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(__malformed)?;
+        BatchWriteItemError::read_outcome(results).map_err(__malformed)?
     }
 }
 
@@ -21991,12 +22030,12 @@ pub async fn transact_get_items(input: TransactGetItemsInput) -> ::std::result::
     #[cfg(target_arch = "wasm32")]
     {
         let mut message = ::capnp::message::Builder::new_default();
-        input.write_to(message.init_root::<cap::dynamodb::transact_get_items_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        input.write_to(message.init_root::<cap::dynamodb::transact_get_items_params::Builder<'_>>().init_input()).map_err(__malformed)?;
         let request = ::capnp::serialize::write_message_to_words(&message);
         let response = ::iomod_sdk::guest::call_with_contract("example.aws.dynamodb.transact_get_items@9210e257d564ddea", "{\"method\":\"transact_get_items\",\"ordinal\":13,\"version\":\"0.1.0\",\"input\":\"TransactGetItemsInput\",\"output\":\"TransactGetItemsOutput\",\"errors\":[\"ResourceNotFound\",\"TransactionCanceled\",\"ProvisionedThroughputExceeded\",\"RequestLimitExceeded\",\"Validation\",\"Throttling\",\"InternalServer\",\"AwsError\"],\"types\":{\"AttributeValue\":{\"union\":[[\"s\",\"string\"],[\"n\",\"string\"],[\"b\",\"bytes\"],[\"ss\",\"list<string>\"],[\"ns\",\"list<string>\"],[\"bs\",\"list<bytes>\"],[\"m\",\"map<string, AttributeValue>\"],[\"l\",\"list<AttributeValue>\"],[\"null\",\"bool\"],[\"bool\",\"bool\"]]},\"AwsError\":{\"struct\":[[\"code\",\"string\"],[\"message\",\"string\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"CancellationReason\":{\"struct\":[[\"code\",\"option<string>\"],[\"message\",\"option<string>\"],[\"item\",\"option<map<string, AttributeValue>>\"]]},\"Capacity\":{\"struct\":[[\"read_capacity_units\",\"option<f64>\"],[\"write_capacity_units\",\"option<f64>\"],[\"capacity_units\",\"option<f64>\"]]},\"ConsumedCapacity\":{\"struct\":[[\"table_name\",\"option<string>\"],[\"capacity_units\",\"option<f64>\"],[\"read_capacity_units\",\"option<f64>\"],[\"write_capacity_units\",\"option<f64>\"],[\"table\",\"option<Capacity>\"],[\"global_secondary_indexes\",\"option<map<string, Capacity>>\"],[\"local_secondary_indexes\",\"option<map<string, Capacity>>\"],[\"vector_indexes\",\"option<map<string, VectorCapacity>>\"]]},\"Get\":{\"struct\":[[\"table_name\",\"string\"],[\"key\",\"map<string, AttributeValue>\"],[\"projection_expression\",\"option<string>\"],[\"expression_attribute_names\",\"option<map<string, string>>\"]]},\"InternalServer\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"ItemResponse\":{\"struct\":[[\"item\",\"option<map<string, AttributeValue>>\"]]},\"ProvisionedThroughputExceeded\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"RequestLimitExceeded\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ResourceNotFound\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"ReturnConsumedCapacity\":{\"open_enum\":[\"indexes\",\"total\",\"none\"]},\"Throttling\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ThrottlingReason\":{\"struct\":[[\"reason\",\"option<string>\"],[\"resource\",\"option<string>\"]]},\"TransactGetItem\":{\"struct\":[[\"get\",\"Get\"]]},\"TransactGetItemsInput\":{\"struct\":[[\"transact_items\",\"list<TransactGetItem>\"],[\"return_consumed_capacity\",\"option<ReturnConsumedCapacity>\"]]},\"TransactGetItemsOutput\":{\"struct\":[[\"responses\",\"list<ItemResponse>\"],[\"consumed_capacity\",\"option<list<ConsumedCapacity>>\"]]},\"TransactionCanceled\":{\"struct\":[[\"message\",\"string\"],[\"cancellation_reasons\",\"list<CancellationReason>\"],[\"request_id\",\"option<string>\"]]},\"Validation\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"VectorCapacity\":{\"struct\":[[\"vector_search_request_bytes\",\"option<f64>\"],[\"vector_write_request_bytes\",\"option<f64>\"]]}}}", request).await?;
-        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-        let results = reader.get_root::<cap::dynamodb::transact_get_items_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-        TransactGetItemsError::read_outcome(results).map_err(malformed)?
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(__malformed)?;
+        let results = reader.get_root::<cap::dynamodb::transact_get_items_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(__malformed)?;
+        TransactGetItemsError::read_outcome(results).map_err(__malformed)?
     }
 }
 
@@ -22009,12 +22048,12 @@ pub async fn transact_write_items(input: TransactWriteItemsInput) -> ::std::resu
     #[cfg(target_arch = "wasm32")]
     {
         let mut message = ::capnp::message::Builder::new_default();
-        input.write_to(message.init_root::<cap::dynamodb::transact_write_items_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        input.write_to(message.init_root::<cap::dynamodb::transact_write_items_params::Builder<'_>>().init_input()).map_err(__malformed)?;
         let request = ::capnp::serialize::write_message_to_words(&message);
         let response = ::iomod_sdk::guest::call_with_contract("example.aws.dynamodb.transact_write_items@8587caef9b90f151", "{\"method\":\"transact_write_items\",\"ordinal\":14,\"version\":\"0.1.0\",\"input\":\"TransactWriteItemsInput\",\"output\":\"TransactWriteItemsOutput\",\"errors\":[\"ResourceNotFound\",\"TransactionCanceled\",\"TransactionInProgress\",\"IdempotentParameterMismatch\",\"ProvisionedThroughputExceeded\",\"RequestLimitExceeded\",\"Validation\",\"Throttling\",\"InternalServer\",\"AwsError\"],\"types\":{\"AttributeValue\":{\"union\":[[\"s\",\"string\"],[\"n\",\"string\"],[\"b\",\"bytes\"],[\"ss\",\"list<string>\"],[\"ns\",\"list<string>\"],[\"bs\",\"list<bytes>\"],[\"m\",\"map<string, AttributeValue>\"],[\"l\",\"list<AttributeValue>\"],[\"null\",\"bool\"],[\"bool\",\"bool\"]]},\"AwsError\":{\"struct\":[[\"code\",\"string\"],[\"message\",\"string\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"CancellationReason\":{\"struct\":[[\"code\",\"option<string>\"],[\"message\",\"option<string>\"],[\"item\",\"option<map<string, AttributeValue>>\"]]},\"Capacity\":{\"struct\":[[\"read_capacity_units\",\"option<f64>\"],[\"write_capacity_units\",\"option<f64>\"],[\"capacity_units\",\"option<f64>\"]]},\"ConditionCheck\":{\"struct\":[[\"table_name\",\"string\"],[\"key\",\"map<string, AttributeValue>\"],[\"condition_expression\",\"string\"],[\"expression_attribute_names\",\"option<map<string, string>>\"],[\"expression_attribute_values\",\"option<map<string, AttributeValue>>\"],[\"return_values_on_condition_check_failure\",\"option<ReturnValuesOnConditionCheckFailure>\"]]},\"ConsumedCapacity\":{\"struct\":[[\"table_name\",\"option<string>\"],[\"capacity_units\",\"option<f64>\"],[\"read_capacity_units\",\"option<f64>\"],[\"write_capacity_units\",\"option<f64>\"],[\"table\",\"option<Capacity>\"],[\"global_secondary_indexes\",\"option<map<string, Capacity>>\"],[\"local_secondary_indexes\",\"option<map<string, Capacity>>\"],[\"vector_indexes\",\"option<map<string, VectorCapacity>>\"]]},\"Delete\":{\"struct\":[[\"table_name\",\"string\"],[\"key\",\"map<string, AttributeValue>\"],[\"condition_expression\",\"option<string>\"],[\"expression_attribute_names\",\"option<map<string, string>>\"],[\"expression_attribute_values\",\"option<map<string, AttributeValue>>\"],[\"return_values_on_condition_check_failure\",\"option<ReturnValuesOnConditionCheckFailure>\"]]},\"IdempotentParameterMismatch\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"InternalServer\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"ItemCollectionMetrics\":{\"struct\":[[\"item_collection_key\",\"option<map<string, AttributeValue>>\"],[\"size_estimate_range_gb\",\"option<list<f64>>\"]]},\"ProvisionedThroughputExceeded\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"Put\":{\"struct\":[[\"table_name\",\"string\"],[\"item\",\"map<string, AttributeValue>\"],[\"condition_expression\",\"option<string>\"],[\"expression_attribute_names\",\"option<map<string, string>>\"],[\"expression_attribute_values\",\"option<map<string, AttributeValue>>\"],[\"return_values_on_condition_check_failure\",\"option<ReturnValuesOnConditionCheckFailure>\"]]},\"RequestLimitExceeded\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ResourceNotFound\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"ReturnConsumedCapacity\":{\"open_enum\":[\"indexes\",\"total\",\"none\"]},\"ReturnItemCollectionMetrics\":{\"open_enum\":[\"size\",\"none\"]},\"ReturnValuesOnConditionCheckFailure\":{\"open_enum\":[\"all_old\",\"none\"]},\"Throttling\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ThrottlingReason\":{\"struct\":[[\"reason\",\"option<string>\"],[\"resource\",\"option<string>\"]]},\"TransactWriteItem\":{\"union\":[[\"condition_check\",\"ConditionCheck\"],[\"put\",\"Put\"],[\"delete\",\"Delete\"],[\"update\",\"Update\"]]},\"TransactWriteItemsInput\":{\"struct\":[[\"transact_items\",\"list<TransactWriteItem>\"],[\"client_request_token\",\"option<string>\"],[\"return_consumed_capacity\",\"option<ReturnConsumedCapacity>\"],[\"return_item_collection_metrics\",\"option<ReturnItemCollectionMetrics>\"]]},\"TransactWriteItemsOutput\":{\"struct\":[[\"consumed_capacity\",\"option<list<ConsumedCapacity>>\"],[\"item_collection_metrics\",\"option<map<string, list<ItemCollectionMetrics>>>\"]]},\"TransactionCanceled\":{\"struct\":[[\"message\",\"string\"],[\"cancellation_reasons\",\"list<CancellationReason>\"],[\"request_id\",\"option<string>\"]]},\"TransactionInProgress\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"Update\":{\"struct\":[[\"table_name\",\"string\"],[\"key\",\"map<string, AttributeValue>\"],[\"update_expression\",\"string\"],[\"condition_expression\",\"option<string>\"],[\"expression_attribute_names\",\"option<map<string, string>>\"],[\"expression_attribute_values\",\"option<map<string, AttributeValue>>\"],[\"return_values_on_condition_check_failure\",\"option<ReturnValuesOnConditionCheckFailure>\"]]},\"Validation\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"VectorCapacity\":{\"struct\":[[\"vector_search_request_bytes\",\"option<f64>\"],[\"vector_write_request_bytes\",\"option<f64>\"]]}}}", request).await?;
-        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-        let results = reader.get_root::<cap::dynamodb::transact_write_items_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-        TransactWriteItemsError::read_outcome(results).map_err(malformed)?
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(__malformed)?;
+        let results = reader.get_root::<cap::dynamodb::transact_write_items_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(__malformed)?;
+        TransactWriteItemsError::read_outcome(results).map_err(__malformed)?
     }
 }
 
@@ -22027,12 +22066,12 @@ pub async fn update_time_to_live(input: UpdateTimeToLiveInput) -> ::std::result:
     #[cfg(target_arch = "wasm32")]
     {
         let mut message = ::capnp::message::Builder::new_default();
-        input.write_to(message.init_root::<cap::dynamodb::update_time_to_live_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        input.write_to(message.init_root::<cap::dynamodb::update_time_to_live_params::Builder<'_>>().init_input()).map_err(__malformed)?;
         let request = ::capnp::serialize::write_message_to_words(&message);
         let response = ::iomod_sdk::guest::call_with_contract("example.aws.dynamodb.update_time_to_live@02941c6be6ec9cae", "{\"method\":\"update_time_to_live\",\"ordinal\":15,\"version\":\"0.1.0\",\"input\":\"UpdateTimeToLiveInput\",\"output\":\"UpdateTimeToLiveOutput\",\"errors\":[\"ResourceNotFound\",\"ResourceInUse\",\"LimitExceeded\",\"Validation\",\"Throttling\",\"InternalServer\",\"OutcomeUnknown\",\"AwsError\"],\"types\":{\"AwsError\":{\"struct\":[[\"code\",\"string\"],[\"message\",\"string\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"InternalServer\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"LimitExceeded\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"OutcomeUnknown\":{\"struct\":[[\"message\",\"string\"],[\"code\",\"option<string>\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"ResourceInUse\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"ResourceNotFound\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"Throttling\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ThrottlingReason\":{\"struct\":[[\"reason\",\"option<string>\"],[\"resource\",\"option<string>\"]]},\"TimeToLiveSpecification\":{\"struct\":[[\"enabled\",\"bool\"],[\"attribute_name\",\"string\"]]},\"UpdateTimeToLiveInput\":{\"struct\":[[\"table_name\",\"string\"],[\"time_to_live_specification\",\"TimeToLiveSpecification\"]]},\"UpdateTimeToLiveOutput\":{\"struct\":[[\"time_to_live_specification\",\"option<TimeToLiveSpecification>\"]]},\"Validation\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]}}}", request).await?;
-        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-        let results = reader.get_root::<cap::dynamodb::update_time_to_live_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-        UpdateTimeToLiveError::read_outcome(results).map_err(malformed)?
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(__malformed)?;
+        let results = reader.get_root::<cap::dynamodb::update_time_to_live_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(__malformed)?;
+        UpdateTimeToLiveError::read_outcome(results).map_err(__malformed)?
     }
 }
 
@@ -22045,12 +22084,12 @@ pub async fn describe_time_to_live(input: DescribeTimeToLiveInput) -> ::std::res
     #[cfg(target_arch = "wasm32")]
     {
         let mut message = ::capnp::message::Builder::new_default();
-        input.write_to(message.init_root::<cap::dynamodb::describe_time_to_live_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        input.write_to(message.init_root::<cap::dynamodb::describe_time_to_live_params::Builder<'_>>().init_input()).map_err(__malformed)?;
         let request = ::capnp::serialize::write_message_to_words(&message);
         let response = ::iomod_sdk::guest::call_with_contract("example.aws.dynamodb.describe_time_to_live@85155b6f76940002", "{\"method\":\"describe_time_to_live\",\"ordinal\":16,\"version\":\"0.1.0\",\"input\":\"DescribeTimeToLiveInput\",\"output\":\"DescribeTimeToLiveOutput\",\"errors\":[\"ResourceNotFound\",\"Validation\",\"Throttling\",\"InternalServer\",\"AwsError\"],\"types\":{\"AwsError\":{\"struct\":[[\"code\",\"string\"],[\"message\",\"string\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"DescribeTimeToLiveInput\":{\"struct\":[[\"table_name\",\"string\"]]},\"DescribeTimeToLiveOutput\":{\"struct\":[[\"time_to_live_description\",\"option<TimeToLiveDescription>\"]]},\"InternalServer\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"ResourceNotFound\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"Throttling\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ThrottlingReason\":{\"struct\":[[\"reason\",\"option<string>\"],[\"resource\",\"option<string>\"]]},\"TimeToLiveDescription\":{\"struct\":[[\"time_to_live_status\",\"option<TimeToLiveStatus>\"],[\"attribute_name\",\"option<string>\"]]},\"TimeToLiveStatus\":{\"open_enum\":[\"enabling\",\"disabling\",\"enabled\",\"disabled\"]},\"Validation\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]}}}", request).await?;
-        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-        let results = reader.get_root::<cap::dynamodb::describe_time_to_live_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-        DescribeTimeToLiveError::read_outcome(results).map_err(malformed)?
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(__malformed)?;
+        let results = reader.get_root::<cap::dynamodb::describe_time_to_live_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(__malformed)?;
+        DescribeTimeToLiveError::read_outcome(results).map_err(__malformed)?
     }
 }
 
@@ -22063,12 +22102,12 @@ pub async fn create_backup(input: CreateBackupInput) -> ::std::result::Result<Cr
     #[cfg(target_arch = "wasm32")]
     {
         let mut message = ::capnp::message::Builder::new_default();
-        input.write_to(message.init_root::<cap::dynamodb::create_backup_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        input.write_to(message.init_root::<cap::dynamodb::create_backup_params::Builder<'_>>().init_input()).map_err(__malformed)?;
         let request = ::capnp::serialize::write_message_to_words(&message);
         let response = ::iomod_sdk::guest::call_with_contract("example.aws.dynamodb.create_backup@9c5b87a45a82d194", "{\"method\":\"create_backup\",\"ordinal\":17,\"version\":\"0.1.0\",\"input\":\"CreateBackupInput\",\"output\":\"CreateBackupOutput\",\"errors\":[\"TableNotFound\",\"TableInUse\",\"BackupInUse\",\"ContinuousBackupsUnavailable\",\"LimitExceeded\",\"Validation\",\"Throttling\",\"InternalServer\",\"OutcomeUnknown\",\"AwsError\"],\"types\":{\"AwsError\":{\"struct\":[[\"code\",\"string\"],[\"message\",\"string\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"BackupDetails\":{\"struct\":[[\"backup_arn\",\"string\"],[\"backup_name\",\"string\"],[\"backup_size_bytes\",\"option<i64>\"],[\"backup_status\",\"BackupStatus\"],[\"backup_type\",\"BackupType\"],[\"backup_creation_date_time\",\"f64\"],[\"backup_expiry_date_time\",\"option<f64>\"]]},\"BackupInUse\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"BackupStatus\":{\"open_enum\":[\"creating\",\"deleted\",\"available\"]},\"BackupType\":{\"open_enum\":[\"user\",\"system\",\"aws_backup\"]},\"ContinuousBackupsUnavailable\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"CreateBackupInput\":{\"struct\":[[\"table_name\",\"string\"],[\"backup_name\",\"string\"]]},\"CreateBackupOutput\":{\"struct\":[[\"backup_details\",\"option<BackupDetails>\"]]},\"InternalServer\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"LimitExceeded\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"OutcomeUnknown\":{\"struct\":[[\"message\",\"string\"],[\"code\",\"option<string>\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"TableInUse\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"TableNotFound\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"Throttling\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ThrottlingReason\":{\"struct\":[[\"reason\",\"option<string>\"],[\"resource\",\"option<string>\"]]},\"Validation\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]}}}", request).await?;
-        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-        let results = reader.get_root::<cap::dynamodb::create_backup_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-        CreateBackupError::read_outcome(results).map_err(malformed)?
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(__malformed)?;
+        let results = reader.get_root::<cap::dynamodb::create_backup_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(__malformed)?;
+        CreateBackupError::read_outcome(results).map_err(__malformed)?
     }
 }
 
@@ -22081,12 +22120,12 @@ pub async fn describe_backup(input: DescribeBackupInput) -> ::std::result::Resul
     #[cfg(target_arch = "wasm32")]
     {
         let mut message = ::capnp::message::Builder::new_default();
-        input.write_to(message.init_root::<cap::dynamodb::describe_backup_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        input.write_to(message.init_root::<cap::dynamodb::describe_backup_params::Builder<'_>>().init_input()).map_err(__malformed)?;
         let request = ::capnp::serialize::write_message_to_words(&message);
         let response = ::iomod_sdk::guest::call_with_contract("example.aws.dynamodb.describe_backup@cdf1bd61aa9dc77b", "{\"method\":\"describe_backup\",\"ordinal\":18,\"version\":\"0.1.0\",\"input\":\"DescribeBackupInput\",\"output\":\"DescribeBackupOutput\",\"errors\":[\"BackupNotFound\",\"Validation\",\"Throttling\",\"InternalServer\",\"AwsError\"],\"types\":{\"AwsError\":{\"struct\":[[\"code\",\"string\"],[\"message\",\"string\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"BackupDescription\":{\"struct\":[[\"backup_details\",\"option<BackupDetails>\"],[\"source_table_details\",\"option<SourceTableDetails>\"],[\"source_table_feature_details\",\"option<SourceTableFeatureDetails>\"]]},\"BackupDetails\":{\"struct\":[[\"backup_arn\",\"string\"],[\"backup_name\",\"string\"],[\"backup_size_bytes\",\"option<i64>\"],[\"backup_status\",\"BackupStatus\"],[\"backup_type\",\"BackupType\"],[\"backup_creation_date_time\",\"f64\"],[\"backup_expiry_date_time\",\"option<f64>\"]]},\"BackupNotFound\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"BackupStatus\":{\"open_enum\":[\"creating\",\"deleted\",\"available\"]},\"BackupType\":{\"open_enum\":[\"user\",\"system\",\"aws_backup\"]},\"BillingMode\":{\"open_enum\":[\"provisioned\",\"pay_per_request\"]},\"DescribeBackupInput\":{\"struct\":[[\"backup_arn\",\"string\"]]},\"DescribeBackupOutput\":{\"struct\":[[\"backup_description\",\"option<BackupDescription>\"]]},\"GlobalSecondaryIndexInfo\":{\"struct\":[[\"index_name\",\"option<string>\"],[\"key_schema\",\"option<list<KeySchemaElement>>\"],[\"projection\",\"option<Projection>\"],[\"provisioned_throughput\",\"option<ProvisionedThroughput>\"],[\"on_demand_throughput\",\"option<OnDemandThroughput>\"]]},\"InternalServer\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"KeySchemaElement\":{\"struct\":[[\"attribute_name\",\"string\"],[\"key_type\",\"KeyType\"]]},\"KeyType\":{\"open_enum\":[\"hash\",\"range\"]},\"LocalSecondaryIndexInfo\":{\"struct\":[[\"index_name\",\"option<string>\"],[\"key_schema\",\"option<list<KeySchemaElement>>\"],[\"projection\",\"option<Projection>\"]]},\"OnDemandThroughput\":{\"struct\":[[\"max_read_request_units\",\"option<i64>\"],[\"max_write_request_units\",\"option<i64>\"]]},\"Projection\":{\"struct\":[[\"projection_type\",\"option<ProjectionType>\"],[\"non_key_attributes\",\"option<list<string>>\"]]},\"ProjectionType\":{\"open_enum\":[\"all\",\"keys_only\",\"include\"]},\"ProvisionedThroughput\":{\"struct\":[[\"read_capacity_units\",\"i64\"],[\"write_capacity_units\",\"i64\"]]},\"SearchSchemaElement\":{\"struct\":[[\"attribute_name\",\"string\"],[\"search_schema_element_type\",\"SearchSchemaElementType\"]]},\"SearchSchemaElementType\":{\"open_enum\":[\"hash\",\"inline_filter\"]},\"SourceTableDetails\":{\"struct\":[[\"table_name\",\"string\"],[\"table_id\",\"string\"],[\"table_arn\",\"option<string>\"],[\"table_size_bytes\",\"option<i64>\"],[\"key_schema\",\"list<KeySchemaElement>\"],[\"table_creation_date_time\",\"f64\"],[\"provisioned_throughput\",\"option<ProvisionedThroughput>\"],[\"on_demand_throughput\",\"option<OnDemandThroughput>\"],[\"item_count\",\"option<i64>\"],[\"billing_mode\",\"option<BillingMode>\"]]},\"SourceTableFeatureDetails\":{\"struct\":[[\"local_secondary_indexes\",\"option<list<LocalSecondaryIndexInfo>>\"],[\"global_secondary_indexes\",\"option<list<GlobalSecondaryIndexInfo>>\"],[\"stream_description\",\"option<StreamSpecification>\"],[\"time_to_live_description\",\"option<TimeToLiveDescription>\"],[\"sse_description\",\"option<SseDescription>\"],[\"vector_indexes\",\"option<list<VectorIndexInfo>>\"]]},\"SseDescription\":{\"struct\":[[\"status\",\"option<SseStatus>\"],[\"sse_type\",\"option<SseType>\"],[\"kms_master_key_arn\",\"option<string>\"],[\"inaccessible_encryption_date_time\",\"option<f64>\"]]},\"SseStatus\":{\"open_enum\":[\"enabling\",\"enabled\",\"disabling\",\"disabled\",\"updating\"]},\"SseType\":{\"open_enum\":[\"aes256\",\"kms\"]},\"StreamSpecification\":{\"struct\":[[\"stream_enabled\",\"bool\"],[\"stream_view_type\",\"option<StreamViewType>\"]]},\"StreamViewType\":{\"open_enum\":[\"new_image\",\"old_image\",\"new_and_old_images\",\"keys_only\"]},\"Throttling\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ThrottlingReason\":{\"struct\":[[\"reason\",\"option<string>\"],[\"resource\",\"option<string>\"]]},\"TimeToLiveDescription\":{\"struct\":[[\"time_to_live_status\",\"option<TimeToLiveStatus>\"],[\"attribute_name\",\"option<string>\"]]},\"TimeToLiveStatus\":{\"open_enum\":[\"enabling\",\"disabling\",\"enabled\",\"disabled\"]},\"Validation\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"VectorAttributeDefinition\":{\"struct\":[[\"attribute_name\",\"string\"]]},\"VectorDistanceFunction\":{\"open_enum\":[\"cosine\",\"euclidean\",\"dot_product\"]},\"VectorIndexInfo\":{\"struct\":[[\"index_name\",\"option<string>\"],[\"vector_attribute\",\"option<VectorAttributeDefinition>\"],[\"search_schema\",\"option<list<SearchSchemaElement>>\"],[\"projection\",\"option<Projection>\"],[\"dimensions\",\"option<i64>\"],[\"distance_function\",\"option<VectorDistanceFunction>\"]]}}}", request).await?;
-        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-        let results = reader.get_root::<cap::dynamodb::describe_backup_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-        DescribeBackupError::read_outcome(results).map_err(malformed)?
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(__malformed)?;
+        let results = reader.get_root::<cap::dynamodb::describe_backup_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(__malformed)?;
+        DescribeBackupError::read_outcome(results).map_err(__malformed)?
     }
 }
 
@@ -22099,12 +22138,12 @@ pub async fn list_backups(input: ListBackupsInput) -> ::std::result::Result<List
     #[cfg(target_arch = "wasm32")]
     {
         let mut message = ::capnp::message::Builder::new_default();
-        input.write_to(message.init_root::<cap::dynamodb::list_backups_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        input.write_to(message.init_root::<cap::dynamodb::list_backups_params::Builder<'_>>().init_input()).map_err(__malformed)?;
         let request = ::capnp::serialize::write_message_to_words(&message);
         let response = ::iomod_sdk::guest::call_with_contract("example.aws.dynamodb.list_backups@7637a4c69da9cb0e", "{\"method\":\"list_backups\",\"ordinal\":19,\"version\":\"0.1.0\",\"input\":\"ListBackupsInput\",\"output\":\"ListBackupsOutput\",\"errors\":[\"Validation\",\"Throttling\",\"InternalServer\",\"AwsError\"],\"types\":{\"AwsError\":{\"struct\":[[\"code\",\"string\"],[\"message\",\"string\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"BackupStatus\":{\"open_enum\":[\"creating\",\"deleted\",\"available\"]},\"BackupSummary\":{\"struct\":[[\"table_name\",\"option<string>\"],[\"table_id\",\"option<string>\"],[\"table_arn\",\"option<string>\"],[\"backup_arn\",\"option<string>\"],[\"backup_name\",\"option<string>\"],[\"backup_creation_date_time\",\"option<f64>\"],[\"backup_expiry_date_time\",\"option<f64>\"],[\"backup_status\",\"option<BackupStatus>\"],[\"backup_type\",\"option<BackupType>\"],[\"backup_size_bytes\",\"option<i64>\"]]},\"BackupType\":{\"open_enum\":[\"user\",\"system\",\"aws_backup\"]},\"BackupTypeFilter\":{\"open_enum\":[\"user\",\"system\",\"aws_backup\",\"all\"]},\"InternalServer\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"ListBackupsInput\":{\"struct\":[[\"table_name\",\"option<string>\"],[\"limit\",\"option<i32>\"],[\"time_range_lower_bound\",\"option<f64>\"],[\"time_range_upper_bound\",\"option<f64>\"],[\"exclusive_start_backup_arn\",\"option<string>\"],[\"backup_type\",\"option<BackupTypeFilter>\"]]},\"ListBackupsOutput\":{\"struct\":[[\"backup_summaries\",\"list<BackupSummary>\"],[\"last_evaluated_backup_arn\",\"option<string>\"]]},\"Throttling\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ThrottlingReason\":{\"struct\":[[\"reason\",\"option<string>\"],[\"resource\",\"option<string>\"]]},\"Validation\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]}}}", request).await?;
-        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-        let results = reader.get_root::<cap::dynamodb::list_backups_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-        ListBackupsError::read_outcome(results).map_err(malformed)?
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(__malformed)?;
+        let results = reader.get_root::<cap::dynamodb::list_backups_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(__malformed)?;
+        ListBackupsError::read_outcome(results).map_err(__malformed)?
     }
 }
 
@@ -22117,12 +22156,12 @@ pub async fn delete_backup(input: DeleteBackupInput) -> ::std::result::Result<De
     #[cfg(target_arch = "wasm32")]
     {
         let mut message = ::capnp::message::Builder::new_default();
-        input.write_to(message.init_root::<cap::dynamodb::delete_backup_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        input.write_to(message.init_root::<cap::dynamodb::delete_backup_params::Builder<'_>>().init_input()).map_err(__malformed)?;
         let request = ::capnp::serialize::write_message_to_words(&message);
         let response = ::iomod_sdk::guest::call_with_contract("example.aws.dynamodb.delete_backup@aa4d3b28b5d9cb25", "{\"method\":\"delete_backup\",\"ordinal\":20,\"version\":\"0.1.0\",\"input\":\"DeleteBackupInput\",\"output\":\"DeleteBackupOutput\",\"errors\":[\"BackupNotFound\",\"BackupInUse\",\"LimitExceeded\",\"Validation\",\"Throttling\",\"InternalServer\",\"OutcomeUnknown\",\"AwsError\"],\"types\":{\"AwsError\":{\"struct\":[[\"code\",\"string\"],[\"message\",\"string\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"BackupDescription\":{\"struct\":[[\"backup_details\",\"option<BackupDetails>\"],[\"source_table_details\",\"option<SourceTableDetails>\"],[\"source_table_feature_details\",\"option<SourceTableFeatureDetails>\"]]},\"BackupDetails\":{\"struct\":[[\"backup_arn\",\"string\"],[\"backup_name\",\"string\"],[\"backup_size_bytes\",\"option<i64>\"],[\"backup_status\",\"BackupStatus\"],[\"backup_type\",\"BackupType\"],[\"backup_creation_date_time\",\"f64\"],[\"backup_expiry_date_time\",\"option<f64>\"]]},\"BackupInUse\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"BackupNotFound\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"BackupStatus\":{\"open_enum\":[\"creating\",\"deleted\",\"available\"]},\"BackupType\":{\"open_enum\":[\"user\",\"system\",\"aws_backup\"]},\"BillingMode\":{\"open_enum\":[\"provisioned\",\"pay_per_request\"]},\"DeleteBackupInput\":{\"struct\":[[\"backup_arn\",\"string\"]]},\"DeleteBackupOutput\":{\"struct\":[[\"backup_description\",\"option<BackupDescription>\"]]},\"GlobalSecondaryIndexInfo\":{\"struct\":[[\"index_name\",\"option<string>\"],[\"key_schema\",\"option<list<KeySchemaElement>>\"],[\"projection\",\"option<Projection>\"],[\"provisioned_throughput\",\"option<ProvisionedThroughput>\"],[\"on_demand_throughput\",\"option<OnDemandThroughput>\"]]},\"InternalServer\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"KeySchemaElement\":{\"struct\":[[\"attribute_name\",\"string\"],[\"key_type\",\"KeyType\"]]},\"KeyType\":{\"open_enum\":[\"hash\",\"range\"]},\"LimitExceeded\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"LocalSecondaryIndexInfo\":{\"struct\":[[\"index_name\",\"option<string>\"],[\"key_schema\",\"option<list<KeySchemaElement>>\"],[\"projection\",\"option<Projection>\"]]},\"OnDemandThroughput\":{\"struct\":[[\"max_read_request_units\",\"option<i64>\"],[\"max_write_request_units\",\"option<i64>\"]]},\"OutcomeUnknown\":{\"struct\":[[\"message\",\"string\"],[\"code\",\"option<string>\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"Projection\":{\"struct\":[[\"projection_type\",\"option<ProjectionType>\"],[\"non_key_attributes\",\"option<list<string>>\"]]},\"ProjectionType\":{\"open_enum\":[\"all\",\"keys_only\",\"include\"]},\"ProvisionedThroughput\":{\"struct\":[[\"read_capacity_units\",\"i64\"],[\"write_capacity_units\",\"i64\"]]},\"SearchSchemaElement\":{\"struct\":[[\"attribute_name\",\"string\"],[\"search_schema_element_type\",\"SearchSchemaElementType\"]]},\"SearchSchemaElementType\":{\"open_enum\":[\"hash\",\"inline_filter\"]},\"SourceTableDetails\":{\"struct\":[[\"table_name\",\"string\"],[\"table_id\",\"string\"],[\"table_arn\",\"option<string>\"],[\"table_size_bytes\",\"option<i64>\"],[\"key_schema\",\"list<KeySchemaElement>\"],[\"table_creation_date_time\",\"f64\"],[\"provisioned_throughput\",\"option<ProvisionedThroughput>\"],[\"on_demand_throughput\",\"option<OnDemandThroughput>\"],[\"item_count\",\"option<i64>\"],[\"billing_mode\",\"option<BillingMode>\"]]},\"SourceTableFeatureDetails\":{\"struct\":[[\"local_secondary_indexes\",\"option<list<LocalSecondaryIndexInfo>>\"],[\"global_secondary_indexes\",\"option<list<GlobalSecondaryIndexInfo>>\"],[\"stream_description\",\"option<StreamSpecification>\"],[\"time_to_live_description\",\"option<TimeToLiveDescription>\"],[\"sse_description\",\"option<SseDescription>\"],[\"vector_indexes\",\"option<list<VectorIndexInfo>>\"]]},\"SseDescription\":{\"struct\":[[\"status\",\"option<SseStatus>\"],[\"sse_type\",\"option<SseType>\"],[\"kms_master_key_arn\",\"option<string>\"],[\"inaccessible_encryption_date_time\",\"option<f64>\"]]},\"SseStatus\":{\"open_enum\":[\"enabling\",\"enabled\",\"disabling\",\"disabled\",\"updating\"]},\"SseType\":{\"open_enum\":[\"aes256\",\"kms\"]},\"StreamSpecification\":{\"struct\":[[\"stream_enabled\",\"bool\"],[\"stream_view_type\",\"option<StreamViewType>\"]]},\"StreamViewType\":{\"open_enum\":[\"new_image\",\"old_image\",\"new_and_old_images\",\"keys_only\"]},\"Throttling\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ThrottlingReason\":{\"struct\":[[\"reason\",\"option<string>\"],[\"resource\",\"option<string>\"]]},\"TimeToLiveDescription\":{\"struct\":[[\"time_to_live_status\",\"option<TimeToLiveStatus>\"],[\"attribute_name\",\"option<string>\"]]},\"TimeToLiveStatus\":{\"open_enum\":[\"enabling\",\"disabling\",\"enabled\",\"disabled\"]},\"Validation\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"VectorAttributeDefinition\":{\"struct\":[[\"attribute_name\",\"string\"]]},\"VectorDistanceFunction\":{\"open_enum\":[\"cosine\",\"euclidean\",\"dot_product\"]},\"VectorIndexInfo\":{\"struct\":[[\"index_name\",\"option<string>\"],[\"vector_attribute\",\"option<VectorAttributeDefinition>\"],[\"search_schema\",\"option<list<SearchSchemaElement>>\"],[\"projection\",\"option<Projection>\"],[\"dimensions\",\"option<i64>\"],[\"distance_function\",\"option<VectorDistanceFunction>\"]]}}}", request).await?;
-        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-        let results = reader.get_root::<cap::dynamodb::delete_backup_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-        DeleteBackupError::read_outcome(results).map_err(malformed)?
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(__malformed)?;
+        let results = reader.get_root::<cap::dynamodb::delete_backup_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(__malformed)?;
+        DeleteBackupError::read_outcome(results).map_err(__malformed)?
     }
 }
 
@@ -22135,12 +22174,12 @@ pub async fn restore_table_from_backup(input: RestoreTableFromBackupInput) -> ::
     #[cfg(target_arch = "wasm32")]
     {
         let mut message = ::capnp::message::Builder::new_default();
-        input.write_to(message.init_root::<cap::dynamodb::restore_table_from_backup_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        input.write_to(message.init_root::<cap::dynamodb::restore_table_from_backup_params::Builder<'_>>().init_input()).map_err(__malformed)?;
         let request = ::capnp::serialize::write_message_to_words(&message);
         let response = ::iomod_sdk::guest::call_with_contract("example.aws.dynamodb.restore_table_from_backup@172c6f65ae9e8708", "{\"method\":\"restore_table_from_backup\",\"ordinal\":21,\"version\":\"0.1.0\",\"input\":\"RestoreTableFromBackupInput\",\"output\":\"RestoreTableFromBackupOutput\",\"errors\":[\"TableAlreadyExists\",\"TableInUse\",\"BackupNotFound\",\"BackupInUse\",\"LimitExceeded\",\"Validation\",\"Throttling\",\"InternalServer\",\"OutcomeUnknown\",\"AwsError\"],\"types\":{\"ArchivalSummary\":{\"struct\":[[\"archival_date_time\",\"option<f64>\"],[\"archival_reason\",\"option<string>\"],[\"archival_backup_arn\",\"option<string>\"]]},\"AttributeDefinition\":{\"struct\":[[\"attribute_name\",\"string\"],[\"attribute_type\",\"ScalarAttributeType\"]]},\"AwsError\":{\"struct\":[[\"code\",\"string\"],[\"message\",\"string\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"BackupInUse\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"BackupNotFound\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"BillingMode\":{\"open_enum\":[\"provisioned\",\"pay_per_request\"]},\"BillingModeSummary\":{\"struct\":[[\"billing_mode\",\"option<BillingMode>\"],[\"last_update_to_pay_per_request_date_time\",\"option<f64>\"]]},\"GlobalSecondaryIndex\":{\"struct\":[[\"index_name\",\"string\"],[\"key_schema\",\"list<KeySchemaElement>\"],[\"projection\",\"Projection\"],[\"provisioned_throughput\",\"option<ProvisionedThroughput>\"],[\"on_demand_throughput\",\"option<OnDemandThroughput>\"],[\"warm_throughput\",\"option<WarmThroughput>\"]]},\"GlobalSecondaryIndexWarmThroughputDescription\":{\"struct\":[[\"read_units_per_second\",\"option<i64>\"],[\"write_units_per_second\",\"option<i64>\"],[\"status\",\"option<IndexStatus>\"]]},\"GlobalTableSettingsReplicationMode\":{\"open_enum\":[\"enabled\",\"disabled\",\"enabled_with_overrides\"]},\"GlobalTableWitnessDescription\":{\"struct\":[[\"region_name\",\"option<string>\"],[\"witness_status\",\"option<WitnessStatus>\"]]},\"IndexDescription\":{\"struct\":[[\"index_name\",\"option<string>\"],[\"key_schema\",\"option<list<KeySchemaElement>>\"],[\"projection\",\"option<Projection>\"],[\"index_status\",\"option<IndexStatus>\"],[\"item_count\",\"option<i64>\"],[\"index_size_bytes\",\"option<i64>\"],[\"index_arn\",\"option<string>\"],[\"provisioned_throughput\",\"option<ProvisionedThroughputDescription>\"],[\"backfilling\",\"option<bool>\"],[\"on_demand_throughput\",\"option<OnDemandThroughput>\"],[\"warm_throughput\",\"option<GlobalSecondaryIndexWarmThroughputDescription>\"]]},\"IndexStatus\":{\"open_enum\":[\"creating\",\"updating\",\"deleting\",\"active\"]},\"InternalServer\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"KeySchemaElement\":{\"struct\":[[\"attribute_name\",\"string\"],[\"key_type\",\"KeyType\"]]},\"KeyType\":{\"open_enum\":[\"hash\",\"range\"]},\"LimitExceeded\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"LocalSecondaryIndex\":{\"struct\":[[\"index_name\",\"string\"],[\"key_schema\",\"list<KeySchemaElement>\"],[\"projection\",\"Projection\"]]},\"MultiRegionConsistency\":{\"open_enum\":[\"eventual\",\"strong\"]},\"OnDemandThroughput\":{\"struct\":[[\"max_read_request_units\",\"option<i64>\"],[\"max_write_request_units\",\"option<i64>\"]]},\"OnDemandThroughputOverride\":{\"struct\":[[\"max_read_request_units\",\"option<i64>\"]]},\"OutcomeUnknown\":{\"struct\":[[\"message\",\"string\"],[\"code\",\"option<string>\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"Projection\":{\"struct\":[[\"projection_type\",\"option<ProjectionType>\"],[\"non_key_attributes\",\"option<list<string>>\"]]},\"ProjectionType\":{\"open_enum\":[\"all\",\"keys_only\",\"include\"]},\"ProvisionedThroughput\":{\"struct\":[[\"read_capacity_units\",\"i64\"],[\"write_capacity_units\",\"i64\"]]},\"ProvisionedThroughputDescription\":{\"struct\":[[\"read_capacity_units\",\"option<i64>\"],[\"write_capacity_units\",\"option<i64>\"],[\"number_of_decreases_today\",\"option<i64>\"],[\"last_increase_date_time\",\"option<f64>\"],[\"last_decrease_date_time\",\"option<f64>\"]]},\"ProvisionedThroughputOverride\":{\"struct\":[[\"read_capacity_units\",\"option<i64>\"]]},\"ReplicaDescription\":{\"struct\":[[\"region_name\",\"option<string>\"],[\"replica_status\",\"option<ReplicaStatus>\"],[\"replica_arn\",\"option<string>\"],[\"replica_status_description\",\"option<string>\"],[\"replica_status_percent_progress\",\"option<string>\"],[\"kms_master_key_id\",\"option<string>\"],[\"provisioned_throughput_override\",\"option<ProvisionedThroughputOverride>\"],[\"on_demand_throughput_override\",\"option<OnDemandThroughputOverride>\"],[\"warm_throughput\",\"option<TableWarmThroughputDescription>\"],[\"global_secondary_indexes\",\"option<list<ReplicaGlobalSecondaryIndexDescription>>\"],[\"replica_inaccessible_date_time\",\"option<f64>\"],[\"replica_table_class_summary\",\"option<TableClassSummary>\"],[\"global_table_settings_replication_mode\",\"option<GlobalTableSettingsReplicationMode>\"]]},\"ReplicaGlobalSecondaryIndexDescription\":{\"struct\":[[\"index_name\",\"option<string>\"],[\"provisioned_throughput_override\",\"option<ProvisionedThroughputOverride>\"],[\"on_demand_throughput_override\",\"option<OnDemandThroughputOverride>\"],[\"warm_throughput\",\"option<GlobalSecondaryIndexWarmThroughputDescription>\"]]},\"ReplicaStatus\":{\"open_enum\":[\"creating\",\"creation_failed\",\"updating\",\"deleting\",\"active\",\"region_disabled\",\"inaccessible_encryption_credentials\",\"archiving\",\"archived\",\"replication_not_authorized\"]},\"RestoreSummary\":{\"struct\":[[\"source_backup_arn\",\"option<string>\"],[\"source_table_arn\",\"option<string>\"],[\"restore_date_time\",\"f64\"],[\"restore_in_progress\",\"bool\"]]},\"RestoreTableFromBackupInput\":{\"struct\":[[\"target_table_name\",\"string\"],[\"backup_arn\",\"string\"],[\"billing_mode_override\",\"option<BillingMode>\"],[\"global_secondary_index_override\",\"option<list<GlobalSecondaryIndex>>\"],[\"local_secondary_index_override\",\"option<list<LocalSecondaryIndex>>\"],[\"provisioned_throughput_override\",\"option<ProvisionedThroughput>\"],[\"on_demand_throughput_override\",\"option<OnDemandThroughput>\"],[\"sse_specification_override\",\"option<SseSpecification>\"],[\"vector_index_override\",\"option<list<VectorIndex>>\"]]},\"RestoreTableFromBackupOutput\":{\"struct\":[[\"table_description\",\"option<TableDescription>\"]]},\"ScalarAttributeType\":{\"open_enum\":[\"s\",\"n\",\"b\"]},\"SearchSchemaElement\":{\"struct\":[[\"attribute_name\",\"string\"],[\"search_schema_element_type\",\"SearchSchemaElementType\"]]},\"SearchSchemaElementType\":{\"open_enum\":[\"hash\",\"inline_filter\"]},\"SseDescription\":{\"struct\":[[\"status\",\"option<SseStatus>\"],[\"sse_type\",\"option<SseType>\"],[\"kms_master_key_arn\",\"option<string>\"],[\"inaccessible_encryption_date_time\",\"option<f64>\"]]},\"SseSpecification\":{\"struct\":[[\"enabled\",\"option<bool>\"],[\"sse_type\",\"option<SseType>\"],[\"kms_master_key_id\",\"option<string>\"]]},\"SseStatus\":{\"open_enum\":[\"enabling\",\"enabled\",\"disabling\",\"disabled\",\"updating\"]},\"SseType\":{\"open_enum\":[\"aes256\",\"kms\"]},\"StreamSpecification\":{\"struct\":[[\"stream_enabled\",\"bool\"],[\"stream_view_type\",\"option<StreamViewType>\"]]},\"StreamViewType\":{\"open_enum\":[\"new_image\",\"old_image\",\"new_and_old_images\",\"keys_only\"]},\"TableAlreadyExists\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"TableClass\":{\"open_enum\":[\"standard\",\"standard_infrequent_access\"]},\"TableClassSummary\":{\"struct\":[[\"table_class\",\"option<TableClass>\"],[\"last_update_date_time\",\"option<f64>\"]]},\"TableDescription\":{\"struct\":[[\"table_name\",\"option<string>\"],[\"table_arn\",\"option<string>\"],[\"table_id\",\"option<string>\"],[\"table_status\",\"option<TableStatus>\"],[\"creation_date_time\",\"option<f64>\"],[\"key_schema\",\"option<list<KeySchemaElement>>\"],[\"attribute_definitions\",\"option<list<AttributeDefinition>>\"],[\"provisioned_throughput\",\"option<ProvisionedThroughputDescription>\"],[\"billing_mode_summary\",\"option<BillingModeSummary>\"],[\"table_size_bytes\",\"option<i64>\"],[\"item_count\",\"option<i64>\"],[\"global_secondary_indexes\",\"option<list<IndexDescription>>\"],[\"local_secondary_indexes\",\"option<list<IndexDescription>>\"],[\"deletion_protection_enabled\",\"option<bool>\"],[\"stream_specification\",\"option<StreamSpecification>\"],[\"latest_stream_label\",\"option<string>\"],[\"latest_stream_arn\",\"option<string>\"],[\"global_table_version\",\"option<string>\"],[\"replicas\",\"option<list<ReplicaDescription>>\"],[\"global_table_witnesses\",\"option<list<GlobalTableWitnessDescription>>\"],[\"global_table_settings_replication_mode\",\"option<GlobalTableSettingsReplicationMode>\"],[\"restore_summary\",\"option<RestoreSummary>\"],[\"sse_description\",\"option<SseDescription>\"],[\"archival_summary\",\"option<ArchivalSummary>\"],[\"table_class_summary\",\"option<TableClassSummary>\"],[\"disassociation_protection_enabled\",\"option<bool>\"],[\"on_demand_throughput\",\"option<OnDemandThroughput>\"],[\"warm_throughput\",\"option<TableWarmThroughputDescription>\"],[\"multi_region_consistency\",\"option<MultiRegionConsistency>\"],[\"vector_indexes\",\"option<list<VectorIndexDescription>>\"]]},\"TableInUse\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"TableStatus\":{\"open_enum\":[\"creating\",\"updating\",\"deleting\",\"active\",\"inaccessible_encryption_credentials\",\"archiving\",\"archived\",\"replication_not_authorized\"]},\"TableWarmThroughputDescription\":{\"struct\":[[\"read_units_per_second\",\"option<i64>\"],[\"write_units_per_second\",\"option<i64>\"],[\"status\",\"option<TableStatus>\"]]},\"Throttling\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ThrottlingReason\":{\"struct\":[[\"reason\",\"option<string>\"],[\"resource\",\"option<string>\"]]},\"Validation\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"VectorAttributeDefinition\":{\"struct\":[[\"attribute_name\",\"string\"]]},\"VectorDistanceFunction\":{\"open_enum\":[\"cosine\",\"euclidean\",\"dot_product\"]},\"VectorIndex\":{\"struct\":[[\"index_name\",\"string\"],[\"vector_attribute\",\"option<VectorAttributeDefinition>\"],[\"search_schema\",\"option<list<SearchSchemaElement>>\"],[\"projection\",\"option<Projection>\"],[\"dimensions\",\"i64\"],[\"distance_function\",\"VectorDistanceFunction\"]]},\"VectorIndexDescription\":{\"struct\":[[\"index_name\",\"option<string>\"],[\"search_schema\",\"option<list<SearchSchemaElement>>\"],[\"projection\",\"option<Projection>\"],[\"vector_attribute\",\"option<VectorAttributeDefinition>\"],[\"dimensions\",\"option<i64>\"],[\"distance_function\",\"option<VectorDistanceFunction>\"],[\"index_status\",\"option<IndexStatus>\"],[\"backfilling\",\"option<bool>\"],[\"index_size_bytes\",\"option<i64>\"],[\"item_count\",\"option<i64>\"],[\"index_arn\",\"option<string>\"]]},\"WarmThroughput\":{\"struct\":[[\"read_units_per_second\",\"option<i64>\"],[\"write_units_per_second\",\"option<i64>\"]]},\"WitnessStatus\":{\"open_enum\":[\"creating\",\"deleting\",\"active\"]}}}", request).await?;
-        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-        let results = reader.get_root::<cap::dynamodb::restore_table_from_backup_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-        RestoreTableFromBackupError::read_outcome(results).map_err(malformed)?
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(__malformed)?;
+        let results = reader.get_root::<cap::dynamodb::restore_table_from_backup_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(__malformed)?;
+        RestoreTableFromBackupError::read_outcome(results).map_err(__malformed)?
     }
 }
 
@@ -22153,12 +22192,12 @@ pub async fn describe_continuous_backups(input: DescribeContinuousBackupsInput) 
     #[cfg(target_arch = "wasm32")]
     {
         let mut message = ::capnp::message::Builder::new_default();
-        input.write_to(message.init_root::<cap::dynamodb::describe_continuous_backups_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        input.write_to(message.init_root::<cap::dynamodb::describe_continuous_backups_params::Builder<'_>>().init_input()).map_err(__malformed)?;
         let request = ::capnp::serialize::write_message_to_words(&message);
         let response = ::iomod_sdk::guest::call_with_contract("example.aws.dynamodb.describe_continuous_backups@7f8e250ced1e2433", "{\"method\":\"describe_continuous_backups\",\"ordinal\":22,\"version\":\"0.1.0\",\"input\":\"DescribeContinuousBackupsInput\",\"output\":\"DescribeContinuousBackupsOutput\",\"errors\":[\"TableNotFound\",\"Validation\",\"Throttling\",\"InternalServer\",\"AwsError\"],\"types\":{\"AwsError\":{\"struct\":[[\"code\",\"string\"],[\"message\",\"string\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"ContinuousBackupsDescription\":{\"struct\":[[\"continuous_backups_status\",\"ContinuousBackupsStatus\"],[\"point_in_time_recovery_description\",\"option<PointInTimeRecoveryDescription>\"]]},\"ContinuousBackupsStatus\":{\"open_enum\":[\"enabled\",\"disabled\"]},\"DescribeContinuousBackupsInput\":{\"struct\":[[\"table_name\",\"string\"]]},\"DescribeContinuousBackupsOutput\":{\"struct\":[[\"continuous_backups_description\",\"option<ContinuousBackupsDescription>\"]]},\"InternalServer\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"PointInTimeRecoveryDescription\":{\"struct\":[[\"point_in_time_recovery_status\",\"option<PointInTimeRecoveryStatus>\"],[\"recovery_period_in_days\",\"option<i32>\"],[\"earliest_restorable_date_time\",\"option<f64>\"],[\"latest_restorable_date_time\",\"option<f64>\"]]},\"PointInTimeRecoveryStatus\":{\"open_enum\":[\"enabled\",\"disabled\"]},\"TableNotFound\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"Throttling\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ThrottlingReason\":{\"struct\":[[\"reason\",\"option<string>\"],[\"resource\",\"option<string>\"]]},\"Validation\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]}}}", request).await?;
-        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-        let results = reader.get_root::<cap::dynamodb::describe_continuous_backups_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-        DescribeContinuousBackupsError::read_outcome(results).map_err(malformed)?
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(__malformed)?;
+        let results = reader.get_root::<cap::dynamodb::describe_continuous_backups_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(__malformed)?;
+        DescribeContinuousBackupsError::read_outcome(results).map_err(__malformed)?
     }
 }
 
@@ -22171,12 +22210,12 @@ pub async fn update_continuous_backups(input: UpdateContinuousBackupsInput) -> :
     #[cfg(target_arch = "wasm32")]
     {
         let mut message = ::capnp::message::Builder::new_default();
-        input.write_to(message.init_root::<cap::dynamodb::update_continuous_backups_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        input.write_to(message.init_root::<cap::dynamodb::update_continuous_backups_params::Builder<'_>>().init_input()).map_err(__malformed)?;
         let request = ::capnp::serialize::write_message_to_words(&message);
         let response = ::iomod_sdk::guest::call_with_contract("example.aws.dynamodb.update_continuous_backups@76899918f5c03f86", "{\"method\":\"update_continuous_backups\",\"ordinal\":23,\"version\":\"0.1.0\",\"input\":\"UpdateContinuousBackupsInput\",\"output\":\"UpdateContinuousBackupsOutput\",\"errors\":[\"TableNotFound\",\"ContinuousBackupsUnavailable\",\"Validation\",\"Throttling\",\"InternalServer\",\"OutcomeUnknown\",\"AwsError\"],\"types\":{\"AwsError\":{\"struct\":[[\"code\",\"string\"],[\"message\",\"string\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"ContinuousBackupsDescription\":{\"struct\":[[\"continuous_backups_status\",\"ContinuousBackupsStatus\"],[\"point_in_time_recovery_description\",\"option<PointInTimeRecoveryDescription>\"]]},\"ContinuousBackupsStatus\":{\"open_enum\":[\"enabled\",\"disabled\"]},\"ContinuousBackupsUnavailable\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"InternalServer\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"OutcomeUnknown\":{\"struct\":[[\"message\",\"string\"],[\"code\",\"option<string>\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"PointInTimeRecoveryDescription\":{\"struct\":[[\"point_in_time_recovery_status\",\"option<PointInTimeRecoveryStatus>\"],[\"recovery_period_in_days\",\"option<i32>\"],[\"earliest_restorable_date_time\",\"option<f64>\"],[\"latest_restorable_date_time\",\"option<f64>\"]]},\"PointInTimeRecoverySpecification\":{\"struct\":[[\"point_in_time_recovery_enabled\",\"bool\"],[\"recovery_period_in_days\",\"option<i32>\"]]},\"PointInTimeRecoveryStatus\":{\"open_enum\":[\"enabled\",\"disabled\"]},\"TableNotFound\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"Throttling\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ThrottlingReason\":{\"struct\":[[\"reason\",\"option<string>\"],[\"resource\",\"option<string>\"]]},\"UpdateContinuousBackupsInput\":{\"struct\":[[\"table_name\",\"string\"],[\"point_in_time_recovery_specification\",\"PointInTimeRecoverySpecification\"]]},\"UpdateContinuousBackupsOutput\":{\"struct\":[[\"continuous_backups_description\",\"option<ContinuousBackupsDescription>\"]]},\"Validation\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]}}}", request).await?;
-        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-        let results = reader.get_root::<cap::dynamodb::update_continuous_backups_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-        UpdateContinuousBackupsError::read_outcome(results).map_err(malformed)?
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(__malformed)?;
+        let results = reader.get_root::<cap::dynamodb::update_continuous_backups_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(__malformed)?;
+        UpdateContinuousBackupsError::read_outcome(results).map_err(__malformed)?
     }
 }
 
@@ -22189,12 +22228,12 @@ pub async fn restore_table_to_point_in_time(input: RestoreTableToPointInTimeInpu
     #[cfg(target_arch = "wasm32")]
     {
         let mut message = ::capnp::message::Builder::new_default();
-        input.write_to(message.init_root::<cap::dynamodb::restore_table_to_point_in_time_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        input.write_to(message.init_root::<cap::dynamodb::restore_table_to_point_in_time_params::Builder<'_>>().init_input()).map_err(__malformed)?;
         let request = ::capnp::serialize::write_message_to_words(&message);
         let response = ::iomod_sdk::guest::call_with_contract("example.aws.dynamodb.restore_table_to_point_in_time@4ca085ecae256160", "{\"method\":\"restore_table_to_point_in_time\",\"ordinal\":24,\"version\":\"0.1.0\",\"input\":\"RestoreTableToPointInTimeInput\",\"output\":\"RestoreTableToPointInTimeOutput\",\"errors\":[\"TableNotFound\",\"TableAlreadyExists\",\"TableInUse\",\"PointInTimeRecoveryUnavailable\",\"InvalidRestoreTime\",\"LimitExceeded\",\"Validation\",\"Throttling\",\"InternalServer\",\"OutcomeUnknown\",\"AwsError\"],\"types\":{\"ArchivalSummary\":{\"struct\":[[\"archival_date_time\",\"option<f64>\"],[\"archival_reason\",\"option<string>\"],[\"archival_backup_arn\",\"option<string>\"]]},\"AttributeDefinition\":{\"struct\":[[\"attribute_name\",\"string\"],[\"attribute_type\",\"ScalarAttributeType\"]]},\"AwsError\":{\"struct\":[[\"code\",\"string\"],[\"message\",\"string\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"BillingMode\":{\"open_enum\":[\"provisioned\",\"pay_per_request\"]},\"BillingModeSummary\":{\"struct\":[[\"billing_mode\",\"option<BillingMode>\"],[\"last_update_to_pay_per_request_date_time\",\"option<f64>\"]]},\"GlobalSecondaryIndex\":{\"struct\":[[\"index_name\",\"string\"],[\"key_schema\",\"list<KeySchemaElement>\"],[\"projection\",\"Projection\"],[\"provisioned_throughput\",\"option<ProvisionedThroughput>\"],[\"on_demand_throughput\",\"option<OnDemandThroughput>\"],[\"warm_throughput\",\"option<WarmThroughput>\"]]},\"GlobalSecondaryIndexWarmThroughputDescription\":{\"struct\":[[\"read_units_per_second\",\"option<i64>\"],[\"write_units_per_second\",\"option<i64>\"],[\"status\",\"option<IndexStatus>\"]]},\"GlobalTableSettingsReplicationMode\":{\"open_enum\":[\"enabled\",\"disabled\",\"enabled_with_overrides\"]},\"GlobalTableWitnessDescription\":{\"struct\":[[\"region_name\",\"option<string>\"],[\"witness_status\",\"option<WitnessStatus>\"]]},\"IndexDescription\":{\"struct\":[[\"index_name\",\"option<string>\"],[\"key_schema\",\"option<list<KeySchemaElement>>\"],[\"projection\",\"option<Projection>\"],[\"index_status\",\"option<IndexStatus>\"],[\"item_count\",\"option<i64>\"],[\"index_size_bytes\",\"option<i64>\"],[\"index_arn\",\"option<string>\"],[\"provisioned_throughput\",\"option<ProvisionedThroughputDescription>\"],[\"backfilling\",\"option<bool>\"],[\"on_demand_throughput\",\"option<OnDemandThroughput>\"],[\"warm_throughput\",\"option<GlobalSecondaryIndexWarmThroughputDescription>\"]]},\"IndexStatus\":{\"open_enum\":[\"creating\",\"updating\",\"deleting\",\"active\"]},\"InternalServer\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"InvalidRestoreTime\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"KeySchemaElement\":{\"struct\":[[\"attribute_name\",\"string\"],[\"key_type\",\"KeyType\"]]},\"KeyType\":{\"open_enum\":[\"hash\",\"range\"]},\"LimitExceeded\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"LocalSecondaryIndex\":{\"struct\":[[\"index_name\",\"string\"],[\"key_schema\",\"list<KeySchemaElement>\"],[\"projection\",\"Projection\"]]},\"MultiRegionConsistency\":{\"open_enum\":[\"eventual\",\"strong\"]},\"OnDemandThroughput\":{\"struct\":[[\"max_read_request_units\",\"option<i64>\"],[\"max_write_request_units\",\"option<i64>\"]]},\"OnDemandThroughputOverride\":{\"struct\":[[\"max_read_request_units\",\"option<i64>\"]]},\"OutcomeUnknown\":{\"struct\":[[\"message\",\"string\"],[\"code\",\"option<string>\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"PointInTimeRecoveryUnavailable\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"Projection\":{\"struct\":[[\"projection_type\",\"option<ProjectionType>\"],[\"non_key_attributes\",\"option<list<string>>\"]]},\"ProjectionType\":{\"open_enum\":[\"all\",\"keys_only\",\"include\"]},\"ProvisionedThroughput\":{\"struct\":[[\"read_capacity_units\",\"i64\"],[\"write_capacity_units\",\"i64\"]]},\"ProvisionedThroughputDescription\":{\"struct\":[[\"read_capacity_units\",\"option<i64>\"],[\"write_capacity_units\",\"option<i64>\"],[\"number_of_decreases_today\",\"option<i64>\"],[\"last_increase_date_time\",\"option<f64>\"],[\"last_decrease_date_time\",\"option<f64>\"]]},\"ProvisionedThroughputOverride\":{\"struct\":[[\"read_capacity_units\",\"option<i64>\"]]},\"ReplicaDescription\":{\"struct\":[[\"region_name\",\"option<string>\"],[\"replica_status\",\"option<ReplicaStatus>\"],[\"replica_arn\",\"option<string>\"],[\"replica_status_description\",\"option<string>\"],[\"replica_status_percent_progress\",\"option<string>\"],[\"kms_master_key_id\",\"option<string>\"],[\"provisioned_throughput_override\",\"option<ProvisionedThroughputOverride>\"],[\"on_demand_throughput_override\",\"option<OnDemandThroughputOverride>\"],[\"warm_throughput\",\"option<TableWarmThroughputDescription>\"],[\"global_secondary_indexes\",\"option<list<ReplicaGlobalSecondaryIndexDescription>>\"],[\"replica_inaccessible_date_time\",\"option<f64>\"],[\"replica_table_class_summary\",\"option<TableClassSummary>\"],[\"global_table_settings_replication_mode\",\"option<GlobalTableSettingsReplicationMode>\"]]},\"ReplicaGlobalSecondaryIndexDescription\":{\"struct\":[[\"index_name\",\"option<string>\"],[\"provisioned_throughput_override\",\"option<ProvisionedThroughputOverride>\"],[\"on_demand_throughput_override\",\"option<OnDemandThroughputOverride>\"],[\"warm_throughput\",\"option<GlobalSecondaryIndexWarmThroughputDescription>\"]]},\"ReplicaStatus\":{\"open_enum\":[\"creating\",\"creation_failed\",\"updating\",\"deleting\",\"active\",\"region_disabled\",\"inaccessible_encryption_credentials\",\"archiving\",\"archived\",\"replication_not_authorized\"]},\"RestoreSummary\":{\"struct\":[[\"source_backup_arn\",\"option<string>\"],[\"source_table_arn\",\"option<string>\"],[\"restore_date_time\",\"f64\"],[\"restore_in_progress\",\"bool\"]]},\"RestoreTableToPointInTimeInput\":{\"struct\":[[\"source_table_arn\",\"option<string>\"],[\"source_table_name\",\"option<string>\"],[\"target_table_name\",\"string\"],[\"use_latest_restorable_time\",\"option<bool>\"],[\"restore_date_time\",\"option<f64>\"],[\"billing_mode_override\",\"option<BillingMode>\"],[\"global_secondary_index_override\",\"option<list<GlobalSecondaryIndex>>\"],[\"local_secondary_index_override\",\"option<list<LocalSecondaryIndex>>\"],[\"provisioned_throughput_override\",\"option<ProvisionedThroughput>\"],[\"on_demand_throughput_override\",\"option<OnDemandThroughput>\"],[\"sse_specification_override\",\"option<SseSpecification>\"],[\"vector_index_override\",\"option<list<VectorIndex>>\"]]},\"RestoreTableToPointInTimeOutput\":{\"struct\":[[\"table_description\",\"option<TableDescription>\"]]},\"ScalarAttributeType\":{\"open_enum\":[\"s\",\"n\",\"b\"]},\"SearchSchemaElement\":{\"struct\":[[\"attribute_name\",\"string\"],[\"search_schema_element_type\",\"SearchSchemaElementType\"]]},\"SearchSchemaElementType\":{\"open_enum\":[\"hash\",\"inline_filter\"]},\"SseDescription\":{\"struct\":[[\"status\",\"option<SseStatus>\"],[\"sse_type\",\"option<SseType>\"],[\"kms_master_key_arn\",\"option<string>\"],[\"inaccessible_encryption_date_time\",\"option<f64>\"]]},\"SseSpecification\":{\"struct\":[[\"enabled\",\"option<bool>\"],[\"sse_type\",\"option<SseType>\"],[\"kms_master_key_id\",\"option<string>\"]]},\"SseStatus\":{\"open_enum\":[\"enabling\",\"enabled\",\"disabling\",\"disabled\",\"updating\"]},\"SseType\":{\"open_enum\":[\"aes256\",\"kms\"]},\"StreamSpecification\":{\"struct\":[[\"stream_enabled\",\"bool\"],[\"stream_view_type\",\"option<StreamViewType>\"]]},\"StreamViewType\":{\"open_enum\":[\"new_image\",\"old_image\",\"new_and_old_images\",\"keys_only\"]},\"TableAlreadyExists\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"TableClass\":{\"open_enum\":[\"standard\",\"standard_infrequent_access\"]},\"TableClassSummary\":{\"struct\":[[\"table_class\",\"option<TableClass>\"],[\"last_update_date_time\",\"option<f64>\"]]},\"TableDescription\":{\"struct\":[[\"table_name\",\"option<string>\"],[\"table_arn\",\"option<string>\"],[\"table_id\",\"option<string>\"],[\"table_status\",\"option<TableStatus>\"],[\"creation_date_time\",\"option<f64>\"],[\"key_schema\",\"option<list<KeySchemaElement>>\"],[\"attribute_definitions\",\"option<list<AttributeDefinition>>\"],[\"provisioned_throughput\",\"option<ProvisionedThroughputDescription>\"],[\"billing_mode_summary\",\"option<BillingModeSummary>\"],[\"table_size_bytes\",\"option<i64>\"],[\"item_count\",\"option<i64>\"],[\"global_secondary_indexes\",\"option<list<IndexDescription>>\"],[\"local_secondary_indexes\",\"option<list<IndexDescription>>\"],[\"deletion_protection_enabled\",\"option<bool>\"],[\"stream_specification\",\"option<StreamSpecification>\"],[\"latest_stream_label\",\"option<string>\"],[\"latest_stream_arn\",\"option<string>\"],[\"global_table_version\",\"option<string>\"],[\"replicas\",\"option<list<ReplicaDescription>>\"],[\"global_table_witnesses\",\"option<list<GlobalTableWitnessDescription>>\"],[\"global_table_settings_replication_mode\",\"option<GlobalTableSettingsReplicationMode>\"],[\"restore_summary\",\"option<RestoreSummary>\"],[\"sse_description\",\"option<SseDescription>\"],[\"archival_summary\",\"option<ArchivalSummary>\"],[\"table_class_summary\",\"option<TableClassSummary>\"],[\"disassociation_protection_enabled\",\"option<bool>\"],[\"on_demand_throughput\",\"option<OnDemandThroughput>\"],[\"warm_throughput\",\"option<TableWarmThroughputDescription>\"],[\"multi_region_consistency\",\"option<MultiRegionConsistency>\"],[\"vector_indexes\",\"option<list<VectorIndexDescription>>\"]]},\"TableInUse\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"TableNotFound\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"TableStatus\":{\"open_enum\":[\"creating\",\"updating\",\"deleting\",\"active\",\"inaccessible_encryption_credentials\",\"archiving\",\"archived\",\"replication_not_authorized\"]},\"TableWarmThroughputDescription\":{\"struct\":[[\"read_units_per_second\",\"option<i64>\"],[\"write_units_per_second\",\"option<i64>\"],[\"status\",\"option<TableStatus>\"]]},\"Throttling\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ThrottlingReason\":{\"struct\":[[\"reason\",\"option<string>\"],[\"resource\",\"option<string>\"]]},\"Validation\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"VectorAttributeDefinition\":{\"struct\":[[\"attribute_name\",\"string\"]]},\"VectorDistanceFunction\":{\"open_enum\":[\"cosine\",\"euclidean\",\"dot_product\"]},\"VectorIndex\":{\"struct\":[[\"index_name\",\"string\"],[\"vector_attribute\",\"option<VectorAttributeDefinition>\"],[\"search_schema\",\"option<list<SearchSchemaElement>>\"],[\"projection\",\"option<Projection>\"],[\"dimensions\",\"i64\"],[\"distance_function\",\"VectorDistanceFunction\"]]},\"VectorIndexDescription\":{\"struct\":[[\"index_name\",\"option<string>\"],[\"search_schema\",\"option<list<SearchSchemaElement>>\"],[\"projection\",\"option<Projection>\"],[\"vector_attribute\",\"option<VectorAttributeDefinition>\"],[\"dimensions\",\"option<i64>\"],[\"distance_function\",\"option<VectorDistanceFunction>\"],[\"index_status\",\"option<IndexStatus>\"],[\"backfilling\",\"option<bool>\"],[\"index_size_bytes\",\"option<i64>\"],[\"item_count\",\"option<i64>\"],[\"index_arn\",\"option<string>\"]]},\"WarmThroughput\":{\"struct\":[[\"read_units_per_second\",\"option<i64>\"],[\"write_units_per_second\",\"option<i64>\"]]},\"WitnessStatus\":{\"open_enum\":[\"creating\",\"deleting\",\"active\"]}}}", request).await?;
-        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-        let results = reader.get_root::<cap::dynamodb::restore_table_to_point_in_time_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-        RestoreTableToPointInTimeError::read_outcome(results).map_err(malformed)?
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(__malformed)?;
+        let results = reader.get_root::<cap::dynamodb::restore_table_to_point_in_time_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(__malformed)?;
+        RestoreTableToPointInTimeError::read_outcome(results).map_err(__malformed)?
     }
 }
 
@@ -22207,12 +22246,12 @@ pub async fn export_table_to_point_in_time(input: ExportTableToPointInTimeInput)
     #[cfg(target_arch = "wasm32")]
     {
         let mut message = ::capnp::message::Builder::new_default();
-        input.write_to(message.init_root::<cap::dynamodb::export_table_to_point_in_time_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        input.write_to(message.init_root::<cap::dynamodb::export_table_to_point_in_time_params::Builder<'_>>().init_input()).map_err(__malformed)?;
         let request = ::capnp::serialize::write_message_to_words(&message);
         let response = ::iomod_sdk::guest::call_with_contract("example.aws.dynamodb.export_table_to_point_in_time@53e3dbd3b59d8009", "{\"method\":\"export_table_to_point_in_time\",\"ordinal\":25,\"version\":\"0.1.0\",\"input\":\"ExportTableToPointInTimeInput\",\"output\":\"ExportTableToPointInTimeOutput\",\"errors\":[\"TableNotFound\",\"PointInTimeRecoveryUnavailable\",\"InvalidExportTime\",\"ExportConflict\",\"LimitExceeded\",\"Validation\",\"Throttling\",\"InternalServer\",\"AwsError\"],\"types\":{\"AttributeValue\":{\"union\":[[\"s\",\"string\"],[\"n\",\"string\"],[\"b\",\"bytes\"],[\"ss\",\"list<string>\"],[\"ns\",\"list<string>\"],[\"bs\",\"list<bytes>\"],[\"m\",\"map<string, AttributeValue>\"],[\"l\",\"list<AttributeValue>\"],[\"null\",\"bool\"],[\"bool\",\"bool\"]]},\"AwsError\":{\"struct\":[[\"code\",\"string\"],[\"message\",\"string\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"ExportConflict\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"ExportDescription\":{\"struct\":[[\"export_arn\",\"option<string>\"],[\"export_status\",\"option<ExportStatus>\"],[\"start_time\",\"option<f64>\"],[\"end_time\",\"option<f64>\"],[\"export_manifest\",\"option<string>\"],[\"table_arn\",\"option<string>\"],[\"table_id\",\"option<string>\"],[\"export_time\",\"option<f64>\"],[\"client_token\",\"option<string>\"],[\"s3_bucket\",\"option<string>\"],[\"s3_bucket_owner\",\"option<string>\"],[\"s3_prefix\",\"option<string>\"],[\"s3_sse_algorithm\",\"option<S3SseAlgorithm>\"],[\"s3_sse_kms_key_id\",\"option<string>\"],[\"failure_code\",\"option<string>\"],[\"failure_message\",\"option<string>\"],[\"export_format\",\"option<ExportFormat>\"],[\"billed_size_bytes\",\"option<i64>\"],[\"item_count\",\"option<i64>\"],[\"export_type\",\"option<ExportType>\"],[\"incremental_export_specification\",\"option<IncrementalExportSpecification>\"],[\"filter_specification\",\"option<FilterSpecification>\"]]},\"ExportFormat\":{\"open_enum\":[\"dynamodb_json\",\"ion\"]},\"ExportStatus\":{\"open_enum\":[\"in_progress\",\"completed\",\"failed\"]},\"ExportTableToPointInTimeInput\":{\"struct\":[[\"table_arn\",\"string\"],[\"export_time\",\"option<f64>\"],[\"client_token\",\"option<string>\"],[\"s3_bucket\",\"string\"],[\"s3_bucket_owner\",\"option<string>\"],[\"s3_prefix\",\"option<string>\"],[\"s3_sse_algorithm\",\"option<S3SseAlgorithm>\"],[\"s3_sse_kms_key_id\",\"option<string>\"],[\"export_format\",\"option<ExportFormat>\"],[\"export_type\",\"option<ExportType>\"],[\"incremental_export_specification\",\"option<IncrementalExportSpecification>\"],[\"filter_specification\",\"option<FilterSpecification>\"]]},\"ExportTableToPointInTimeOutput\":{\"struct\":[[\"export_description\",\"option<ExportDescription>\"]]},\"ExportType\":{\"open_enum\":[\"full_export\",\"incremental_export\"]},\"ExportViewType\":{\"open_enum\":[\"new_image\",\"new_and_old_images\"]},\"FilterSpecification\":{\"struct\":[[\"filter_expression\",\"option<string>\"],[\"projection_expression\",\"option<string>\"],[\"key_condition_expression\",\"option<string>\"],[\"expression_attribute_names\",\"option<map<string, string>>\"],[\"expression_attribute_values\",\"option<map<string, AttributeValue>>\"]]},\"IncrementalExportSpecification\":{\"struct\":[[\"export_from_time\",\"option<f64>\"],[\"export_to_time\",\"option<f64>\"],[\"export_view_type\",\"option<ExportViewType>\"]]},\"InternalServer\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"InvalidExportTime\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"LimitExceeded\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"PointInTimeRecoveryUnavailable\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"S3SseAlgorithm\":{\"open_enum\":[\"aes256\",\"kms\"]},\"TableNotFound\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"Throttling\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ThrottlingReason\":{\"struct\":[[\"reason\",\"option<string>\"],[\"resource\",\"option<string>\"]]},\"Validation\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]}}}", request).await?;
-        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-        let results = reader.get_root::<cap::dynamodb::export_table_to_point_in_time_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-        ExportTableToPointInTimeError::read_outcome(results).map_err(malformed)?
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(__malformed)?;
+        let results = reader.get_root::<cap::dynamodb::export_table_to_point_in_time_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(__malformed)?;
+        ExportTableToPointInTimeError::read_outcome(results).map_err(__malformed)?
     }
 }
 
@@ -22225,12 +22264,12 @@ pub async fn describe_export(input: DescribeExportInput) -> ::std::result::Resul
     #[cfg(target_arch = "wasm32")]
     {
         let mut message = ::capnp::message::Builder::new_default();
-        input.write_to(message.init_root::<cap::dynamodb::describe_export_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        input.write_to(message.init_root::<cap::dynamodb::describe_export_params::Builder<'_>>().init_input()).map_err(__malformed)?;
         let request = ::capnp::serialize::write_message_to_words(&message);
         let response = ::iomod_sdk::guest::call_with_contract("example.aws.dynamodb.describe_export@74da6e94059f0c5e", "{\"method\":\"describe_export\",\"ordinal\":26,\"version\":\"0.1.0\",\"input\":\"DescribeExportInput\",\"output\":\"DescribeExportOutput\",\"errors\":[\"ExportNotFound\",\"LimitExceeded\",\"Validation\",\"Throttling\",\"InternalServer\",\"AwsError\"],\"types\":{\"AttributeValue\":{\"union\":[[\"s\",\"string\"],[\"n\",\"string\"],[\"b\",\"bytes\"],[\"ss\",\"list<string>\"],[\"ns\",\"list<string>\"],[\"bs\",\"list<bytes>\"],[\"m\",\"map<string, AttributeValue>\"],[\"l\",\"list<AttributeValue>\"],[\"null\",\"bool\"],[\"bool\",\"bool\"]]},\"AwsError\":{\"struct\":[[\"code\",\"string\"],[\"message\",\"string\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"DescribeExportInput\":{\"struct\":[[\"export_arn\",\"string\"]]},\"DescribeExportOutput\":{\"struct\":[[\"export_description\",\"option<ExportDescription>\"]]},\"ExportDescription\":{\"struct\":[[\"export_arn\",\"option<string>\"],[\"export_status\",\"option<ExportStatus>\"],[\"start_time\",\"option<f64>\"],[\"end_time\",\"option<f64>\"],[\"export_manifest\",\"option<string>\"],[\"table_arn\",\"option<string>\"],[\"table_id\",\"option<string>\"],[\"export_time\",\"option<f64>\"],[\"client_token\",\"option<string>\"],[\"s3_bucket\",\"option<string>\"],[\"s3_bucket_owner\",\"option<string>\"],[\"s3_prefix\",\"option<string>\"],[\"s3_sse_algorithm\",\"option<S3SseAlgorithm>\"],[\"s3_sse_kms_key_id\",\"option<string>\"],[\"failure_code\",\"option<string>\"],[\"failure_message\",\"option<string>\"],[\"export_format\",\"option<ExportFormat>\"],[\"billed_size_bytes\",\"option<i64>\"],[\"item_count\",\"option<i64>\"],[\"export_type\",\"option<ExportType>\"],[\"incremental_export_specification\",\"option<IncrementalExportSpecification>\"],[\"filter_specification\",\"option<FilterSpecification>\"]]},\"ExportFormat\":{\"open_enum\":[\"dynamodb_json\",\"ion\"]},\"ExportNotFound\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"ExportStatus\":{\"open_enum\":[\"in_progress\",\"completed\",\"failed\"]},\"ExportType\":{\"open_enum\":[\"full_export\",\"incremental_export\"]},\"ExportViewType\":{\"open_enum\":[\"new_image\",\"new_and_old_images\"]},\"FilterSpecification\":{\"struct\":[[\"filter_expression\",\"option<string>\"],[\"projection_expression\",\"option<string>\"],[\"key_condition_expression\",\"option<string>\"],[\"expression_attribute_names\",\"option<map<string, string>>\"],[\"expression_attribute_values\",\"option<map<string, AttributeValue>>\"]]},\"IncrementalExportSpecification\":{\"struct\":[[\"export_from_time\",\"option<f64>\"],[\"export_to_time\",\"option<f64>\"],[\"export_view_type\",\"option<ExportViewType>\"]]},\"InternalServer\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"LimitExceeded\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"S3SseAlgorithm\":{\"open_enum\":[\"aes256\",\"kms\"]},\"Throttling\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ThrottlingReason\":{\"struct\":[[\"reason\",\"option<string>\"],[\"resource\",\"option<string>\"]]},\"Validation\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]}}}", request).await?;
-        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-        let results = reader.get_root::<cap::dynamodb::describe_export_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-        DescribeExportError::read_outcome(results).map_err(malformed)?
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(__malformed)?;
+        let results = reader.get_root::<cap::dynamodb::describe_export_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(__malformed)?;
+        DescribeExportError::read_outcome(results).map_err(__malformed)?
     }
 }
 
@@ -22243,12 +22282,12 @@ pub async fn list_exports(input: ListExportsInput) -> ::std::result::Result<List
     #[cfg(target_arch = "wasm32")]
     {
         let mut message = ::capnp::message::Builder::new_default();
-        input.write_to(message.init_root::<cap::dynamodb::list_exports_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        input.write_to(message.init_root::<cap::dynamodb::list_exports_params::Builder<'_>>().init_input()).map_err(__malformed)?;
         let request = ::capnp::serialize::write_message_to_words(&message);
         let response = ::iomod_sdk::guest::call_with_contract("example.aws.dynamodb.list_exports@0f33f500073d4239", "{\"method\":\"list_exports\",\"ordinal\":27,\"version\":\"0.1.0\",\"input\":\"ListExportsInput\",\"output\":\"ListExportsOutput\",\"errors\":[\"LimitExceeded\",\"Validation\",\"Throttling\",\"InternalServer\",\"AwsError\"],\"types\":{\"AwsError\":{\"struct\":[[\"code\",\"string\"],[\"message\",\"string\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"ExportStatus\":{\"open_enum\":[\"in_progress\",\"completed\",\"failed\"]},\"ExportSummary\":{\"struct\":[[\"export_arn\",\"option<string>\"],[\"export_status\",\"option<ExportStatus>\"],[\"export_type\",\"option<ExportType>\"]]},\"ExportType\":{\"open_enum\":[\"full_export\",\"incremental_export\"]},\"InternalServer\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"LimitExceeded\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"ListExportsInput\":{\"struct\":[[\"table_arn\",\"option<string>\"],[\"max_results\",\"option<i32>\"],[\"next_token\",\"option<string>\"]]},\"ListExportsOutput\":{\"struct\":[[\"export_summaries\",\"list<ExportSummary>\"],[\"next_token\",\"option<string>\"]]},\"Throttling\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ThrottlingReason\":{\"struct\":[[\"reason\",\"option<string>\"],[\"resource\",\"option<string>\"]]},\"Validation\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]}}}", request).await?;
-        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-        let results = reader.get_root::<cap::dynamodb::list_exports_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-        ListExportsError::read_outcome(results).map_err(malformed)?
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(__malformed)?;
+        let results = reader.get_root::<cap::dynamodb::list_exports_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(__malformed)?;
+        ListExportsError::read_outcome(results).map_err(__malformed)?
     }
 }
 
@@ -22261,12 +22300,12 @@ pub async fn import_table(input: ImportTableInput) -> ::std::result::Result<Impo
     #[cfg(target_arch = "wasm32")]
     {
         let mut message = ::capnp::message::Builder::new_default();
-        input.write_to(message.init_root::<cap::dynamodb::import_table_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        input.write_to(message.init_root::<cap::dynamodb::import_table_params::Builder<'_>>().init_input()).map_err(__malformed)?;
         let request = ::capnp::serialize::write_message_to_words(&message);
         let response = ::iomod_sdk::guest::call_with_contract("example.aws.dynamodb.import_table@8c3d136d93adf924", "{\"method\":\"import_table\",\"ordinal\":28,\"version\":\"0.1.0\",\"input\":\"ImportTableInput\",\"output\":\"ImportTableOutput\",\"errors\":[\"ResourceInUse\",\"ImportConflict\",\"LimitExceeded\",\"Validation\",\"Throttling\",\"InternalServer\",\"AwsError\"],\"types\":{\"AttributeDefinition\":{\"struct\":[[\"attribute_name\",\"string\"],[\"attribute_type\",\"ScalarAttributeType\"]]},\"AwsError\":{\"struct\":[[\"code\",\"string\"],[\"message\",\"string\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"BillingMode\":{\"open_enum\":[\"provisioned\",\"pay_per_request\"]},\"CsvOptions\":{\"struct\":[[\"delimiter\",\"option<string>\"],[\"header_list\",\"option<list<string>>\"]]},\"GlobalSecondaryIndex\":{\"struct\":[[\"index_name\",\"string\"],[\"key_schema\",\"list<KeySchemaElement>\"],[\"projection\",\"Projection\"],[\"provisioned_throughput\",\"option<ProvisionedThroughput>\"],[\"on_demand_throughput\",\"option<OnDemandThroughput>\"],[\"warm_throughput\",\"option<WarmThroughput>\"]]},\"ImportConflict\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"ImportStatus\":{\"open_enum\":[\"in_progress\",\"completed\",\"cancelling\",\"cancelled\",\"failed\"]},\"ImportTableDescription\":{\"struct\":[[\"import_arn\",\"option<string>\"],[\"import_status\",\"option<ImportStatus>\"],[\"table_arn\",\"option<string>\"],[\"table_id\",\"option<string>\"],[\"client_token\",\"option<string>\"],[\"s3_bucket_source\",\"option<S3BucketSource>\"],[\"error_count\",\"i64\"],[\"cloud_watch_log_group_arn\",\"option<string>\"],[\"input_format\",\"option<InputFormat>\"],[\"input_format_options\",\"option<InputFormatOptions>\"],[\"input_compression_type\",\"option<InputCompressionType>\"],[\"table_creation_parameters\",\"option<TableCreationParameters>\"],[\"start_time\",\"option<f64>\"],[\"end_time\",\"option<f64>\"],[\"processed_size_bytes\",\"option<i64>\"],[\"processed_item_count\",\"i64\"],[\"imported_item_count\",\"i64\"],[\"failure_code\",\"option<string>\"],[\"failure_message\",\"option<string>\"]]},\"ImportTableInput\":{\"struct\":[[\"client_token\",\"option<string>\"],[\"s3_bucket_source\",\"S3BucketSource\"],[\"input_format\",\"InputFormat\"],[\"input_format_options\",\"option<InputFormatOptions>\"],[\"input_compression_type\",\"option<InputCompressionType>\"],[\"table_creation_parameters\",\"TableCreationParameters\"]]},\"ImportTableOutput\":{\"struct\":[[\"import_table_description\",\"option<ImportTableDescription>\"]]},\"InputCompressionType\":{\"open_enum\":[\"gzip\",\"zstd\",\"none\"]},\"InputFormat\":{\"open_enum\":[\"dynamodb_json\",\"ion\",\"csv\"]},\"InputFormatOptions\":{\"struct\":[[\"csv\",\"option<CsvOptions>\"]]},\"InternalServer\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"KeySchemaElement\":{\"struct\":[[\"attribute_name\",\"string\"],[\"key_type\",\"KeyType\"]]},\"KeyType\":{\"open_enum\":[\"hash\",\"range\"]},\"LimitExceeded\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"OnDemandThroughput\":{\"struct\":[[\"max_read_request_units\",\"option<i64>\"],[\"max_write_request_units\",\"option<i64>\"]]},\"Projection\":{\"struct\":[[\"projection_type\",\"option<ProjectionType>\"],[\"non_key_attributes\",\"option<list<string>>\"]]},\"ProjectionType\":{\"open_enum\":[\"all\",\"keys_only\",\"include\"]},\"ProvisionedThroughput\":{\"struct\":[[\"read_capacity_units\",\"i64\"],[\"write_capacity_units\",\"i64\"]]},\"ResourceInUse\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"S3BucketSource\":{\"struct\":[[\"s3_bucket_owner\",\"option<string>\"],[\"s3_bucket\",\"string\"],[\"s3_key_prefix\",\"option<string>\"]]},\"ScalarAttributeType\":{\"open_enum\":[\"s\",\"n\",\"b\"]},\"SearchSchemaElement\":{\"struct\":[[\"attribute_name\",\"string\"],[\"search_schema_element_type\",\"SearchSchemaElementType\"]]},\"SearchSchemaElementType\":{\"open_enum\":[\"hash\",\"inline_filter\"]},\"SseSpecification\":{\"struct\":[[\"enabled\",\"option<bool>\"],[\"sse_type\",\"option<SseType>\"],[\"kms_master_key_id\",\"option<string>\"]]},\"SseType\":{\"open_enum\":[\"aes256\",\"kms\"]},\"TableCreationParameters\":{\"struct\":[[\"table_name\",\"string\"],[\"attribute_definitions\",\"list<AttributeDefinition>\"],[\"key_schema\",\"list<KeySchemaElement>\"],[\"billing_mode\",\"option<BillingMode>\"],[\"provisioned_throughput\",\"option<ProvisionedThroughput>\"],[\"on_demand_throughput\",\"option<OnDemandThroughput>\"],[\"sse_specification\",\"option<SseSpecification>\"],[\"global_secondary_indexes\",\"option<list<GlobalSecondaryIndex>>\"],[\"vector_indexes\",\"option<list<VectorIndex>>\"]]},\"Throttling\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ThrottlingReason\":{\"struct\":[[\"reason\",\"option<string>\"],[\"resource\",\"option<string>\"]]},\"Validation\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"VectorAttributeDefinition\":{\"struct\":[[\"attribute_name\",\"string\"]]},\"VectorDistanceFunction\":{\"open_enum\":[\"cosine\",\"euclidean\",\"dot_product\"]},\"VectorIndex\":{\"struct\":[[\"index_name\",\"string\"],[\"vector_attribute\",\"option<VectorAttributeDefinition>\"],[\"search_schema\",\"option<list<SearchSchemaElement>>\"],[\"projection\",\"option<Projection>\"],[\"dimensions\",\"i64\"],[\"distance_function\",\"VectorDistanceFunction\"]]},\"WarmThroughput\":{\"struct\":[[\"read_units_per_second\",\"option<i64>\"],[\"write_units_per_second\",\"option<i64>\"]]}}}", request).await?;
-        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-        let results = reader.get_root::<cap::dynamodb::import_table_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-        ImportTableError::read_outcome(results).map_err(malformed)?
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(__malformed)?;
+        let results = reader.get_root::<cap::dynamodb::import_table_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(__malformed)?;
+        ImportTableError::read_outcome(results).map_err(__malformed)?
     }
 }
 
@@ -22279,12 +22318,12 @@ pub async fn describe_import(input: DescribeImportInput) -> ::std::result::Resul
     #[cfg(target_arch = "wasm32")]
     {
         let mut message = ::capnp::message::Builder::new_default();
-        input.write_to(message.init_root::<cap::dynamodb::describe_import_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        input.write_to(message.init_root::<cap::dynamodb::describe_import_params::Builder<'_>>().init_input()).map_err(__malformed)?;
         let request = ::capnp::serialize::write_message_to_words(&message);
         let response = ::iomod_sdk::guest::call_with_contract("example.aws.dynamodb.describe_import@ee5d81e3aa264c5e", "{\"method\":\"describe_import\",\"ordinal\":29,\"version\":\"0.1.0\",\"input\":\"DescribeImportInput\",\"output\":\"DescribeImportOutput\",\"errors\":[\"ImportNotFound\",\"Validation\",\"Throttling\",\"InternalServer\",\"AwsError\"],\"types\":{\"AttributeDefinition\":{\"struct\":[[\"attribute_name\",\"string\"],[\"attribute_type\",\"ScalarAttributeType\"]]},\"AwsError\":{\"struct\":[[\"code\",\"string\"],[\"message\",\"string\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"BillingMode\":{\"open_enum\":[\"provisioned\",\"pay_per_request\"]},\"CsvOptions\":{\"struct\":[[\"delimiter\",\"option<string>\"],[\"header_list\",\"option<list<string>>\"]]},\"DescribeImportInput\":{\"struct\":[[\"import_arn\",\"string\"]]},\"DescribeImportOutput\":{\"struct\":[[\"import_table_description\",\"option<ImportTableDescription>\"]]},\"GlobalSecondaryIndex\":{\"struct\":[[\"index_name\",\"string\"],[\"key_schema\",\"list<KeySchemaElement>\"],[\"projection\",\"Projection\"],[\"provisioned_throughput\",\"option<ProvisionedThroughput>\"],[\"on_demand_throughput\",\"option<OnDemandThroughput>\"],[\"warm_throughput\",\"option<WarmThroughput>\"]]},\"ImportNotFound\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"ImportStatus\":{\"open_enum\":[\"in_progress\",\"completed\",\"cancelling\",\"cancelled\",\"failed\"]},\"ImportTableDescription\":{\"struct\":[[\"import_arn\",\"option<string>\"],[\"import_status\",\"option<ImportStatus>\"],[\"table_arn\",\"option<string>\"],[\"table_id\",\"option<string>\"],[\"client_token\",\"option<string>\"],[\"s3_bucket_source\",\"option<S3BucketSource>\"],[\"error_count\",\"i64\"],[\"cloud_watch_log_group_arn\",\"option<string>\"],[\"input_format\",\"option<InputFormat>\"],[\"input_format_options\",\"option<InputFormatOptions>\"],[\"input_compression_type\",\"option<InputCompressionType>\"],[\"table_creation_parameters\",\"option<TableCreationParameters>\"],[\"start_time\",\"option<f64>\"],[\"end_time\",\"option<f64>\"],[\"processed_size_bytes\",\"option<i64>\"],[\"processed_item_count\",\"i64\"],[\"imported_item_count\",\"i64\"],[\"failure_code\",\"option<string>\"],[\"failure_message\",\"option<string>\"]]},\"InputCompressionType\":{\"open_enum\":[\"gzip\",\"zstd\",\"none\"]},\"InputFormat\":{\"open_enum\":[\"dynamodb_json\",\"ion\",\"csv\"]},\"InputFormatOptions\":{\"struct\":[[\"csv\",\"option<CsvOptions>\"]]},\"InternalServer\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"KeySchemaElement\":{\"struct\":[[\"attribute_name\",\"string\"],[\"key_type\",\"KeyType\"]]},\"KeyType\":{\"open_enum\":[\"hash\",\"range\"]},\"OnDemandThroughput\":{\"struct\":[[\"max_read_request_units\",\"option<i64>\"],[\"max_write_request_units\",\"option<i64>\"]]},\"Projection\":{\"struct\":[[\"projection_type\",\"option<ProjectionType>\"],[\"non_key_attributes\",\"option<list<string>>\"]]},\"ProjectionType\":{\"open_enum\":[\"all\",\"keys_only\",\"include\"]},\"ProvisionedThroughput\":{\"struct\":[[\"read_capacity_units\",\"i64\"],[\"write_capacity_units\",\"i64\"]]},\"S3BucketSource\":{\"struct\":[[\"s3_bucket_owner\",\"option<string>\"],[\"s3_bucket\",\"string\"],[\"s3_key_prefix\",\"option<string>\"]]},\"ScalarAttributeType\":{\"open_enum\":[\"s\",\"n\",\"b\"]},\"SearchSchemaElement\":{\"struct\":[[\"attribute_name\",\"string\"],[\"search_schema_element_type\",\"SearchSchemaElementType\"]]},\"SearchSchemaElementType\":{\"open_enum\":[\"hash\",\"inline_filter\"]},\"SseSpecification\":{\"struct\":[[\"enabled\",\"option<bool>\"],[\"sse_type\",\"option<SseType>\"],[\"kms_master_key_id\",\"option<string>\"]]},\"SseType\":{\"open_enum\":[\"aes256\",\"kms\"]},\"TableCreationParameters\":{\"struct\":[[\"table_name\",\"string\"],[\"attribute_definitions\",\"list<AttributeDefinition>\"],[\"key_schema\",\"list<KeySchemaElement>\"],[\"billing_mode\",\"option<BillingMode>\"],[\"provisioned_throughput\",\"option<ProvisionedThroughput>\"],[\"on_demand_throughput\",\"option<OnDemandThroughput>\"],[\"sse_specification\",\"option<SseSpecification>\"],[\"global_secondary_indexes\",\"option<list<GlobalSecondaryIndex>>\"],[\"vector_indexes\",\"option<list<VectorIndex>>\"]]},\"Throttling\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ThrottlingReason\":{\"struct\":[[\"reason\",\"option<string>\"],[\"resource\",\"option<string>\"]]},\"Validation\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"VectorAttributeDefinition\":{\"struct\":[[\"attribute_name\",\"string\"]]},\"VectorDistanceFunction\":{\"open_enum\":[\"cosine\",\"euclidean\",\"dot_product\"]},\"VectorIndex\":{\"struct\":[[\"index_name\",\"string\"],[\"vector_attribute\",\"option<VectorAttributeDefinition>\"],[\"search_schema\",\"option<list<SearchSchemaElement>>\"],[\"projection\",\"option<Projection>\"],[\"dimensions\",\"i64\"],[\"distance_function\",\"VectorDistanceFunction\"]]},\"WarmThroughput\":{\"struct\":[[\"read_units_per_second\",\"option<i64>\"],[\"write_units_per_second\",\"option<i64>\"]]}}}", request).await?;
-        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-        let results = reader.get_root::<cap::dynamodb::describe_import_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-        DescribeImportError::read_outcome(results).map_err(malformed)?
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(__malformed)?;
+        let results = reader.get_root::<cap::dynamodb::describe_import_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(__malformed)?;
+        DescribeImportError::read_outcome(results).map_err(__malformed)?
     }
 }
 
@@ -22297,12 +22336,12 @@ pub async fn list_imports(input: ListImportsInput) -> ::std::result::Result<List
     #[cfg(target_arch = "wasm32")]
     {
         let mut message = ::capnp::message::Builder::new_default();
-        input.write_to(message.init_root::<cap::dynamodb::list_imports_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        input.write_to(message.init_root::<cap::dynamodb::list_imports_params::Builder<'_>>().init_input()).map_err(__malformed)?;
         let request = ::capnp::serialize::write_message_to_words(&message);
         let response = ::iomod_sdk::guest::call_with_contract("example.aws.dynamodb.list_imports@144b1cd056696226", "{\"method\":\"list_imports\",\"ordinal\":30,\"version\":\"0.1.0\",\"input\":\"ListImportsInput\",\"output\":\"ListImportsOutput\",\"errors\":[\"LimitExceeded\",\"Validation\",\"Throttling\",\"InternalServer\",\"AwsError\"],\"types\":{\"AwsError\":{\"struct\":[[\"code\",\"string\"],[\"message\",\"string\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"ImportStatus\":{\"open_enum\":[\"in_progress\",\"completed\",\"cancelling\",\"cancelled\",\"failed\"]},\"ImportSummary\":{\"struct\":[[\"import_arn\",\"option<string>\"],[\"import_status\",\"option<ImportStatus>\"],[\"table_arn\",\"option<string>\"],[\"s3_bucket_source\",\"option<S3BucketSource>\"],[\"cloud_watch_log_group_arn\",\"option<string>\"],[\"input_format\",\"option<InputFormat>\"],[\"start_time\",\"option<f64>\"],[\"end_time\",\"option<f64>\"]]},\"InputFormat\":{\"open_enum\":[\"dynamodb_json\",\"ion\",\"csv\"]},\"InternalServer\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"LimitExceeded\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"ListImportsInput\":{\"struct\":[[\"table_arn\",\"option<string>\"],[\"page_size\",\"option<i32>\"],[\"next_token\",\"option<string>\"]]},\"ListImportsOutput\":{\"struct\":[[\"import_summary_list\",\"list<ImportSummary>\"],[\"next_token\",\"option<string>\"]]},\"S3BucketSource\":{\"struct\":[[\"s3_bucket_owner\",\"option<string>\"],[\"s3_bucket\",\"string\"],[\"s3_key_prefix\",\"option<string>\"]]},\"Throttling\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ThrottlingReason\":{\"struct\":[[\"reason\",\"option<string>\"],[\"resource\",\"option<string>\"]]},\"Validation\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]}}}", request).await?;
-        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-        let results = reader.get_root::<cap::dynamodb::list_imports_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-        ListImportsError::read_outcome(results).map_err(malformed)?
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(__malformed)?;
+        let results = reader.get_root::<cap::dynamodb::list_imports_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(__malformed)?;
+        ListImportsError::read_outcome(results).map_err(__malformed)?
     }
 }
 
@@ -22315,12 +22354,12 @@ pub async fn create_global_table(input: CreateGlobalTableInput) -> ::std::result
     #[cfg(target_arch = "wasm32")]
     {
         let mut message = ::capnp::message::Builder::new_default();
-        input.write_to(message.init_root::<cap::dynamodb::create_global_table_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        input.write_to(message.init_root::<cap::dynamodb::create_global_table_params::Builder<'_>>().init_input()).map_err(__malformed)?;
         let request = ::capnp::serialize::write_message_to_words(&message);
         let response = ::iomod_sdk::guest::call_with_contract("example.aws.dynamodb.create_global_table@8e1b62a95e89f467", "{\"method\":\"create_global_table\",\"ordinal\":31,\"version\":\"0.1.0\",\"input\":\"CreateGlobalTableInput\",\"output\":\"CreateGlobalTableOutput\",\"errors\":[\"GlobalTableAlreadyExists\",\"TableNotFound\",\"LimitExceeded\",\"Validation\",\"Throttling\",\"InternalServer\",\"OutcomeUnknown\",\"AwsError\"],\"types\":{\"AwsError\":{\"struct\":[[\"code\",\"string\"],[\"message\",\"string\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"CreateGlobalTableInput\":{\"struct\":[[\"global_table_name\",\"string\"],[\"replication_group\",\"list<Replica>\"]]},\"CreateGlobalTableOutput\":{\"struct\":[[\"global_table_description\",\"option<GlobalTableDescription>\"]]},\"GlobalSecondaryIndexWarmThroughputDescription\":{\"struct\":[[\"read_units_per_second\",\"option<i64>\"],[\"write_units_per_second\",\"option<i64>\"],[\"status\",\"option<IndexStatus>\"]]},\"GlobalTableAlreadyExists\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"GlobalTableDescription\":{\"struct\":[[\"replication_group\",\"option<list<ReplicaDescription>>\"],[\"global_table_arn\",\"option<string>\"],[\"creation_date_time\",\"option<f64>\"],[\"global_table_status\",\"option<GlobalTableStatus>\"],[\"global_table_name\",\"option<string>\"]]},\"GlobalTableSettingsReplicationMode\":{\"open_enum\":[\"enabled\",\"disabled\",\"enabled_with_overrides\"]},\"GlobalTableStatus\":{\"open_enum\":[\"creating\",\"active\",\"deleting\",\"updating\"]},\"IndexStatus\":{\"open_enum\":[\"creating\",\"updating\",\"deleting\",\"active\"]},\"InternalServer\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"LimitExceeded\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"OnDemandThroughputOverride\":{\"struct\":[[\"max_read_request_units\",\"option<i64>\"]]},\"OutcomeUnknown\":{\"struct\":[[\"message\",\"string\"],[\"code\",\"option<string>\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"ProvisionedThroughputOverride\":{\"struct\":[[\"read_capacity_units\",\"option<i64>\"]]},\"Replica\":{\"struct\":[[\"region_name\",\"option<string>\"]]},\"ReplicaDescription\":{\"struct\":[[\"region_name\",\"option<string>\"],[\"replica_status\",\"option<ReplicaStatus>\"],[\"replica_arn\",\"option<string>\"],[\"replica_status_description\",\"option<string>\"],[\"replica_status_percent_progress\",\"option<string>\"],[\"kms_master_key_id\",\"option<string>\"],[\"provisioned_throughput_override\",\"option<ProvisionedThroughputOverride>\"],[\"on_demand_throughput_override\",\"option<OnDemandThroughputOverride>\"],[\"warm_throughput\",\"option<TableWarmThroughputDescription>\"],[\"global_secondary_indexes\",\"option<list<ReplicaGlobalSecondaryIndexDescription>>\"],[\"replica_inaccessible_date_time\",\"option<f64>\"],[\"replica_table_class_summary\",\"option<TableClassSummary>\"],[\"global_table_settings_replication_mode\",\"option<GlobalTableSettingsReplicationMode>\"]]},\"ReplicaGlobalSecondaryIndexDescription\":{\"struct\":[[\"index_name\",\"option<string>\"],[\"provisioned_throughput_override\",\"option<ProvisionedThroughputOverride>\"],[\"on_demand_throughput_override\",\"option<OnDemandThroughputOverride>\"],[\"warm_throughput\",\"option<GlobalSecondaryIndexWarmThroughputDescription>\"]]},\"ReplicaStatus\":{\"open_enum\":[\"creating\",\"creation_failed\",\"updating\",\"deleting\",\"active\",\"region_disabled\",\"inaccessible_encryption_credentials\",\"archiving\",\"archived\",\"replication_not_authorized\"]},\"TableClass\":{\"open_enum\":[\"standard\",\"standard_infrequent_access\"]},\"TableClassSummary\":{\"struct\":[[\"table_class\",\"option<TableClass>\"],[\"last_update_date_time\",\"option<f64>\"]]},\"TableNotFound\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"TableStatus\":{\"open_enum\":[\"creating\",\"updating\",\"deleting\",\"active\",\"inaccessible_encryption_credentials\",\"archiving\",\"archived\",\"replication_not_authorized\"]},\"TableWarmThroughputDescription\":{\"struct\":[[\"read_units_per_second\",\"option<i64>\"],[\"write_units_per_second\",\"option<i64>\"],[\"status\",\"option<TableStatus>\"]]},\"Throttling\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ThrottlingReason\":{\"struct\":[[\"reason\",\"option<string>\"],[\"resource\",\"option<string>\"]]},\"Validation\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]}}}", request).await?;
-        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-        let results = reader.get_root::<cap::dynamodb::create_global_table_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-        CreateGlobalTableError::read_outcome(results).map_err(malformed)?
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(__malformed)?;
+        let results = reader.get_root::<cap::dynamodb::create_global_table_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(__malformed)?;
+        CreateGlobalTableError::read_outcome(results).map_err(__malformed)?
     }
 }
 
@@ -22333,12 +22372,12 @@ pub async fn describe_global_table(input: DescribeGlobalTableInput) -> ::std::re
     #[cfg(target_arch = "wasm32")]
     {
         let mut message = ::capnp::message::Builder::new_default();
-        input.write_to(message.init_root::<cap::dynamodb::describe_global_table_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        input.write_to(message.init_root::<cap::dynamodb::describe_global_table_params::Builder<'_>>().init_input()).map_err(__malformed)?;
         let request = ::capnp::serialize::write_message_to_words(&message);
         let response = ::iomod_sdk::guest::call_with_contract("example.aws.dynamodb.describe_global_table@274a821ff23ba14b", "{\"method\":\"describe_global_table\",\"ordinal\":32,\"version\":\"0.1.0\",\"input\":\"DescribeGlobalTableInput\",\"output\":\"DescribeGlobalTableOutput\",\"errors\":[\"GlobalTableNotFound\",\"Validation\",\"Throttling\",\"InternalServer\",\"AwsError\"],\"types\":{\"AwsError\":{\"struct\":[[\"code\",\"string\"],[\"message\",\"string\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"DescribeGlobalTableInput\":{\"struct\":[[\"global_table_name\",\"string\"]]},\"DescribeGlobalTableOutput\":{\"struct\":[[\"global_table_description\",\"option<GlobalTableDescription>\"]]},\"GlobalSecondaryIndexWarmThroughputDescription\":{\"struct\":[[\"read_units_per_second\",\"option<i64>\"],[\"write_units_per_second\",\"option<i64>\"],[\"status\",\"option<IndexStatus>\"]]},\"GlobalTableDescription\":{\"struct\":[[\"replication_group\",\"option<list<ReplicaDescription>>\"],[\"global_table_arn\",\"option<string>\"],[\"creation_date_time\",\"option<f64>\"],[\"global_table_status\",\"option<GlobalTableStatus>\"],[\"global_table_name\",\"option<string>\"]]},\"GlobalTableNotFound\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"GlobalTableSettingsReplicationMode\":{\"open_enum\":[\"enabled\",\"disabled\",\"enabled_with_overrides\"]},\"GlobalTableStatus\":{\"open_enum\":[\"creating\",\"active\",\"deleting\",\"updating\"]},\"IndexStatus\":{\"open_enum\":[\"creating\",\"updating\",\"deleting\",\"active\"]},\"InternalServer\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"OnDemandThroughputOverride\":{\"struct\":[[\"max_read_request_units\",\"option<i64>\"]]},\"ProvisionedThroughputOverride\":{\"struct\":[[\"read_capacity_units\",\"option<i64>\"]]},\"ReplicaDescription\":{\"struct\":[[\"region_name\",\"option<string>\"],[\"replica_status\",\"option<ReplicaStatus>\"],[\"replica_arn\",\"option<string>\"],[\"replica_status_description\",\"option<string>\"],[\"replica_status_percent_progress\",\"option<string>\"],[\"kms_master_key_id\",\"option<string>\"],[\"provisioned_throughput_override\",\"option<ProvisionedThroughputOverride>\"],[\"on_demand_throughput_override\",\"option<OnDemandThroughputOverride>\"],[\"warm_throughput\",\"option<TableWarmThroughputDescription>\"],[\"global_secondary_indexes\",\"option<list<ReplicaGlobalSecondaryIndexDescription>>\"],[\"replica_inaccessible_date_time\",\"option<f64>\"],[\"replica_table_class_summary\",\"option<TableClassSummary>\"],[\"global_table_settings_replication_mode\",\"option<GlobalTableSettingsReplicationMode>\"]]},\"ReplicaGlobalSecondaryIndexDescription\":{\"struct\":[[\"index_name\",\"option<string>\"],[\"provisioned_throughput_override\",\"option<ProvisionedThroughputOverride>\"],[\"on_demand_throughput_override\",\"option<OnDemandThroughputOverride>\"],[\"warm_throughput\",\"option<GlobalSecondaryIndexWarmThroughputDescription>\"]]},\"ReplicaStatus\":{\"open_enum\":[\"creating\",\"creation_failed\",\"updating\",\"deleting\",\"active\",\"region_disabled\",\"inaccessible_encryption_credentials\",\"archiving\",\"archived\",\"replication_not_authorized\"]},\"TableClass\":{\"open_enum\":[\"standard\",\"standard_infrequent_access\"]},\"TableClassSummary\":{\"struct\":[[\"table_class\",\"option<TableClass>\"],[\"last_update_date_time\",\"option<f64>\"]]},\"TableStatus\":{\"open_enum\":[\"creating\",\"updating\",\"deleting\",\"active\",\"inaccessible_encryption_credentials\",\"archiving\",\"archived\",\"replication_not_authorized\"]},\"TableWarmThroughputDescription\":{\"struct\":[[\"read_units_per_second\",\"option<i64>\"],[\"write_units_per_second\",\"option<i64>\"],[\"status\",\"option<TableStatus>\"]]},\"Throttling\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ThrottlingReason\":{\"struct\":[[\"reason\",\"option<string>\"],[\"resource\",\"option<string>\"]]},\"Validation\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]}}}", request).await?;
-        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-        let results = reader.get_root::<cap::dynamodb::describe_global_table_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-        DescribeGlobalTableError::read_outcome(results).map_err(malformed)?
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(__malformed)?;
+        let results = reader.get_root::<cap::dynamodb::describe_global_table_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(__malformed)?;
+        DescribeGlobalTableError::read_outcome(results).map_err(__malformed)?
     }
 }
 
@@ -22351,12 +22390,12 @@ pub async fn list_global_tables(input: ListGlobalTablesInput) -> ::std::result::
     #[cfg(target_arch = "wasm32")]
     {
         let mut message = ::capnp::message::Builder::new_default();
-        input.write_to(message.init_root::<cap::dynamodb::list_global_tables_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        input.write_to(message.init_root::<cap::dynamodb::list_global_tables_params::Builder<'_>>().init_input()).map_err(__malformed)?;
         let request = ::capnp::serialize::write_message_to_words(&message);
         let response = ::iomod_sdk::guest::call_with_contract("example.aws.dynamodb.list_global_tables@53638bda4f8f2d86", "{\"method\":\"list_global_tables\",\"ordinal\":33,\"version\":\"0.1.0\",\"input\":\"ListGlobalTablesInput\",\"output\":\"ListGlobalTablesOutput\",\"errors\":[\"Validation\",\"Throttling\",\"InternalServer\",\"AwsError\"],\"types\":{\"AwsError\":{\"struct\":[[\"code\",\"string\"],[\"message\",\"string\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"GlobalTable\":{\"struct\":[[\"global_table_name\",\"option<string>\"],[\"replication_group\",\"option<list<Replica>>\"]]},\"InternalServer\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"ListGlobalTablesInput\":{\"struct\":[[\"exclusive_start_global_table_name\",\"option<string>\"],[\"limit\",\"option<i32>\"],[\"region_name\",\"option<string>\"]]},\"ListGlobalTablesOutput\":{\"struct\":[[\"global_tables\",\"list<GlobalTable>\"],[\"last_evaluated_global_table_name\",\"option<string>\"]]},\"Replica\":{\"struct\":[[\"region_name\",\"option<string>\"]]},\"Throttling\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ThrottlingReason\":{\"struct\":[[\"reason\",\"option<string>\"],[\"resource\",\"option<string>\"]]},\"Validation\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]}}}", request).await?;
-        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-        let results = reader.get_root::<cap::dynamodb::list_global_tables_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-        ListGlobalTablesError::read_outcome(results).map_err(malformed)?
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(__malformed)?;
+        let results = reader.get_root::<cap::dynamodb::list_global_tables_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(__malformed)?;
+        ListGlobalTablesError::read_outcome(results).map_err(__malformed)?
     }
 }
 
@@ -22369,12 +22408,12 @@ pub async fn update_global_table(input: UpdateGlobalTableInput) -> ::std::result
     #[cfg(target_arch = "wasm32")]
     {
         let mut message = ::capnp::message::Builder::new_default();
-        input.write_to(message.init_root::<cap::dynamodb::update_global_table_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        input.write_to(message.init_root::<cap::dynamodb::update_global_table_params::Builder<'_>>().init_input()).map_err(__malformed)?;
         let request = ::capnp::serialize::write_message_to_words(&message);
         let response = ::iomod_sdk::guest::call_with_contract("example.aws.dynamodb.update_global_table@7ec9f3e561053e8d", "{\"method\":\"update_global_table\",\"ordinal\":34,\"version\":\"0.1.0\",\"input\":\"UpdateGlobalTableInput\",\"output\":\"UpdateGlobalTableOutput\",\"errors\":[\"GlobalTableNotFound\",\"ReplicaAlreadyExists\",\"ReplicaNotFound\",\"TableNotFound\",\"Validation\",\"Throttling\",\"InternalServer\",\"OutcomeUnknown\",\"AwsError\"],\"types\":{\"AwsError\":{\"struct\":[[\"code\",\"string\"],[\"message\",\"string\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"CreateReplicaAction\":{\"struct\":[[\"region_name\",\"string\"]]},\"DeleteReplicaAction\":{\"struct\":[[\"region_name\",\"string\"]]},\"GlobalSecondaryIndexWarmThroughputDescription\":{\"struct\":[[\"read_units_per_second\",\"option<i64>\"],[\"write_units_per_second\",\"option<i64>\"],[\"status\",\"option<IndexStatus>\"]]},\"GlobalTableDescription\":{\"struct\":[[\"replication_group\",\"option<list<ReplicaDescription>>\"],[\"global_table_arn\",\"option<string>\"],[\"creation_date_time\",\"option<f64>\"],[\"global_table_status\",\"option<GlobalTableStatus>\"],[\"global_table_name\",\"option<string>\"]]},\"GlobalTableNotFound\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"GlobalTableSettingsReplicationMode\":{\"open_enum\":[\"enabled\",\"disabled\",\"enabled_with_overrides\"]},\"GlobalTableStatus\":{\"open_enum\":[\"creating\",\"active\",\"deleting\",\"updating\"]},\"IndexStatus\":{\"open_enum\":[\"creating\",\"updating\",\"deleting\",\"active\"]},\"InternalServer\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"OnDemandThroughputOverride\":{\"struct\":[[\"max_read_request_units\",\"option<i64>\"]]},\"OutcomeUnknown\":{\"struct\":[[\"message\",\"string\"],[\"code\",\"option<string>\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"ProvisionedThroughputOverride\":{\"struct\":[[\"read_capacity_units\",\"option<i64>\"]]},\"ReplicaAlreadyExists\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"ReplicaDescription\":{\"struct\":[[\"region_name\",\"option<string>\"],[\"replica_status\",\"option<ReplicaStatus>\"],[\"replica_arn\",\"option<string>\"],[\"replica_status_description\",\"option<string>\"],[\"replica_status_percent_progress\",\"option<string>\"],[\"kms_master_key_id\",\"option<string>\"],[\"provisioned_throughput_override\",\"option<ProvisionedThroughputOverride>\"],[\"on_demand_throughput_override\",\"option<OnDemandThroughputOverride>\"],[\"warm_throughput\",\"option<TableWarmThroughputDescription>\"],[\"global_secondary_indexes\",\"option<list<ReplicaGlobalSecondaryIndexDescription>>\"],[\"replica_inaccessible_date_time\",\"option<f64>\"],[\"replica_table_class_summary\",\"option<TableClassSummary>\"],[\"global_table_settings_replication_mode\",\"option<GlobalTableSettingsReplicationMode>\"]]},\"ReplicaGlobalSecondaryIndexDescription\":{\"struct\":[[\"index_name\",\"option<string>\"],[\"provisioned_throughput_override\",\"option<ProvisionedThroughputOverride>\"],[\"on_demand_throughput_override\",\"option<OnDemandThroughputOverride>\"],[\"warm_throughput\",\"option<GlobalSecondaryIndexWarmThroughputDescription>\"]]},\"ReplicaNotFound\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"ReplicaStatus\":{\"open_enum\":[\"creating\",\"creation_failed\",\"updating\",\"deleting\",\"active\",\"region_disabled\",\"inaccessible_encryption_credentials\",\"archiving\",\"archived\",\"replication_not_authorized\"]},\"ReplicaUpdate\":{\"union\":[[\"create\",\"CreateReplicaAction\"],[\"delete\",\"DeleteReplicaAction\"]]},\"TableClass\":{\"open_enum\":[\"standard\",\"standard_infrequent_access\"]},\"TableClassSummary\":{\"struct\":[[\"table_class\",\"option<TableClass>\"],[\"last_update_date_time\",\"option<f64>\"]]},\"TableNotFound\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"TableStatus\":{\"open_enum\":[\"creating\",\"updating\",\"deleting\",\"active\",\"inaccessible_encryption_credentials\",\"archiving\",\"archived\",\"replication_not_authorized\"]},\"TableWarmThroughputDescription\":{\"struct\":[[\"read_units_per_second\",\"option<i64>\"],[\"write_units_per_second\",\"option<i64>\"],[\"status\",\"option<TableStatus>\"]]},\"Throttling\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ThrottlingReason\":{\"struct\":[[\"reason\",\"option<string>\"],[\"resource\",\"option<string>\"]]},\"UpdateGlobalTableInput\":{\"struct\":[[\"global_table_name\",\"string\"],[\"replica_updates\",\"list<ReplicaUpdate>\"]]},\"UpdateGlobalTableOutput\":{\"struct\":[[\"global_table_description\",\"option<GlobalTableDescription>\"]]},\"Validation\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]}}}", request).await?;
-        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-        let results = reader.get_root::<cap::dynamodb::update_global_table_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-        UpdateGlobalTableError::read_outcome(results).map_err(malformed)?
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(__malformed)?;
+        let results = reader.get_root::<cap::dynamodb::update_global_table_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(__malformed)?;
+        UpdateGlobalTableError::read_outcome(results).map_err(__malformed)?
     }
 }
 
@@ -22387,12 +22426,12 @@ pub async fn describe_global_table_settings(input: DescribeGlobalTableSettingsIn
     #[cfg(target_arch = "wasm32")]
     {
         let mut message = ::capnp::message::Builder::new_default();
-        input.write_to(message.init_root::<cap::dynamodb::describe_global_table_settings_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        input.write_to(message.init_root::<cap::dynamodb::describe_global_table_settings_params::Builder<'_>>().init_input()).map_err(__malformed)?;
         let request = ::capnp::serialize::write_message_to_words(&message);
         let response = ::iomod_sdk::guest::call_with_contract("example.aws.dynamodb.describe_global_table_settings@feb95b8e5dfd6c41", "{\"method\":\"describe_global_table_settings\",\"ordinal\":35,\"version\":\"0.1.0\",\"input\":\"DescribeGlobalTableSettingsInput\",\"output\":\"DescribeGlobalTableSettingsOutput\",\"errors\":[\"GlobalTableNotFound\",\"Validation\",\"Throttling\",\"InternalServer\",\"AwsError\"],\"types\":{\"AutoScalingPolicyDescription\":{\"struct\":[[\"policy_name\",\"option<string>\"],[\"target_tracking_scaling_policy_configuration\",\"option<AutoScalingTargetTrackingScalingPolicyConfigurationDescription>\"]]},\"AutoScalingSettingsDescription\":{\"struct\":[[\"minimum_units\",\"option<i64>\"],[\"maximum_units\",\"option<i64>\"],[\"auto_scaling_disabled\",\"option<bool>\"],[\"auto_scaling_role_arn\",\"option<string>\"],[\"scaling_policies\",\"option<list<AutoScalingPolicyDescription>>\"]]},\"AutoScalingTargetTrackingScalingPolicyConfigurationDescription\":{\"struct\":[[\"disable_scale_in\",\"option<bool>\"],[\"scale_in_cooldown\",\"option<i32>\"],[\"scale_out_cooldown\",\"option<i32>\"],[\"target_value\",\"f64\"]]},\"AwsError\":{\"struct\":[[\"code\",\"string\"],[\"message\",\"string\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"BillingMode\":{\"open_enum\":[\"provisioned\",\"pay_per_request\"]},\"BillingModeSummary\":{\"struct\":[[\"billing_mode\",\"option<BillingMode>\"],[\"last_update_to_pay_per_request_date_time\",\"option<f64>\"]]},\"DescribeGlobalTableSettingsInput\":{\"struct\":[[\"global_table_name\",\"string\"]]},\"DescribeGlobalTableSettingsOutput\":{\"struct\":[[\"global_table_name\",\"option<string>\"],[\"replica_settings\",\"option<list<ReplicaSettingsDescription>>\"]]},\"GlobalTableNotFound\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"IndexStatus\":{\"open_enum\":[\"creating\",\"updating\",\"deleting\",\"active\"]},\"InternalServer\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"ReplicaGlobalSecondaryIndexSettingsDescription\":{\"struct\":[[\"index_name\",\"string\"],[\"index_status\",\"option<IndexStatus>\"],[\"provisioned_read_capacity_units\",\"option<i64>\"],[\"provisioned_read_capacity_auto_scaling_settings\",\"option<AutoScalingSettingsDescription>\"],[\"provisioned_write_capacity_units\",\"option<i64>\"],[\"provisioned_write_capacity_auto_scaling_settings\",\"option<AutoScalingSettingsDescription>\"]]},\"ReplicaSettingsDescription\":{\"struct\":[[\"region_name\",\"string\"],[\"replica_status\",\"option<ReplicaStatus>\"],[\"replica_billing_mode_summary\",\"option<BillingModeSummary>\"],[\"replica_provisioned_read_capacity_units\",\"option<i64>\"],[\"replica_provisioned_read_capacity_auto_scaling_settings\",\"option<AutoScalingSettingsDescription>\"],[\"replica_provisioned_write_capacity_units\",\"option<i64>\"],[\"replica_provisioned_write_capacity_auto_scaling_settings\",\"option<AutoScalingSettingsDescription>\"],[\"replica_global_secondary_index_settings\",\"option<list<ReplicaGlobalSecondaryIndexSettingsDescription>>\"],[\"replica_table_class_summary\",\"option<TableClassSummary>\"]]},\"ReplicaStatus\":{\"open_enum\":[\"creating\",\"creation_failed\",\"updating\",\"deleting\",\"active\",\"region_disabled\",\"inaccessible_encryption_credentials\",\"archiving\",\"archived\",\"replication_not_authorized\"]},\"TableClass\":{\"open_enum\":[\"standard\",\"standard_infrequent_access\"]},\"TableClassSummary\":{\"struct\":[[\"table_class\",\"option<TableClass>\"],[\"last_update_date_time\",\"option<f64>\"]]},\"Throttling\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ThrottlingReason\":{\"struct\":[[\"reason\",\"option<string>\"],[\"resource\",\"option<string>\"]]},\"Validation\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]}}}", request).await?;
-        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-        let results = reader.get_root::<cap::dynamodb::describe_global_table_settings_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-        DescribeGlobalTableSettingsError::read_outcome(results).map_err(malformed)?
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(__malformed)?;
+        let results = reader.get_root::<cap::dynamodb::describe_global_table_settings_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(__malformed)?;
+        DescribeGlobalTableSettingsError::read_outcome(results).map_err(__malformed)?
     }
 }
 
@@ -22405,12 +22444,12 @@ pub async fn update_global_table_settings(input: UpdateGlobalTableSettingsInput)
     #[cfg(target_arch = "wasm32")]
     {
         let mut message = ::capnp::message::Builder::new_default();
-        input.write_to(message.init_root::<cap::dynamodb::update_global_table_settings_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        input.write_to(message.init_root::<cap::dynamodb::update_global_table_settings_params::Builder<'_>>().init_input()).map_err(__malformed)?;
         let request = ::capnp::serialize::write_message_to_words(&message);
         let response = ::iomod_sdk::guest::call_with_contract("example.aws.dynamodb.update_global_table_settings@fd2fe85882f34b88", "{\"method\":\"update_global_table_settings\",\"ordinal\":36,\"version\":\"0.1.0\",\"input\":\"UpdateGlobalTableSettingsInput\",\"output\":\"UpdateGlobalTableSettingsOutput\",\"errors\":[\"GlobalTableNotFound\",\"ReplicaNotFound\",\"IndexNotFound\",\"ResourceInUse\",\"LimitExceeded\",\"Validation\",\"Throttling\",\"InternalServer\",\"OutcomeUnknown\",\"AwsError\"],\"types\":{\"AutoScalingPolicyDescription\":{\"struct\":[[\"policy_name\",\"option<string>\"],[\"target_tracking_scaling_policy_configuration\",\"option<AutoScalingTargetTrackingScalingPolicyConfigurationDescription>\"]]},\"AutoScalingPolicyUpdate\":{\"struct\":[[\"policy_name\",\"option<string>\"],[\"target_tracking_scaling_policy_configuration\",\"AutoScalingTargetTrackingScalingPolicyConfigurationUpdate\"]]},\"AutoScalingSettingsDescription\":{\"struct\":[[\"minimum_units\",\"option<i64>\"],[\"maximum_units\",\"option<i64>\"],[\"auto_scaling_disabled\",\"option<bool>\"],[\"auto_scaling_role_arn\",\"option<string>\"],[\"scaling_policies\",\"option<list<AutoScalingPolicyDescription>>\"]]},\"AutoScalingSettingsUpdate\":{\"struct\":[[\"minimum_units\",\"option<i64>\"],[\"maximum_units\",\"option<i64>\"],[\"auto_scaling_disabled\",\"option<bool>\"],[\"auto_scaling_role_arn\",\"option<string>\"],[\"scaling_policy_update\",\"option<AutoScalingPolicyUpdate>\"]]},\"AutoScalingTargetTrackingScalingPolicyConfigurationDescription\":{\"struct\":[[\"disable_scale_in\",\"option<bool>\"],[\"scale_in_cooldown\",\"option<i32>\"],[\"scale_out_cooldown\",\"option<i32>\"],[\"target_value\",\"f64\"]]},\"AutoScalingTargetTrackingScalingPolicyConfigurationUpdate\":{\"struct\":[[\"disable_scale_in\",\"option<bool>\"],[\"scale_in_cooldown\",\"option<i32>\"],[\"scale_out_cooldown\",\"option<i32>\"],[\"target_value\",\"f64\"]]},\"AwsError\":{\"struct\":[[\"code\",\"string\"],[\"message\",\"string\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"BillingMode\":{\"open_enum\":[\"provisioned\",\"pay_per_request\"]},\"BillingModeSummary\":{\"struct\":[[\"billing_mode\",\"option<BillingMode>\"],[\"last_update_to_pay_per_request_date_time\",\"option<f64>\"]]},\"GlobalTableGlobalSecondaryIndexSettingsUpdate\":{\"struct\":[[\"index_name\",\"string\"],[\"provisioned_write_capacity_units\",\"option<i64>\"],[\"provisioned_write_capacity_auto_scaling_settings_update\",\"option<AutoScalingSettingsUpdate>\"]]},\"GlobalTableNotFound\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"IndexNotFound\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"IndexStatus\":{\"open_enum\":[\"creating\",\"updating\",\"deleting\",\"active\"]},\"InternalServer\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"LimitExceeded\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"OutcomeUnknown\":{\"struct\":[[\"message\",\"string\"],[\"code\",\"option<string>\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"ReplicaGlobalSecondaryIndexSettingsDescription\":{\"struct\":[[\"index_name\",\"string\"],[\"index_status\",\"option<IndexStatus>\"],[\"provisioned_read_capacity_units\",\"option<i64>\"],[\"provisioned_read_capacity_auto_scaling_settings\",\"option<AutoScalingSettingsDescription>\"],[\"provisioned_write_capacity_units\",\"option<i64>\"],[\"provisioned_write_capacity_auto_scaling_settings\",\"option<AutoScalingSettingsDescription>\"]]},\"ReplicaGlobalSecondaryIndexSettingsUpdate\":{\"struct\":[[\"index_name\",\"string\"],[\"provisioned_read_capacity_units\",\"option<i64>\"],[\"provisioned_read_capacity_auto_scaling_settings_update\",\"option<AutoScalingSettingsUpdate>\"]]},\"ReplicaNotFound\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"ReplicaSettingsDescription\":{\"struct\":[[\"region_name\",\"string\"],[\"replica_status\",\"option<ReplicaStatus>\"],[\"replica_billing_mode_summary\",\"option<BillingModeSummary>\"],[\"replica_provisioned_read_capacity_units\",\"option<i64>\"],[\"replica_provisioned_read_capacity_auto_scaling_settings\",\"option<AutoScalingSettingsDescription>\"],[\"replica_provisioned_write_capacity_units\",\"option<i64>\"],[\"replica_provisioned_write_capacity_auto_scaling_settings\",\"option<AutoScalingSettingsDescription>\"],[\"replica_global_secondary_index_settings\",\"option<list<ReplicaGlobalSecondaryIndexSettingsDescription>>\"],[\"replica_table_class_summary\",\"option<TableClassSummary>\"]]},\"ReplicaSettingsUpdate\":{\"struct\":[[\"region_name\",\"string\"],[\"replica_provisioned_read_capacity_units\",\"option<i64>\"],[\"replica_provisioned_read_capacity_auto_scaling_settings_update\",\"option<AutoScalingSettingsUpdate>\"],[\"replica_global_secondary_index_settings_update\",\"option<list<ReplicaGlobalSecondaryIndexSettingsUpdate>>\"],[\"replica_table_class\",\"option<TableClass>\"]]},\"ReplicaStatus\":{\"open_enum\":[\"creating\",\"creation_failed\",\"updating\",\"deleting\",\"active\",\"region_disabled\",\"inaccessible_encryption_credentials\",\"archiving\",\"archived\",\"replication_not_authorized\"]},\"ResourceInUse\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"TableClass\":{\"open_enum\":[\"standard\",\"standard_infrequent_access\"]},\"TableClassSummary\":{\"struct\":[[\"table_class\",\"option<TableClass>\"],[\"last_update_date_time\",\"option<f64>\"]]},\"Throttling\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ThrottlingReason\":{\"struct\":[[\"reason\",\"option<string>\"],[\"resource\",\"option<string>\"]]},\"UpdateGlobalTableSettingsInput\":{\"struct\":[[\"global_table_name\",\"string\"],[\"global_table_billing_mode\",\"option<BillingMode>\"],[\"global_table_provisioned_write_capacity_units\",\"option<i64>\"],[\"global_table_provisioned_write_capacity_auto_scaling_update\",\"option<AutoScalingSettingsUpdate>\"],[\"replica_settings_update\",\"option<list<ReplicaSettingsUpdate>>\"],[\"global_table_global_secondary_index_settings_update\",\"option<list<GlobalTableGlobalSecondaryIndexSettingsUpdate>>\"]]},\"UpdateGlobalTableSettingsOutput\":{\"struct\":[[\"global_table_name\",\"option<string>\"],[\"replica_settings\",\"option<list<ReplicaSettingsDescription>>\"]]},\"Validation\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]}}}", request).await?;
-        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-        let results = reader.get_root::<cap::dynamodb::update_global_table_settings_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-        UpdateGlobalTableSettingsError::read_outcome(results).map_err(malformed)?
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(__malformed)?;
+        let results = reader.get_root::<cap::dynamodb::update_global_table_settings_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(__malformed)?;
+        UpdateGlobalTableSettingsError::read_outcome(results).map_err(__malformed)?
     }
 }
 
@@ -22423,12 +22462,12 @@ pub async fn describe_table_replica_auto_scaling(input: DescribeTableReplicaAuto
     #[cfg(target_arch = "wasm32")]
     {
         let mut message = ::capnp::message::Builder::new_default();
-        input.write_to(message.init_root::<cap::dynamodb::describe_table_replica_auto_scaling_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        input.write_to(message.init_root::<cap::dynamodb::describe_table_replica_auto_scaling_params::Builder<'_>>().init_input()).map_err(__malformed)?;
         let request = ::capnp::serialize::write_message_to_words(&message);
         let response = ::iomod_sdk::guest::call_with_contract("example.aws.dynamodb.describe_table_replica_auto_scaling@044f359730dbda3f", "{\"method\":\"describe_table_replica_auto_scaling\",\"ordinal\":37,\"version\":\"0.1.0\",\"input\":\"DescribeTableReplicaAutoScalingInput\",\"output\":\"DescribeTableReplicaAutoScalingOutput\",\"errors\":[\"ResourceNotFound\",\"Validation\",\"Throttling\",\"InternalServer\",\"AwsError\"],\"types\":{\"AutoScalingPolicyDescription\":{\"struct\":[[\"policy_name\",\"option<string>\"],[\"target_tracking_scaling_policy_configuration\",\"option<AutoScalingTargetTrackingScalingPolicyConfigurationDescription>\"]]},\"AutoScalingSettingsDescription\":{\"struct\":[[\"minimum_units\",\"option<i64>\"],[\"maximum_units\",\"option<i64>\"],[\"auto_scaling_disabled\",\"option<bool>\"],[\"auto_scaling_role_arn\",\"option<string>\"],[\"scaling_policies\",\"option<list<AutoScalingPolicyDescription>>\"]]},\"AutoScalingTargetTrackingScalingPolicyConfigurationDescription\":{\"struct\":[[\"disable_scale_in\",\"option<bool>\"],[\"scale_in_cooldown\",\"option<i32>\"],[\"scale_out_cooldown\",\"option<i32>\"],[\"target_value\",\"f64\"]]},\"AwsError\":{\"struct\":[[\"code\",\"string\"],[\"message\",\"string\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"DescribeTableReplicaAutoScalingInput\":{\"struct\":[[\"table_name\",\"string\"]]},\"DescribeTableReplicaAutoScalingOutput\":{\"struct\":[[\"table_auto_scaling_description\",\"option<TableAutoScalingDescription>\"]]},\"IndexStatus\":{\"open_enum\":[\"creating\",\"updating\",\"deleting\",\"active\"]},\"InternalServer\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"ReplicaAutoScalingDescription\":{\"struct\":[[\"region_name\",\"option<string>\"],[\"global_secondary_indexes\",\"option<list<ReplicaGlobalSecondaryIndexAutoScalingDescription>>\"],[\"replica_provisioned_read_capacity_auto_scaling_settings\",\"option<AutoScalingSettingsDescription>\"],[\"replica_provisioned_write_capacity_auto_scaling_settings\",\"option<AutoScalingSettingsDescription>\"],[\"replica_status\",\"option<ReplicaStatus>\"]]},\"ReplicaGlobalSecondaryIndexAutoScalingDescription\":{\"struct\":[[\"index_name\",\"option<string>\"],[\"index_status\",\"option<IndexStatus>\"],[\"provisioned_read_capacity_auto_scaling_settings\",\"option<AutoScalingSettingsDescription>\"],[\"provisioned_write_capacity_auto_scaling_settings\",\"option<AutoScalingSettingsDescription>\"]]},\"ReplicaStatus\":{\"open_enum\":[\"creating\",\"creation_failed\",\"updating\",\"deleting\",\"active\",\"region_disabled\",\"inaccessible_encryption_credentials\",\"archiving\",\"archived\",\"replication_not_authorized\"]},\"ResourceNotFound\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"TableAutoScalingDescription\":{\"struct\":[[\"table_name\",\"option<string>\"],[\"table_status\",\"option<TableStatus>\"],[\"replicas\",\"option<list<ReplicaAutoScalingDescription>>\"]]},\"TableStatus\":{\"open_enum\":[\"creating\",\"updating\",\"deleting\",\"active\",\"inaccessible_encryption_credentials\",\"archiving\",\"archived\",\"replication_not_authorized\"]},\"Throttling\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ThrottlingReason\":{\"struct\":[[\"reason\",\"option<string>\"],[\"resource\",\"option<string>\"]]},\"Validation\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]}}}", request).await?;
-        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-        let results = reader.get_root::<cap::dynamodb::describe_table_replica_auto_scaling_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-        DescribeTableReplicaAutoScalingError::read_outcome(results).map_err(malformed)?
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(__malformed)?;
+        let results = reader.get_root::<cap::dynamodb::describe_table_replica_auto_scaling_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(__malformed)?;
+        DescribeTableReplicaAutoScalingError::read_outcome(results).map_err(__malformed)?
     }
 }
 
@@ -22441,12 +22480,12 @@ pub async fn update_table_replica_auto_scaling(input: UpdateTableReplicaAutoScal
     #[cfg(target_arch = "wasm32")]
     {
         let mut message = ::capnp::message::Builder::new_default();
-        input.write_to(message.init_root::<cap::dynamodb::update_table_replica_auto_scaling_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        input.write_to(message.init_root::<cap::dynamodb::update_table_replica_auto_scaling_params::Builder<'_>>().init_input()).map_err(__malformed)?;
         let request = ::capnp::serialize::write_message_to_words(&message);
         let response = ::iomod_sdk::guest::call_with_contract("example.aws.dynamodb.update_table_replica_auto_scaling@b1e22039858dcf86", "{\"method\":\"update_table_replica_auto_scaling\",\"ordinal\":38,\"version\":\"0.1.0\",\"input\":\"UpdateTableReplicaAutoScalingInput\",\"output\":\"UpdateTableReplicaAutoScalingOutput\",\"errors\":[\"ResourceNotFound\",\"ResourceInUse\",\"LimitExceeded\",\"Validation\",\"Throttling\",\"InternalServer\",\"OutcomeUnknown\",\"AwsError\"],\"types\":{\"AutoScalingPolicyDescription\":{\"struct\":[[\"policy_name\",\"option<string>\"],[\"target_tracking_scaling_policy_configuration\",\"option<AutoScalingTargetTrackingScalingPolicyConfigurationDescription>\"]]},\"AutoScalingPolicyUpdate\":{\"struct\":[[\"policy_name\",\"option<string>\"],[\"target_tracking_scaling_policy_configuration\",\"AutoScalingTargetTrackingScalingPolicyConfigurationUpdate\"]]},\"AutoScalingSettingsDescription\":{\"struct\":[[\"minimum_units\",\"option<i64>\"],[\"maximum_units\",\"option<i64>\"],[\"auto_scaling_disabled\",\"option<bool>\"],[\"auto_scaling_role_arn\",\"option<string>\"],[\"scaling_policies\",\"option<list<AutoScalingPolicyDescription>>\"]]},\"AutoScalingSettingsUpdate\":{\"struct\":[[\"minimum_units\",\"option<i64>\"],[\"maximum_units\",\"option<i64>\"],[\"auto_scaling_disabled\",\"option<bool>\"],[\"auto_scaling_role_arn\",\"option<string>\"],[\"scaling_policy_update\",\"option<AutoScalingPolicyUpdate>\"]]},\"AutoScalingTargetTrackingScalingPolicyConfigurationDescription\":{\"struct\":[[\"disable_scale_in\",\"option<bool>\"],[\"scale_in_cooldown\",\"option<i32>\"],[\"scale_out_cooldown\",\"option<i32>\"],[\"target_value\",\"f64\"]]},\"AutoScalingTargetTrackingScalingPolicyConfigurationUpdate\":{\"struct\":[[\"disable_scale_in\",\"option<bool>\"],[\"scale_in_cooldown\",\"option<i32>\"],[\"scale_out_cooldown\",\"option<i32>\"],[\"target_value\",\"f64\"]]},\"AwsError\":{\"struct\":[[\"code\",\"string\"],[\"message\",\"string\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"GlobalSecondaryIndexAutoScalingUpdate\":{\"struct\":[[\"index_name\",\"option<string>\"],[\"provisioned_write_capacity_auto_scaling_update\",\"option<AutoScalingSettingsUpdate>\"]]},\"IndexStatus\":{\"open_enum\":[\"creating\",\"updating\",\"deleting\",\"active\"]},\"InternalServer\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"LimitExceeded\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"OutcomeUnknown\":{\"struct\":[[\"message\",\"string\"],[\"code\",\"option<string>\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"ReplicaAutoScalingDescription\":{\"struct\":[[\"region_name\",\"option<string>\"],[\"global_secondary_indexes\",\"option<list<ReplicaGlobalSecondaryIndexAutoScalingDescription>>\"],[\"replica_provisioned_read_capacity_auto_scaling_settings\",\"option<AutoScalingSettingsDescription>\"],[\"replica_provisioned_write_capacity_auto_scaling_settings\",\"option<AutoScalingSettingsDescription>\"],[\"replica_status\",\"option<ReplicaStatus>\"]]},\"ReplicaAutoScalingUpdate\":{\"struct\":[[\"region_name\",\"string\"],[\"replica_global_secondary_index_updates\",\"option<list<ReplicaGlobalSecondaryIndexAutoScalingUpdate>>\"],[\"replica_provisioned_read_capacity_auto_scaling_update\",\"option<AutoScalingSettingsUpdate>\"]]},\"ReplicaGlobalSecondaryIndexAutoScalingDescription\":{\"struct\":[[\"index_name\",\"option<string>\"],[\"index_status\",\"option<IndexStatus>\"],[\"provisioned_read_capacity_auto_scaling_settings\",\"option<AutoScalingSettingsDescription>\"],[\"provisioned_write_capacity_auto_scaling_settings\",\"option<AutoScalingSettingsDescription>\"]]},\"ReplicaGlobalSecondaryIndexAutoScalingUpdate\":{\"struct\":[[\"index_name\",\"option<string>\"],[\"provisioned_read_capacity_auto_scaling_update\",\"option<AutoScalingSettingsUpdate>\"]]},\"ReplicaStatus\":{\"open_enum\":[\"creating\",\"creation_failed\",\"updating\",\"deleting\",\"active\",\"region_disabled\",\"inaccessible_encryption_credentials\",\"archiving\",\"archived\",\"replication_not_authorized\"]},\"ResourceInUse\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"ResourceNotFound\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"TableAutoScalingDescription\":{\"struct\":[[\"table_name\",\"option<string>\"],[\"table_status\",\"option<TableStatus>\"],[\"replicas\",\"option<list<ReplicaAutoScalingDescription>>\"]]},\"TableStatus\":{\"open_enum\":[\"creating\",\"updating\",\"deleting\",\"active\",\"inaccessible_encryption_credentials\",\"archiving\",\"archived\",\"replication_not_authorized\"]},\"Throttling\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ThrottlingReason\":{\"struct\":[[\"reason\",\"option<string>\"],[\"resource\",\"option<string>\"]]},\"UpdateTableReplicaAutoScalingInput\":{\"struct\":[[\"global_secondary_index_updates\",\"option<list<GlobalSecondaryIndexAutoScalingUpdate>>\"],[\"table_name\",\"string\"],[\"provisioned_write_capacity_auto_scaling_update\",\"option<AutoScalingSettingsUpdate>\"],[\"replica_updates\",\"option<list<ReplicaAutoScalingUpdate>>\"]]},\"UpdateTableReplicaAutoScalingOutput\":{\"struct\":[[\"table_auto_scaling_description\",\"option<TableAutoScalingDescription>\"]]},\"Validation\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]}}}", request).await?;
-        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-        let results = reader.get_root::<cap::dynamodb::update_table_replica_auto_scaling_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-        UpdateTableReplicaAutoScalingError::read_outcome(results).map_err(malformed)?
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(__malformed)?;
+        let results = reader.get_root::<cap::dynamodb::update_table_replica_auto_scaling_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(__malformed)?;
+        UpdateTableReplicaAutoScalingError::read_outcome(results).map_err(__malformed)?
     }
 }
 
@@ -22459,12 +22498,12 @@ pub async fn execute_statement(input: ExecuteStatementInput) -> ::std::result::R
     #[cfg(target_arch = "wasm32")]
     {
         let mut message = ::capnp::message::Builder::new_default();
-        input.write_to(message.init_root::<cap::dynamodb::execute_statement_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        input.write_to(message.init_root::<cap::dynamodb::execute_statement_params::Builder<'_>>().init_input()).map_err(__malformed)?;
         let request = ::capnp::serialize::write_message_to_words(&message);
         let response = ::iomod_sdk::guest::call_with_contract("example.aws.dynamodb.execute_statement@6e1e42bec3650193", "{\"method\":\"execute_statement\",\"ordinal\":39,\"version\":\"0.1.0\",\"input\":\"ExecuteStatementInput\",\"output\":\"ExecuteStatementOutput\",\"errors\":[\"ConditionalCheckFailed\",\"DuplicateItem\",\"ResourceNotFound\",\"ProvisionedThroughputExceeded\",\"ItemCollectionSizeLimitExceeded\",\"TransactionConflict\",\"RequestLimitExceeded\",\"Validation\",\"Throttling\",\"InternalServer\",\"OutcomeUnknown\",\"AwsError\"],\"types\":{\"AttributeValue\":{\"union\":[[\"s\",\"string\"],[\"n\",\"string\"],[\"b\",\"bytes\"],[\"ss\",\"list<string>\"],[\"ns\",\"list<string>\"],[\"bs\",\"list<bytes>\"],[\"m\",\"map<string, AttributeValue>\"],[\"l\",\"list<AttributeValue>\"],[\"null\",\"bool\"],[\"bool\",\"bool\"]]},\"AwsError\":{\"struct\":[[\"code\",\"string\"],[\"message\",\"string\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"Capacity\":{\"struct\":[[\"read_capacity_units\",\"option<f64>\"],[\"write_capacity_units\",\"option<f64>\"],[\"capacity_units\",\"option<f64>\"]]},\"ConditionalCheckFailed\":{\"struct\":[[\"message\",\"string\"],[\"item\",\"option<map<string, AttributeValue>>\"],[\"request_id\",\"option<string>\"]]},\"ConsumedCapacity\":{\"struct\":[[\"table_name\",\"option<string>\"],[\"capacity_units\",\"option<f64>\"],[\"read_capacity_units\",\"option<f64>\"],[\"write_capacity_units\",\"option<f64>\"],[\"table\",\"option<Capacity>\"],[\"global_secondary_indexes\",\"option<map<string, Capacity>>\"],[\"local_secondary_indexes\",\"option<map<string, Capacity>>\"],[\"vector_indexes\",\"option<map<string, VectorCapacity>>\"]]},\"DuplicateItem\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"ExecuteStatementInput\":{\"struct\":[[\"statement\",\"string\"],[\"parameters\",\"option<list<AttributeValue>>\"],[\"consistent_read\",\"option<bool>\"],[\"next_token\",\"option<string>\"],[\"return_consumed_capacity\",\"option<ReturnConsumedCapacity>\"],[\"limit\",\"option<i32>\"],[\"return_values_on_condition_check_failure\",\"option<ReturnValuesOnConditionCheckFailure>\"],[\"resend\",\"option<bool>\"]]},\"ExecuteStatementOutput\":{\"struct\":[[\"items\",\"list<map<string, AttributeValue>>\"],[\"next_token\",\"option<string>\"],[\"consumed_capacity\",\"option<ConsumedCapacity>\"],[\"last_evaluated_key\",\"option<map<string, AttributeValue>>\"]]},\"InternalServer\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"ItemCollectionSizeLimitExceeded\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"OutcomeUnknown\":{\"struct\":[[\"message\",\"string\"],[\"code\",\"option<string>\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"ProvisionedThroughputExceeded\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"RequestLimitExceeded\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ResourceNotFound\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"ReturnConsumedCapacity\":{\"open_enum\":[\"indexes\",\"total\",\"none\"]},\"ReturnValuesOnConditionCheckFailure\":{\"open_enum\":[\"all_old\",\"none\"]},\"Throttling\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ThrottlingReason\":{\"struct\":[[\"reason\",\"option<string>\"],[\"resource\",\"option<string>\"]]},\"TransactionConflict\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"Validation\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"VectorCapacity\":{\"struct\":[[\"vector_search_request_bytes\",\"option<f64>\"],[\"vector_write_request_bytes\",\"option<f64>\"]]}}}", request).await?;
-        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-        let results = reader.get_root::<cap::dynamodb::execute_statement_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-        ExecuteStatementError::read_outcome(results).map_err(malformed)?
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(__malformed)?;
+        let results = reader.get_root::<cap::dynamodb::execute_statement_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(__malformed)?;
+        ExecuteStatementError::read_outcome(results).map_err(__malformed)?
     }
 }
 
@@ -22477,12 +22516,12 @@ pub async fn batch_execute_statement(input: BatchExecuteStatementInput) -> ::std
     #[cfg(target_arch = "wasm32")]
     {
         let mut message = ::capnp::message::Builder::new_default();
-        input.write_to(message.init_root::<cap::dynamodb::batch_execute_statement_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        input.write_to(message.init_root::<cap::dynamodb::batch_execute_statement_params::Builder<'_>>().init_input()).map_err(__malformed)?;
         let request = ::capnp::serialize::write_message_to_words(&message);
         let response = ::iomod_sdk::guest::call_with_contract("example.aws.dynamodb.batch_execute_statement@125a9a6661a6c924", "{\"method\":\"batch_execute_statement\",\"ordinal\":40,\"version\":\"0.1.0\",\"input\":\"BatchExecuteStatementInput\",\"output\":\"BatchExecuteStatementOutput\",\"errors\":[\"RequestLimitExceeded\",\"Validation\",\"Throttling\",\"InternalServer\",\"OutcomeUnknown\",\"AwsError\"],\"types\":{\"AttributeValue\":{\"union\":[[\"s\",\"string\"],[\"n\",\"string\"],[\"b\",\"bytes\"],[\"ss\",\"list<string>\"],[\"ns\",\"list<string>\"],[\"bs\",\"list<bytes>\"],[\"m\",\"map<string, AttributeValue>\"],[\"l\",\"list<AttributeValue>\"],[\"null\",\"bool\"],[\"bool\",\"bool\"]]},\"AwsError\":{\"struct\":[[\"code\",\"string\"],[\"message\",\"string\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"BatchExecuteStatementInput\":{\"struct\":[[\"statements\",\"list<BatchStatementRequest>\"],[\"return_consumed_capacity\",\"option<ReturnConsumedCapacity>\"],[\"resend\",\"option<bool>\"]]},\"BatchExecuteStatementOutput\":{\"struct\":[[\"responses\",\"list<BatchStatementResponse>\"],[\"consumed_capacity\",\"option<list<ConsumedCapacity>>\"]]},\"BatchStatementError\":{\"struct\":[[\"code\",\"option<BatchStatementErrorCodeEnum>\"],[\"message\",\"option<string>\"],[\"item\",\"option<map<string, AttributeValue>>\"]]},\"BatchStatementErrorCodeEnum\":{\"open_enum\":[\"conditional_check_failed\",\"item_collection_size_limit_exceeded\",\"request_limit_exceeded\",\"validation_error\",\"provisioned_throughput_exceeded\",\"transaction_conflict\",\"throttling_error\",\"internal_server_error\",\"resource_not_found\",\"access_denied\",\"duplicate_item\"]},\"BatchStatementRequest\":{\"struct\":[[\"statement\",\"string\"],[\"parameters\",\"option<list<AttributeValue>>\"],[\"consistent_read\",\"option<bool>\"],[\"return_values_on_condition_check_failure\",\"option<ReturnValuesOnConditionCheckFailure>\"]]},\"BatchStatementResponse\":{\"struct\":[[\"error\",\"option<BatchStatementError>\"],[\"table_name\",\"option<string>\"],[\"item\",\"option<map<string, AttributeValue>>\"]]},\"Capacity\":{\"struct\":[[\"read_capacity_units\",\"option<f64>\"],[\"write_capacity_units\",\"option<f64>\"],[\"capacity_units\",\"option<f64>\"]]},\"ConsumedCapacity\":{\"struct\":[[\"table_name\",\"option<string>\"],[\"capacity_units\",\"option<f64>\"],[\"read_capacity_units\",\"option<f64>\"],[\"write_capacity_units\",\"option<f64>\"],[\"table\",\"option<Capacity>\"],[\"global_secondary_indexes\",\"option<map<string, Capacity>>\"],[\"local_secondary_indexes\",\"option<map<string, Capacity>>\"],[\"vector_indexes\",\"option<map<string, VectorCapacity>>\"]]},\"InternalServer\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"OutcomeUnknown\":{\"struct\":[[\"message\",\"string\"],[\"code\",\"option<string>\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"RequestLimitExceeded\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ReturnConsumedCapacity\":{\"open_enum\":[\"indexes\",\"total\",\"none\"]},\"ReturnValuesOnConditionCheckFailure\":{\"open_enum\":[\"all_old\",\"none\"]},\"Throttling\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ThrottlingReason\":{\"struct\":[[\"reason\",\"option<string>\"],[\"resource\",\"option<string>\"]]},\"Validation\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"VectorCapacity\":{\"struct\":[[\"vector_search_request_bytes\",\"option<f64>\"],[\"vector_write_request_bytes\",\"option<f64>\"]]}}}", request).await?;
-        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-        let results = reader.get_root::<cap::dynamodb::batch_execute_statement_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-        BatchExecuteStatementError::read_outcome(results).map_err(malformed)?
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(__malformed)?;
+        let results = reader.get_root::<cap::dynamodb::batch_execute_statement_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(__malformed)?;
+        BatchExecuteStatementError::read_outcome(results).map_err(__malformed)?
     }
 }
 
@@ -22495,12 +22534,12 @@ pub async fn execute_transaction(input: ExecuteTransactionInput) -> ::std::resul
     #[cfg(target_arch = "wasm32")]
     {
         let mut message = ::capnp::message::Builder::new_default();
-        input.write_to(message.init_root::<cap::dynamodb::execute_transaction_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        input.write_to(message.init_root::<cap::dynamodb::execute_transaction_params::Builder<'_>>().init_input()).map_err(__malformed)?;
         let request = ::capnp::serialize::write_message_to_words(&message);
         let response = ::iomod_sdk::guest::call_with_contract("example.aws.dynamodb.execute_transaction@1d486ac4f8c36c1d", "{\"method\":\"execute_transaction\",\"ordinal\":41,\"version\":\"0.1.0\",\"input\":\"ExecuteTransactionInput\",\"output\":\"ExecuteTransactionOutput\",\"errors\":[\"ResourceNotFound\",\"TransactionCanceled\",\"TransactionInProgress\",\"IdempotentParameterMismatch\",\"ProvisionedThroughputExceeded\",\"RequestLimitExceeded\",\"Validation\",\"Throttling\",\"InternalServer\",\"AwsError\"],\"types\":{\"AttributeValue\":{\"union\":[[\"s\",\"string\"],[\"n\",\"string\"],[\"b\",\"bytes\"],[\"ss\",\"list<string>\"],[\"ns\",\"list<string>\"],[\"bs\",\"list<bytes>\"],[\"m\",\"map<string, AttributeValue>\"],[\"l\",\"list<AttributeValue>\"],[\"null\",\"bool\"],[\"bool\",\"bool\"]]},\"AwsError\":{\"struct\":[[\"code\",\"string\"],[\"message\",\"string\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"CancellationReason\":{\"struct\":[[\"code\",\"option<string>\"],[\"message\",\"option<string>\"],[\"item\",\"option<map<string, AttributeValue>>\"]]},\"Capacity\":{\"struct\":[[\"read_capacity_units\",\"option<f64>\"],[\"write_capacity_units\",\"option<f64>\"],[\"capacity_units\",\"option<f64>\"]]},\"ConsumedCapacity\":{\"struct\":[[\"table_name\",\"option<string>\"],[\"capacity_units\",\"option<f64>\"],[\"read_capacity_units\",\"option<f64>\"],[\"write_capacity_units\",\"option<f64>\"],[\"table\",\"option<Capacity>\"],[\"global_secondary_indexes\",\"option<map<string, Capacity>>\"],[\"local_secondary_indexes\",\"option<map<string, Capacity>>\"],[\"vector_indexes\",\"option<map<string, VectorCapacity>>\"]]},\"ExecuteTransactionInput\":{\"struct\":[[\"transact_statements\",\"list<ParameterizedStatement>\"],[\"client_request_token\",\"option<string>\"],[\"return_consumed_capacity\",\"option<ReturnConsumedCapacity>\"]]},\"ExecuteTransactionOutput\":{\"struct\":[[\"responses\",\"list<ItemResponse>\"],[\"consumed_capacity\",\"option<list<ConsumedCapacity>>\"]]},\"IdempotentParameterMismatch\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"InternalServer\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"ItemResponse\":{\"struct\":[[\"item\",\"option<map<string, AttributeValue>>\"]]},\"ParameterizedStatement\":{\"struct\":[[\"statement\",\"string\"],[\"parameters\",\"option<list<AttributeValue>>\"],[\"return_values_on_condition_check_failure\",\"option<ReturnValuesOnConditionCheckFailure>\"]]},\"ProvisionedThroughputExceeded\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"RequestLimitExceeded\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ResourceNotFound\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"ReturnConsumedCapacity\":{\"open_enum\":[\"indexes\",\"total\",\"none\"]},\"ReturnValuesOnConditionCheckFailure\":{\"open_enum\":[\"all_old\",\"none\"]},\"Throttling\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ThrottlingReason\":{\"struct\":[[\"reason\",\"option<string>\"],[\"resource\",\"option<string>\"]]},\"TransactionCanceled\":{\"struct\":[[\"message\",\"string\"],[\"cancellation_reasons\",\"list<CancellationReason>\"],[\"request_id\",\"option<string>\"]]},\"TransactionInProgress\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"Validation\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"VectorCapacity\":{\"struct\":[[\"vector_search_request_bytes\",\"option<f64>\"],[\"vector_write_request_bytes\",\"option<f64>\"]]}}}", request).await?;
-        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-        let results = reader.get_root::<cap::dynamodb::execute_transaction_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-        ExecuteTransactionError::read_outcome(results).map_err(malformed)?
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(__malformed)?;
+        let results = reader.get_root::<cap::dynamodb::execute_transaction_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(__malformed)?;
+        ExecuteTransactionError::read_outcome(results).map_err(__malformed)?
     }
 }
 
@@ -22513,12 +22552,12 @@ pub async fn tag_resource(input: TagResourceInput) -> ::std::result::Result<TagR
     #[cfg(target_arch = "wasm32")]
     {
         let mut message = ::capnp::message::Builder::new_default();
-        input.write_to(message.init_root::<cap::dynamodb::tag_resource_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        input.write_to(message.init_root::<cap::dynamodb::tag_resource_params::Builder<'_>>().init_input()).map_err(__malformed)?;
         let request = ::capnp::serialize::write_message_to_words(&message);
         let response = ::iomod_sdk::guest::call_with_contract("example.aws.dynamodb.tag_resource@71825423b0100836", "{\"method\":\"tag_resource\",\"ordinal\":42,\"version\":\"0.1.0\",\"input\":\"TagResourceInput\",\"output\":\"TagResourceOutput\",\"errors\":[\"ResourceNotFound\",\"ResourceInUse\",\"LimitExceeded\",\"Validation\",\"Throttling\",\"InternalServer\",\"AwsError\"],\"types\":{\"AwsError\":{\"struct\":[[\"code\",\"string\"],[\"message\",\"string\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"InternalServer\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"LimitExceeded\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"ResourceInUse\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"ResourceNotFound\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"Tag\":{\"struct\":[[\"key\",\"string\"],[\"value\",\"string\"]]},\"TagResourceInput\":{\"struct\":[[\"resource_arn\",\"string\"],[\"tags\",\"list<Tag>\"]]},\"TagResourceOutput\":{\"struct\":[]},\"Throttling\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ThrottlingReason\":{\"struct\":[[\"reason\",\"option<string>\"],[\"resource\",\"option<string>\"]]},\"Validation\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]}}}", request).await?;
-        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-        let results = reader.get_root::<cap::dynamodb::tag_resource_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-        TagResourceError::read_outcome(results).map_err(malformed)?
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(__malformed)?;
+        let results = reader.get_root::<cap::dynamodb::tag_resource_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(__malformed)?;
+        TagResourceError::read_outcome(results).map_err(__malformed)?
     }
 }
 
@@ -22531,12 +22570,12 @@ pub async fn untag_resource(input: UntagResourceInput) -> ::std::result::Result<
     #[cfg(target_arch = "wasm32")]
     {
         let mut message = ::capnp::message::Builder::new_default();
-        input.write_to(message.init_root::<cap::dynamodb::untag_resource_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        input.write_to(message.init_root::<cap::dynamodb::untag_resource_params::Builder<'_>>().init_input()).map_err(__malformed)?;
         let request = ::capnp::serialize::write_message_to_words(&message);
         let response = ::iomod_sdk::guest::call_with_contract("example.aws.dynamodb.untag_resource@887e5f9e6bd2a957", "{\"method\":\"untag_resource\",\"ordinal\":43,\"version\":\"0.1.0\",\"input\":\"UntagResourceInput\",\"output\":\"UntagResourceOutput\",\"errors\":[\"ResourceNotFound\",\"ResourceInUse\",\"LimitExceeded\",\"Validation\",\"Throttling\",\"InternalServer\",\"AwsError\"],\"types\":{\"AwsError\":{\"struct\":[[\"code\",\"string\"],[\"message\",\"string\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"InternalServer\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"LimitExceeded\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"ResourceInUse\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"ResourceNotFound\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"Throttling\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ThrottlingReason\":{\"struct\":[[\"reason\",\"option<string>\"],[\"resource\",\"option<string>\"]]},\"UntagResourceInput\":{\"struct\":[[\"resource_arn\",\"string\"],[\"tag_keys\",\"list<string>\"]]},\"UntagResourceOutput\":{\"struct\":[]},\"Validation\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]}}}", request).await?;
-        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-        let results = reader.get_root::<cap::dynamodb::untag_resource_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-        UntagResourceError::read_outcome(results).map_err(malformed)?
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(__malformed)?;
+        let results = reader.get_root::<cap::dynamodb::untag_resource_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(__malformed)?;
+        UntagResourceError::read_outcome(results).map_err(__malformed)?
     }
 }
 
@@ -22549,12 +22588,12 @@ pub async fn list_tags_of_resource(input: ListTagsOfResourceInput) -> ::std::res
     #[cfg(target_arch = "wasm32")]
     {
         let mut message = ::capnp::message::Builder::new_default();
-        input.write_to(message.init_root::<cap::dynamodb::list_tags_of_resource_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        input.write_to(message.init_root::<cap::dynamodb::list_tags_of_resource_params::Builder<'_>>().init_input()).map_err(__malformed)?;
         let request = ::capnp::serialize::write_message_to_words(&message);
         let response = ::iomod_sdk::guest::call_with_contract("example.aws.dynamodb.list_tags_of_resource@b87c770ba9b382f9", "{\"method\":\"list_tags_of_resource\",\"ordinal\":44,\"version\":\"0.1.0\",\"input\":\"ListTagsOfResourceInput\",\"output\":\"ListTagsOfResourceOutput\",\"errors\":[\"ResourceNotFound\",\"Validation\",\"Throttling\",\"InternalServer\",\"AwsError\"],\"types\":{\"AwsError\":{\"struct\":[[\"code\",\"string\"],[\"message\",\"string\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"InternalServer\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"ListTagsOfResourceInput\":{\"struct\":[[\"resource_arn\",\"string\"],[\"next_token\",\"option<string>\"]]},\"ListTagsOfResourceOutput\":{\"struct\":[[\"tags\",\"list<Tag>\"],[\"next_token\",\"option<string>\"]]},\"ResourceNotFound\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"Tag\":{\"struct\":[[\"key\",\"string\"],[\"value\",\"string\"]]},\"Throttling\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ThrottlingReason\":{\"struct\":[[\"reason\",\"option<string>\"],[\"resource\",\"option<string>\"]]},\"Validation\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]}}}", request).await?;
-        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-        let results = reader.get_root::<cap::dynamodb::list_tags_of_resource_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-        ListTagsOfResourceError::read_outcome(results).map_err(malformed)?
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(__malformed)?;
+        let results = reader.get_root::<cap::dynamodb::list_tags_of_resource_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(__malformed)?;
+        ListTagsOfResourceError::read_outcome(results).map_err(__malformed)?
     }
 }
 
@@ -22567,12 +22606,12 @@ pub async fn describe_limits(input: DescribeLimitsInput) -> ::std::result::Resul
     #[cfg(target_arch = "wasm32")]
     {
         let mut message = ::capnp::message::Builder::new_default();
-        input.write_to(message.init_root::<cap::dynamodb::describe_limits_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        input.write_to(message.init_root::<cap::dynamodb::describe_limits_params::Builder<'_>>().init_input()).map_err(__malformed)?;
         let request = ::capnp::serialize::write_message_to_words(&message);
         let response = ::iomod_sdk::guest::call_with_contract("example.aws.dynamodb.describe_limits@7a8fb1bbe966fcfe", "{\"method\":\"describe_limits\",\"ordinal\":45,\"version\":\"0.1.0\",\"input\":\"DescribeLimitsInput\",\"output\":\"DescribeLimitsOutput\",\"errors\":[\"Validation\",\"Throttling\",\"InternalServer\",\"AwsError\"],\"types\":{\"AwsError\":{\"struct\":[[\"code\",\"string\"],[\"message\",\"string\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"DescribeLimitsInput\":{\"struct\":[]},\"DescribeLimitsOutput\":{\"struct\":[[\"account_max_read_capacity_units\",\"option<i64>\"],[\"account_max_write_capacity_units\",\"option<i64>\"],[\"table_max_read_capacity_units\",\"option<i64>\"],[\"table_max_write_capacity_units\",\"option<i64>\"]]},\"InternalServer\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"Throttling\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ThrottlingReason\":{\"struct\":[[\"reason\",\"option<string>\"],[\"resource\",\"option<string>\"]]},\"Validation\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]}}}", request).await?;
-        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-        let results = reader.get_root::<cap::dynamodb::describe_limits_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-        DescribeLimitsError::read_outcome(results).map_err(malformed)?
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(__malformed)?;
+        let results = reader.get_root::<cap::dynamodb::describe_limits_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(__malformed)?;
+        DescribeLimitsError::read_outcome(results).map_err(__malformed)?
     }
 }
 
@@ -22585,12 +22624,12 @@ pub async fn describe_endpoints(input: DescribeEndpointsInput) -> ::std::result:
     #[cfg(target_arch = "wasm32")]
     {
         let mut message = ::capnp::message::Builder::new_default();
-        input.write_to(message.init_root::<cap::dynamodb::describe_endpoints_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        input.write_to(message.init_root::<cap::dynamodb::describe_endpoints_params::Builder<'_>>().init_input()).map_err(__malformed)?;
         let request = ::capnp::serialize::write_message_to_words(&message);
         let response = ::iomod_sdk::guest::call_with_contract("example.aws.dynamodb.describe_endpoints@8a416e53d890e628", "{\"method\":\"describe_endpoints\",\"ordinal\":46,\"version\":\"0.1.0\",\"input\":\"DescribeEndpointsInput\",\"output\":\"DescribeEndpointsOutput\",\"errors\":[\"Validation\",\"Throttling\",\"InternalServer\",\"AwsError\"],\"types\":{\"AwsError\":{\"struct\":[[\"code\",\"string\"],[\"message\",\"string\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"DescribeEndpointsInput\":{\"struct\":[]},\"DescribeEndpointsOutput\":{\"struct\":[[\"endpoints\",\"list<Endpoint>\"]]},\"Endpoint\":{\"struct\":[[\"address\",\"string\"],[\"cache_period_in_minutes\",\"i64\"]]},\"InternalServer\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"Throttling\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ThrottlingReason\":{\"struct\":[[\"reason\",\"option<string>\"],[\"resource\",\"option<string>\"]]},\"Validation\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]}}}", request).await?;
-        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-        let results = reader.get_root::<cap::dynamodb::describe_endpoints_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-        DescribeEndpointsError::read_outcome(results).map_err(malformed)?
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(__malformed)?;
+        let results = reader.get_root::<cap::dynamodb::describe_endpoints_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(__malformed)?;
+        DescribeEndpointsError::read_outcome(results).map_err(__malformed)?
     }
 }
 
@@ -22603,12 +22642,12 @@ pub async fn describe_contributor_insights(input: DescribeContributorInsightsInp
     #[cfg(target_arch = "wasm32")]
     {
         let mut message = ::capnp::message::Builder::new_default();
-        input.write_to(message.init_root::<cap::dynamodb::describe_contributor_insights_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        input.write_to(message.init_root::<cap::dynamodb::describe_contributor_insights_params::Builder<'_>>().init_input()).map_err(__malformed)?;
         let request = ::capnp::serialize::write_message_to_words(&message);
         let response = ::iomod_sdk::guest::call_with_contract("example.aws.dynamodb.describe_contributor_insights@c47b45a2e8d77b1f", "{\"method\":\"describe_contributor_insights\",\"ordinal\":47,\"version\":\"0.1.0\",\"input\":\"DescribeContributorInsightsInput\",\"output\":\"DescribeContributorInsightsOutput\",\"errors\":[\"ResourceNotFound\",\"Validation\",\"Throttling\",\"InternalServer\",\"AwsError\"],\"types\":{\"AwsError\":{\"struct\":[[\"code\",\"string\"],[\"message\",\"string\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"ContributorInsightsMode\":{\"open_enum\":[\"accessed_and_throttled_keys\",\"throttled_keys\"]},\"ContributorInsightsStatus\":{\"open_enum\":[\"enabling\",\"enabled\",\"disabling\",\"disabled\",\"failed\"]},\"DescribeContributorInsightsInput\":{\"struct\":[[\"table_name\",\"string\"],[\"index_name\",\"option<string>\"]]},\"DescribeContributorInsightsOutput\":{\"struct\":[[\"table_name\",\"option<string>\"],[\"index_name\",\"option<string>\"],[\"contributor_insights_rule_list\",\"option<list<string>>\"],[\"contributor_insights_status\",\"option<ContributorInsightsStatus>\"],[\"last_update_date_time\",\"option<f64>\"],[\"failure_exception\",\"option<FailureException>\"],[\"contributor_insights_mode\",\"option<ContributorInsightsMode>\"]]},\"FailureException\":{\"struct\":[[\"exception_name\",\"option<string>\"],[\"exception_description\",\"option<string>\"]]},\"InternalServer\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"ResourceNotFound\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"Throttling\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ThrottlingReason\":{\"struct\":[[\"reason\",\"option<string>\"],[\"resource\",\"option<string>\"]]},\"Validation\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]}}}", request).await?;
-        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-        let results = reader.get_root::<cap::dynamodb::describe_contributor_insights_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-        DescribeContributorInsightsError::read_outcome(results).map_err(malformed)?
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(__malformed)?;
+        let results = reader.get_root::<cap::dynamodb::describe_contributor_insights_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(__malformed)?;
+        DescribeContributorInsightsError::read_outcome(results).map_err(__malformed)?
     }
 }
 
@@ -22621,12 +22660,12 @@ pub async fn update_contributor_insights(input: UpdateContributorInsightsInput) 
     #[cfg(target_arch = "wasm32")]
     {
         let mut message = ::capnp::message::Builder::new_default();
-        input.write_to(message.init_root::<cap::dynamodb::update_contributor_insights_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        input.write_to(message.init_root::<cap::dynamodb::update_contributor_insights_params::Builder<'_>>().init_input()).map_err(__malformed)?;
         let request = ::capnp::serialize::write_message_to_words(&message);
         let response = ::iomod_sdk::guest::call_with_contract("example.aws.dynamodb.update_contributor_insights@1989d9bc0c7846b7", "{\"method\":\"update_contributor_insights\",\"ordinal\":48,\"version\":\"0.1.0\",\"input\":\"UpdateContributorInsightsInput\",\"output\":\"UpdateContributorInsightsOutput\",\"errors\":[\"ResourceNotFound\",\"Validation\",\"Throttling\",\"InternalServer\",\"AwsError\"],\"types\":{\"AwsError\":{\"struct\":[[\"code\",\"string\"],[\"message\",\"string\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"ContributorInsightsAction\":{\"open_enum\":[\"enable\",\"disable\"]},\"ContributorInsightsMode\":{\"open_enum\":[\"accessed_and_throttled_keys\",\"throttled_keys\"]},\"ContributorInsightsStatus\":{\"open_enum\":[\"enabling\",\"enabled\",\"disabling\",\"disabled\",\"failed\"]},\"InternalServer\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"ResourceNotFound\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"Throttling\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ThrottlingReason\":{\"struct\":[[\"reason\",\"option<string>\"],[\"resource\",\"option<string>\"]]},\"UpdateContributorInsightsInput\":{\"struct\":[[\"table_name\",\"string\"],[\"index_name\",\"option<string>\"],[\"contributor_insights_action\",\"ContributorInsightsAction\"],[\"contributor_insights_mode\",\"option<ContributorInsightsMode>\"]]},\"UpdateContributorInsightsOutput\":{\"struct\":[[\"table_name\",\"option<string>\"],[\"index_name\",\"option<string>\"],[\"contributor_insights_status\",\"option<ContributorInsightsStatus>\"],[\"contributor_insights_mode\",\"option<ContributorInsightsMode>\"]]},\"Validation\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]}}}", request).await?;
-        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-        let results = reader.get_root::<cap::dynamodb::update_contributor_insights_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-        UpdateContributorInsightsError::read_outcome(results).map_err(malformed)?
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(__malformed)?;
+        let results = reader.get_root::<cap::dynamodb::update_contributor_insights_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(__malformed)?;
+        UpdateContributorInsightsError::read_outcome(results).map_err(__malformed)?
     }
 }
 
@@ -22639,12 +22678,12 @@ pub async fn list_contributor_insights(input: ListContributorInsightsInput) -> :
     #[cfg(target_arch = "wasm32")]
     {
         let mut message = ::capnp::message::Builder::new_default();
-        input.write_to(message.init_root::<cap::dynamodb::list_contributor_insights_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        input.write_to(message.init_root::<cap::dynamodb::list_contributor_insights_params::Builder<'_>>().init_input()).map_err(__malformed)?;
         let request = ::capnp::serialize::write_message_to_words(&message);
         let response = ::iomod_sdk::guest::call_with_contract("example.aws.dynamodb.list_contributor_insights@5817f4dcb37203e6", "{\"method\":\"list_contributor_insights\",\"ordinal\":49,\"version\":\"0.1.0\",\"input\":\"ListContributorInsightsInput\",\"output\":\"ListContributorInsightsOutput\",\"errors\":[\"ResourceNotFound\",\"Validation\",\"Throttling\",\"InternalServer\",\"AwsError\"],\"types\":{\"AwsError\":{\"struct\":[[\"code\",\"string\"],[\"message\",\"string\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"ContributorInsightsMode\":{\"open_enum\":[\"accessed_and_throttled_keys\",\"throttled_keys\"]},\"ContributorInsightsStatus\":{\"open_enum\":[\"enabling\",\"enabled\",\"disabling\",\"disabled\",\"failed\"]},\"ContributorInsightsSummary\":{\"struct\":[[\"table_name\",\"option<string>\"],[\"index_name\",\"option<string>\"],[\"contributor_insights_status\",\"option<ContributorInsightsStatus>\"],[\"contributor_insights_mode\",\"option<ContributorInsightsMode>\"]]},\"InternalServer\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"ListContributorInsightsInput\":{\"struct\":[[\"table_name\",\"option<string>\"],[\"next_token\",\"option<string>\"],[\"max_results\",\"option<i32>\"]]},\"ListContributorInsightsOutput\":{\"struct\":[[\"contributor_insights_summaries\",\"list<ContributorInsightsSummary>\"],[\"next_token\",\"option<string>\"]]},\"ResourceNotFound\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"Throttling\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ThrottlingReason\":{\"struct\":[[\"reason\",\"option<string>\"],[\"resource\",\"option<string>\"]]},\"Validation\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]}}}", request).await?;
-        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-        let results = reader.get_root::<cap::dynamodb::list_contributor_insights_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-        ListContributorInsightsError::read_outcome(results).map_err(malformed)?
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(__malformed)?;
+        let results = reader.get_root::<cap::dynamodb::list_contributor_insights_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(__malformed)?;
+        ListContributorInsightsError::read_outcome(results).map_err(__malformed)?
     }
 }
 
@@ -22657,12 +22696,12 @@ pub async fn describe_kinesis_streaming_destination(input: DescribeKinesisStream
     #[cfg(target_arch = "wasm32")]
     {
         let mut message = ::capnp::message::Builder::new_default();
-        input.write_to(message.init_root::<cap::dynamodb::describe_kinesis_streaming_destination_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        input.write_to(message.init_root::<cap::dynamodb::describe_kinesis_streaming_destination_params::Builder<'_>>().init_input()).map_err(__malformed)?;
         let request = ::capnp::serialize::write_message_to_words(&message);
         let response = ::iomod_sdk::guest::call_with_contract("example.aws.dynamodb.describe_kinesis_streaming_destination@d778e33fbbb26e62", "{\"method\":\"describe_kinesis_streaming_destination\",\"ordinal\":50,\"version\":\"0.1.0\",\"input\":\"DescribeKinesisStreamingDestinationInput\",\"output\":\"DescribeKinesisStreamingDestinationOutput\",\"errors\":[\"ResourceNotFound\",\"Validation\",\"Throttling\",\"InternalServer\",\"AwsError\"],\"types\":{\"ApproximateCreationDateTimePrecision\":{\"open_enum\":[\"millisecond\",\"microsecond\"]},\"AwsError\":{\"struct\":[[\"code\",\"string\"],[\"message\",\"string\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"DescribeKinesisStreamingDestinationInput\":{\"struct\":[[\"table_name\",\"string\"]]},\"DescribeKinesisStreamingDestinationOutput\":{\"struct\":[[\"table_name\",\"option<string>\"],[\"kinesis_data_stream_destinations\",\"list<KinesisDataStreamDestination>\"]]},\"DestinationStatus\":{\"open_enum\":[\"enabling\",\"active\",\"disabling\",\"disabled\",\"enable_failed\",\"updating\"]},\"InternalServer\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"KinesisDataStreamDestination\":{\"struct\":[[\"stream_arn\",\"option<string>\"],[\"destination_status\",\"option<DestinationStatus>\"],[\"destination_status_description\",\"option<string>\"],[\"approximate_creation_date_time_precision\",\"option<ApproximateCreationDateTimePrecision>\"]]},\"ResourceNotFound\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"Throttling\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ThrottlingReason\":{\"struct\":[[\"reason\",\"option<string>\"],[\"resource\",\"option<string>\"]]},\"Validation\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]}}}", request).await?;
-        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-        let results = reader.get_root::<cap::dynamodb::describe_kinesis_streaming_destination_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-        DescribeKinesisStreamingDestinationError::read_outcome(results).map_err(malformed)?
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(__malformed)?;
+        let results = reader.get_root::<cap::dynamodb::describe_kinesis_streaming_destination_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(__malformed)?;
+        DescribeKinesisStreamingDestinationError::read_outcome(results).map_err(__malformed)?
     }
 }
 
@@ -22675,12 +22714,12 @@ pub async fn enable_kinesis_streaming_destination(input: EnableKinesisStreamingD
     #[cfg(target_arch = "wasm32")]
     {
         let mut message = ::capnp::message::Builder::new_default();
-        input.write_to(message.init_root::<cap::dynamodb::enable_kinesis_streaming_destination_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        input.write_to(message.init_root::<cap::dynamodb::enable_kinesis_streaming_destination_params::Builder<'_>>().init_input()).map_err(__malformed)?;
         let request = ::capnp::serialize::write_message_to_words(&message);
         let response = ::iomod_sdk::guest::call_with_contract("example.aws.dynamodb.enable_kinesis_streaming_destination@34a321397d30bd1a", "{\"method\":\"enable_kinesis_streaming_destination\",\"ordinal\":51,\"version\":\"0.1.0\",\"input\":\"EnableKinesisStreamingDestinationInput\",\"output\":\"EnableKinesisStreamingDestinationOutput\",\"errors\":[\"ResourceNotFound\",\"ResourceInUse\",\"LimitExceeded\",\"Validation\",\"Throttling\",\"InternalServer\",\"OutcomeUnknown\",\"AwsError\"],\"types\":{\"ApproximateCreationDateTimePrecision\":{\"open_enum\":[\"millisecond\",\"microsecond\"]},\"AwsError\":{\"struct\":[[\"code\",\"string\"],[\"message\",\"string\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"DestinationStatus\":{\"open_enum\":[\"enabling\",\"active\",\"disabling\",\"disabled\",\"enable_failed\",\"updating\"]},\"EnableKinesisStreamingConfiguration\":{\"struct\":[[\"approximate_creation_date_time_precision\",\"option<ApproximateCreationDateTimePrecision>\"]]},\"EnableKinesisStreamingDestinationInput\":{\"struct\":[[\"table_name\",\"string\"],[\"stream_arn\",\"string\"],[\"enable_kinesis_streaming_configuration\",\"option<EnableKinesisStreamingConfiguration>\"]]},\"EnableKinesisStreamingDestinationOutput\":{\"struct\":[[\"table_name\",\"option<string>\"],[\"stream_arn\",\"option<string>\"],[\"destination_status\",\"option<DestinationStatus>\"],[\"enable_kinesis_streaming_configuration\",\"option<EnableKinesisStreamingConfiguration>\"]]},\"InternalServer\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"LimitExceeded\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"OutcomeUnknown\":{\"struct\":[[\"message\",\"string\"],[\"code\",\"option<string>\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"ResourceInUse\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"ResourceNotFound\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"Throttling\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ThrottlingReason\":{\"struct\":[[\"reason\",\"option<string>\"],[\"resource\",\"option<string>\"]]},\"Validation\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]}}}", request).await?;
-        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-        let results = reader.get_root::<cap::dynamodb::enable_kinesis_streaming_destination_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-        EnableKinesisStreamingDestinationError::read_outcome(results).map_err(malformed)?
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(__malformed)?;
+        let results = reader.get_root::<cap::dynamodb::enable_kinesis_streaming_destination_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(__malformed)?;
+        EnableKinesisStreamingDestinationError::read_outcome(results).map_err(__malformed)?
     }
 }
 
@@ -22693,12 +22732,12 @@ pub async fn disable_kinesis_streaming_destination(input: DisableKinesisStreamin
     #[cfg(target_arch = "wasm32")]
     {
         let mut message = ::capnp::message::Builder::new_default();
-        input.write_to(message.init_root::<cap::dynamodb::disable_kinesis_streaming_destination_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        input.write_to(message.init_root::<cap::dynamodb::disable_kinesis_streaming_destination_params::Builder<'_>>().init_input()).map_err(__malformed)?;
         let request = ::capnp::serialize::write_message_to_words(&message);
         let response = ::iomod_sdk::guest::call_with_contract("example.aws.dynamodb.disable_kinesis_streaming_destination@d21501d055337151", "{\"method\":\"disable_kinesis_streaming_destination\",\"ordinal\":52,\"version\":\"0.1.0\",\"input\":\"DisableKinesisStreamingDestinationInput\",\"output\":\"DisableKinesisStreamingDestinationOutput\",\"errors\":[\"ResourceNotFound\",\"ResourceInUse\",\"LimitExceeded\",\"Validation\",\"Throttling\",\"InternalServer\",\"OutcomeUnknown\",\"AwsError\"],\"types\":{\"ApproximateCreationDateTimePrecision\":{\"open_enum\":[\"millisecond\",\"microsecond\"]},\"AwsError\":{\"struct\":[[\"code\",\"string\"],[\"message\",\"string\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"DestinationStatus\":{\"open_enum\":[\"enabling\",\"active\",\"disabling\",\"disabled\",\"enable_failed\",\"updating\"]},\"DisableKinesisStreamingDestinationInput\":{\"struct\":[[\"table_name\",\"string\"],[\"stream_arn\",\"string\"],[\"enable_kinesis_streaming_configuration\",\"option<EnableKinesisStreamingConfiguration>\"]]},\"DisableKinesisStreamingDestinationOutput\":{\"struct\":[[\"table_name\",\"option<string>\"],[\"stream_arn\",\"option<string>\"],[\"destination_status\",\"option<DestinationStatus>\"],[\"enable_kinesis_streaming_configuration\",\"option<EnableKinesisStreamingConfiguration>\"]]},\"EnableKinesisStreamingConfiguration\":{\"struct\":[[\"approximate_creation_date_time_precision\",\"option<ApproximateCreationDateTimePrecision>\"]]},\"InternalServer\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"LimitExceeded\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"OutcomeUnknown\":{\"struct\":[[\"message\",\"string\"],[\"code\",\"option<string>\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"ResourceInUse\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"ResourceNotFound\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"Throttling\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ThrottlingReason\":{\"struct\":[[\"reason\",\"option<string>\"],[\"resource\",\"option<string>\"]]},\"Validation\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]}}}", request).await?;
-        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-        let results = reader.get_root::<cap::dynamodb::disable_kinesis_streaming_destination_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-        DisableKinesisStreamingDestinationError::read_outcome(results).map_err(malformed)?
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(__malformed)?;
+        let results = reader.get_root::<cap::dynamodb::disable_kinesis_streaming_destination_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(__malformed)?;
+        DisableKinesisStreamingDestinationError::read_outcome(results).map_err(__malformed)?
     }
 }
 
@@ -22711,12 +22750,12 @@ pub async fn update_kinesis_streaming_destination(input: UpdateKinesisStreamingD
     #[cfg(target_arch = "wasm32")]
     {
         let mut message = ::capnp::message::Builder::new_default();
-        input.write_to(message.init_root::<cap::dynamodb::update_kinesis_streaming_destination_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        input.write_to(message.init_root::<cap::dynamodb::update_kinesis_streaming_destination_params::Builder<'_>>().init_input()).map_err(__malformed)?;
         let request = ::capnp::serialize::write_message_to_words(&message);
         let response = ::iomod_sdk::guest::call_with_contract("example.aws.dynamodb.update_kinesis_streaming_destination@b5bbf988d52e1cbe", "{\"method\":\"update_kinesis_streaming_destination\",\"ordinal\":53,\"version\":\"0.1.0\",\"input\":\"UpdateKinesisStreamingDestinationInput\",\"output\":\"UpdateKinesisStreamingDestinationOutput\",\"errors\":[\"ResourceNotFound\",\"ResourceInUse\",\"LimitExceeded\",\"Validation\",\"Throttling\",\"InternalServer\",\"OutcomeUnknown\",\"AwsError\"],\"types\":{\"ApproximateCreationDateTimePrecision\":{\"open_enum\":[\"millisecond\",\"microsecond\"]},\"AwsError\":{\"struct\":[[\"code\",\"string\"],[\"message\",\"string\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"DestinationStatus\":{\"open_enum\":[\"enabling\",\"active\",\"disabling\",\"disabled\",\"enable_failed\",\"updating\"]},\"InternalServer\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"LimitExceeded\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"OutcomeUnknown\":{\"struct\":[[\"message\",\"string\"],[\"code\",\"option<string>\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"ResourceInUse\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"ResourceNotFound\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"Throttling\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ThrottlingReason\":{\"struct\":[[\"reason\",\"option<string>\"],[\"resource\",\"option<string>\"]]},\"UpdateKinesisStreamingConfiguration\":{\"struct\":[[\"approximate_creation_date_time_precision\",\"option<ApproximateCreationDateTimePrecision>\"]]},\"UpdateKinesisStreamingDestinationInput\":{\"struct\":[[\"table_name\",\"string\"],[\"stream_arn\",\"string\"],[\"update_kinesis_streaming_configuration\",\"option<UpdateKinesisStreamingConfiguration>\"]]},\"UpdateKinesisStreamingDestinationOutput\":{\"struct\":[[\"table_name\",\"option<string>\"],[\"stream_arn\",\"option<string>\"],[\"destination_status\",\"option<DestinationStatus>\"],[\"update_kinesis_streaming_configuration\",\"option<UpdateKinesisStreamingConfiguration>\"]]},\"Validation\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]}}}", request).await?;
-        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-        let results = reader.get_root::<cap::dynamodb::update_kinesis_streaming_destination_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-        UpdateKinesisStreamingDestinationError::read_outcome(results).map_err(malformed)?
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(__malformed)?;
+        let results = reader.get_root::<cap::dynamodb::update_kinesis_streaming_destination_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(__malformed)?;
+        UpdateKinesisStreamingDestinationError::read_outcome(results).map_err(__malformed)?
     }
 }
 
@@ -22729,12 +22768,12 @@ pub async fn get_resource_policy(input: GetResourcePolicyInput) -> ::std::result
     #[cfg(target_arch = "wasm32")]
     {
         let mut message = ::capnp::message::Builder::new_default();
-        input.write_to(message.init_root::<cap::dynamodb::get_resource_policy_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        input.write_to(message.init_root::<cap::dynamodb::get_resource_policy_params::Builder<'_>>().init_input()).map_err(__malformed)?;
         let request = ::capnp::serialize::write_message_to_words(&message);
         let response = ::iomod_sdk::guest::call_with_contract("example.aws.dynamodb.get_resource_policy@d54b20c6473973db", "{\"method\":\"get_resource_policy\",\"ordinal\":54,\"version\":\"0.1.0\",\"input\":\"GetResourcePolicyInput\",\"output\":\"GetResourcePolicyOutput\",\"errors\":[\"PolicyNotFound\",\"ResourceNotFound\",\"Validation\",\"Throttling\",\"InternalServer\",\"AwsError\"],\"types\":{\"AwsError\":{\"struct\":[[\"code\",\"string\"],[\"message\",\"string\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"GetResourcePolicyInput\":{\"struct\":[[\"resource_arn\",\"string\"]]},\"GetResourcePolicyOutput\":{\"struct\":[[\"policy\",\"option<string>\"],[\"revision_id\",\"option<string>\"]]},\"InternalServer\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"PolicyNotFound\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"ResourceNotFound\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"Throttling\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ThrottlingReason\":{\"struct\":[[\"reason\",\"option<string>\"],[\"resource\",\"option<string>\"]]},\"Validation\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]}}}", request).await?;
-        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-        let results = reader.get_root::<cap::dynamodb::get_resource_policy_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-        GetResourcePolicyError::read_outcome(results).map_err(malformed)?
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(__malformed)?;
+        let results = reader.get_root::<cap::dynamodb::get_resource_policy_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(__malformed)?;
+        GetResourcePolicyError::read_outcome(results).map_err(__malformed)?
     }
 }
 
@@ -22747,12 +22786,12 @@ pub async fn put_resource_policy(input: PutResourcePolicyInput) -> ::std::result
     #[cfg(target_arch = "wasm32")]
     {
         let mut message = ::capnp::message::Builder::new_default();
-        input.write_to(message.init_root::<cap::dynamodb::put_resource_policy_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        input.write_to(message.init_root::<cap::dynamodb::put_resource_policy_params::Builder<'_>>().init_input()).map_err(__malformed)?;
         let request = ::capnp::serialize::write_message_to_words(&message);
         let response = ::iomod_sdk::guest::call_with_contract("example.aws.dynamodb.put_resource_policy@559221ecd5cdd4ba", "{\"method\":\"put_resource_policy\",\"ordinal\":55,\"version\":\"0.1.0\",\"input\":\"PutResourcePolicyInput\",\"output\":\"PutResourcePolicyOutput\",\"errors\":[\"PolicyNotFound\",\"ResourceNotFound\",\"ResourceInUse\",\"LimitExceeded\",\"Validation\",\"Throttling\",\"InternalServer\",\"OutcomeUnknown\",\"AwsError\"],\"types\":{\"AwsError\":{\"struct\":[[\"code\",\"string\"],[\"message\",\"string\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"InternalServer\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"LimitExceeded\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"OutcomeUnknown\":{\"struct\":[[\"message\",\"string\"],[\"code\",\"option<string>\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"PolicyNotFound\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"PutResourcePolicyInput\":{\"struct\":[[\"resource_arn\",\"string\"],[\"policy\",\"string\"],[\"expected_revision_id\",\"option<string>\"],[\"confirm_remove_self_resource_access\",\"option<bool>\"]]},\"PutResourcePolicyOutput\":{\"struct\":[[\"revision_id\",\"option<string>\"]]},\"ResourceInUse\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"ResourceNotFound\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"Throttling\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ThrottlingReason\":{\"struct\":[[\"reason\",\"option<string>\"],[\"resource\",\"option<string>\"]]},\"Validation\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]}}}", request).await?;
-        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-        let results = reader.get_root::<cap::dynamodb::put_resource_policy_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-        PutResourcePolicyError::read_outcome(results).map_err(malformed)?
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(__malformed)?;
+        let results = reader.get_root::<cap::dynamodb::put_resource_policy_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(__malformed)?;
+        PutResourcePolicyError::read_outcome(results).map_err(__malformed)?
     }
 }
 
@@ -22765,12 +22804,12 @@ pub async fn delete_resource_policy(input: DeleteResourcePolicyInput) -> ::std::
     #[cfg(target_arch = "wasm32")]
     {
         let mut message = ::capnp::message::Builder::new_default();
-        input.write_to(message.init_root::<cap::dynamodb::delete_resource_policy_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        input.write_to(message.init_root::<cap::dynamodb::delete_resource_policy_params::Builder<'_>>().init_input()).map_err(__malformed)?;
         let request = ::capnp::serialize::write_message_to_words(&message);
         let response = ::iomod_sdk::guest::call_with_contract("example.aws.dynamodb.delete_resource_policy@94512acfc77362ed", "{\"method\":\"delete_resource_policy\",\"ordinal\":56,\"version\":\"0.1.0\",\"input\":\"DeleteResourcePolicyInput\",\"output\":\"DeleteResourcePolicyOutput\",\"errors\":[\"PolicyNotFound\",\"ResourceNotFound\",\"ResourceInUse\",\"LimitExceeded\",\"Validation\",\"Throttling\",\"InternalServer\",\"OutcomeUnknown\",\"AwsError\"],\"types\":{\"AwsError\":{\"struct\":[[\"code\",\"string\"],[\"message\",\"string\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"DeleteResourcePolicyInput\":{\"struct\":[[\"resource_arn\",\"string\"],[\"expected_revision_id\",\"option<string>\"]]},\"DeleteResourcePolicyOutput\":{\"struct\":[[\"revision_id\",\"option<string>\"]]},\"InternalServer\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"LimitExceeded\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"OutcomeUnknown\":{\"struct\":[[\"message\",\"string\"],[\"code\",\"option<string>\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"PolicyNotFound\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"ResourceInUse\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"ResourceNotFound\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"Throttling\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ThrottlingReason\":{\"struct\":[[\"reason\",\"option<string>\"],[\"resource\",\"option<string>\"]]},\"Validation\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]}}}", request).await?;
-        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-        let results = reader.get_root::<cap::dynamodb::delete_resource_policy_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-        DeleteResourcePolicyError::read_outcome(results).map_err(malformed)?
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(__malformed)?;
+        let results = reader.get_root::<cap::dynamodb::delete_resource_policy_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(__malformed)?;
+        DeleteResourcePolicyError::read_outcome(results).map_err(__malformed)?
     }
 }
 
@@ -22783,12 +22822,12 @@ pub async fn search_vectors(input: SearchVectorsInput) -> ::std::result::Result<
     #[cfg(target_arch = "wasm32")]
     {
         let mut message = ::capnp::message::Builder::new_default();
-        input.write_to(message.init_root::<cap::dynamodb::search_vectors_params::Builder<'_>>().init_input()).map_err(malformed)?;
+        input.write_to(message.init_root::<cap::dynamodb::search_vectors_params::Builder<'_>>().init_input()).map_err(__malformed)?;
         let request = ::capnp::serialize::write_message_to_words(&message);
         let response = ::iomod_sdk::guest::call_with_contract("example.aws.dynamodb.search_vectors@413cfdf241ddc5be", "{\"method\":\"search_vectors\",\"ordinal\":57,\"version\":\"0.1.0\",\"input\":\"SearchVectorsInput\",\"output\":\"SearchVectorsOutput\",\"errors\":[\"ResourceNotFound\",\"RequestLimitExceeded\",\"Validation\",\"Throttling\",\"InternalServer\",\"AwsError\"],\"types\":{\"AttributeValue\":{\"union\":[[\"s\",\"string\"],[\"n\",\"string\"],[\"b\",\"bytes\"],[\"ss\",\"list<string>\"],[\"ns\",\"list<string>\"],[\"bs\",\"list<bytes>\"],[\"m\",\"map<string, AttributeValue>\"],[\"l\",\"list<AttributeValue>\"],[\"null\",\"bool\"],[\"bool\",\"bool\"]]},\"AwsError\":{\"struct\":[[\"code\",\"string\"],[\"message\",\"string\"],[\"status\",\"option<u16>\"],[\"request_id\",\"option<string>\"]]},\"InternalServer\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"RequestLimitExceeded\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ResourceNotFound\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"ReturnConsumedCapacity\":{\"open_enum\":[\"indexes\",\"total\",\"none\"]},\"SearchResultItem\":{\"struct\":[[\"item\",\"option<map<string, AttributeValue>>\"],[\"score\",\"f64\"]]},\"SearchVectorsInput\":{\"struct\":[[\"table_name\",\"string\"],[\"index_name\",\"string\"],[\"search_vector\",\"list<AttributeValue>\"],[\"top_k\",\"i32\"],[\"search_condition_expression\",\"option<string>\"],[\"projection_expression\",\"option<string>\"],[\"expression_attribute_names\",\"option<map<string, string>>\"],[\"expression_attribute_values\",\"option<map<string, AttributeValue>>\"],[\"return_consumed_capacity\",\"option<ReturnConsumedCapacity>\"]]},\"SearchVectorsOutput\":{\"struct\":[[\"search_results\",\"list<SearchResultItem>\"],[\"consumed_capacity\",\"option<VectorCapacity>\"]]},\"Throttling\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"],[\"throttling_reasons\",\"option<list<ThrottlingReason>>\"]]},\"ThrottlingReason\":{\"struct\":[[\"reason\",\"option<string>\"],[\"resource\",\"option<string>\"]]},\"Validation\":{\"struct\":[[\"message\",\"string\"],[\"request_id\",\"option<string>\"]]},\"VectorCapacity\":{\"struct\":[[\"vector_search_request_bytes\",\"option<f64>\"],[\"vector_write_request_bytes\",\"option<f64>\"]]}}}", request).await?;
-        let reader = ::iomod_sdk::guest::read_message(&response).map_err(malformed)?;
-        let results = reader.get_root::<cap::dynamodb::search_vectors_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(malformed)?;
-        SearchVectorsError::read_outcome(results).map_err(malformed)?
+        let reader = ::iomod_sdk::guest::read_message(&response).map_err(__malformed)?;
+        let results = reader.get_root::<cap::dynamodb::search_vectors_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(__malformed)?;
+        SearchVectorsError::read_outcome(results).map_err(__malformed)?
     }
 }
 
@@ -23346,294 +23385,294 @@ pub mod native {
     /// as in the IOmod.
     pub trait Dynamodb: 'static {
         /// `create_table`.
-        fn create_table(&self, input: CreateTableInput) -> impl ::std::future::Future<Output = ::std::result::Result<CreateTableOutput, CreateTableError>> {
+        fn create_table(&self, input: crate::CreateTableInput) -> impl ::std::future::Future<Output = ::std::result::Result<crate::CreateTableOutput, crate::CreateTableError>> {
             let _ = input;
-            async { Err(CreateTableError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `create_table` of example.aws.dynamodb is not implemented"))) }
+            async { Err(crate::CreateTableError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `create_table` of example.aws.dynamodb is not implemented"))) }
         }
         /// `describe_table`.
-        fn describe_table(&self, input: DescribeTableInput) -> impl ::std::future::Future<Output = ::std::result::Result<DescribeTableOutput, DescribeTableError>> {
+        fn describe_table(&self, input: crate::DescribeTableInput) -> impl ::std::future::Future<Output = ::std::result::Result<crate::DescribeTableOutput, crate::DescribeTableError>> {
             let _ = input;
-            async { Err(DescribeTableError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `describe_table` of example.aws.dynamodb is not implemented"))) }
+            async { Err(crate::DescribeTableError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `describe_table` of example.aws.dynamodb is not implemented"))) }
         }
         /// `list_tables`.
-        fn list_tables(&self, input: ListTablesInput) -> impl ::std::future::Future<Output = ::std::result::Result<ListTablesOutput, ListTablesError>> {
+        fn list_tables(&self, input: crate::ListTablesInput) -> impl ::std::future::Future<Output = ::std::result::Result<crate::ListTablesOutput, crate::ListTablesError>> {
             let _ = input;
-            async { Err(ListTablesError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `list_tables` of example.aws.dynamodb is not implemented"))) }
+            async { Err(crate::ListTablesError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `list_tables` of example.aws.dynamodb is not implemented"))) }
         }
         /// `delete_table`.
-        fn delete_table(&self, input: DeleteTableInput) -> impl ::std::future::Future<Output = ::std::result::Result<DeleteTableOutput, DeleteTableError>> {
+        fn delete_table(&self, input: crate::DeleteTableInput) -> impl ::std::future::Future<Output = ::std::result::Result<crate::DeleteTableOutput, crate::DeleteTableError>> {
             let _ = input;
-            async { Err(DeleteTableError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `delete_table` of example.aws.dynamodb is not implemented"))) }
+            async { Err(crate::DeleteTableError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `delete_table` of example.aws.dynamodb is not implemented"))) }
         }
         /// `update_table`.
-        fn update_table(&self, input: UpdateTableInput) -> impl ::std::future::Future<Output = ::std::result::Result<UpdateTableOutput, UpdateTableError>> {
+        fn update_table(&self, input: crate::UpdateTableInput) -> impl ::std::future::Future<Output = ::std::result::Result<crate::UpdateTableOutput, crate::UpdateTableError>> {
             let _ = input;
-            async { Err(UpdateTableError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `update_table` of example.aws.dynamodb is not implemented"))) }
+            async { Err(crate::UpdateTableError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `update_table` of example.aws.dynamodb is not implemented"))) }
         }
         /// `put_item`.
-        fn put_item(&self, input: PutItemInput) -> impl ::std::future::Future<Output = ::std::result::Result<PutItemOutput, PutItemError>> {
+        fn put_item(&self, input: crate::PutItemInput) -> impl ::std::future::Future<Output = ::std::result::Result<crate::PutItemOutput, crate::PutItemError>> {
             let _ = input;
-            async { Err(PutItemError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `put_item` of example.aws.dynamodb is not implemented"))) }
+            async { Err(crate::PutItemError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `put_item` of example.aws.dynamodb is not implemented"))) }
         }
         /// `get_item`.
-        fn get_item(&self, input: GetItemInput) -> impl ::std::future::Future<Output = ::std::result::Result<GetItemOutput, GetItemError>> {
+        fn get_item(&self, input: crate::GetItemInput) -> impl ::std::future::Future<Output = ::std::result::Result<crate::GetItemOutput, crate::GetItemError>> {
             let _ = input;
-            async { Err(GetItemError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `get_item` of example.aws.dynamodb is not implemented"))) }
+            async { Err(crate::GetItemError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `get_item` of example.aws.dynamodb is not implemented"))) }
         }
         /// `update_item`.
-        fn update_item(&self, input: UpdateItemInput) -> impl ::std::future::Future<Output = ::std::result::Result<UpdateItemOutput, UpdateItemError>> {
+        fn update_item(&self, input: crate::UpdateItemInput) -> impl ::std::future::Future<Output = ::std::result::Result<crate::UpdateItemOutput, crate::UpdateItemError>> {
             let _ = input;
-            async { Err(UpdateItemError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `update_item` of example.aws.dynamodb is not implemented"))) }
+            async { Err(crate::UpdateItemError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `update_item` of example.aws.dynamodb is not implemented"))) }
         }
         /// `delete_item`.
-        fn delete_item(&self, input: DeleteItemInput) -> impl ::std::future::Future<Output = ::std::result::Result<DeleteItemOutput, DeleteItemError>> {
+        fn delete_item(&self, input: crate::DeleteItemInput) -> impl ::std::future::Future<Output = ::std::result::Result<crate::DeleteItemOutput, crate::DeleteItemError>> {
             let _ = input;
-            async { Err(DeleteItemError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `delete_item` of example.aws.dynamodb is not implemented"))) }
+            async { Err(crate::DeleteItemError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `delete_item` of example.aws.dynamodb is not implemented"))) }
         }
         /// `query`.
-        fn query(&self, input: QueryInput) -> impl ::std::future::Future<Output = ::std::result::Result<QueryOutput, QueryError>> {
+        fn query(&self, input: crate::QueryInput) -> impl ::std::future::Future<Output = ::std::result::Result<crate::QueryOutput, crate::QueryError>> {
             let _ = input;
-            async { Err(QueryError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `query` of example.aws.dynamodb is not implemented"))) }
+            async { Err(crate::QueryError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `query` of example.aws.dynamodb is not implemented"))) }
         }
         /// `scan`.
-        fn scan(&self, input: ScanInput) -> impl ::std::future::Future<Output = ::std::result::Result<ScanOutput, ScanError>> {
+        fn scan(&self, input: crate::ScanInput) -> impl ::std::future::Future<Output = ::std::result::Result<crate::ScanOutput, crate::ScanError>> {
             let _ = input;
-            async { Err(ScanError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `scan` of example.aws.dynamodb is not implemented"))) }
+            async { Err(crate::ScanError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `scan` of example.aws.dynamodb is not implemented"))) }
         }
         /// `batch_get_item`.
-        fn batch_get_item(&self, input: BatchGetItemInput) -> impl ::std::future::Future<Output = ::std::result::Result<BatchGetItemOutput, BatchGetItemError>> {
+        fn batch_get_item(&self, input: crate::BatchGetItemInput) -> impl ::std::future::Future<Output = ::std::result::Result<crate::BatchGetItemOutput, crate::BatchGetItemError>> {
             let _ = input;
-            async { Err(BatchGetItemError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `batch_get_item` of example.aws.dynamodb is not implemented"))) }
+            async { Err(crate::BatchGetItemError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `batch_get_item` of example.aws.dynamodb is not implemented"))) }
         }
         /// `batch_write_item`.
-        fn batch_write_item(&self, input: BatchWriteItemInput) -> impl ::std::future::Future<Output = ::std::result::Result<BatchWriteItemOutput, BatchWriteItemError>> {
+        fn batch_write_item(&self, input: crate::BatchWriteItemInput) -> impl ::std::future::Future<Output = ::std::result::Result<crate::BatchWriteItemOutput, crate::BatchWriteItemError>> {
             let _ = input;
-            async { Err(BatchWriteItemError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `batch_write_item` of example.aws.dynamodb is not implemented"))) }
+            async { Err(crate::BatchWriteItemError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `batch_write_item` of example.aws.dynamodb is not implemented"))) }
         }
         /// `transact_get_items`.
-        fn transact_get_items(&self, input: TransactGetItemsInput) -> impl ::std::future::Future<Output = ::std::result::Result<TransactGetItemsOutput, TransactGetItemsError>> {
+        fn transact_get_items(&self, input: crate::TransactGetItemsInput) -> impl ::std::future::Future<Output = ::std::result::Result<crate::TransactGetItemsOutput, crate::TransactGetItemsError>> {
             let _ = input;
-            async { Err(TransactGetItemsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `transact_get_items` of example.aws.dynamodb is not implemented"))) }
+            async { Err(crate::TransactGetItemsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `transact_get_items` of example.aws.dynamodb is not implemented"))) }
         }
         /// `transact_write_items`.
-        fn transact_write_items(&self, input: TransactWriteItemsInput) -> impl ::std::future::Future<Output = ::std::result::Result<TransactWriteItemsOutput, TransactWriteItemsError>> {
+        fn transact_write_items(&self, input: crate::TransactWriteItemsInput) -> impl ::std::future::Future<Output = ::std::result::Result<crate::TransactWriteItemsOutput, crate::TransactWriteItemsError>> {
             let _ = input;
-            async { Err(TransactWriteItemsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `transact_write_items` of example.aws.dynamodb is not implemented"))) }
+            async { Err(crate::TransactWriteItemsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `transact_write_items` of example.aws.dynamodb is not implemented"))) }
         }
         /// `update_time_to_live`.
-        fn update_time_to_live(&self, input: UpdateTimeToLiveInput) -> impl ::std::future::Future<Output = ::std::result::Result<UpdateTimeToLiveOutput, UpdateTimeToLiveError>> {
+        fn update_time_to_live(&self, input: crate::UpdateTimeToLiveInput) -> impl ::std::future::Future<Output = ::std::result::Result<crate::UpdateTimeToLiveOutput, crate::UpdateTimeToLiveError>> {
             let _ = input;
-            async { Err(UpdateTimeToLiveError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `update_time_to_live` of example.aws.dynamodb is not implemented"))) }
+            async { Err(crate::UpdateTimeToLiveError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `update_time_to_live` of example.aws.dynamodb is not implemented"))) }
         }
         /// `describe_time_to_live`.
-        fn describe_time_to_live(&self, input: DescribeTimeToLiveInput) -> impl ::std::future::Future<Output = ::std::result::Result<DescribeTimeToLiveOutput, DescribeTimeToLiveError>> {
+        fn describe_time_to_live(&self, input: crate::DescribeTimeToLiveInput) -> impl ::std::future::Future<Output = ::std::result::Result<crate::DescribeTimeToLiveOutput, crate::DescribeTimeToLiveError>> {
             let _ = input;
-            async { Err(DescribeTimeToLiveError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `describe_time_to_live` of example.aws.dynamodb is not implemented"))) }
+            async { Err(crate::DescribeTimeToLiveError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `describe_time_to_live` of example.aws.dynamodb is not implemented"))) }
         }
         /// `create_backup`.
-        fn create_backup(&self, input: CreateBackupInput) -> impl ::std::future::Future<Output = ::std::result::Result<CreateBackupOutput, CreateBackupError>> {
+        fn create_backup(&self, input: crate::CreateBackupInput) -> impl ::std::future::Future<Output = ::std::result::Result<crate::CreateBackupOutput, crate::CreateBackupError>> {
             let _ = input;
-            async { Err(CreateBackupError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `create_backup` of example.aws.dynamodb is not implemented"))) }
+            async { Err(crate::CreateBackupError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `create_backup` of example.aws.dynamodb is not implemented"))) }
         }
         /// `describe_backup`.
-        fn describe_backup(&self, input: DescribeBackupInput) -> impl ::std::future::Future<Output = ::std::result::Result<DescribeBackupOutput, DescribeBackupError>> {
+        fn describe_backup(&self, input: crate::DescribeBackupInput) -> impl ::std::future::Future<Output = ::std::result::Result<crate::DescribeBackupOutput, crate::DescribeBackupError>> {
             let _ = input;
-            async { Err(DescribeBackupError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `describe_backup` of example.aws.dynamodb is not implemented"))) }
+            async { Err(crate::DescribeBackupError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `describe_backup` of example.aws.dynamodb is not implemented"))) }
         }
         /// `list_backups`.
-        fn list_backups(&self, input: ListBackupsInput) -> impl ::std::future::Future<Output = ::std::result::Result<ListBackupsOutput, ListBackupsError>> {
+        fn list_backups(&self, input: crate::ListBackupsInput) -> impl ::std::future::Future<Output = ::std::result::Result<crate::ListBackupsOutput, crate::ListBackupsError>> {
             let _ = input;
-            async { Err(ListBackupsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `list_backups` of example.aws.dynamodb is not implemented"))) }
+            async { Err(crate::ListBackupsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `list_backups` of example.aws.dynamodb is not implemented"))) }
         }
         /// `delete_backup`.
-        fn delete_backup(&self, input: DeleteBackupInput) -> impl ::std::future::Future<Output = ::std::result::Result<DeleteBackupOutput, DeleteBackupError>> {
+        fn delete_backup(&self, input: crate::DeleteBackupInput) -> impl ::std::future::Future<Output = ::std::result::Result<crate::DeleteBackupOutput, crate::DeleteBackupError>> {
             let _ = input;
-            async { Err(DeleteBackupError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `delete_backup` of example.aws.dynamodb is not implemented"))) }
+            async { Err(crate::DeleteBackupError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `delete_backup` of example.aws.dynamodb is not implemented"))) }
         }
         /// `restore_table_from_backup`.
-        fn restore_table_from_backup(&self, input: RestoreTableFromBackupInput) -> impl ::std::future::Future<Output = ::std::result::Result<RestoreTableFromBackupOutput, RestoreTableFromBackupError>> {
+        fn restore_table_from_backup(&self, input: crate::RestoreTableFromBackupInput) -> impl ::std::future::Future<Output = ::std::result::Result<crate::RestoreTableFromBackupOutput, crate::RestoreTableFromBackupError>> {
             let _ = input;
-            async { Err(RestoreTableFromBackupError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `restore_table_from_backup` of example.aws.dynamodb is not implemented"))) }
+            async { Err(crate::RestoreTableFromBackupError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `restore_table_from_backup` of example.aws.dynamodb is not implemented"))) }
         }
         /// `describe_continuous_backups`.
-        fn describe_continuous_backups(&self, input: DescribeContinuousBackupsInput) -> impl ::std::future::Future<Output = ::std::result::Result<DescribeContinuousBackupsOutput, DescribeContinuousBackupsError>> {
+        fn describe_continuous_backups(&self, input: crate::DescribeContinuousBackupsInput) -> impl ::std::future::Future<Output = ::std::result::Result<crate::DescribeContinuousBackupsOutput, crate::DescribeContinuousBackupsError>> {
             let _ = input;
-            async { Err(DescribeContinuousBackupsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `describe_continuous_backups` of example.aws.dynamodb is not implemented"))) }
+            async { Err(crate::DescribeContinuousBackupsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `describe_continuous_backups` of example.aws.dynamodb is not implemented"))) }
         }
         /// `update_continuous_backups`.
-        fn update_continuous_backups(&self, input: UpdateContinuousBackupsInput) -> impl ::std::future::Future<Output = ::std::result::Result<UpdateContinuousBackupsOutput, UpdateContinuousBackupsError>> {
+        fn update_continuous_backups(&self, input: crate::UpdateContinuousBackupsInput) -> impl ::std::future::Future<Output = ::std::result::Result<crate::UpdateContinuousBackupsOutput, crate::UpdateContinuousBackupsError>> {
             let _ = input;
-            async { Err(UpdateContinuousBackupsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `update_continuous_backups` of example.aws.dynamodb is not implemented"))) }
+            async { Err(crate::UpdateContinuousBackupsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `update_continuous_backups` of example.aws.dynamodb is not implemented"))) }
         }
         /// `restore_table_to_point_in_time`.
-        fn restore_table_to_point_in_time(&self, input: RestoreTableToPointInTimeInput) -> impl ::std::future::Future<Output = ::std::result::Result<RestoreTableToPointInTimeOutput, RestoreTableToPointInTimeError>> {
+        fn restore_table_to_point_in_time(&self, input: crate::RestoreTableToPointInTimeInput) -> impl ::std::future::Future<Output = ::std::result::Result<crate::RestoreTableToPointInTimeOutput, crate::RestoreTableToPointInTimeError>> {
             let _ = input;
-            async { Err(RestoreTableToPointInTimeError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `restore_table_to_point_in_time` of example.aws.dynamodb is not implemented"))) }
+            async { Err(crate::RestoreTableToPointInTimeError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `restore_table_to_point_in_time` of example.aws.dynamodb is not implemented"))) }
         }
         /// `export_table_to_point_in_time`.
-        fn export_table_to_point_in_time(&self, input: ExportTableToPointInTimeInput) -> impl ::std::future::Future<Output = ::std::result::Result<ExportTableToPointInTimeOutput, ExportTableToPointInTimeError>> {
+        fn export_table_to_point_in_time(&self, input: crate::ExportTableToPointInTimeInput) -> impl ::std::future::Future<Output = ::std::result::Result<crate::ExportTableToPointInTimeOutput, crate::ExportTableToPointInTimeError>> {
             let _ = input;
-            async { Err(ExportTableToPointInTimeError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `export_table_to_point_in_time` of example.aws.dynamodb is not implemented"))) }
+            async { Err(crate::ExportTableToPointInTimeError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `export_table_to_point_in_time` of example.aws.dynamodb is not implemented"))) }
         }
         /// `describe_export`.
-        fn describe_export(&self, input: DescribeExportInput) -> impl ::std::future::Future<Output = ::std::result::Result<DescribeExportOutput, DescribeExportError>> {
+        fn describe_export(&self, input: crate::DescribeExportInput) -> impl ::std::future::Future<Output = ::std::result::Result<crate::DescribeExportOutput, crate::DescribeExportError>> {
             let _ = input;
-            async { Err(DescribeExportError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `describe_export` of example.aws.dynamodb is not implemented"))) }
+            async { Err(crate::DescribeExportError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `describe_export` of example.aws.dynamodb is not implemented"))) }
         }
         /// `list_exports`.
-        fn list_exports(&self, input: ListExportsInput) -> impl ::std::future::Future<Output = ::std::result::Result<ListExportsOutput, ListExportsError>> {
+        fn list_exports(&self, input: crate::ListExportsInput) -> impl ::std::future::Future<Output = ::std::result::Result<crate::ListExportsOutput, crate::ListExportsError>> {
             let _ = input;
-            async { Err(ListExportsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `list_exports` of example.aws.dynamodb is not implemented"))) }
+            async { Err(crate::ListExportsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `list_exports` of example.aws.dynamodb is not implemented"))) }
         }
         /// `import_table`.
-        fn import_table(&self, input: ImportTableInput) -> impl ::std::future::Future<Output = ::std::result::Result<ImportTableOutput, ImportTableError>> {
+        fn import_table(&self, input: crate::ImportTableInput) -> impl ::std::future::Future<Output = ::std::result::Result<crate::ImportTableOutput, crate::ImportTableError>> {
             let _ = input;
-            async { Err(ImportTableError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `import_table` of example.aws.dynamodb is not implemented"))) }
+            async { Err(crate::ImportTableError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `import_table` of example.aws.dynamodb is not implemented"))) }
         }
         /// `describe_import`.
-        fn describe_import(&self, input: DescribeImportInput) -> impl ::std::future::Future<Output = ::std::result::Result<DescribeImportOutput, DescribeImportError>> {
+        fn describe_import(&self, input: crate::DescribeImportInput) -> impl ::std::future::Future<Output = ::std::result::Result<crate::DescribeImportOutput, crate::DescribeImportError>> {
             let _ = input;
-            async { Err(DescribeImportError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `describe_import` of example.aws.dynamodb is not implemented"))) }
+            async { Err(crate::DescribeImportError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `describe_import` of example.aws.dynamodb is not implemented"))) }
         }
         /// `list_imports`.
-        fn list_imports(&self, input: ListImportsInput) -> impl ::std::future::Future<Output = ::std::result::Result<ListImportsOutput, ListImportsError>> {
+        fn list_imports(&self, input: crate::ListImportsInput) -> impl ::std::future::Future<Output = ::std::result::Result<crate::ListImportsOutput, crate::ListImportsError>> {
             let _ = input;
-            async { Err(ListImportsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `list_imports` of example.aws.dynamodb is not implemented"))) }
+            async { Err(crate::ListImportsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `list_imports` of example.aws.dynamodb is not implemented"))) }
         }
         /// `create_global_table`.
-        fn create_global_table(&self, input: CreateGlobalTableInput) -> impl ::std::future::Future<Output = ::std::result::Result<CreateGlobalTableOutput, CreateGlobalTableError>> {
+        fn create_global_table(&self, input: crate::CreateGlobalTableInput) -> impl ::std::future::Future<Output = ::std::result::Result<crate::CreateGlobalTableOutput, crate::CreateGlobalTableError>> {
             let _ = input;
-            async { Err(CreateGlobalTableError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `create_global_table` of example.aws.dynamodb is not implemented"))) }
+            async { Err(crate::CreateGlobalTableError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `create_global_table` of example.aws.dynamodb is not implemented"))) }
         }
         /// `describe_global_table`.
-        fn describe_global_table(&self, input: DescribeGlobalTableInput) -> impl ::std::future::Future<Output = ::std::result::Result<DescribeGlobalTableOutput, DescribeGlobalTableError>> {
+        fn describe_global_table(&self, input: crate::DescribeGlobalTableInput) -> impl ::std::future::Future<Output = ::std::result::Result<crate::DescribeGlobalTableOutput, crate::DescribeGlobalTableError>> {
             let _ = input;
-            async { Err(DescribeGlobalTableError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `describe_global_table` of example.aws.dynamodb is not implemented"))) }
+            async { Err(crate::DescribeGlobalTableError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `describe_global_table` of example.aws.dynamodb is not implemented"))) }
         }
         /// `list_global_tables`.
-        fn list_global_tables(&self, input: ListGlobalTablesInput) -> impl ::std::future::Future<Output = ::std::result::Result<ListGlobalTablesOutput, ListGlobalTablesError>> {
+        fn list_global_tables(&self, input: crate::ListGlobalTablesInput) -> impl ::std::future::Future<Output = ::std::result::Result<crate::ListGlobalTablesOutput, crate::ListGlobalTablesError>> {
             let _ = input;
-            async { Err(ListGlobalTablesError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `list_global_tables` of example.aws.dynamodb is not implemented"))) }
+            async { Err(crate::ListGlobalTablesError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `list_global_tables` of example.aws.dynamodb is not implemented"))) }
         }
         /// `update_global_table`.
-        fn update_global_table(&self, input: UpdateGlobalTableInput) -> impl ::std::future::Future<Output = ::std::result::Result<UpdateGlobalTableOutput, UpdateGlobalTableError>> {
+        fn update_global_table(&self, input: crate::UpdateGlobalTableInput) -> impl ::std::future::Future<Output = ::std::result::Result<crate::UpdateGlobalTableOutput, crate::UpdateGlobalTableError>> {
             let _ = input;
-            async { Err(UpdateGlobalTableError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `update_global_table` of example.aws.dynamodb is not implemented"))) }
+            async { Err(crate::UpdateGlobalTableError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `update_global_table` of example.aws.dynamodb is not implemented"))) }
         }
         /// `describe_global_table_settings`.
-        fn describe_global_table_settings(&self, input: DescribeGlobalTableSettingsInput) -> impl ::std::future::Future<Output = ::std::result::Result<DescribeGlobalTableSettingsOutput, DescribeGlobalTableSettingsError>> {
+        fn describe_global_table_settings(&self, input: crate::DescribeGlobalTableSettingsInput) -> impl ::std::future::Future<Output = ::std::result::Result<crate::DescribeGlobalTableSettingsOutput, crate::DescribeGlobalTableSettingsError>> {
             let _ = input;
-            async { Err(DescribeGlobalTableSettingsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `describe_global_table_settings` of example.aws.dynamodb is not implemented"))) }
+            async { Err(crate::DescribeGlobalTableSettingsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `describe_global_table_settings` of example.aws.dynamodb is not implemented"))) }
         }
         /// `update_global_table_settings`.
-        fn update_global_table_settings(&self, input: UpdateGlobalTableSettingsInput) -> impl ::std::future::Future<Output = ::std::result::Result<UpdateGlobalTableSettingsOutput, UpdateGlobalTableSettingsError>> {
+        fn update_global_table_settings(&self, input: crate::UpdateGlobalTableSettingsInput) -> impl ::std::future::Future<Output = ::std::result::Result<crate::UpdateGlobalTableSettingsOutput, crate::UpdateGlobalTableSettingsError>> {
             let _ = input;
-            async { Err(UpdateGlobalTableSettingsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `update_global_table_settings` of example.aws.dynamodb is not implemented"))) }
+            async { Err(crate::UpdateGlobalTableSettingsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `update_global_table_settings` of example.aws.dynamodb is not implemented"))) }
         }
         /// `describe_table_replica_auto_scaling`.
-        fn describe_table_replica_auto_scaling(&self, input: DescribeTableReplicaAutoScalingInput) -> impl ::std::future::Future<Output = ::std::result::Result<DescribeTableReplicaAutoScalingOutput, DescribeTableReplicaAutoScalingError>> {
+        fn describe_table_replica_auto_scaling(&self, input: crate::DescribeTableReplicaAutoScalingInput) -> impl ::std::future::Future<Output = ::std::result::Result<crate::DescribeTableReplicaAutoScalingOutput, crate::DescribeTableReplicaAutoScalingError>> {
             let _ = input;
-            async { Err(DescribeTableReplicaAutoScalingError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `describe_table_replica_auto_scaling` of example.aws.dynamodb is not implemented"))) }
+            async { Err(crate::DescribeTableReplicaAutoScalingError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `describe_table_replica_auto_scaling` of example.aws.dynamodb is not implemented"))) }
         }
         /// `update_table_replica_auto_scaling`.
-        fn update_table_replica_auto_scaling(&self, input: UpdateTableReplicaAutoScalingInput) -> impl ::std::future::Future<Output = ::std::result::Result<UpdateTableReplicaAutoScalingOutput, UpdateTableReplicaAutoScalingError>> {
+        fn update_table_replica_auto_scaling(&self, input: crate::UpdateTableReplicaAutoScalingInput) -> impl ::std::future::Future<Output = ::std::result::Result<crate::UpdateTableReplicaAutoScalingOutput, crate::UpdateTableReplicaAutoScalingError>> {
             let _ = input;
-            async { Err(UpdateTableReplicaAutoScalingError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `update_table_replica_auto_scaling` of example.aws.dynamodb is not implemented"))) }
+            async { Err(crate::UpdateTableReplicaAutoScalingError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `update_table_replica_auto_scaling` of example.aws.dynamodb is not implemented"))) }
         }
         /// `execute_statement`.
-        fn execute_statement(&self, input: ExecuteStatementInput) -> impl ::std::future::Future<Output = ::std::result::Result<ExecuteStatementOutput, ExecuteStatementError>> {
+        fn execute_statement(&self, input: crate::ExecuteStatementInput) -> impl ::std::future::Future<Output = ::std::result::Result<crate::ExecuteStatementOutput, crate::ExecuteStatementError>> {
             let _ = input;
-            async { Err(ExecuteStatementError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `execute_statement` of example.aws.dynamodb is not implemented"))) }
+            async { Err(crate::ExecuteStatementError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `execute_statement` of example.aws.dynamodb is not implemented"))) }
         }
         /// `batch_execute_statement`.
-        fn batch_execute_statement(&self, input: BatchExecuteStatementInput) -> impl ::std::future::Future<Output = ::std::result::Result<BatchExecuteStatementOutput, BatchExecuteStatementError>> {
+        fn batch_execute_statement(&self, input: crate::BatchExecuteStatementInput) -> impl ::std::future::Future<Output = ::std::result::Result<crate::BatchExecuteStatementOutput, crate::BatchExecuteStatementError>> {
             let _ = input;
-            async { Err(BatchExecuteStatementError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `batch_execute_statement` of example.aws.dynamodb is not implemented"))) }
+            async { Err(crate::BatchExecuteStatementError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `batch_execute_statement` of example.aws.dynamodb is not implemented"))) }
         }
         /// `execute_transaction`.
-        fn execute_transaction(&self, input: ExecuteTransactionInput) -> impl ::std::future::Future<Output = ::std::result::Result<ExecuteTransactionOutput, ExecuteTransactionError>> {
+        fn execute_transaction(&self, input: crate::ExecuteTransactionInput) -> impl ::std::future::Future<Output = ::std::result::Result<crate::ExecuteTransactionOutput, crate::ExecuteTransactionError>> {
             let _ = input;
-            async { Err(ExecuteTransactionError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `execute_transaction` of example.aws.dynamodb is not implemented"))) }
+            async { Err(crate::ExecuteTransactionError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `execute_transaction` of example.aws.dynamodb is not implemented"))) }
         }
         /// `tag_resource`.
-        fn tag_resource(&self, input: TagResourceInput) -> impl ::std::future::Future<Output = ::std::result::Result<TagResourceOutput, TagResourceError>> {
+        fn tag_resource(&self, input: crate::TagResourceInput) -> impl ::std::future::Future<Output = ::std::result::Result<crate::TagResourceOutput, crate::TagResourceError>> {
             let _ = input;
-            async { Err(TagResourceError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `tag_resource` of example.aws.dynamodb is not implemented"))) }
+            async { Err(crate::TagResourceError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `tag_resource` of example.aws.dynamodb is not implemented"))) }
         }
         /// `untag_resource`.
-        fn untag_resource(&self, input: UntagResourceInput) -> impl ::std::future::Future<Output = ::std::result::Result<UntagResourceOutput, UntagResourceError>> {
+        fn untag_resource(&self, input: crate::UntagResourceInput) -> impl ::std::future::Future<Output = ::std::result::Result<crate::UntagResourceOutput, crate::UntagResourceError>> {
             let _ = input;
-            async { Err(UntagResourceError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `untag_resource` of example.aws.dynamodb is not implemented"))) }
+            async { Err(crate::UntagResourceError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `untag_resource` of example.aws.dynamodb is not implemented"))) }
         }
         /// `list_tags_of_resource`.
-        fn list_tags_of_resource(&self, input: ListTagsOfResourceInput) -> impl ::std::future::Future<Output = ::std::result::Result<ListTagsOfResourceOutput, ListTagsOfResourceError>> {
+        fn list_tags_of_resource(&self, input: crate::ListTagsOfResourceInput) -> impl ::std::future::Future<Output = ::std::result::Result<crate::ListTagsOfResourceOutput, crate::ListTagsOfResourceError>> {
             let _ = input;
-            async { Err(ListTagsOfResourceError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `list_tags_of_resource` of example.aws.dynamodb is not implemented"))) }
+            async { Err(crate::ListTagsOfResourceError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `list_tags_of_resource` of example.aws.dynamodb is not implemented"))) }
         }
         /// `describe_limits`.
-        fn describe_limits(&self, input: DescribeLimitsInput) -> impl ::std::future::Future<Output = ::std::result::Result<DescribeLimitsOutput, DescribeLimitsError>> {
+        fn describe_limits(&self, input: crate::DescribeLimitsInput) -> impl ::std::future::Future<Output = ::std::result::Result<crate::DescribeLimitsOutput, crate::DescribeLimitsError>> {
             let _ = input;
-            async { Err(DescribeLimitsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `describe_limits` of example.aws.dynamodb is not implemented"))) }
+            async { Err(crate::DescribeLimitsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `describe_limits` of example.aws.dynamodb is not implemented"))) }
         }
         /// `describe_endpoints`.
-        fn describe_endpoints(&self, input: DescribeEndpointsInput) -> impl ::std::future::Future<Output = ::std::result::Result<DescribeEndpointsOutput, DescribeEndpointsError>> {
+        fn describe_endpoints(&self, input: crate::DescribeEndpointsInput) -> impl ::std::future::Future<Output = ::std::result::Result<crate::DescribeEndpointsOutput, crate::DescribeEndpointsError>> {
             let _ = input;
-            async { Err(DescribeEndpointsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `describe_endpoints` of example.aws.dynamodb is not implemented"))) }
+            async { Err(crate::DescribeEndpointsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `describe_endpoints` of example.aws.dynamodb is not implemented"))) }
         }
         /// `describe_contributor_insights`.
-        fn describe_contributor_insights(&self, input: DescribeContributorInsightsInput) -> impl ::std::future::Future<Output = ::std::result::Result<DescribeContributorInsightsOutput, DescribeContributorInsightsError>> {
+        fn describe_contributor_insights(&self, input: crate::DescribeContributorInsightsInput) -> impl ::std::future::Future<Output = ::std::result::Result<crate::DescribeContributorInsightsOutput, crate::DescribeContributorInsightsError>> {
             let _ = input;
-            async { Err(DescribeContributorInsightsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `describe_contributor_insights` of example.aws.dynamodb is not implemented"))) }
+            async { Err(crate::DescribeContributorInsightsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `describe_contributor_insights` of example.aws.dynamodb is not implemented"))) }
         }
         /// `update_contributor_insights`.
-        fn update_contributor_insights(&self, input: UpdateContributorInsightsInput) -> impl ::std::future::Future<Output = ::std::result::Result<UpdateContributorInsightsOutput, UpdateContributorInsightsError>> {
+        fn update_contributor_insights(&self, input: crate::UpdateContributorInsightsInput) -> impl ::std::future::Future<Output = ::std::result::Result<crate::UpdateContributorInsightsOutput, crate::UpdateContributorInsightsError>> {
             let _ = input;
-            async { Err(UpdateContributorInsightsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `update_contributor_insights` of example.aws.dynamodb is not implemented"))) }
+            async { Err(crate::UpdateContributorInsightsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `update_contributor_insights` of example.aws.dynamodb is not implemented"))) }
         }
         /// `list_contributor_insights`.
-        fn list_contributor_insights(&self, input: ListContributorInsightsInput) -> impl ::std::future::Future<Output = ::std::result::Result<ListContributorInsightsOutput, ListContributorInsightsError>> {
+        fn list_contributor_insights(&self, input: crate::ListContributorInsightsInput) -> impl ::std::future::Future<Output = ::std::result::Result<crate::ListContributorInsightsOutput, crate::ListContributorInsightsError>> {
             let _ = input;
-            async { Err(ListContributorInsightsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `list_contributor_insights` of example.aws.dynamodb is not implemented"))) }
+            async { Err(crate::ListContributorInsightsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `list_contributor_insights` of example.aws.dynamodb is not implemented"))) }
         }
         /// `describe_kinesis_streaming_destination`.
-        fn describe_kinesis_streaming_destination(&self, input: DescribeKinesisStreamingDestinationInput) -> impl ::std::future::Future<Output = ::std::result::Result<DescribeKinesisStreamingDestinationOutput, DescribeKinesisStreamingDestinationError>> {
+        fn describe_kinesis_streaming_destination(&self, input: crate::DescribeKinesisStreamingDestinationInput) -> impl ::std::future::Future<Output = ::std::result::Result<crate::DescribeKinesisStreamingDestinationOutput, crate::DescribeKinesisStreamingDestinationError>> {
             let _ = input;
-            async { Err(DescribeKinesisStreamingDestinationError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `describe_kinesis_streaming_destination` of example.aws.dynamodb is not implemented"))) }
+            async { Err(crate::DescribeKinesisStreamingDestinationError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `describe_kinesis_streaming_destination` of example.aws.dynamodb is not implemented"))) }
         }
         /// `enable_kinesis_streaming_destination`.
-        fn enable_kinesis_streaming_destination(&self, input: EnableKinesisStreamingDestinationInput) -> impl ::std::future::Future<Output = ::std::result::Result<EnableKinesisStreamingDestinationOutput, EnableKinesisStreamingDestinationError>> {
+        fn enable_kinesis_streaming_destination(&self, input: crate::EnableKinesisStreamingDestinationInput) -> impl ::std::future::Future<Output = ::std::result::Result<crate::EnableKinesisStreamingDestinationOutput, crate::EnableKinesisStreamingDestinationError>> {
             let _ = input;
-            async { Err(EnableKinesisStreamingDestinationError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `enable_kinesis_streaming_destination` of example.aws.dynamodb is not implemented"))) }
+            async { Err(crate::EnableKinesisStreamingDestinationError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `enable_kinesis_streaming_destination` of example.aws.dynamodb is not implemented"))) }
         }
         /// `disable_kinesis_streaming_destination`.
-        fn disable_kinesis_streaming_destination(&self, input: DisableKinesisStreamingDestinationInput) -> impl ::std::future::Future<Output = ::std::result::Result<DisableKinesisStreamingDestinationOutput, DisableKinesisStreamingDestinationError>> {
+        fn disable_kinesis_streaming_destination(&self, input: crate::DisableKinesisStreamingDestinationInput) -> impl ::std::future::Future<Output = ::std::result::Result<crate::DisableKinesisStreamingDestinationOutput, crate::DisableKinesisStreamingDestinationError>> {
             let _ = input;
-            async { Err(DisableKinesisStreamingDestinationError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `disable_kinesis_streaming_destination` of example.aws.dynamodb is not implemented"))) }
+            async { Err(crate::DisableKinesisStreamingDestinationError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `disable_kinesis_streaming_destination` of example.aws.dynamodb is not implemented"))) }
         }
         /// `update_kinesis_streaming_destination`.
-        fn update_kinesis_streaming_destination(&self, input: UpdateKinesisStreamingDestinationInput) -> impl ::std::future::Future<Output = ::std::result::Result<UpdateKinesisStreamingDestinationOutput, UpdateKinesisStreamingDestinationError>> {
+        fn update_kinesis_streaming_destination(&self, input: crate::UpdateKinesisStreamingDestinationInput) -> impl ::std::future::Future<Output = ::std::result::Result<crate::UpdateKinesisStreamingDestinationOutput, crate::UpdateKinesisStreamingDestinationError>> {
             let _ = input;
-            async { Err(UpdateKinesisStreamingDestinationError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `update_kinesis_streaming_destination` of example.aws.dynamodb is not implemented"))) }
+            async { Err(crate::UpdateKinesisStreamingDestinationError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `update_kinesis_streaming_destination` of example.aws.dynamodb is not implemented"))) }
         }
         /// `get_resource_policy`.
-        fn get_resource_policy(&self, input: GetResourcePolicyInput) -> impl ::std::future::Future<Output = ::std::result::Result<GetResourcePolicyOutput, GetResourcePolicyError>> {
+        fn get_resource_policy(&self, input: crate::GetResourcePolicyInput) -> impl ::std::future::Future<Output = ::std::result::Result<crate::GetResourcePolicyOutput, crate::GetResourcePolicyError>> {
             let _ = input;
-            async { Err(GetResourcePolicyError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `get_resource_policy` of example.aws.dynamodb is not implemented"))) }
+            async { Err(crate::GetResourcePolicyError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `get_resource_policy` of example.aws.dynamodb is not implemented"))) }
         }
         /// `put_resource_policy`.
-        fn put_resource_policy(&self, input: PutResourcePolicyInput) -> impl ::std::future::Future<Output = ::std::result::Result<PutResourcePolicyOutput, PutResourcePolicyError>> {
+        fn put_resource_policy(&self, input: crate::PutResourcePolicyInput) -> impl ::std::future::Future<Output = ::std::result::Result<crate::PutResourcePolicyOutput, crate::PutResourcePolicyError>> {
             let _ = input;
-            async { Err(PutResourcePolicyError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `put_resource_policy` of example.aws.dynamodb is not implemented"))) }
+            async { Err(crate::PutResourcePolicyError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `put_resource_policy` of example.aws.dynamodb is not implemented"))) }
         }
         /// `delete_resource_policy`.
-        fn delete_resource_policy(&self, input: DeleteResourcePolicyInput) -> impl ::std::future::Future<Output = ::std::result::Result<DeleteResourcePolicyOutput, DeleteResourcePolicyError>> {
+        fn delete_resource_policy(&self, input: crate::DeleteResourcePolicyInput) -> impl ::std::future::Future<Output = ::std::result::Result<crate::DeleteResourcePolicyOutput, crate::DeleteResourcePolicyError>> {
             let _ = input;
-            async { Err(DeleteResourcePolicyError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `delete_resource_policy` of example.aws.dynamodb is not implemented"))) }
+            async { Err(crate::DeleteResourcePolicyError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `delete_resource_policy` of example.aws.dynamodb is not implemented"))) }
         }
         /// `search_vectors`.
-        fn search_vectors(&self, input: SearchVectorsInput) -> impl ::std::future::Future<Output = ::std::result::Result<SearchVectorsOutput, SearchVectorsError>> {
+        fn search_vectors(&self, input: crate::SearchVectorsInput) -> impl ::std::future::Future<Output = ::std::result::Result<crate::SearchVectorsOutput, crate::SearchVectorsError>> {
             let _ = input;
-            async { Err(SearchVectorsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `search_vectors` of example.aws.dynamodb is not implemented"))) }
+            async { Err(crate::SearchVectorsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `search_vectors` of example.aws.dynamodb is not implemented"))) }
         }
     }
 
@@ -23644,64 +23683,64 @@ pub mod native {
 
     #[derive(Default)]
     struct Handlers {
-        create_table: ::std::option::Option<Handler<CreateTableInput, ::std::result::Result<CreateTableOutput, CreateTableError>>>,
-        describe_table: ::std::option::Option<Handler<DescribeTableInput, ::std::result::Result<DescribeTableOutput, DescribeTableError>>>,
-        list_tables: ::std::option::Option<Handler<ListTablesInput, ::std::result::Result<ListTablesOutput, ListTablesError>>>,
-        delete_table: ::std::option::Option<Handler<DeleteTableInput, ::std::result::Result<DeleteTableOutput, DeleteTableError>>>,
-        update_table: ::std::option::Option<Handler<UpdateTableInput, ::std::result::Result<UpdateTableOutput, UpdateTableError>>>,
-        put_item: ::std::option::Option<Handler<PutItemInput, ::std::result::Result<PutItemOutput, PutItemError>>>,
-        get_item: ::std::option::Option<Handler<GetItemInput, ::std::result::Result<GetItemOutput, GetItemError>>>,
-        update_item: ::std::option::Option<Handler<UpdateItemInput, ::std::result::Result<UpdateItemOutput, UpdateItemError>>>,
-        delete_item: ::std::option::Option<Handler<DeleteItemInput, ::std::result::Result<DeleteItemOutput, DeleteItemError>>>,
-        query: ::std::option::Option<Handler<QueryInput, ::std::result::Result<QueryOutput, QueryError>>>,
-        scan: ::std::option::Option<Handler<ScanInput, ::std::result::Result<ScanOutput, ScanError>>>,
-        batch_get_item: ::std::option::Option<Handler<BatchGetItemInput, ::std::result::Result<BatchGetItemOutput, BatchGetItemError>>>,
-        batch_write_item: ::std::option::Option<Handler<BatchWriteItemInput, ::std::result::Result<BatchWriteItemOutput, BatchWriteItemError>>>,
-        transact_get_items: ::std::option::Option<Handler<TransactGetItemsInput, ::std::result::Result<TransactGetItemsOutput, TransactGetItemsError>>>,
-        transact_write_items: ::std::option::Option<Handler<TransactWriteItemsInput, ::std::result::Result<TransactWriteItemsOutput, TransactWriteItemsError>>>,
-        update_time_to_live: ::std::option::Option<Handler<UpdateTimeToLiveInput, ::std::result::Result<UpdateTimeToLiveOutput, UpdateTimeToLiveError>>>,
-        describe_time_to_live: ::std::option::Option<Handler<DescribeTimeToLiveInput, ::std::result::Result<DescribeTimeToLiveOutput, DescribeTimeToLiveError>>>,
-        create_backup: ::std::option::Option<Handler<CreateBackupInput, ::std::result::Result<CreateBackupOutput, CreateBackupError>>>,
-        describe_backup: ::std::option::Option<Handler<DescribeBackupInput, ::std::result::Result<DescribeBackupOutput, DescribeBackupError>>>,
-        list_backups: ::std::option::Option<Handler<ListBackupsInput, ::std::result::Result<ListBackupsOutput, ListBackupsError>>>,
-        delete_backup: ::std::option::Option<Handler<DeleteBackupInput, ::std::result::Result<DeleteBackupOutput, DeleteBackupError>>>,
-        restore_table_from_backup: ::std::option::Option<Handler<RestoreTableFromBackupInput, ::std::result::Result<RestoreTableFromBackupOutput, RestoreTableFromBackupError>>>,
-        describe_continuous_backups: ::std::option::Option<Handler<DescribeContinuousBackupsInput, ::std::result::Result<DescribeContinuousBackupsOutput, DescribeContinuousBackupsError>>>,
-        update_continuous_backups: ::std::option::Option<Handler<UpdateContinuousBackupsInput, ::std::result::Result<UpdateContinuousBackupsOutput, UpdateContinuousBackupsError>>>,
-        restore_table_to_point_in_time: ::std::option::Option<Handler<RestoreTableToPointInTimeInput, ::std::result::Result<RestoreTableToPointInTimeOutput, RestoreTableToPointInTimeError>>>,
-        export_table_to_point_in_time: ::std::option::Option<Handler<ExportTableToPointInTimeInput, ::std::result::Result<ExportTableToPointInTimeOutput, ExportTableToPointInTimeError>>>,
-        describe_export: ::std::option::Option<Handler<DescribeExportInput, ::std::result::Result<DescribeExportOutput, DescribeExportError>>>,
-        list_exports: ::std::option::Option<Handler<ListExportsInput, ::std::result::Result<ListExportsOutput, ListExportsError>>>,
-        import_table: ::std::option::Option<Handler<ImportTableInput, ::std::result::Result<ImportTableOutput, ImportTableError>>>,
-        describe_import: ::std::option::Option<Handler<DescribeImportInput, ::std::result::Result<DescribeImportOutput, DescribeImportError>>>,
-        list_imports: ::std::option::Option<Handler<ListImportsInput, ::std::result::Result<ListImportsOutput, ListImportsError>>>,
-        create_global_table: ::std::option::Option<Handler<CreateGlobalTableInput, ::std::result::Result<CreateGlobalTableOutput, CreateGlobalTableError>>>,
-        describe_global_table: ::std::option::Option<Handler<DescribeGlobalTableInput, ::std::result::Result<DescribeGlobalTableOutput, DescribeGlobalTableError>>>,
-        list_global_tables: ::std::option::Option<Handler<ListGlobalTablesInput, ::std::result::Result<ListGlobalTablesOutput, ListGlobalTablesError>>>,
-        update_global_table: ::std::option::Option<Handler<UpdateGlobalTableInput, ::std::result::Result<UpdateGlobalTableOutput, UpdateGlobalTableError>>>,
-        describe_global_table_settings: ::std::option::Option<Handler<DescribeGlobalTableSettingsInput, ::std::result::Result<DescribeGlobalTableSettingsOutput, DescribeGlobalTableSettingsError>>>,
-        update_global_table_settings: ::std::option::Option<Handler<UpdateGlobalTableSettingsInput, ::std::result::Result<UpdateGlobalTableSettingsOutput, UpdateGlobalTableSettingsError>>>,
-        describe_table_replica_auto_scaling: ::std::option::Option<Handler<DescribeTableReplicaAutoScalingInput, ::std::result::Result<DescribeTableReplicaAutoScalingOutput, DescribeTableReplicaAutoScalingError>>>,
-        update_table_replica_auto_scaling: ::std::option::Option<Handler<UpdateTableReplicaAutoScalingInput, ::std::result::Result<UpdateTableReplicaAutoScalingOutput, UpdateTableReplicaAutoScalingError>>>,
-        execute_statement: ::std::option::Option<Handler<ExecuteStatementInput, ::std::result::Result<ExecuteStatementOutput, ExecuteStatementError>>>,
-        batch_execute_statement: ::std::option::Option<Handler<BatchExecuteStatementInput, ::std::result::Result<BatchExecuteStatementOutput, BatchExecuteStatementError>>>,
-        execute_transaction: ::std::option::Option<Handler<ExecuteTransactionInput, ::std::result::Result<ExecuteTransactionOutput, ExecuteTransactionError>>>,
-        tag_resource: ::std::option::Option<Handler<TagResourceInput, ::std::result::Result<TagResourceOutput, TagResourceError>>>,
-        untag_resource: ::std::option::Option<Handler<UntagResourceInput, ::std::result::Result<UntagResourceOutput, UntagResourceError>>>,
-        list_tags_of_resource: ::std::option::Option<Handler<ListTagsOfResourceInput, ::std::result::Result<ListTagsOfResourceOutput, ListTagsOfResourceError>>>,
-        describe_limits: ::std::option::Option<Handler<DescribeLimitsInput, ::std::result::Result<DescribeLimitsOutput, DescribeLimitsError>>>,
-        describe_endpoints: ::std::option::Option<Handler<DescribeEndpointsInput, ::std::result::Result<DescribeEndpointsOutput, DescribeEndpointsError>>>,
-        describe_contributor_insights: ::std::option::Option<Handler<DescribeContributorInsightsInput, ::std::result::Result<DescribeContributorInsightsOutput, DescribeContributorInsightsError>>>,
-        update_contributor_insights: ::std::option::Option<Handler<UpdateContributorInsightsInput, ::std::result::Result<UpdateContributorInsightsOutput, UpdateContributorInsightsError>>>,
-        list_contributor_insights: ::std::option::Option<Handler<ListContributorInsightsInput, ::std::result::Result<ListContributorInsightsOutput, ListContributorInsightsError>>>,
-        describe_kinesis_streaming_destination: ::std::option::Option<Handler<DescribeKinesisStreamingDestinationInput, ::std::result::Result<DescribeKinesisStreamingDestinationOutput, DescribeKinesisStreamingDestinationError>>>,
-        enable_kinesis_streaming_destination: ::std::option::Option<Handler<EnableKinesisStreamingDestinationInput, ::std::result::Result<EnableKinesisStreamingDestinationOutput, EnableKinesisStreamingDestinationError>>>,
-        disable_kinesis_streaming_destination: ::std::option::Option<Handler<DisableKinesisStreamingDestinationInput, ::std::result::Result<DisableKinesisStreamingDestinationOutput, DisableKinesisStreamingDestinationError>>>,
-        update_kinesis_streaming_destination: ::std::option::Option<Handler<UpdateKinesisStreamingDestinationInput, ::std::result::Result<UpdateKinesisStreamingDestinationOutput, UpdateKinesisStreamingDestinationError>>>,
-        get_resource_policy: ::std::option::Option<Handler<GetResourcePolicyInput, ::std::result::Result<GetResourcePolicyOutput, GetResourcePolicyError>>>,
-        put_resource_policy: ::std::option::Option<Handler<PutResourcePolicyInput, ::std::result::Result<PutResourcePolicyOutput, PutResourcePolicyError>>>,
-        delete_resource_policy: ::std::option::Option<Handler<DeleteResourcePolicyInput, ::std::result::Result<DeleteResourcePolicyOutput, DeleteResourcePolicyError>>>,
-        search_vectors: ::std::option::Option<Handler<SearchVectorsInput, ::std::result::Result<SearchVectorsOutput, SearchVectorsError>>>,
+        create_table: ::std::option::Option<Handler<crate::CreateTableInput, ::std::result::Result<crate::CreateTableOutput, crate::CreateTableError>>>,
+        describe_table: ::std::option::Option<Handler<crate::DescribeTableInput, ::std::result::Result<crate::DescribeTableOutput, crate::DescribeTableError>>>,
+        list_tables: ::std::option::Option<Handler<crate::ListTablesInput, ::std::result::Result<crate::ListTablesOutput, crate::ListTablesError>>>,
+        delete_table: ::std::option::Option<Handler<crate::DeleteTableInput, ::std::result::Result<crate::DeleteTableOutput, crate::DeleteTableError>>>,
+        update_table: ::std::option::Option<Handler<crate::UpdateTableInput, ::std::result::Result<crate::UpdateTableOutput, crate::UpdateTableError>>>,
+        put_item: ::std::option::Option<Handler<crate::PutItemInput, ::std::result::Result<crate::PutItemOutput, crate::PutItemError>>>,
+        get_item: ::std::option::Option<Handler<crate::GetItemInput, ::std::result::Result<crate::GetItemOutput, crate::GetItemError>>>,
+        update_item: ::std::option::Option<Handler<crate::UpdateItemInput, ::std::result::Result<crate::UpdateItemOutput, crate::UpdateItemError>>>,
+        delete_item: ::std::option::Option<Handler<crate::DeleteItemInput, ::std::result::Result<crate::DeleteItemOutput, crate::DeleteItemError>>>,
+        query: ::std::option::Option<Handler<crate::QueryInput, ::std::result::Result<crate::QueryOutput, crate::QueryError>>>,
+        scan: ::std::option::Option<Handler<crate::ScanInput, ::std::result::Result<crate::ScanOutput, crate::ScanError>>>,
+        batch_get_item: ::std::option::Option<Handler<crate::BatchGetItemInput, ::std::result::Result<crate::BatchGetItemOutput, crate::BatchGetItemError>>>,
+        batch_write_item: ::std::option::Option<Handler<crate::BatchWriteItemInput, ::std::result::Result<crate::BatchWriteItemOutput, crate::BatchWriteItemError>>>,
+        transact_get_items: ::std::option::Option<Handler<crate::TransactGetItemsInput, ::std::result::Result<crate::TransactGetItemsOutput, crate::TransactGetItemsError>>>,
+        transact_write_items: ::std::option::Option<Handler<crate::TransactWriteItemsInput, ::std::result::Result<crate::TransactWriteItemsOutput, crate::TransactWriteItemsError>>>,
+        update_time_to_live: ::std::option::Option<Handler<crate::UpdateTimeToLiveInput, ::std::result::Result<crate::UpdateTimeToLiveOutput, crate::UpdateTimeToLiveError>>>,
+        describe_time_to_live: ::std::option::Option<Handler<crate::DescribeTimeToLiveInput, ::std::result::Result<crate::DescribeTimeToLiveOutput, crate::DescribeTimeToLiveError>>>,
+        create_backup: ::std::option::Option<Handler<crate::CreateBackupInput, ::std::result::Result<crate::CreateBackupOutput, crate::CreateBackupError>>>,
+        describe_backup: ::std::option::Option<Handler<crate::DescribeBackupInput, ::std::result::Result<crate::DescribeBackupOutput, crate::DescribeBackupError>>>,
+        list_backups: ::std::option::Option<Handler<crate::ListBackupsInput, ::std::result::Result<crate::ListBackupsOutput, crate::ListBackupsError>>>,
+        delete_backup: ::std::option::Option<Handler<crate::DeleteBackupInput, ::std::result::Result<crate::DeleteBackupOutput, crate::DeleteBackupError>>>,
+        restore_table_from_backup: ::std::option::Option<Handler<crate::RestoreTableFromBackupInput, ::std::result::Result<crate::RestoreTableFromBackupOutput, crate::RestoreTableFromBackupError>>>,
+        describe_continuous_backups: ::std::option::Option<Handler<crate::DescribeContinuousBackupsInput, ::std::result::Result<crate::DescribeContinuousBackupsOutput, crate::DescribeContinuousBackupsError>>>,
+        update_continuous_backups: ::std::option::Option<Handler<crate::UpdateContinuousBackupsInput, ::std::result::Result<crate::UpdateContinuousBackupsOutput, crate::UpdateContinuousBackupsError>>>,
+        restore_table_to_point_in_time: ::std::option::Option<Handler<crate::RestoreTableToPointInTimeInput, ::std::result::Result<crate::RestoreTableToPointInTimeOutput, crate::RestoreTableToPointInTimeError>>>,
+        export_table_to_point_in_time: ::std::option::Option<Handler<crate::ExportTableToPointInTimeInput, ::std::result::Result<crate::ExportTableToPointInTimeOutput, crate::ExportTableToPointInTimeError>>>,
+        describe_export: ::std::option::Option<Handler<crate::DescribeExportInput, ::std::result::Result<crate::DescribeExportOutput, crate::DescribeExportError>>>,
+        list_exports: ::std::option::Option<Handler<crate::ListExportsInput, ::std::result::Result<crate::ListExportsOutput, crate::ListExportsError>>>,
+        import_table: ::std::option::Option<Handler<crate::ImportTableInput, ::std::result::Result<crate::ImportTableOutput, crate::ImportTableError>>>,
+        describe_import: ::std::option::Option<Handler<crate::DescribeImportInput, ::std::result::Result<crate::DescribeImportOutput, crate::DescribeImportError>>>,
+        list_imports: ::std::option::Option<Handler<crate::ListImportsInput, ::std::result::Result<crate::ListImportsOutput, crate::ListImportsError>>>,
+        create_global_table: ::std::option::Option<Handler<crate::CreateGlobalTableInput, ::std::result::Result<crate::CreateGlobalTableOutput, crate::CreateGlobalTableError>>>,
+        describe_global_table: ::std::option::Option<Handler<crate::DescribeGlobalTableInput, ::std::result::Result<crate::DescribeGlobalTableOutput, crate::DescribeGlobalTableError>>>,
+        list_global_tables: ::std::option::Option<Handler<crate::ListGlobalTablesInput, ::std::result::Result<crate::ListGlobalTablesOutput, crate::ListGlobalTablesError>>>,
+        update_global_table: ::std::option::Option<Handler<crate::UpdateGlobalTableInput, ::std::result::Result<crate::UpdateGlobalTableOutput, crate::UpdateGlobalTableError>>>,
+        describe_global_table_settings: ::std::option::Option<Handler<crate::DescribeGlobalTableSettingsInput, ::std::result::Result<crate::DescribeGlobalTableSettingsOutput, crate::DescribeGlobalTableSettingsError>>>,
+        update_global_table_settings: ::std::option::Option<Handler<crate::UpdateGlobalTableSettingsInput, ::std::result::Result<crate::UpdateGlobalTableSettingsOutput, crate::UpdateGlobalTableSettingsError>>>,
+        describe_table_replica_auto_scaling: ::std::option::Option<Handler<crate::DescribeTableReplicaAutoScalingInput, ::std::result::Result<crate::DescribeTableReplicaAutoScalingOutput, crate::DescribeTableReplicaAutoScalingError>>>,
+        update_table_replica_auto_scaling: ::std::option::Option<Handler<crate::UpdateTableReplicaAutoScalingInput, ::std::result::Result<crate::UpdateTableReplicaAutoScalingOutput, crate::UpdateTableReplicaAutoScalingError>>>,
+        execute_statement: ::std::option::Option<Handler<crate::ExecuteStatementInput, ::std::result::Result<crate::ExecuteStatementOutput, crate::ExecuteStatementError>>>,
+        batch_execute_statement: ::std::option::Option<Handler<crate::BatchExecuteStatementInput, ::std::result::Result<crate::BatchExecuteStatementOutput, crate::BatchExecuteStatementError>>>,
+        execute_transaction: ::std::option::Option<Handler<crate::ExecuteTransactionInput, ::std::result::Result<crate::ExecuteTransactionOutput, crate::ExecuteTransactionError>>>,
+        tag_resource: ::std::option::Option<Handler<crate::TagResourceInput, ::std::result::Result<crate::TagResourceOutput, crate::TagResourceError>>>,
+        untag_resource: ::std::option::Option<Handler<crate::UntagResourceInput, ::std::result::Result<crate::UntagResourceOutput, crate::UntagResourceError>>>,
+        list_tags_of_resource: ::std::option::Option<Handler<crate::ListTagsOfResourceInput, ::std::result::Result<crate::ListTagsOfResourceOutput, crate::ListTagsOfResourceError>>>,
+        describe_limits: ::std::option::Option<Handler<crate::DescribeLimitsInput, ::std::result::Result<crate::DescribeLimitsOutput, crate::DescribeLimitsError>>>,
+        describe_endpoints: ::std::option::Option<Handler<crate::DescribeEndpointsInput, ::std::result::Result<crate::DescribeEndpointsOutput, crate::DescribeEndpointsError>>>,
+        describe_contributor_insights: ::std::option::Option<Handler<crate::DescribeContributorInsightsInput, ::std::result::Result<crate::DescribeContributorInsightsOutput, crate::DescribeContributorInsightsError>>>,
+        update_contributor_insights: ::std::option::Option<Handler<crate::UpdateContributorInsightsInput, ::std::result::Result<crate::UpdateContributorInsightsOutput, crate::UpdateContributorInsightsError>>>,
+        list_contributor_insights: ::std::option::Option<Handler<crate::ListContributorInsightsInput, ::std::result::Result<crate::ListContributorInsightsOutput, crate::ListContributorInsightsError>>>,
+        describe_kinesis_streaming_destination: ::std::option::Option<Handler<crate::DescribeKinesisStreamingDestinationInput, ::std::result::Result<crate::DescribeKinesisStreamingDestinationOutput, crate::DescribeKinesisStreamingDestinationError>>>,
+        enable_kinesis_streaming_destination: ::std::option::Option<Handler<crate::EnableKinesisStreamingDestinationInput, ::std::result::Result<crate::EnableKinesisStreamingDestinationOutput, crate::EnableKinesisStreamingDestinationError>>>,
+        disable_kinesis_streaming_destination: ::std::option::Option<Handler<crate::DisableKinesisStreamingDestinationInput, ::std::result::Result<crate::DisableKinesisStreamingDestinationOutput, crate::DisableKinesisStreamingDestinationError>>>,
+        update_kinesis_streaming_destination: ::std::option::Option<Handler<crate::UpdateKinesisStreamingDestinationInput, ::std::result::Result<crate::UpdateKinesisStreamingDestinationOutput, crate::UpdateKinesisStreamingDestinationError>>>,
+        get_resource_policy: ::std::option::Option<Handler<crate::GetResourcePolicyInput, ::std::result::Result<crate::GetResourcePolicyOutput, crate::GetResourcePolicyError>>>,
+        put_resource_policy: ::std::option::Option<Handler<crate::PutResourcePolicyInput, ::std::result::Result<crate::PutResourcePolicyOutput, crate::PutResourcePolicyError>>>,
+        delete_resource_policy: ::std::option::Option<Handler<crate::DeleteResourcePolicyInput, ::std::result::Result<crate::DeleteResourcePolicyOutput, crate::DeleteResourcePolicyError>>>,
+        search_vectors: ::std::option::Option<Handler<crate::SearchVectorsInput, ::std::result::Result<crate::SearchVectorsOutput, crate::SearchVectorsError>>>,
     }
 
     ::std::thread_local! {
@@ -23713,295 +23752,295 @@ pub mod native {
         let implementation = ::std::rc::Rc::new(implementation);
         HANDLERS.with(|handlers| {
             let mut handlers = handlers.borrow_mut();
-            let this = implementation.clone();
+            let this = ::std::rc::Rc::clone(&implementation);
             handlers.create_table = Some(::std::rc::Rc::new(move |input| {
-                let this = this.clone();
-                ::std::boxed::Box::pin(async move { this.create_table(input).await })
+                let this = ::std::rc::Rc::clone(&this);
+                ::std::boxed::Box::pin(async move { <T as Dynamodb>::create_table(&*this, input).await })
             }));
-            let this = implementation.clone();
+            let this = ::std::rc::Rc::clone(&implementation);
             handlers.describe_table = Some(::std::rc::Rc::new(move |input| {
-                let this = this.clone();
-                ::std::boxed::Box::pin(async move { this.describe_table(input).await })
+                let this = ::std::rc::Rc::clone(&this);
+                ::std::boxed::Box::pin(async move { <T as Dynamodb>::describe_table(&*this, input).await })
             }));
-            let this = implementation.clone();
+            let this = ::std::rc::Rc::clone(&implementation);
             handlers.list_tables = Some(::std::rc::Rc::new(move |input| {
-                let this = this.clone();
-                ::std::boxed::Box::pin(async move { this.list_tables(input).await })
+                let this = ::std::rc::Rc::clone(&this);
+                ::std::boxed::Box::pin(async move { <T as Dynamodb>::list_tables(&*this, input).await })
             }));
-            let this = implementation.clone();
+            let this = ::std::rc::Rc::clone(&implementation);
             handlers.delete_table = Some(::std::rc::Rc::new(move |input| {
-                let this = this.clone();
-                ::std::boxed::Box::pin(async move { this.delete_table(input).await })
+                let this = ::std::rc::Rc::clone(&this);
+                ::std::boxed::Box::pin(async move { <T as Dynamodb>::delete_table(&*this, input).await })
             }));
-            let this = implementation.clone();
+            let this = ::std::rc::Rc::clone(&implementation);
             handlers.update_table = Some(::std::rc::Rc::new(move |input| {
-                let this = this.clone();
-                ::std::boxed::Box::pin(async move { this.update_table(input).await })
+                let this = ::std::rc::Rc::clone(&this);
+                ::std::boxed::Box::pin(async move { <T as Dynamodb>::update_table(&*this, input).await })
             }));
-            let this = implementation.clone();
+            let this = ::std::rc::Rc::clone(&implementation);
             handlers.put_item = Some(::std::rc::Rc::new(move |input| {
-                let this = this.clone();
-                ::std::boxed::Box::pin(async move { this.put_item(input).await })
+                let this = ::std::rc::Rc::clone(&this);
+                ::std::boxed::Box::pin(async move { <T as Dynamodb>::put_item(&*this, input).await })
             }));
-            let this = implementation.clone();
+            let this = ::std::rc::Rc::clone(&implementation);
             handlers.get_item = Some(::std::rc::Rc::new(move |input| {
-                let this = this.clone();
-                ::std::boxed::Box::pin(async move { this.get_item(input).await })
+                let this = ::std::rc::Rc::clone(&this);
+                ::std::boxed::Box::pin(async move { <T as Dynamodb>::get_item(&*this, input).await })
             }));
-            let this = implementation.clone();
+            let this = ::std::rc::Rc::clone(&implementation);
             handlers.update_item = Some(::std::rc::Rc::new(move |input| {
-                let this = this.clone();
-                ::std::boxed::Box::pin(async move { this.update_item(input).await })
+                let this = ::std::rc::Rc::clone(&this);
+                ::std::boxed::Box::pin(async move { <T as Dynamodb>::update_item(&*this, input).await })
             }));
-            let this = implementation.clone();
+            let this = ::std::rc::Rc::clone(&implementation);
             handlers.delete_item = Some(::std::rc::Rc::new(move |input| {
-                let this = this.clone();
-                ::std::boxed::Box::pin(async move { this.delete_item(input).await })
+                let this = ::std::rc::Rc::clone(&this);
+                ::std::boxed::Box::pin(async move { <T as Dynamodb>::delete_item(&*this, input).await })
             }));
-            let this = implementation.clone();
+            let this = ::std::rc::Rc::clone(&implementation);
             handlers.query = Some(::std::rc::Rc::new(move |input| {
-                let this = this.clone();
-                ::std::boxed::Box::pin(async move { this.query(input).await })
+                let this = ::std::rc::Rc::clone(&this);
+                ::std::boxed::Box::pin(async move { <T as Dynamodb>::query(&*this, input).await })
             }));
-            let this = implementation.clone();
+            let this = ::std::rc::Rc::clone(&implementation);
             handlers.scan = Some(::std::rc::Rc::new(move |input| {
-                let this = this.clone();
-                ::std::boxed::Box::pin(async move { this.scan(input).await })
+                let this = ::std::rc::Rc::clone(&this);
+                ::std::boxed::Box::pin(async move { <T as Dynamodb>::scan(&*this, input).await })
             }));
-            let this = implementation.clone();
+            let this = ::std::rc::Rc::clone(&implementation);
             handlers.batch_get_item = Some(::std::rc::Rc::new(move |input| {
-                let this = this.clone();
-                ::std::boxed::Box::pin(async move { this.batch_get_item(input).await })
+                let this = ::std::rc::Rc::clone(&this);
+                ::std::boxed::Box::pin(async move { <T as Dynamodb>::batch_get_item(&*this, input).await })
             }));
-            let this = implementation.clone();
+            let this = ::std::rc::Rc::clone(&implementation);
             handlers.batch_write_item = Some(::std::rc::Rc::new(move |input| {
-                let this = this.clone();
-                ::std::boxed::Box::pin(async move { this.batch_write_item(input).await })
+                let this = ::std::rc::Rc::clone(&this);
+                ::std::boxed::Box::pin(async move { <T as Dynamodb>::batch_write_item(&*this, input).await })
             }));
-            let this = implementation.clone();
+            let this = ::std::rc::Rc::clone(&implementation);
             handlers.transact_get_items = Some(::std::rc::Rc::new(move |input| {
-                let this = this.clone();
-                ::std::boxed::Box::pin(async move { this.transact_get_items(input).await })
+                let this = ::std::rc::Rc::clone(&this);
+                ::std::boxed::Box::pin(async move { <T as Dynamodb>::transact_get_items(&*this, input).await })
             }));
-            let this = implementation.clone();
+            let this = ::std::rc::Rc::clone(&implementation);
             handlers.transact_write_items = Some(::std::rc::Rc::new(move |input| {
-                let this = this.clone();
-                ::std::boxed::Box::pin(async move { this.transact_write_items(input).await })
+                let this = ::std::rc::Rc::clone(&this);
+                ::std::boxed::Box::pin(async move { <T as Dynamodb>::transact_write_items(&*this, input).await })
             }));
-            let this = implementation.clone();
+            let this = ::std::rc::Rc::clone(&implementation);
             handlers.update_time_to_live = Some(::std::rc::Rc::new(move |input| {
-                let this = this.clone();
-                ::std::boxed::Box::pin(async move { this.update_time_to_live(input).await })
+                let this = ::std::rc::Rc::clone(&this);
+                ::std::boxed::Box::pin(async move { <T as Dynamodb>::update_time_to_live(&*this, input).await })
             }));
-            let this = implementation.clone();
+            let this = ::std::rc::Rc::clone(&implementation);
             handlers.describe_time_to_live = Some(::std::rc::Rc::new(move |input| {
-                let this = this.clone();
-                ::std::boxed::Box::pin(async move { this.describe_time_to_live(input).await })
+                let this = ::std::rc::Rc::clone(&this);
+                ::std::boxed::Box::pin(async move { <T as Dynamodb>::describe_time_to_live(&*this, input).await })
             }));
-            let this = implementation.clone();
+            let this = ::std::rc::Rc::clone(&implementation);
             handlers.create_backup = Some(::std::rc::Rc::new(move |input| {
-                let this = this.clone();
-                ::std::boxed::Box::pin(async move { this.create_backup(input).await })
+                let this = ::std::rc::Rc::clone(&this);
+                ::std::boxed::Box::pin(async move { <T as Dynamodb>::create_backup(&*this, input).await })
             }));
-            let this = implementation.clone();
+            let this = ::std::rc::Rc::clone(&implementation);
             handlers.describe_backup = Some(::std::rc::Rc::new(move |input| {
-                let this = this.clone();
-                ::std::boxed::Box::pin(async move { this.describe_backup(input).await })
+                let this = ::std::rc::Rc::clone(&this);
+                ::std::boxed::Box::pin(async move { <T as Dynamodb>::describe_backup(&*this, input).await })
             }));
-            let this = implementation.clone();
+            let this = ::std::rc::Rc::clone(&implementation);
             handlers.list_backups = Some(::std::rc::Rc::new(move |input| {
-                let this = this.clone();
-                ::std::boxed::Box::pin(async move { this.list_backups(input).await })
+                let this = ::std::rc::Rc::clone(&this);
+                ::std::boxed::Box::pin(async move { <T as Dynamodb>::list_backups(&*this, input).await })
             }));
-            let this = implementation.clone();
+            let this = ::std::rc::Rc::clone(&implementation);
             handlers.delete_backup = Some(::std::rc::Rc::new(move |input| {
-                let this = this.clone();
-                ::std::boxed::Box::pin(async move { this.delete_backup(input).await })
+                let this = ::std::rc::Rc::clone(&this);
+                ::std::boxed::Box::pin(async move { <T as Dynamodb>::delete_backup(&*this, input).await })
             }));
-            let this = implementation.clone();
+            let this = ::std::rc::Rc::clone(&implementation);
             handlers.restore_table_from_backup = Some(::std::rc::Rc::new(move |input| {
-                let this = this.clone();
-                ::std::boxed::Box::pin(async move { this.restore_table_from_backup(input).await })
+                let this = ::std::rc::Rc::clone(&this);
+                ::std::boxed::Box::pin(async move { <T as Dynamodb>::restore_table_from_backup(&*this, input).await })
             }));
-            let this = implementation.clone();
+            let this = ::std::rc::Rc::clone(&implementation);
             handlers.describe_continuous_backups = Some(::std::rc::Rc::new(move |input| {
-                let this = this.clone();
-                ::std::boxed::Box::pin(async move { this.describe_continuous_backups(input).await })
+                let this = ::std::rc::Rc::clone(&this);
+                ::std::boxed::Box::pin(async move { <T as Dynamodb>::describe_continuous_backups(&*this, input).await })
             }));
-            let this = implementation.clone();
+            let this = ::std::rc::Rc::clone(&implementation);
             handlers.update_continuous_backups = Some(::std::rc::Rc::new(move |input| {
-                let this = this.clone();
-                ::std::boxed::Box::pin(async move { this.update_continuous_backups(input).await })
+                let this = ::std::rc::Rc::clone(&this);
+                ::std::boxed::Box::pin(async move { <T as Dynamodb>::update_continuous_backups(&*this, input).await })
             }));
-            let this = implementation.clone();
+            let this = ::std::rc::Rc::clone(&implementation);
             handlers.restore_table_to_point_in_time = Some(::std::rc::Rc::new(move |input| {
-                let this = this.clone();
-                ::std::boxed::Box::pin(async move { this.restore_table_to_point_in_time(input).await })
+                let this = ::std::rc::Rc::clone(&this);
+                ::std::boxed::Box::pin(async move { <T as Dynamodb>::restore_table_to_point_in_time(&*this, input).await })
             }));
-            let this = implementation.clone();
+            let this = ::std::rc::Rc::clone(&implementation);
             handlers.export_table_to_point_in_time = Some(::std::rc::Rc::new(move |input| {
-                let this = this.clone();
-                ::std::boxed::Box::pin(async move { this.export_table_to_point_in_time(input).await })
+                let this = ::std::rc::Rc::clone(&this);
+                ::std::boxed::Box::pin(async move { <T as Dynamodb>::export_table_to_point_in_time(&*this, input).await })
             }));
-            let this = implementation.clone();
+            let this = ::std::rc::Rc::clone(&implementation);
             handlers.describe_export = Some(::std::rc::Rc::new(move |input| {
-                let this = this.clone();
-                ::std::boxed::Box::pin(async move { this.describe_export(input).await })
+                let this = ::std::rc::Rc::clone(&this);
+                ::std::boxed::Box::pin(async move { <T as Dynamodb>::describe_export(&*this, input).await })
             }));
-            let this = implementation.clone();
+            let this = ::std::rc::Rc::clone(&implementation);
             handlers.list_exports = Some(::std::rc::Rc::new(move |input| {
-                let this = this.clone();
-                ::std::boxed::Box::pin(async move { this.list_exports(input).await })
+                let this = ::std::rc::Rc::clone(&this);
+                ::std::boxed::Box::pin(async move { <T as Dynamodb>::list_exports(&*this, input).await })
             }));
-            let this = implementation.clone();
+            let this = ::std::rc::Rc::clone(&implementation);
             handlers.import_table = Some(::std::rc::Rc::new(move |input| {
-                let this = this.clone();
-                ::std::boxed::Box::pin(async move { this.import_table(input).await })
+                let this = ::std::rc::Rc::clone(&this);
+                ::std::boxed::Box::pin(async move { <T as Dynamodb>::import_table(&*this, input).await })
             }));
-            let this = implementation.clone();
+            let this = ::std::rc::Rc::clone(&implementation);
             handlers.describe_import = Some(::std::rc::Rc::new(move |input| {
-                let this = this.clone();
-                ::std::boxed::Box::pin(async move { this.describe_import(input).await })
+                let this = ::std::rc::Rc::clone(&this);
+                ::std::boxed::Box::pin(async move { <T as Dynamodb>::describe_import(&*this, input).await })
             }));
-            let this = implementation.clone();
+            let this = ::std::rc::Rc::clone(&implementation);
             handlers.list_imports = Some(::std::rc::Rc::new(move |input| {
-                let this = this.clone();
-                ::std::boxed::Box::pin(async move { this.list_imports(input).await })
+                let this = ::std::rc::Rc::clone(&this);
+                ::std::boxed::Box::pin(async move { <T as Dynamodb>::list_imports(&*this, input).await })
             }));
-            let this = implementation.clone();
+            let this = ::std::rc::Rc::clone(&implementation);
             handlers.create_global_table = Some(::std::rc::Rc::new(move |input| {
-                let this = this.clone();
-                ::std::boxed::Box::pin(async move { this.create_global_table(input).await })
+                let this = ::std::rc::Rc::clone(&this);
+                ::std::boxed::Box::pin(async move { <T as Dynamodb>::create_global_table(&*this, input).await })
             }));
-            let this = implementation.clone();
+            let this = ::std::rc::Rc::clone(&implementation);
             handlers.describe_global_table = Some(::std::rc::Rc::new(move |input| {
-                let this = this.clone();
-                ::std::boxed::Box::pin(async move { this.describe_global_table(input).await })
+                let this = ::std::rc::Rc::clone(&this);
+                ::std::boxed::Box::pin(async move { <T as Dynamodb>::describe_global_table(&*this, input).await })
             }));
-            let this = implementation.clone();
+            let this = ::std::rc::Rc::clone(&implementation);
             handlers.list_global_tables = Some(::std::rc::Rc::new(move |input| {
-                let this = this.clone();
-                ::std::boxed::Box::pin(async move { this.list_global_tables(input).await })
+                let this = ::std::rc::Rc::clone(&this);
+                ::std::boxed::Box::pin(async move { <T as Dynamodb>::list_global_tables(&*this, input).await })
             }));
-            let this = implementation.clone();
+            let this = ::std::rc::Rc::clone(&implementation);
             handlers.update_global_table = Some(::std::rc::Rc::new(move |input| {
-                let this = this.clone();
-                ::std::boxed::Box::pin(async move { this.update_global_table(input).await })
+                let this = ::std::rc::Rc::clone(&this);
+                ::std::boxed::Box::pin(async move { <T as Dynamodb>::update_global_table(&*this, input).await })
             }));
-            let this = implementation.clone();
+            let this = ::std::rc::Rc::clone(&implementation);
             handlers.describe_global_table_settings = Some(::std::rc::Rc::new(move |input| {
-                let this = this.clone();
-                ::std::boxed::Box::pin(async move { this.describe_global_table_settings(input).await })
+                let this = ::std::rc::Rc::clone(&this);
+                ::std::boxed::Box::pin(async move { <T as Dynamodb>::describe_global_table_settings(&*this, input).await })
             }));
-            let this = implementation.clone();
+            let this = ::std::rc::Rc::clone(&implementation);
             handlers.update_global_table_settings = Some(::std::rc::Rc::new(move |input| {
-                let this = this.clone();
-                ::std::boxed::Box::pin(async move { this.update_global_table_settings(input).await })
+                let this = ::std::rc::Rc::clone(&this);
+                ::std::boxed::Box::pin(async move { <T as Dynamodb>::update_global_table_settings(&*this, input).await })
             }));
-            let this = implementation.clone();
+            let this = ::std::rc::Rc::clone(&implementation);
             handlers.describe_table_replica_auto_scaling = Some(::std::rc::Rc::new(move |input| {
-                let this = this.clone();
-                ::std::boxed::Box::pin(async move { this.describe_table_replica_auto_scaling(input).await })
+                let this = ::std::rc::Rc::clone(&this);
+                ::std::boxed::Box::pin(async move { <T as Dynamodb>::describe_table_replica_auto_scaling(&*this, input).await })
             }));
-            let this = implementation.clone();
+            let this = ::std::rc::Rc::clone(&implementation);
             handlers.update_table_replica_auto_scaling = Some(::std::rc::Rc::new(move |input| {
-                let this = this.clone();
-                ::std::boxed::Box::pin(async move { this.update_table_replica_auto_scaling(input).await })
+                let this = ::std::rc::Rc::clone(&this);
+                ::std::boxed::Box::pin(async move { <T as Dynamodb>::update_table_replica_auto_scaling(&*this, input).await })
             }));
-            let this = implementation.clone();
+            let this = ::std::rc::Rc::clone(&implementation);
             handlers.execute_statement = Some(::std::rc::Rc::new(move |input| {
-                let this = this.clone();
-                ::std::boxed::Box::pin(async move { this.execute_statement(input).await })
+                let this = ::std::rc::Rc::clone(&this);
+                ::std::boxed::Box::pin(async move { <T as Dynamodb>::execute_statement(&*this, input).await })
             }));
-            let this = implementation.clone();
+            let this = ::std::rc::Rc::clone(&implementation);
             handlers.batch_execute_statement = Some(::std::rc::Rc::new(move |input| {
-                let this = this.clone();
-                ::std::boxed::Box::pin(async move { this.batch_execute_statement(input).await })
+                let this = ::std::rc::Rc::clone(&this);
+                ::std::boxed::Box::pin(async move { <T as Dynamodb>::batch_execute_statement(&*this, input).await })
             }));
-            let this = implementation.clone();
+            let this = ::std::rc::Rc::clone(&implementation);
             handlers.execute_transaction = Some(::std::rc::Rc::new(move |input| {
-                let this = this.clone();
-                ::std::boxed::Box::pin(async move { this.execute_transaction(input).await })
+                let this = ::std::rc::Rc::clone(&this);
+                ::std::boxed::Box::pin(async move { <T as Dynamodb>::execute_transaction(&*this, input).await })
             }));
-            let this = implementation.clone();
+            let this = ::std::rc::Rc::clone(&implementation);
             handlers.tag_resource = Some(::std::rc::Rc::new(move |input| {
-                let this = this.clone();
-                ::std::boxed::Box::pin(async move { this.tag_resource(input).await })
+                let this = ::std::rc::Rc::clone(&this);
+                ::std::boxed::Box::pin(async move { <T as Dynamodb>::tag_resource(&*this, input).await })
             }));
-            let this = implementation.clone();
+            let this = ::std::rc::Rc::clone(&implementation);
             handlers.untag_resource = Some(::std::rc::Rc::new(move |input| {
-                let this = this.clone();
-                ::std::boxed::Box::pin(async move { this.untag_resource(input).await })
+                let this = ::std::rc::Rc::clone(&this);
+                ::std::boxed::Box::pin(async move { <T as Dynamodb>::untag_resource(&*this, input).await })
             }));
-            let this = implementation.clone();
+            let this = ::std::rc::Rc::clone(&implementation);
             handlers.list_tags_of_resource = Some(::std::rc::Rc::new(move |input| {
-                let this = this.clone();
-                ::std::boxed::Box::pin(async move { this.list_tags_of_resource(input).await })
+                let this = ::std::rc::Rc::clone(&this);
+                ::std::boxed::Box::pin(async move { <T as Dynamodb>::list_tags_of_resource(&*this, input).await })
             }));
-            let this = implementation.clone();
+            let this = ::std::rc::Rc::clone(&implementation);
             handlers.describe_limits = Some(::std::rc::Rc::new(move |input| {
-                let this = this.clone();
-                ::std::boxed::Box::pin(async move { this.describe_limits(input).await })
+                let this = ::std::rc::Rc::clone(&this);
+                ::std::boxed::Box::pin(async move { <T as Dynamodb>::describe_limits(&*this, input).await })
             }));
-            let this = implementation.clone();
+            let this = ::std::rc::Rc::clone(&implementation);
             handlers.describe_endpoints = Some(::std::rc::Rc::new(move |input| {
-                let this = this.clone();
-                ::std::boxed::Box::pin(async move { this.describe_endpoints(input).await })
+                let this = ::std::rc::Rc::clone(&this);
+                ::std::boxed::Box::pin(async move { <T as Dynamodb>::describe_endpoints(&*this, input).await })
             }));
-            let this = implementation.clone();
+            let this = ::std::rc::Rc::clone(&implementation);
             handlers.describe_contributor_insights = Some(::std::rc::Rc::new(move |input| {
-                let this = this.clone();
-                ::std::boxed::Box::pin(async move { this.describe_contributor_insights(input).await })
+                let this = ::std::rc::Rc::clone(&this);
+                ::std::boxed::Box::pin(async move { <T as Dynamodb>::describe_contributor_insights(&*this, input).await })
             }));
-            let this = implementation.clone();
+            let this = ::std::rc::Rc::clone(&implementation);
             handlers.update_contributor_insights = Some(::std::rc::Rc::new(move |input| {
-                let this = this.clone();
-                ::std::boxed::Box::pin(async move { this.update_contributor_insights(input).await })
+                let this = ::std::rc::Rc::clone(&this);
+                ::std::boxed::Box::pin(async move { <T as Dynamodb>::update_contributor_insights(&*this, input).await })
             }));
-            let this = implementation.clone();
+            let this = ::std::rc::Rc::clone(&implementation);
             handlers.list_contributor_insights = Some(::std::rc::Rc::new(move |input| {
-                let this = this.clone();
-                ::std::boxed::Box::pin(async move { this.list_contributor_insights(input).await })
+                let this = ::std::rc::Rc::clone(&this);
+                ::std::boxed::Box::pin(async move { <T as Dynamodb>::list_contributor_insights(&*this, input).await })
             }));
-            let this = implementation.clone();
+            let this = ::std::rc::Rc::clone(&implementation);
             handlers.describe_kinesis_streaming_destination = Some(::std::rc::Rc::new(move |input| {
-                let this = this.clone();
-                ::std::boxed::Box::pin(async move { this.describe_kinesis_streaming_destination(input).await })
+                let this = ::std::rc::Rc::clone(&this);
+                ::std::boxed::Box::pin(async move { <T as Dynamodb>::describe_kinesis_streaming_destination(&*this, input).await })
             }));
-            let this = implementation.clone();
+            let this = ::std::rc::Rc::clone(&implementation);
             handlers.enable_kinesis_streaming_destination = Some(::std::rc::Rc::new(move |input| {
-                let this = this.clone();
-                ::std::boxed::Box::pin(async move { this.enable_kinesis_streaming_destination(input).await })
+                let this = ::std::rc::Rc::clone(&this);
+                ::std::boxed::Box::pin(async move { <T as Dynamodb>::enable_kinesis_streaming_destination(&*this, input).await })
             }));
-            let this = implementation.clone();
+            let this = ::std::rc::Rc::clone(&implementation);
             handlers.disable_kinesis_streaming_destination = Some(::std::rc::Rc::new(move |input| {
-                let this = this.clone();
-                ::std::boxed::Box::pin(async move { this.disable_kinesis_streaming_destination(input).await })
+                let this = ::std::rc::Rc::clone(&this);
+                ::std::boxed::Box::pin(async move { <T as Dynamodb>::disable_kinesis_streaming_destination(&*this, input).await })
             }));
-            let this = implementation.clone();
+            let this = ::std::rc::Rc::clone(&implementation);
             handlers.update_kinesis_streaming_destination = Some(::std::rc::Rc::new(move |input| {
-                let this = this.clone();
-                ::std::boxed::Box::pin(async move { this.update_kinesis_streaming_destination(input).await })
+                let this = ::std::rc::Rc::clone(&this);
+                ::std::boxed::Box::pin(async move { <T as Dynamodb>::update_kinesis_streaming_destination(&*this, input).await })
             }));
-            let this = implementation.clone();
+            let this = ::std::rc::Rc::clone(&implementation);
             handlers.get_resource_policy = Some(::std::rc::Rc::new(move |input| {
-                let this = this.clone();
-                ::std::boxed::Box::pin(async move { this.get_resource_policy(input).await })
+                let this = ::std::rc::Rc::clone(&this);
+                ::std::boxed::Box::pin(async move { <T as Dynamodb>::get_resource_policy(&*this, input).await })
             }));
-            let this = implementation.clone();
+            let this = ::std::rc::Rc::clone(&implementation);
             handlers.put_resource_policy = Some(::std::rc::Rc::new(move |input| {
-                let this = this.clone();
-                ::std::boxed::Box::pin(async move { this.put_resource_policy(input).await })
+                let this = ::std::rc::Rc::clone(&this);
+                ::std::boxed::Box::pin(async move { <T as Dynamodb>::put_resource_policy(&*this, input).await })
             }));
-            let this = implementation.clone();
+            let this = ::std::rc::Rc::clone(&implementation);
             handlers.delete_resource_policy = Some(::std::rc::Rc::new(move |input| {
-                let this = this.clone();
-                ::std::boxed::Box::pin(async move { this.delete_resource_policy(input).await })
+                let this = ::std::rc::Rc::clone(&this);
+                ::std::boxed::Box::pin(async move { <T as Dynamodb>::delete_resource_policy(&*this, input).await })
             }));
-            let this = implementation.clone();
+            let this = ::std::rc::Rc::clone(&implementation);
             handlers.search_vectors = Some(::std::rc::Rc::new(move |input| {
-                let this = this.clone();
-                ::std::boxed::Box::pin(async move { this.search_vectors(input).await })
+                let this = ::std::rc::Rc::clone(&this);
+                ::std::boxed::Box::pin(async move { <T as Dynamodb>::search_vectors(&*this, input).await })
             }));
         });
     }
@@ -24014,8 +24053,8 @@ pub mod native {
     /// Installs `handler` for `create_table` alone, on the current thread.
     pub fn on_create_table<F, Fut>(handler: F)
     where
-        F: Fn(CreateTableInput) -> Fut + 'static,
-        Fut: ::std::future::Future<Output = ::std::result::Result<CreateTableOutput, CreateTableError>> + 'static,
+        F: ::std::ops::Fn(crate::CreateTableInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<crate::CreateTableOutput, crate::CreateTableError>> + 'static,
     {
         HANDLERS.with(|handlers| handlers.borrow_mut().create_table = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
     }
@@ -24023,8 +24062,8 @@ pub mod native {
     /// Installs `handler` for `describe_table` alone, on the current thread.
     pub fn on_describe_table<F, Fut>(handler: F)
     where
-        F: Fn(DescribeTableInput) -> Fut + 'static,
-        Fut: ::std::future::Future<Output = ::std::result::Result<DescribeTableOutput, DescribeTableError>> + 'static,
+        F: ::std::ops::Fn(crate::DescribeTableInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<crate::DescribeTableOutput, crate::DescribeTableError>> + 'static,
     {
         HANDLERS.with(|handlers| handlers.borrow_mut().describe_table = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
     }
@@ -24032,8 +24071,8 @@ pub mod native {
     /// Installs `handler` for `list_tables` alone, on the current thread.
     pub fn on_list_tables<F, Fut>(handler: F)
     where
-        F: Fn(ListTablesInput) -> Fut + 'static,
-        Fut: ::std::future::Future<Output = ::std::result::Result<ListTablesOutput, ListTablesError>> + 'static,
+        F: ::std::ops::Fn(crate::ListTablesInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<crate::ListTablesOutput, crate::ListTablesError>> + 'static,
     {
         HANDLERS.with(|handlers| handlers.borrow_mut().list_tables = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
     }
@@ -24041,8 +24080,8 @@ pub mod native {
     /// Installs `handler` for `delete_table` alone, on the current thread.
     pub fn on_delete_table<F, Fut>(handler: F)
     where
-        F: Fn(DeleteTableInput) -> Fut + 'static,
-        Fut: ::std::future::Future<Output = ::std::result::Result<DeleteTableOutput, DeleteTableError>> + 'static,
+        F: ::std::ops::Fn(crate::DeleteTableInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<crate::DeleteTableOutput, crate::DeleteTableError>> + 'static,
     {
         HANDLERS.with(|handlers| handlers.borrow_mut().delete_table = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
     }
@@ -24050,8 +24089,8 @@ pub mod native {
     /// Installs `handler` for `update_table` alone, on the current thread.
     pub fn on_update_table<F, Fut>(handler: F)
     where
-        F: Fn(UpdateTableInput) -> Fut + 'static,
-        Fut: ::std::future::Future<Output = ::std::result::Result<UpdateTableOutput, UpdateTableError>> + 'static,
+        F: ::std::ops::Fn(crate::UpdateTableInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<crate::UpdateTableOutput, crate::UpdateTableError>> + 'static,
     {
         HANDLERS.with(|handlers| handlers.borrow_mut().update_table = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
     }
@@ -24059,8 +24098,8 @@ pub mod native {
     /// Installs `handler` for `put_item` alone, on the current thread.
     pub fn on_put_item<F, Fut>(handler: F)
     where
-        F: Fn(PutItemInput) -> Fut + 'static,
-        Fut: ::std::future::Future<Output = ::std::result::Result<PutItemOutput, PutItemError>> + 'static,
+        F: ::std::ops::Fn(crate::PutItemInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<crate::PutItemOutput, crate::PutItemError>> + 'static,
     {
         HANDLERS.with(|handlers| handlers.borrow_mut().put_item = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
     }
@@ -24068,8 +24107,8 @@ pub mod native {
     /// Installs `handler` for `get_item` alone, on the current thread.
     pub fn on_get_item<F, Fut>(handler: F)
     where
-        F: Fn(GetItemInput) -> Fut + 'static,
-        Fut: ::std::future::Future<Output = ::std::result::Result<GetItemOutput, GetItemError>> + 'static,
+        F: ::std::ops::Fn(crate::GetItemInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<crate::GetItemOutput, crate::GetItemError>> + 'static,
     {
         HANDLERS.with(|handlers| handlers.borrow_mut().get_item = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
     }
@@ -24077,8 +24116,8 @@ pub mod native {
     /// Installs `handler` for `update_item` alone, on the current thread.
     pub fn on_update_item<F, Fut>(handler: F)
     where
-        F: Fn(UpdateItemInput) -> Fut + 'static,
-        Fut: ::std::future::Future<Output = ::std::result::Result<UpdateItemOutput, UpdateItemError>> + 'static,
+        F: ::std::ops::Fn(crate::UpdateItemInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<crate::UpdateItemOutput, crate::UpdateItemError>> + 'static,
     {
         HANDLERS.with(|handlers| handlers.borrow_mut().update_item = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
     }
@@ -24086,8 +24125,8 @@ pub mod native {
     /// Installs `handler` for `delete_item` alone, on the current thread.
     pub fn on_delete_item<F, Fut>(handler: F)
     where
-        F: Fn(DeleteItemInput) -> Fut + 'static,
-        Fut: ::std::future::Future<Output = ::std::result::Result<DeleteItemOutput, DeleteItemError>> + 'static,
+        F: ::std::ops::Fn(crate::DeleteItemInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<crate::DeleteItemOutput, crate::DeleteItemError>> + 'static,
     {
         HANDLERS.with(|handlers| handlers.borrow_mut().delete_item = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
     }
@@ -24095,8 +24134,8 @@ pub mod native {
     /// Installs `handler` for `query` alone, on the current thread.
     pub fn on_query<F, Fut>(handler: F)
     where
-        F: Fn(QueryInput) -> Fut + 'static,
-        Fut: ::std::future::Future<Output = ::std::result::Result<QueryOutput, QueryError>> + 'static,
+        F: ::std::ops::Fn(crate::QueryInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<crate::QueryOutput, crate::QueryError>> + 'static,
     {
         HANDLERS.with(|handlers| handlers.borrow_mut().query = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
     }
@@ -24104,8 +24143,8 @@ pub mod native {
     /// Installs `handler` for `scan` alone, on the current thread.
     pub fn on_scan<F, Fut>(handler: F)
     where
-        F: Fn(ScanInput) -> Fut + 'static,
-        Fut: ::std::future::Future<Output = ::std::result::Result<ScanOutput, ScanError>> + 'static,
+        F: ::std::ops::Fn(crate::ScanInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<crate::ScanOutput, crate::ScanError>> + 'static,
     {
         HANDLERS.with(|handlers| handlers.borrow_mut().scan = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
     }
@@ -24113,8 +24152,8 @@ pub mod native {
     /// Installs `handler` for `batch_get_item` alone, on the current thread.
     pub fn on_batch_get_item<F, Fut>(handler: F)
     where
-        F: Fn(BatchGetItemInput) -> Fut + 'static,
-        Fut: ::std::future::Future<Output = ::std::result::Result<BatchGetItemOutput, BatchGetItemError>> + 'static,
+        F: ::std::ops::Fn(crate::BatchGetItemInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<crate::BatchGetItemOutput, crate::BatchGetItemError>> + 'static,
     {
         HANDLERS.with(|handlers| handlers.borrow_mut().batch_get_item = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
     }
@@ -24122,8 +24161,8 @@ pub mod native {
     /// Installs `handler` for `batch_write_item` alone, on the current thread.
     pub fn on_batch_write_item<F, Fut>(handler: F)
     where
-        F: Fn(BatchWriteItemInput) -> Fut + 'static,
-        Fut: ::std::future::Future<Output = ::std::result::Result<BatchWriteItemOutput, BatchWriteItemError>> + 'static,
+        F: ::std::ops::Fn(crate::BatchWriteItemInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<crate::BatchWriteItemOutput, crate::BatchWriteItemError>> + 'static,
     {
         HANDLERS.with(|handlers| handlers.borrow_mut().batch_write_item = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
     }
@@ -24131,8 +24170,8 @@ pub mod native {
     /// Installs `handler` for `transact_get_items` alone, on the current thread.
     pub fn on_transact_get_items<F, Fut>(handler: F)
     where
-        F: Fn(TransactGetItemsInput) -> Fut + 'static,
-        Fut: ::std::future::Future<Output = ::std::result::Result<TransactGetItemsOutput, TransactGetItemsError>> + 'static,
+        F: ::std::ops::Fn(crate::TransactGetItemsInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<crate::TransactGetItemsOutput, crate::TransactGetItemsError>> + 'static,
     {
         HANDLERS.with(|handlers| handlers.borrow_mut().transact_get_items = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
     }
@@ -24140,8 +24179,8 @@ pub mod native {
     /// Installs `handler` for `transact_write_items` alone, on the current thread.
     pub fn on_transact_write_items<F, Fut>(handler: F)
     where
-        F: Fn(TransactWriteItemsInput) -> Fut + 'static,
-        Fut: ::std::future::Future<Output = ::std::result::Result<TransactWriteItemsOutput, TransactWriteItemsError>> + 'static,
+        F: ::std::ops::Fn(crate::TransactWriteItemsInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<crate::TransactWriteItemsOutput, crate::TransactWriteItemsError>> + 'static,
     {
         HANDLERS.with(|handlers| handlers.borrow_mut().transact_write_items = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
     }
@@ -24149,8 +24188,8 @@ pub mod native {
     /// Installs `handler` for `update_time_to_live` alone, on the current thread.
     pub fn on_update_time_to_live<F, Fut>(handler: F)
     where
-        F: Fn(UpdateTimeToLiveInput) -> Fut + 'static,
-        Fut: ::std::future::Future<Output = ::std::result::Result<UpdateTimeToLiveOutput, UpdateTimeToLiveError>> + 'static,
+        F: ::std::ops::Fn(crate::UpdateTimeToLiveInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<crate::UpdateTimeToLiveOutput, crate::UpdateTimeToLiveError>> + 'static,
     {
         HANDLERS.with(|handlers| handlers.borrow_mut().update_time_to_live = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
     }
@@ -24158,8 +24197,8 @@ pub mod native {
     /// Installs `handler` for `describe_time_to_live` alone, on the current thread.
     pub fn on_describe_time_to_live<F, Fut>(handler: F)
     where
-        F: Fn(DescribeTimeToLiveInput) -> Fut + 'static,
-        Fut: ::std::future::Future<Output = ::std::result::Result<DescribeTimeToLiveOutput, DescribeTimeToLiveError>> + 'static,
+        F: ::std::ops::Fn(crate::DescribeTimeToLiveInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<crate::DescribeTimeToLiveOutput, crate::DescribeTimeToLiveError>> + 'static,
     {
         HANDLERS.with(|handlers| handlers.borrow_mut().describe_time_to_live = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
     }
@@ -24167,8 +24206,8 @@ pub mod native {
     /// Installs `handler` for `create_backup` alone, on the current thread.
     pub fn on_create_backup<F, Fut>(handler: F)
     where
-        F: Fn(CreateBackupInput) -> Fut + 'static,
-        Fut: ::std::future::Future<Output = ::std::result::Result<CreateBackupOutput, CreateBackupError>> + 'static,
+        F: ::std::ops::Fn(crate::CreateBackupInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<crate::CreateBackupOutput, crate::CreateBackupError>> + 'static,
     {
         HANDLERS.with(|handlers| handlers.borrow_mut().create_backup = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
     }
@@ -24176,8 +24215,8 @@ pub mod native {
     /// Installs `handler` for `describe_backup` alone, on the current thread.
     pub fn on_describe_backup<F, Fut>(handler: F)
     where
-        F: Fn(DescribeBackupInput) -> Fut + 'static,
-        Fut: ::std::future::Future<Output = ::std::result::Result<DescribeBackupOutput, DescribeBackupError>> + 'static,
+        F: ::std::ops::Fn(crate::DescribeBackupInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<crate::DescribeBackupOutput, crate::DescribeBackupError>> + 'static,
     {
         HANDLERS.with(|handlers| handlers.borrow_mut().describe_backup = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
     }
@@ -24185,8 +24224,8 @@ pub mod native {
     /// Installs `handler` for `list_backups` alone, on the current thread.
     pub fn on_list_backups<F, Fut>(handler: F)
     where
-        F: Fn(ListBackupsInput) -> Fut + 'static,
-        Fut: ::std::future::Future<Output = ::std::result::Result<ListBackupsOutput, ListBackupsError>> + 'static,
+        F: ::std::ops::Fn(crate::ListBackupsInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<crate::ListBackupsOutput, crate::ListBackupsError>> + 'static,
     {
         HANDLERS.with(|handlers| handlers.borrow_mut().list_backups = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
     }
@@ -24194,8 +24233,8 @@ pub mod native {
     /// Installs `handler` for `delete_backup` alone, on the current thread.
     pub fn on_delete_backup<F, Fut>(handler: F)
     where
-        F: Fn(DeleteBackupInput) -> Fut + 'static,
-        Fut: ::std::future::Future<Output = ::std::result::Result<DeleteBackupOutput, DeleteBackupError>> + 'static,
+        F: ::std::ops::Fn(crate::DeleteBackupInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<crate::DeleteBackupOutput, crate::DeleteBackupError>> + 'static,
     {
         HANDLERS.with(|handlers| handlers.borrow_mut().delete_backup = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
     }
@@ -24203,8 +24242,8 @@ pub mod native {
     /// Installs `handler` for `restore_table_from_backup` alone, on the current thread.
     pub fn on_restore_table_from_backup<F, Fut>(handler: F)
     where
-        F: Fn(RestoreTableFromBackupInput) -> Fut + 'static,
-        Fut: ::std::future::Future<Output = ::std::result::Result<RestoreTableFromBackupOutput, RestoreTableFromBackupError>> + 'static,
+        F: ::std::ops::Fn(crate::RestoreTableFromBackupInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<crate::RestoreTableFromBackupOutput, crate::RestoreTableFromBackupError>> + 'static,
     {
         HANDLERS.with(|handlers| handlers.borrow_mut().restore_table_from_backup = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
     }
@@ -24212,8 +24251,8 @@ pub mod native {
     /// Installs `handler` for `describe_continuous_backups` alone, on the current thread.
     pub fn on_describe_continuous_backups<F, Fut>(handler: F)
     where
-        F: Fn(DescribeContinuousBackupsInput) -> Fut + 'static,
-        Fut: ::std::future::Future<Output = ::std::result::Result<DescribeContinuousBackupsOutput, DescribeContinuousBackupsError>> + 'static,
+        F: ::std::ops::Fn(crate::DescribeContinuousBackupsInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<crate::DescribeContinuousBackupsOutput, crate::DescribeContinuousBackupsError>> + 'static,
     {
         HANDLERS.with(|handlers| handlers.borrow_mut().describe_continuous_backups = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
     }
@@ -24221,8 +24260,8 @@ pub mod native {
     /// Installs `handler` for `update_continuous_backups` alone, on the current thread.
     pub fn on_update_continuous_backups<F, Fut>(handler: F)
     where
-        F: Fn(UpdateContinuousBackupsInput) -> Fut + 'static,
-        Fut: ::std::future::Future<Output = ::std::result::Result<UpdateContinuousBackupsOutput, UpdateContinuousBackupsError>> + 'static,
+        F: ::std::ops::Fn(crate::UpdateContinuousBackupsInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<crate::UpdateContinuousBackupsOutput, crate::UpdateContinuousBackupsError>> + 'static,
     {
         HANDLERS.with(|handlers| handlers.borrow_mut().update_continuous_backups = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
     }
@@ -24230,8 +24269,8 @@ pub mod native {
     /// Installs `handler` for `restore_table_to_point_in_time` alone, on the current thread.
     pub fn on_restore_table_to_point_in_time<F, Fut>(handler: F)
     where
-        F: Fn(RestoreTableToPointInTimeInput) -> Fut + 'static,
-        Fut: ::std::future::Future<Output = ::std::result::Result<RestoreTableToPointInTimeOutput, RestoreTableToPointInTimeError>> + 'static,
+        F: ::std::ops::Fn(crate::RestoreTableToPointInTimeInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<crate::RestoreTableToPointInTimeOutput, crate::RestoreTableToPointInTimeError>> + 'static,
     {
         HANDLERS.with(|handlers| handlers.borrow_mut().restore_table_to_point_in_time = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
     }
@@ -24239,8 +24278,8 @@ pub mod native {
     /// Installs `handler` for `export_table_to_point_in_time` alone, on the current thread.
     pub fn on_export_table_to_point_in_time<F, Fut>(handler: F)
     where
-        F: Fn(ExportTableToPointInTimeInput) -> Fut + 'static,
-        Fut: ::std::future::Future<Output = ::std::result::Result<ExportTableToPointInTimeOutput, ExportTableToPointInTimeError>> + 'static,
+        F: ::std::ops::Fn(crate::ExportTableToPointInTimeInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<crate::ExportTableToPointInTimeOutput, crate::ExportTableToPointInTimeError>> + 'static,
     {
         HANDLERS.with(|handlers| handlers.borrow_mut().export_table_to_point_in_time = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
     }
@@ -24248,8 +24287,8 @@ pub mod native {
     /// Installs `handler` for `describe_export` alone, on the current thread.
     pub fn on_describe_export<F, Fut>(handler: F)
     where
-        F: Fn(DescribeExportInput) -> Fut + 'static,
-        Fut: ::std::future::Future<Output = ::std::result::Result<DescribeExportOutput, DescribeExportError>> + 'static,
+        F: ::std::ops::Fn(crate::DescribeExportInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<crate::DescribeExportOutput, crate::DescribeExportError>> + 'static,
     {
         HANDLERS.with(|handlers| handlers.borrow_mut().describe_export = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
     }
@@ -24257,8 +24296,8 @@ pub mod native {
     /// Installs `handler` for `list_exports` alone, on the current thread.
     pub fn on_list_exports<F, Fut>(handler: F)
     where
-        F: Fn(ListExportsInput) -> Fut + 'static,
-        Fut: ::std::future::Future<Output = ::std::result::Result<ListExportsOutput, ListExportsError>> + 'static,
+        F: ::std::ops::Fn(crate::ListExportsInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<crate::ListExportsOutput, crate::ListExportsError>> + 'static,
     {
         HANDLERS.with(|handlers| handlers.borrow_mut().list_exports = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
     }
@@ -24266,8 +24305,8 @@ pub mod native {
     /// Installs `handler` for `import_table` alone, on the current thread.
     pub fn on_import_table<F, Fut>(handler: F)
     where
-        F: Fn(ImportTableInput) -> Fut + 'static,
-        Fut: ::std::future::Future<Output = ::std::result::Result<ImportTableOutput, ImportTableError>> + 'static,
+        F: ::std::ops::Fn(crate::ImportTableInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<crate::ImportTableOutput, crate::ImportTableError>> + 'static,
     {
         HANDLERS.with(|handlers| handlers.borrow_mut().import_table = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
     }
@@ -24275,8 +24314,8 @@ pub mod native {
     /// Installs `handler` for `describe_import` alone, on the current thread.
     pub fn on_describe_import<F, Fut>(handler: F)
     where
-        F: Fn(DescribeImportInput) -> Fut + 'static,
-        Fut: ::std::future::Future<Output = ::std::result::Result<DescribeImportOutput, DescribeImportError>> + 'static,
+        F: ::std::ops::Fn(crate::DescribeImportInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<crate::DescribeImportOutput, crate::DescribeImportError>> + 'static,
     {
         HANDLERS.with(|handlers| handlers.borrow_mut().describe_import = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
     }
@@ -24284,8 +24323,8 @@ pub mod native {
     /// Installs `handler` for `list_imports` alone, on the current thread.
     pub fn on_list_imports<F, Fut>(handler: F)
     where
-        F: Fn(ListImportsInput) -> Fut + 'static,
-        Fut: ::std::future::Future<Output = ::std::result::Result<ListImportsOutput, ListImportsError>> + 'static,
+        F: ::std::ops::Fn(crate::ListImportsInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<crate::ListImportsOutput, crate::ListImportsError>> + 'static,
     {
         HANDLERS.with(|handlers| handlers.borrow_mut().list_imports = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
     }
@@ -24293,8 +24332,8 @@ pub mod native {
     /// Installs `handler` for `create_global_table` alone, on the current thread.
     pub fn on_create_global_table<F, Fut>(handler: F)
     where
-        F: Fn(CreateGlobalTableInput) -> Fut + 'static,
-        Fut: ::std::future::Future<Output = ::std::result::Result<CreateGlobalTableOutput, CreateGlobalTableError>> + 'static,
+        F: ::std::ops::Fn(crate::CreateGlobalTableInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<crate::CreateGlobalTableOutput, crate::CreateGlobalTableError>> + 'static,
     {
         HANDLERS.with(|handlers| handlers.borrow_mut().create_global_table = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
     }
@@ -24302,8 +24341,8 @@ pub mod native {
     /// Installs `handler` for `describe_global_table` alone, on the current thread.
     pub fn on_describe_global_table<F, Fut>(handler: F)
     where
-        F: Fn(DescribeGlobalTableInput) -> Fut + 'static,
-        Fut: ::std::future::Future<Output = ::std::result::Result<DescribeGlobalTableOutput, DescribeGlobalTableError>> + 'static,
+        F: ::std::ops::Fn(crate::DescribeGlobalTableInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<crate::DescribeGlobalTableOutput, crate::DescribeGlobalTableError>> + 'static,
     {
         HANDLERS.with(|handlers| handlers.borrow_mut().describe_global_table = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
     }
@@ -24311,8 +24350,8 @@ pub mod native {
     /// Installs `handler` for `list_global_tables` alone, on the current thread.
     pub fn on_list_global_tables<F, Fut>(handler: F)
     where
-        F: Fn(ListGlobalTablesInput) -> Fut + 'static,
-        Fut: ::std::future::Future<Output = ::std::result::Result<ListGlobalTablesOutput, ListGlobalTablesError>> + 'static,
+        F: ::std::ops::Fn(crate::ListGlobalTablesInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<crate::ListGlobalTablesOutput, crate::ListGlobalTablesError>> + 'static,
     {
         HANDLERS.with(|handlers| handlers.borrow_mut().list_global_tables = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
     }
@@ -24320,8 +24359,8 @@ pub mod native {
     /// Installs `handler` for `update_global_table` alone, on the current thread.
     pub fn on_update_global_table<F, Fut>(handler: F)
     where
-        F: Fn(UpdateGlobalTableInput) -> Fut + 'static,
-        Fut: ::std::future::Future<Output = ::std::result::Result<UpdateGlobalTableOutput, UpdateGlobalTableError>> + 'static,
+        F: ::std::ops::Fn(crate::UpdateGlobalTableInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<crate::UpdateGlobalTableOutput, crate::UpdateGlobalTableError>> + 'static,
     {
         HANDLERS.with(|handlers| handlers.borrow_mut().update_global_table = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
     }
@@ -24329,8 +24368,8 @@ pub mod native {
     /// Installs `handler` for `describe_global_table_settings` alone, on the current thread.
     pub fn on_describe_global_table_settings<F, Fut>(handler: F)
     where
-        F: Fn(DescribeGlobalTableSettingsInput) -> Fut + 'static,
-        Fut: ::std::future::Future<Output = ::std::result::Result<DescribeGlobalTableSettingsOutput, DescribeGlobalTableSettingsError>> + 'static,
+        F: ::std::ops::Fn(crate::DescribeGlobalTableSettingsInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<crate::DescribeGlobalTableSettingsOutput, crate::DescribeGlobalTableSettingsError>> + 'static,
     {
         HANDLERS.with(|handlers| handlers.borrow_mut().describe_global_table_settings = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
     }
@@ -24338,8 +24377,8 @@ pub mod native {
     /// Installs `handler` for `update_global_table_settings` alone, on the current thread.
     pub fn on_update_global_table_settings<F, Fut>(handler: F)
     where
-        F: Fn(UpdateGlobalTableSettingsInput) -> Fut + 'static,
-        Fut: ::std::future::Future<Output = ::std::result::Result<UpdateGlobalTableSettingsOutput, UpdateGlobalTableSettingsError>> + 'static,
+        F: ::std::ops::Fn(crate::UpdateGlobalTableSettingsInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<crate::UpdateGlobalTableSettingsOutput, crate::UpdateGlobalTableSettingsError>> + 'static,
     {
         HANDLERS.with(|handlers| handlers.borrow_mut().update_global_table_settings = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
     }
@@ -24347,8 +24386,8 @@ pub mod native {
     /// Installs `handler` for `describe_table_replica_auto_scaling` alone, on the current thread.
     pub fn on_describe_table_replica_auto_scaling<F, Fut>(handler: F)
     where
-        F: Fn(DescribeTableReplicaAutoScalingInput) -> Fut + 'static,
-        Fut: ::std::future::Future<Output = ::std::result::Result<DescribeTableReplicaAutoScalingOutput, DescribeTableReplicaAutoScalingError>> + 'static,
+        F: ::std::ops::Fn(crate::DescribeTableReplicaAutoScalingInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<crate::DescribeTableReplicaAutoScalingOutput, crate::DescribeTableReplicaAutoScalingError>> + 'static,
     {
         HANDLERS.with(|handlers| handlers.borrow_mut().describe_table_replica_auto_scaling = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
     }
@@ -24356,8 +24395,8 @@ pub mod native {
     /// Installs `handler` for `update_table_replica_auto_scaling` alone, on the current thread.
     pub fn on_update_table_replica_auto_scaling<F, Fut>(handler: F)
     where
-        F: Fn(UpdateTableReplicaAutoScalingInput) -> Fut + 'static,
-        Fut: ::std::future::Future<Output = ::std::result::Result<UpdateTableReplicaAutoScalingOutput, UpdateTableReplicaAutoScalingError>> + 'static,
+        F: ::std::ops::Fn(crate::UpdateTableReplicaAutoScalingInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<crate::UpdateTableReplicaAutoScalingOutput, crate::UpdateTableReplicaAutoScalingError>> + 'static,
     {
         HANDLERS.with(|handlers| handlers.borrow_mut().update_table_replica_auto_scaling = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
     }
@@ -24365,8 +24404,8 @@ pub mod native {
     /// Installs `handler` for `execute_statement` alone, on the current thread.
     pub fn on_execute_statement<F, Fut>(handler: F)
     where
-        F: Fn(ExecuteStatementInput) -> Fut + 'static,
-        Fut: ::std::future::Future<Output = ::std::result::Result<ExecuteStatementOutput, ExecuteStatementError>> + 'static,
+        F: ::std::ops::Fn(crate::ExecuteStatementInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<crate::ExecuteStatementOutput, crate::ExecuteStatementError>> + 'static,
     {
         HANDLERS.with(|handlers| handlers.borrow_mut().execute_statement = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
     }
@@ -24374,8 +24413,8 @@ pub mod native {
     /// Installs `handler` for `batch_execute_statement` alone, on the current thread.
     pub fn on_batch_execute_statement<F, Fut>(handler: F)
     where
-        F: Fn(BatchExecuteStatementInput) -> Fut + 'static,
-        Fut: ::std::future::Future<Output = ::std::result::Result<BatchExecuteStatementOutput, BatchExecuteStatementError>> + 'static,
+        F: ::std::ops::Fn(crate::BatchExecuteStatementInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<crate::BatchExecuteStatementOutput, crate::BatchExecuteStatementError>> + 'static,
     {
         HANDLERS.with(|handlers| handlers.borrow_mut().batch_execute_statement = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
     }
@@ -24383,8 +24422,8 @@ pub mod native {
     /// Installs `handler` for `execute_transaction` alone, on the current thread.
     pub fn on_execute_transaction<F, Fut>(handler: F)
     where
-        F: Fn(ExecuteTransactionInput) -> Fut + 'static,
-        Fut: ::std::future::Future<Output = ::std::result::Result<ExecuteTransactionOutput, ExecuteTransactionError>> + 'static,
+        F: ::std::ops::Fn(crate::ExecuteTransactionInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<crate::ExecuteTransactionOutput, crate::ExecuteTransactionError>> + 'static,
     {
         HANDLERS.with(|handlers| handlers.borrow_mut().execute_transaction = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
     }
@@ -24392,8 +24431,8 @@ pub mod native {
     /// Installs `handler` for `tag_resource` alone, on the current thread.
     pub fn on_tag_resource<F, Fut>(handler: F)
     where
-        F: Fn(TagResourceInput) -> Fut + 'static,
-        Fut: ::std::future::Future<Output = ::std::result::Result<TagResourceOutput, TagResourceError>> + 'static,
+        F: ::std::ops::Fn(crate::TagResourceInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<crate::TagResourceOutput, crate::TagResourceError>> + 'static,
     {
         HANDLERS.with(|handlers| handlers.borrow_mut().tag_resource = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
     }
@@ -24401,8 +24440,8 @@ pub mod native {
     /// Installs `handler` for `untag_resource` alone, on the current thread.
     pub fn on_untag_resource<F, Fut>(handler: F)
     where
-        F: Fn(UntagResourceInput) -> Fut + 'static,
-        Fut: ::std::future::Future<Output = ::std::result::Result<UntagResourceOutput, UntagResourceError>> + 'static,
+        F: ::std::ops::Fn(crate::UntagResourceInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<crate::UntagResourceOutput, crate::UntagResourceError>> + 'static,
     {
         HANDLERS.with(|handlers| handlers.borrow_mut().untag_resource = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
     }
@@ -24410,8 +24449,8 @@ pub mod native {
     /// Installs `handler` for `list_tags_of_resource` alone, on the current thread.
     pub fn on_list_tags_of_resource<F, Fut>(handler: F)
     where
-        F: Fn(ListTagsOfResourceInput) -> Fut + 'static,
-        Fut: ::std::future::Future<Output = ::std::result::Result<ListTagsOfResourceOutput, ListTagsOfResourceError>> + 'static,
+        F: ::std::ops::Fn(crate::ListTagsOfResourceInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<crate::ListTagsOfResourceOutput, crate::ListTagsOfResourceError>> + 'static,
     {
         HANDLERS.with(|handlers| handlers.borrow_mut().list_tags_of_resource = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
     }
@@ -24419,8 +24458,8 @@ pub mod native {
     /// Installs `handler` for `describe_limits` alone, on the current thread.
     pub fn on_describe_limits<F, Fut>(handler: F)
     where
-        F: Fn(DescribeLimitsInput) -> Fut + 'static,
-        Fut: ::std::future::Future<Output = ::std::result::Result<DescribeLimitsOutput, DescribeLimitsError>> + 'static,
+        F: ::std::ops::Fn(crate::DescribeLimitsInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<crate::DescribeLimitsOutput, crate::DescribeLimitsError>> + 'static,
     {
         HANDLERS.with(|handlers| handlers.borrow_mut().describe_limits = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
     }
@@ -24428,8 +24467,8 @@ pub mod native {
     /// Installs `handler` for `describe_endpoints` alone, on the current thread.
     pub fn on_describe_endpoints<F, Fut>(handler: F)
     where
-        F: Fn(DescribeEndpointsInput) -> Fut + 'static,
-        Fut: ::std::future::Future<Output = ::std::result::Result<DescribeEndpointsOutput, DescribeEndpointsError>> + 'static,
+        F: ::std::ops::Fn(crate::DescribeEndpointsInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<crate::DescribeEndpointsOutput, crate::DescribeEndpointsError>> + 'static,
     {
         HANDLERS.with(|handlers| handlers.borrow_mut().describe_endpoints = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
     }
@@ -24437,8 +24476,8 @@ pub mod native {
     /// Installs `handler` for `describe_contributor_insights` alone, on the current thread.
     pub fn on_describe_contributor_insights<F, Fut>(handler: F)
     where
-        F: Fn(DescribeContributorInsightsInput) -> Fut + 'static,
-        Fut: ::std::future::Future<Output = ::std::result::Result<DescribeContributorInsightsOutput, DescribeContributorInsightsError>> + 'static,
+        F: ::std::ops::Fn(crate::DescribeContributorInsightsInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<crate::DescribeContributorInsightsOutput, crate::DescribeContributorInsightsError>> + 'static,
     {
         HANDLERS.with(|handlers| handlers.borrow_mut().describe_contributor_insights = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
     }
@@ -24446,8 +24485,8 @@ pub mod native {
     /// Installs `handler` for `update_contributor_insights` alone, on the current thread.
     pub fn on_update_contributor_insights<F, Fut>(handler: F)
     where
-        F: Fn(UpdateContributorInsightsInput) -> Fut + 'static,
-        Fut: ::std::future::Future<Output = ::std::result::Result<UpdateContributorInsightsOutput, UpdateContributorInsightsError>> + 'static,
+        F: ::std::ops::Fn(crate::UpdateContributorInsightsInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<crate::UpdateContributorInsightsOutput, crate::UpdateContributorInsightsError>> + 'static,
     {
         HANDLERS.with(|handlers| handlers.borrow_mut().update_contributor_insights = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
     }
@@ -24455,8 +24494,8 @@ pub mod native {
     /// Installs `handler` for `list_contributor_insights` alone, on the current thread.
     pub fn on_list_contributor_insights<F, Fut>(handler: F)
     where
-        F: Fn(ListContributorInsightsInput) -> Fut + 'static,
-        Fut: ::std::future::Future<Output = ::std::result::Result<ListContributorInsightsOutput, ListContributorInsightsError>> + 'static,
+        F: ::std::ops::Fn(crate::ListContributorInsightsInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<crate::ListContributorInsightsOutput, crate::ListContributorInsightsError>> + 'static,
     {
         HANDLERS.with(|handlers| handlers.borrow_mut().list_contributor_insights = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
     }
@@ -24464,8 +24503,8 @@ pub mod native {
     /// Installs `handler` for `describe_kinesis_streaming_destination` alone, on the current thread.
     pub fn on_describe_kinesis_streaming_destination<F, Fut>(handler: F)
     where
-        F: Fn(DescribeKinesisStreamingDestinationInput) -> Fut + 'static,
-        Fut: ::std::future::Future<Output = ::std::result::Result<DescribeKinesisStreamingDestinationOutput, DescribeKinesisStreamingDestinationError>> + 'static,
+        F: ::std::ops::Fn(crate::DescribeKinesisStreamingDestinationInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<crate::DescribeKinesisStreamingDestinationOutput, crate::DescribeKinesisStreamingDestinationError>> + 'static,
     {
         HANDLERS.with(|handlers| handlers.borrow_mut().describe_kinesis_streaming_destination = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
     }
@@ -24473,8 +24512,8 @@ pub mod native {
     /// Installs `handler` for `enable_kinesis_streaming_destination` alone, on the current thread.
     pub fn on_enable_kinesis_streaming_destination<F, Fut>(handler: F)
     where
-        F: Fn(EnableKinesisStreamingDestinationInput) -> Fut + 'static,
-        Fut: ::std::future::Future<Output = ::std::result::Result<EnableKinesisStreamingDestinationOutput, EnableKinesisStreamingDestinationError>> + 'static,
+        F: ::std::ops::Fn(crate::EnableKinesisStreamingDestinationInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<crate::EnableKinesisStreamingDestinationOutput, crate::EnableKinesisStreamingDestinationError>> + 'static,
     {
         HANDLERS.with(|handlers| handlers.borrow_mut().enable_kinesis_streaming_destination = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
     }
@@ -24482,8 +24521,8 @@ pub mod native {
     /// Installs `handler` for `disable_kinesis_streaming_destination` alone, on the current thread.
     pub fn on_disable_kinesis_streaming_destination<F, Fut>(handler: F)
     where
-        F: Fn(DisableKinesisStreamingDestinationInput) -> Fut + 'static,
-        Fut: ::std::future::Future<Output = ::std::result::Result<DisableKinesisStreamingDestinationOutput, DisableKinesisStreamingDestinationError>> + 'static,
+        F: ::std::ops::Fn(crate::DisableKinesisStreamingDestinationInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<crate::DisableKinesisStreamingDestinationOutput, crate::DisableKinesisStreamingDestinationError>> + 'static,
     {
         HANDLERS.with(|handlers| handlers.borrow_mut().disable_kinesis_streaming_destination = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
     }
@@ -24491,8 +24530,8 @@ pub mod native {
     /// Installs `handler` for `update_kinesis_streaming_destination` alone, on the current thread.
     pub fn on_update_kinesis_streaming_destination<F, Fut>(handler: F)
     where
-        F: Fn(UpdateKinesisStreamingDestinationInput) -> Fut + 'static,
-        Fut: ::std::future::Future<Output = ::std::result::Result<UpdateKinesisStreamingDestinationOutput, UpdateKinesisStreamingDestinationError>> + 'static,
+        F: ::std::ops::Fn(crate::UpdateKinesisStreamingDestinationInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<crate::UpdateKinesisStreamingDestinationOutput, crate::UpdateKinesisStreamingDestinationError>> + 'static,
     {
         HANDLERS.with(|handlers| handlers.borrow_mut().update_kinesis_streaming_destination = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
     }
@@ -24500,8 +24539,8 @@ pub mod native {
     /// Installs `handler` for `get_resource_policy` alone, on the current thread.
     pub fn on_get_resource_policy<F, Fut>(handler: F)
     where
-        F: Fn(GetResourcePolicyInput) -> Fut + 'static,
-        Fut: ::std::future::Future<Output = ::std::result::Result<GetResourcePolicyOutput, GetResourcePolicyError>> + 'static,
+        F: ::std::ops::Fn(crate::GetResourcePolicyInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<crate::GetResourcePolicyOutput, crate::GetResourcePolicyError>> + 'static,
     {
         HANDLERS.with(|handlers| handlers.borrow_mut().get_resource_policy = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
     }
@@ -24509,8 +24548,8 @@ pub mod native {
     /// Installs `handler` for `put_resource_policy` alone, on the current thread.
     pub fn on_put_resource_policy<F, Fut>(handler: F)
     where
-        F: Fn(PutResourcePolicyInput) -> Fut + 'static,
-        Fut: ::std::future::Future<Output = ::std::result::Result<PutResourcePolicyOutput, PutResourcePolicyError>> + 'static,
+        F: ::std::ops::Fn(crate::PutResourcePolicyInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<crate::PutResourcePolicyOutput, crate::PutResourcePolicyError>> + 'static,
     {
         HANDLERS.with(|handlers| handlers.borrow_mut().put_resource_policy = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
     }
@@ -24518,8 +24557,8 @@ pub mod native {
     /// Installs `handler` for `delete_resource_policy` alone, on the current thread.
     pub fn on_delete_resource_policy<F, Fut>(handler: F)
     where
-        F: Fn(DeleteResourcePolicyInput) -> Fut + 'static,
-        Fut: ::std::future::Future<Output = ::std::result::Result<DeleteResourcePolicyOutput, DeleteResourcePolicyError>> + 'static,
+        F: ::std::ops::Fn(crate::DeleteResourcePolicyInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<crate::DeleteResourcePolicyOutput, crate::DeleteResourcePolicyError>> + 'static,
     {
         HANDLERS.with(|handlers| handlers.borrow_mut().delete_resource_policy = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
     }
@@ -24527,8 +24566,8 @@ pub mod native {
     /// Installs `handler` for `search_vectors` alone, on the current thread.
     pub fn on_search_vectors<F, Fut>(handler: F)
     where
-        F: Fn(SearchVectorsInput) -> Fut + 'static,
-        Fut: ::std::future::Future<Output = ::std::result::Result<SearchVectorsOutput, SearchVectorsError>> + 'static,
+        F: ::std::ops::Fn(crate::SearchVectorsInput) -> Fut + 'static,
+        Fut: ::std::future::Future<Output = ::std::result::Result<crate::SearchVectorsOutput, crate::SearchVectorsError>> + 'static,
     {
         HANDLERS.with(|handlers| handlers.borrow_mut().search_vectors = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
     }
@@ -24536,467 +24575,467 @@ pub mod native {
     pub(super) mod calls {
         use super::super::*;
 
-        pub(crate) async fn create_table(input: CreateTableInput) -> ::std::result::Result<CreateTableOutput, CreateTableError> {
-            let handler = super::HANDLERS.with(|handlers| handlers.borrow().create_table.clone());
+        pub(crate) async fn create_table(input: crate::CreateTableInput) -> ::std::result::Result<crate::CreateTableOutput, crate::CreateTableError> {
+            let handler = super::HANDLERS.with(|handlers| ::std::clone::Clone::clone(&handlers.borrow().create_table));
             match handler {
                 Some(handler) => handler(input).await,
-                None => Err(CreateTableError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.create_table` natively: install an implementation first (`native::install`, or `native::on_create_table`)"))),
+                None => Err(crate::CreateTableError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.create_table` natively: install an implementation first (`native::install`, or `native::on_create_table`)"))),
             }
         }
 
-        pub(crate) async fn describe_table(input: DescribeTableInput) -> ::std::result::Result<DescribeTableOutput, DescribeTableError> {
-            let handler = super::HANDLERS.with(|handlers| handlers.borrow().describe_table.clone());
+        pub(crate) async fn describe_table(input: crate::DescribeTableInput) -> ::std::result::Result<crate::DescribeTableOutput, crate::DescribeTableError> {
+            let handler = super::HANDLERS.with(|handlers| ::std::clone::Clone::clone(&handlers.borrow().describe_table));
             match handler {
                 Some(handler) => handler(input).await,
-                None => Err(DescribeTableError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.describe_table` natively: install an implementation first (`native::install`, or `native::on_describe_table`)"))),
+                None => Err(crate::DescribeTableError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.describe_table` natively: install an implementation first (`native::install`, or `native::on_describe_table`)"))),
             }
         }
 
-        pub(crate) async fn list_tables(input: ListTablesInput) -> ::std::result::Result<ListTablesOutput, ListTablesError> {
-            let handler = super::HANDLERS.with(|handlers| handlers.borrow().list_tables.clone());
+        pub(crate) async fn list_tables(input: crate::ListTablesInput) -> ::std::result::Result<crate::ListTablesOutput, crate::ListTablesError> {
+            let handler = super::HANDLERS.with(|handlers| ::std::clone::Clone::clone(&handlers.borrow().list_tables));
             match handler {
                 Some(handler) => handler(input).await,
-                None => Err(ListTablesError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.list_tables` natively: install an implementation first (`native::install`, or `native::on_list_tables`)"))),
+                None => Err(crate::ListTablesError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.list_tables` natively: install an implementation first (`native::install`, or `native::on_list_tables`)"))),
             }
         }
 
-        pub(crate) async fn delete_table(input: DeleteTableInput) -> ::std::result::Result<DeleteTableOutput, DeleteTableError> {
-            let handler = super::HANDLERS.with(|handlers| handlers.borrow().delete_table.clone());
+        pub(crate) async fn delete_table(input: crate::DeleteTableInput) -> ::std::result::Result<crate::DeleteTableOutput, crate::DeleteTableError> {
+            let handler = super::HANDLERS.with(|handlers| ::std::clone::Clone::clone(&handlers.borrow().delete_table));
             match handler {
                 Some(handler) => handler(input).await,
-                None => Err(DeleteTableError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.delete_table` natively: install an implementation first (`native::install`, or `native::on_delete_table`)"))),
+                None => Err(crate::DeleteTableError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.delete_table` natively: install an implementation first (`native::install`, or `native::on_delete_table`)"))),
             }
         }
 
-        pub(crate) async fn update_table(input: UpdateTableInput) -> ::std::result::Result<UpdateTableOutput, UpdateTableError> {
-            let handler = super::HANDLERS.with(|handlers| handlers.borrow().update_table.clone());
+        pub(crate) async fn update_table(input: crate::UpdateTableInput) -> ::std::result::Result<crate::UpdateTableOutput, crate::UpdateTableError> {
+            let handler = super::HANDLERS.with(|handlers| ::std::clone::Clone::clone(&handlers.borrow().update_table));
             match handler {
                 Some(handler) => handler(input).await,
-                None => Err(UpdateTableError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.update_table` natively: install an implementation first (`native::install`, or `native::on_update_table`)"))),
+                None => Err(crate::UpdateTableError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.update_table` natively: install an implementation first (`native::install`, or `native::on_update_table`)"))),
             }
         }
 
-        pub(crate) async fn put_item(input: PutItemInput) -> ::std::result::Result<PutItemOutput, PutItemError> {
-            let handler = super::HANDLERS.with(|handlers| handlers.borrow().put_item.clone());
+        pub(crate) async fn put_item(input: crate::PutItemInput) -> ::std::result::Result<crate::PutItemOutput, crate::PutItemError> {
+            let handler = super::HANDLERS.with(|handlers| ::std::clone::Clone::clone(&handlers.borrow().put_item));
             match handler {
                 Some(handler) => handler(input).await,
-                None => Err(PutItemError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.put_item` natively: install an implementation first (`native::install`, or `native::on_put_item`)"))),
+                None => Err(crate::PutItemError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.put_item` natively: install an implementation first (`native::install`, or `native::on_put_item`)"))),
             }
         }
 
-        pub(crate) async fn get_item(input: GetItemInput) -> ::std::result::Result<GetItemOutput, GetItemError> {
-            let handler = super::HANDLERS.with(|handlers| handlers.borrow().get_item.clone());
+        pub(crate) async fn get_item(input: crate::GetItemInput) -> ::std::result::Result<crate::GetItemOutput, crate::GetItemError> {
+            let handler = super::HANDLERS.with(|handlers| ::std::clone::Clone::clone(&handlers.borrow().get_item));
             match handler {
                 Some(handler) => handler(input).await,
-                None => Err(GetItemError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.get_item` natively: install an implementation first (`native::install`, or `native::on_get_item`)"))),
+                None => Err(crate::GetItemError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.get_item` natively: install an implementation first (`native::install`, or `native::on_get_item`)"))),
             }
         }
 
-        pub(crate) async fn update_item(input: UpdateItemInput) -> ::std::result::Result<UpdateItemOutput, UpdateItemError> {
-            let handler = super::HANDLERS.with(|handlers| handlers.borrow().update_item.clone());
+        pub(crate) async fn update_item(input: crate::UpdateItemInput) -> ::std::result::Result<crate::UpdateItemOutput, crate::UpdateItemError> {
+            let handler = super::HANDLERS.with(|handlers| ::std::clone::Clone::clone(&handlers.borrow().update_item));
             match handler {
                 Some(handler) => handler(input).await,
-                None => Err(UpdateItemError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.update_item` natively: install an implementation first (`native::install`, or `native::on_update_item`)"))),
+                None => Err(crate::UpdateItemError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.update_item` natively: install an implementation first (`native::install`, or `native::on_update_item`)"))),
             }
         }
 
-        pub(crate) async fn delete_item(input: DeleteItemInput) -> ::std::result::Result<DeleteItemOutput, DeleteItemError> {
-            let handler = super::HANDLERS.with(|handlers| handlers.borrow().delete_item.clone());
+        pub(crate) async fn delete_item(input: crate::DeleteItemInput) -> ::std::result::Result<crate::DeleteItemOutput, crate::DeleteItemError> {
+            let handler = super::HANDLERS.with(|handlers| ::std::clone::Clone::clone(&handlers.borrow().delete_item));
             match handler {
                 Some(handler) => handler(input).await,
-                None => Err(DeleteItemError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.delete_item` natively: install an implementation first (`native::install`, or `native::on_delete_item`)"))),
+                None => Err(crate::DeleteItemError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.delete_item` natively: install an implementation first (`native::install`, or `native::on_delete_item`)"))),
             }
         }
 
-        pub(crate) async fn query(input: QueryInput) -> ::std::result::Result<QueryOutput, QueryError> {
-            let handler = super::HANDLERS.with(|handlers| handlers.borrow().query.clone());
+        pub(crate) async fn query(input: crate::QueryInput) -> ::std::result::Result<crate::QueryOutput, crate::QueryError> {
+            let handler = super::HANDLERS.with(|handlers| ::std::clone::Clone::clone(&handlers.borrow().query));
             match handler {
                 Some(handler) => handler(input).await,
-                None => Err(QueryError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.query` natively: install an implementation first (`native::install`, or `native::on_query`)"))),
+                None => Err(crate::QueryError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.query` natively: install an implementation first (`native::install`, or `native::on_query`)"))),
             }
         }
 
-        pub(crate) async fn scan(input: ScanInput) -> ::std::result::Result<ScanOutput, ScanError> {
-            let handler = super::HANDLERS.with(|handlers| handlers.borrow().scan.clone());
+        pub(crate) async fn scan(input: crate::ScanInput) -> ::std::result::Result<crate::ScanOutput, crate::ScanError> {
+            let handler = super::HANDLERS.with(|handlers| ::std::clone::Clone::clone(&handlers.borrow().scan));
             match handler {
                 Some(handler) => handler(input).await,
-                None => Err(ScanError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.scan` natively: install an implementation first (`native::install`, or `native::on_scan`)"))),
+                None => Err(crate::ScanError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.scan` natively: install an implementation first (`native::install`, or `native::on_scan`)"))),
             }
         }
 
-        pub(crate) async fn batch_get_item(input: BatchGetItemInput) -> ::std::result::Result<BatchGetItemOutput, BatchGetItemError> {
-            let handler = super::HANDLERS.with(|handlers| handlers.borrow().batch_get_item.clone());
+        pub(crate) async fn batch_get_item(input: crate::BatchGetItemInput) -> ::std::result::Result<crate::BatchGetItemOutput, crate::BatchGetItemError> {
+            let handler = super::HANDLERS.with(|handlers| ::std::clone::Clone::clone(&handlers.borrow().batch_get_item));
             match handler {
                 Some(handler) => handler(input).await,
-                None => Err(BatchGetItemError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.batch_get_item` natively: install an implementation first (`native::install`, or `native::on_batch_get_item`)"))),
+                None => Err(crate::BatchGetItemError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.batch_get_item` natively: install an implementation first (`native::install`, or `native::on_batch_get_item`)"))),
             }
         }
 
-        pub(crate) async fn batch_write_item(input: BatchWriteItemInput) -> ::std::result::Result<BatchWriteItemOutput, BatchWriteItemError> {
-            let handler = super::HANDLERS.with(|handlers| handlers.borrow().batch_write_item.clone());
+        pub(crate) async fn batch_write_item(input: crate::BatchWriteItemInput) -> ::std::result::Result<crate::BatchWriteItemOutput, crate::BatchWriteItemError> {
+            let handler = super::HANDLERS.with(|handlers| ::std::clone::Clone::clone(&handlers.borrow().batch_write_item));
             match handler {
                 Some(handler) => handler(input).await,
-                None => Err(BatchWriteItemError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.batch_write_item` natively: install an implementation first (`native::install`, or `native::on_batch_write_item`)"))),
+                None => Err(crate::BatchWriteItemError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.batch_write_item` natively: install an implementation first (`native::install`, or `native::on_batch_write_item`)"))),
             }
         }
 
-        pub(crate) async fn transact_get_items(input: TransactGetItemsInput) -> ::std::result::Result<TransactGetItemsOutput, TransactGetItemsError> {
-            let handler = super::HANDLERS.with(|handlers| handlers.borrow().transact_get_items.clone());
+        pub(crate) async fn transact_get_items(input: crate::TransactGetItemsInput) -> ::std::result::Result<crate::TransactGetItemsOutput, crate::TransactGetItemsError> {
+            let handler = super::HANDLERS.with(|handlers| ::std::clone::Clone::clone(&handlers.borrow().transact_get_items));
             match handler {
                 Some(handler) => handler(input).await,
-                None => Err(TransactGetItemsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.transact_get_items` natively: install an implementation first (`native::install`, or `native::on_transact_get_items`)"))),
+                None => Err(crate::TransactGetItemsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.transact_get_items` natively: install an implementation first (`native::install`, or `native::on_transact_get_items`)"))),
             }
         }
 
-        pub(crate) async fn transact_write_items(input: TransactWriteItemsInput) -> ::std::result::Result<TransactWriteItemsOutput, TransactWriteItemsError> {
-            let handler = super::HANDLERS.with(|handlers| handlers.borrow().transact_write_items.clone());
+        pub(crate) async fn transact_write_items(input: crate::TransactWriteItemsInput) -> ::std::result::Result<crate::TransactWriteItemsOutput, crate::TransactWriteItemsError> {
+            let handler = super::HANDLERS.with(|handlers| ::std::clone::Clone::clone(&handlers.borrow().transact_write_items));
             match handler {
                 Some(handler) => handler(input).await,
-                None => Err(TransactWriteItemsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.transact_write_items` natively: install an implementation first (`native::install`, or `native::on_transact_write_items`)"))),
+                None => Err(crate::TransactWriteItemsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.transact_write_items` natively: install an implementation first (`native::install`, or `native::on_transact_write_items`)"))),
             }
         }
 
-        pub(crate) async fn update_time_to_live(input: UpdateTimeToLiveInput) -> ::std::result::Result<UpdateTimeToLiveOutput, UpdateTimeToLiveError> {
-            let handler = super::HANDLERS.with(|handlers| handlers.borrow().update_time_to_live.clone());
+        pub(crate) async fn update_time_to_live(input: crate::UpdateTimeToLiveInput) -> ::std::result::Result<crate::UpdateTimeToLiveOutput, crate::UpdateTimeToLiveError> {
+            let handler = super::HANDLERS.with(|handlers| ::std::clone::Clone::clone(&handlers.borrow().update_time_to_live));
             match handler {
                 Some(handler) => handler(input).await,
-                None => Err(UpdateTimeToLiveError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.update_time_to_live` natively: install an implementation first (`native::install`, or `native::on_update_time_to_live`)"))),
+                None => Err(crate::UpdateTimeToLiveError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.update_time_to_live` natively: install an implementation first (`native::install`, or `native::on_update_time_to_live`)"))),
             }
         }
 
-        pub(crate) async fn describe_time_to_live(input: DescribeTimeToLiveInput) -> ::std::result::Result<DescribeTimeToLiveOutput, DescribeTimeToLiveError> {
-            let handler = super::HANDLERS.with(|handlers| handlers.borrow().describe_time_to_live.clone());
+        pub(crate) async fn describe_time_to_live(input: crate::DescribeTimeToLiveInput) -> ::std::result::Result<crate::DescribeTimeToLiveOutput, crate::DescribeTimeToLiveError> {
+            let handler = super::HANDLERS.with(|handlers| ::std::clone::Clone::clone(&handlers.borrow().describe_time_to_live));
             match handler {
                 Some(handler) => handler(input).await,
-                None => Err(DescribeTimeToLiveError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.describe_time_to_live` natively: install an implementation first (`native::install`, or `native::on_describe_time_to_live`)"))),
+                None => Err(crate::DescribeTimeToLiveError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.describe_time_to_live` natively: install an implementation first (`native::install`, or `native::on_describe_time_to_live`)"))),
             }
         }
 
-        pub(crate) async fn create_backup(input: CreateBackupInput) -> ::std::result::Result<CreateBackupOutput, CreateBackupError> {
-            let handler = super::HANDLERS.with(|handlers| handlers.borrow().create_backup.clone());
+        pub(crate) async fn create_backup(input: crate::CreateBackupInput) -> ::std::result::Result<crate::CreateBackupOutput, crate::CreateBackupError> {
+            let handler = super::HANDLERS.with(|handlers| ::std::clone::Clone::clone(&handlers.borrow().create_backup));
             match handler {
                 Some(handler) => handler(input).await,
-                None => Err(CreateBackupError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.create_backup` natively: install an implementation first (`native::install`, or `native::on_create_backup`)"))),
+                None => Err(crate::CreateBackupError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.create_backup` natively: install an implementation first (`native::install`, or `native::on_create_backup`)"))),
             }
         }
 
-        pub(crate) async fn describe_backup(input: DescribeBackupInput) -> ::std::result::Result<DescribeBackupOutput, DescribeBackupError> {
-            let handler = super::HANDLERS.with(|handlers| handlers.borrow().describe_backup.clone());
+        pub(crate) async fn describe_backup(input: crate::DescribeBackupInput) -> ::std::result::Result<crate::DescribeBackupOutput, crate::DescribeBackupError> {
+            let handler = super::HANDLERS.with(|handlers| ::std::clone::Clone::clone(&handlers.borrow().describe_backup));
             match handler {
                 Some(handler) => handler(input).await,
-                None => Err(DescribeBackupError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.describe_backup` natively: install an implementation first (`native::install`, or `native::on_describe_backup`)"))),
+                None => Err(crate::DescribeBackupError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.describe_backup` natively: install an implementation first (`native::install`, or `native::on_describe_backup`)"))),
             }
         }
 
-        pub(crate) async fn list_backups(input: ListBackupsInput) -> ::std::result::Result<ListBackupsOutput, ListBackupsError> {
-            let handler = super::HANDLERS.with(|handlers| handlers.borrow().list_backups.clone());
+        pub(crate) async fn list_backups(input: crate::ListBackupsInput) -> ::std::result::Result<crate::ListBackupsOutput, crate::ListBackupsError> {
+            let handler = super::HANDLERS.with(|handlers| ::std::clone::Clone::clone(&handlers.borrow().list_backups));
             match handler {
                 Some(handler) => handler(input).await,
-                None => Err(ListBackupsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.list_backups` natively: install an implementation first (`native::install`, or `native::on_list_backups`)"))),
+                None => Err(crate::ListBackupsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.list_backups` natively: install an implementation first (`native::install`, or `native::on_list_backups`)"))),
             }
         }
 
-        pub(crate) async fn delete_backup(input: DeleteBackupInput) -> ::std::result::Result<DeleteBackupOutput, DeleteBackupError> {
-            let handler = super::HANDLERS.with(|handlers| handlers.borrow().delete_backup.clone());
+        pub(crate) async fn delete_backup(input: crate::DeleteBackupInput) -> ::std::result::Result<crate::DeleteBackupOutput, crate::DeleteBackupError> {
+            let handler = super::HANDLERS.with(|handlers| ::std::clone::Clone::clone(&handlers.borrow().delete_backup));
             match handler {
                 Some(handler) => handler(input).await,
-                None => Err(DeleteBackupError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.delete_backup` natively: install an implementation first (`native::install`, or `native::on_delete_backup`)"))),
+                None => Err(crate::DeleteBackupError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.delete_backup` natively: install an implementation first (`native::install`, or `native::on_delete_backup`)"))),
             }
         }
 
-        pub(crate) async fn restore_table_from_backup(input: RestoreTableFromBackupInput) -> ::std::result::Result<RestoreTableFromBackupOutput, RestoreTableFromBackupError> {
-            let handler = super::HANDLERS.with(|handlers| handlers.borrow().restore_table_from_backup.clone());
+        pub(crate) async fn restore_table_from_backup(input: crate::RestoreTableFromBackupInput) -> ::std::result::Result<crate::RestoreTableFromBackupOutput, crate::RestoreTableFromBackupError> {
+            let handler = super::HANDLERS.with(|handlers| ::std::clone::Clone::clone(&handlers.borrow().restore_table_from_backup));
             match handler {
                 Some(handler) => handler(input).await,
-                None => Err(RestoreTableFromBackupError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.restore_table_from_backup` natively: install an implementation first (`native::install`, or `native::on_restore_table_from_backup`)"))),
+                None => Err(crate::RestoreTableFromBackupError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.restore_table_from_backup` natively: install an implementation first (`native::install`, or `native::on_restore_table_from_backup`)"))),
             }
         }
 
-        pub(crate) async fn describe_continuous_backups(input: DescribeContinuousBackupsInput) -> ::std::result::Result<DescribeContinuousBackupsOutput, DescribeContinuousBackupsError> {
-            let handler = super::HANDLERS.with(|handlers| handlers.borrow().describe_continuous_backups.clone());
+        pub(crate) async fn describe_continuous_backups(input: crate::DescribeContinuousBackupsInput) -> ::std::result::Result<crate::DescribeContinuousBackupsOutput, crate::DescribeContinuousBackupsError> {
+            let handler = super::HANDLERS.with(|handlers| ::std::clone::Clone::clone(&handlers.borrow().describe_continuous_backups));
             match handler {
                 Some(handler) => handler(input).await,
-                None => Err(DescribeContinuousBackupsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.describe_continuous_backups` natively: install an implementation first (`native::install`, or `native::on_describe_continuous_backups`)"))),
+                None => Err(crate::DescribeContinuousBackupsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.describe_continuous_backups` natively: install an implementation first (`native::install`, or `native::on_describe_continuous_backups`)"))),
             }
         }
 
-        pub(crate) async fn update_continuous_backups(input: UpdateContinuousBackupsInput) -> ::std::result::Result<UpdateContinuousBackupsOutput, UpdateContinuousBackupsError> {
-            let handler = super::HANDLERS.with(|handlers| handlers.borrow().update_continuous_backups.clone());
+        pub(crate) async fn update_continuous_backups(input: crate::UpdateContinuousBackupsInput) -> ::std::result::Result<crate::UpdateContinuousBackupsOutput, crate::UpdateContinuousBackupsError> {
+            let handler = super::HANDLERS.with(|handlers| ::std::clone::Clone::clone(&handlers.borrow().update_continuous_backups));
             match handler {
                 Some(handler) => handler(input).await,
-                None => Err(UpdateContinuousBackupsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.update_continuous_backups` natively: install an implementation first (`native::install`, or `native::on_update_continuous_backups`)"))),
+                None => Err(crate::UpdateContinuousBackupsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.update_continuous_backups` natively: install an implementation first (`native::install`, or `native::on_update_continuous_backups`)"))),
             }
         }
 
-        pub(crate) async fn restore_table_to_point_in_time(input: RestoreTableToPointInTimeInput) -> ::std::result::Result<RestoreTableToPointInTimeOutput, RestoreTableToPointInTimeError> {
-            let handler = super::HANDLERS.with(|handlers| handlers.borrow().restore_table_to_point_in_time.clone());
+        pub(crate) async fn restore_table_to_point_in_time(input: crate::RestoreTableToPointInTimeInput) -> ::std::result::Result<crate::RestoreTableToPointInTimeOutput, crate::RestoreTableToPointInTimeError> {
+            let handler = super::HANDLERS.with(|handlers| ::std::clone::Clone::clone(&handlers.borrow().restore_table_to_point_in_time));
             match handler {
                 Some(handler) => handler(input).await,
-                None => Err(RestoreTableToPointInTimeError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.restore_table_to_point_in_time` natively: install an implementation first (`native::install`, or `native::on_restore_table_to_point_in_time`)"))),
+                None => Err(crate::RestoreTableToPointInTimeError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.restore_table_to_point_in_time` natively: install an implementation first (`native::install`, or `native::on_restore_table_to_point_in_time`)"))),
             }
         }
 
-        pub(crate) async fn export_table_to_point_in_time(input: ExportTableToPointInTimeInput) -> ::std::result::Result<ExportTableToPointInTimeOutput, ExportTableToPointInTimeError> {
-            let handler = super::HANDLERS.with(|handlers| handlers.borrow().export_table_to_point_in_time.clone());
+        pub(crate) async fn export_table_to_point_in_time(input: crate::ExportTableToPointInTimeInput) -> ::std::result::Result<crate::ExportTableToPointInTimeOutput, crate::ExportTableToPointInTimeError> {
+            let handler = super::HANDLERS.with(|handlers| ::std::clone::Clone::clone(&handlers.borrow().export_table_to_point_in_time));
             match handler {
                 Some(handler) => handler(input).await,
-                None => Err(ExportTableToPointInTimeError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.export_table_to_point_in_time` natively: install an implementation first (`native::install`, or `native::on_export_table_to_point_in_time`)"))),
+                None => Err(crate::ExportTableToPointInTimeError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.export_table_to_point_in_time` natively: install an implementation first (`native::install`, or `native::on_export_table_to_point_in_time`)"))),
             }
         }
 
-        pub(crate) async fn describe_export(input: DescribeExportInput) -> ::std::result::Result<DescribeExportOutput, DescribeExportError> {
-            let handler = super::HANDLERS.with(|handlers| handlers.borrow().describe_export.clone());
+        pub(crate) async fn describe_export(input: crate::DescribeExportInput) -> ::std::result::Result<crate::DescribeExportOutput, crate::DescribeExportError> {
+            let handler = super::HANDLERS.with(|handlers| ::std::clone::Clone::clone(&handlers.borrow().describe_export));
             match handler {
                 Some(handler) => handler(input).await,
-                None => Err(DescribeExportError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.describe_export` natively: install an implementation first (`native::install`, or `native::on_describe_export`)"))),
+                None => Err(crate::DescribeExportError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.describe_export` natively: install an implementation first (`native::install`, or `native::on_describe_export`)"))),
             }
         }
 
-        pub(crate) async fn list_exports(input: ListExportsInput) -> ::std::result::Result<ListExportsOutput, ListExportsError> {
-            let handler = super::HANDLERS.with(|handlers| handlers.borrow().list_exports.clone());
+        pub(crate) async fn list_exports(input: crate::ListExportsInput) -> ::std::result::Result<crate::ListExportsOutput, crate::ListExportsError> {
+            let handler = super::HANDLERS.with(|handlers| ::std::clone::Clone::clone(&handlers.borrow().list_exports));
             match handler {
                 Some(handler) => handler(input).await,
-                None => Err(ListExportsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.list_exports` natively: install an implementation first (`native::install`, or `native::on_list_exports`)"))),
+                None => Err(crate::ListExportsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.list_exports` natively: install an implementation first (`native::install`, or `native::on_list_exports`)"))),
             }
         }
 
-        pub(crate) async fn import_table(input: ImportTableInput) -> ::std::result::Result<ImportTableOutput, ImportTableError> {
-            let handler = super::HANDLERS.with(|handlers| handlers.borrow().import_table.clone());
+        pub(crate) async fn import_table(input: crate::ImportTableInput) -> ::std::result::Result<crate::ImportTableOutput, crate::ImportTableError> {
+            let handler = super::HANDLERS.with(|handlers| ::std::clone::Clone::clone(&handlers.borrow().import_table));
             match handler {
                 Some(handler) => handler(input).await,
-                None => Err(ImportTableError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.import_table` natively: install an implementation first (`native::install`, or `native::on_import_table`)"))),
+                None => Err(crate::ImportTableError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.import_table` natively: install an implementation first (`native::install`, or `native::on_import_table`)"))),
             }
         }
 
-        pub(crate) async fn describe_import(input: DescribeImportInput) -> ::std::result::Result<DescribeImportOutput, DescribeImportError> {
-            let handler = super::HANDLERS.with(|handlers| handlers.borrow().describe_import.clone());
+        pub(crate) async fn describe_import(input: crate::DescribeImportInput) -> ::std::result::Result<crate::DescribeImportOutput, crate::DescribeImportError> {
+            let handler = super::HANDLERS.with(|handlers| ::std::clone::Clone::clone(&handlers.borrow().describe_import));
             match handler {
                 Some(handler) => handler(input).await,
-                None => Err(DescribeImportError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.describe_import` natively: install an implementation first (`native::install`, or `native::on_describe_import`)"))),
+                None => Err(crate::DescribeImportError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.describe_import` natively: install an implementation first (`native::install`, or `native::on_describe_import`)"))),
             }
         }
 
-        pub(crate) async fn list_imports(input: ListImportsInput) -> ::std::result::Result<ListImportsOutput, ListImportsError> {
-            let handler = super::HANDLERS.with(|handlers| handlers.borrow().list_imports.clone());
+        pub(crate) async fn list_imports(input: crate::ListImportsInput) -> ::std::result::Result<crate::ListImportsOutput, crate::ListImportsError> {
+            let handler = super::HANDLERS.with(|handlers| ::std::clone::Clone::clone(&handlers.borrow().list_imports));
             match handler {
                 Some(handler) => handler(input).await,
-                None => Err(ListImportsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.list_imports` natively: install an implementation first (`native::install`, or `native::on_list_imports`)"))),
+                None => Err(crate::ListImportsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.list_imports` natively: install an implementation first (`native::install`, or `native::on_list_imports`)"))),
             }
         }
 
-        pub(crate) async fn create_global_table(input: CreateGlobalTableInput) -> ::std::result::Result<CreateGlobalTableOutput, CreateGlobalTableError> {
-            let handler = super::HANDLERS.with(|handlers| handlers.borrow().create_global_table.clone());
+        pub(crate) async fn create_global_table(input: crate::CreateGlobalTableInput) -> ::std::result::Result<crate::CreateGlobalTableOutput, crate::CreateGlobalTableError> {
+            let handler = super::HANDLERS.with(|handlers| ::std::clone::Clone::clone(&handlers.borrow().create_global_table));
             match handler {
                 Some(handler) => handler(input).await,
-                None => Err(CreateGlobalTableError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.create_global_table` natively: install an implementation first (`native::install`, or `native::on_create_global_table`)"))),
+                None => Err(crate::CreateGlobalTableError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.create_global_table` natively: install an implementation first (`native::install`, or `native::on_create_global_table`)"))),
             }
         }
 
-        pub(crate) async fn describe_global_table(input: DescribeGlobalTableInput) -> ::std::result::Result<DescribeGlobalTableOutput, DescribeGlobalTableError> {
-            let handler = super::HANDLERS.with(|handlers| handlers.borrow().describe_global_table.clone());
+        pub(crate) async fn describe_global_table(input: crate::DescribeGlobalTableInput) -> ::std::result::Result<crate::DescribeGlobalTableOutput, crate::DescribeGlobalTableError> {
+            let handler = super::HANDLERS.with(|handlers| ::std::clone::Clone::clone(&handlers.borrow().describe_global_table));
             match handler {
                 Some(handler) => handler(input).await,
-                None => Err(DescribeGlobalTableError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.describe_global_table` natively: install an implementation first (`native::install`, or `native::on_describe_global_table`)"))),
+                None => Err(crate::DescribeGlobalTableError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.describe_global_table` natively: install an implementation first (`native::install`, or `native::on_describe_global_table`)"))),
             }
         }
 
-        pub(crate) async fn list_global_tables(input: ListGlobalTablesInput) -> ::std::result::Result<ListGlobalTablesOutput, ListGlobalTablesError> {
-            let handler = super::HANDLERS.with(|handlers| handlers.borrow().list_global_tables.clone());
+        pub(crate) async fn list_global_tables(input: crate::ListGlobalTablesInput) -> ::std::result::Result<crate::ListGlobalTablesOutput, crate::ListGlobalTablesError> {
+            let handler = super::HANDLERS.with(|handlers| ::std::clone::Clone::clone(&handlers.borrow().list_global_tables));
             match handler {
                 Some(handler) => handler(input).await,
-                None => Err(ListGlobalTablesError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.list_global_tables` natively: install an implementation first (`native::install`, or `native::on_list_global_tables`)"))),
+                None => Err(crate::ListGlobalTablesError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.list_global_tables` natively: install an implementation first (`native::install`, or `native::on_list_global_tables`)"))),
             }
         }
 
-        pub(crate) async fn update_global_table(input: UpdateGlobalTableInput) -> ::std::result::Result<UpdateGlobalTableOutput, UpdateGlobalTableError> {
-            let handler = super::HANDLERS.with(|handlers| handlers.borrow().update_global_table.clone());
+        pub(crate) async fn update_global_table(input: crate::UpdateGlobalTableInput) -> ::std::result::Result<crate::UpdateGlobalTableOutput, crate::UpdateGlobalTableError> {
+            let handler = super::HANDLERS.with(|handlers| ::std::clone::Clone::clone(&handlers.borrow().update_global_table));
             match handler {
                 Some(handler) => handler(input).await,
-                None => Err(UpdateGlobalTableError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.update_global_table` natively: install an implementation first (`native::install`, or `native::on_update_global_table`)"))),
+                None => Err(crate::UpdateGlobalTableError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.update_global_table` natively: install an implementation first (`native::install`, or `native::on_update_global_table`)"))),
             }
         }
 
-        pub(crate) async fn describe_global_table_settings(input: DescribeGlobalTableSettingsInput) -> ::std::result::Result<DescribeGlobalTableSettingsOutput, DescribeGlobalTableSettingsError> {
-            let handler = super::HANDLERS.with(|handlers| handlers.borrow().describe_global_table_settings.clone());
+        pub(crate) async fn describe_global_table_settings(input: crate::DescribeGlobalTableSettingsInput) -> ::std::result::Result<crate::DescribeGlobalTableSettingsOutput, crate::DescribeGlobalTableSettingsError> {
+            let handler = super::HANDLERS.with(|handlers| ::std::clone::Clone::clone(&handlers.borrow().describe_global_table_settings));
             match handler {
                 Some(handler) => handler(input).await,
-                None => Err(DescribeGlobalTableSettingsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.describe_global_table_settings` natively: install an implementation first (`native::install`, or `native::on_describe_global_table_settings`)"))),
+                None => Err(crate::DescribeGlobalTableSettingsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.describe_global_table_settings` natively: install an implementation first (`native::install`, or `native::on_describe_global_table_settings`)"))),
             }
         }
 
-        pub(crate) async fn update_global_table_settings(input: UpdateGlobalTableSettingsInput) -> ::std::result::Result<UpdateGlobalTableSettingsOutput, UpdateGlobalTableSettingsError> {
-            let handler = super::HANDLERS.with(|handlers| handlers.borrow().update_global_table_settings.clone());
+        pub(crate) async fn update_global_table_settings(input: crate::UpdateGlobalTableSettingsInput) -> ::std::result::Result<crate::UpdateGlobalTableSettingsOutput, crate::UpdateGlobalTableSettingsError> {
+            let handler = super::HANDLERS.with(|handlers| ::std::clone::Clone::clone(&handlers.borrow().update_global_table_settings));
             match handler {
                 Some(handler) => handler(input).await,
-                None => Err(UpdateGlobalTableSettingsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.update_global_table_settings` natively: install an implementation first (`native::install`, or `native::on_update_global_table_settings`)"))),
+                None => Err(crate::UpdateGlobalTableSettingsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.update_global_table_settings` natively: install an implementation first (`native::install`, or `native::on_update_global_table_settings`)"))),
             }
         }
 
-        pub(crate) async fn describe_table_replica_auto_scaling(input: DescribeTableReplicaAutoScalingInput) -> ::std::result::Result<DescribeTableReplicaAutoScalingOutput, DescribeTableReplicaAutoScalingError> {
-            let handler = super::HANDLERS.with(|handlers| handlers.borrow().describe_table_replica_auto_scaling.clone());
+        pub(crate) async fn describe_table_replica_auto_scaling(input: crate::DescribeTableReplicaAutoScalingInput) -> ::std::result::Result<crate::DescribeTableReplicaAutoScalingOutput, crate::DescribeTableReplicaAutoScalingError> {
+            let handler = super::HANDLERS.with(|handlers| ::std::clone::Clone::clone(&handlers.borrow().describe_table_replica_auto_scaling));
             match handler {
                 Some(handler) => handler(input).await,
-                None => Err(DescribeTableReplicaAutoScalingError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.describe_table_replica_auto_scaling` natively: install an implementation first (`native::install`, or `native::on_describe_table_replica_auto_scaling`)"))),
+                None => Err(crate::DescribeTableReplicaAutoScalingError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.describe_table_replica_auto_scaling` natively: install an implementation first (`native::install`, or `native::on_describe_table_replica_auto_scaling`)"))),
             }
         }
 
-        pub(crate) async fn update_table_replica_auto_scaling(input: UpdateTableReplicaAutoScalingInput) -> ::std::result::Result<UpdateTableReplicaAutoScalingOutput, UpdateTableReplicaAutoScalingError> {
-            let handler = super::HANDLERS.with(|handlers| handlers.borrow().update_table_replica_auto_scaling.clone());
+        pub(crate) async fn update_table_replica_auto_scaling(input: crate::UpdateTableReplicaAutoScalingInput) -> ::std::result::Result<crate::UpdateTableReplicaAutoScalingOutput, crate::UpdateTableReplicaAutoScalingError> {
+            let handler = super::HANDLERS.with(|handlers| ::std::clone::Clone::clone(&handlers.borrow().update_table_replica_auto_scaling));
             match handler {
                 Some(handler) => handler(input).await,
-                None => Err(UpdateTableReplicaAutoScalingError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.update_table_replica_auto_scaling` natively: install an implementation first (`native::install`, or `native::on_update_table_replica_auto_scaling`)"))),
+                None => Err(crate::UpdateTableReplicaAutoScalingError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.update_table_replica_auto_scaling` natively: install an implementation first (`native::install`, or `native::on_update_table_replica_auto_scaling`)"))),
             }
         }
 
-        pub(crate) async fn execute_statement(input: ExecuteStatementInput) -> ::std::result::Result<ExecuteStatementOutput, ExecuteStatementError> {
-            let handler = super::HANDLERS.with(|handlers| handlers.borrow().execute_statement.clone());
+        pub(crate) async fn execute_statement(input: crate::ExecuteStatementInput) -> ::std::result::Result<crate::ExecuteStatementOutput, crate::ExecuteStatementError> {
+            let handler = super::HANDLERS.with(|handlers| ::std::clone::Clone::clone(&handlers.borrow().execute_statement));
             match handler {
                 Some(handler) => handler(input).await,
-                None => Err(ExecuteStatementError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.execute_statement` natively: install an implementation first (`native::install`, or `native::on_execute_statement`)"))),
+                None => Err(crate::ExecuteStatementError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.execute_statement` natively: install an implementation first (`native::install`, or `native::on_execute_statement`)"))),
             }
         }
 
-        pub(crate) async fn batch_execute_statement(input: BatchExecuteStatementInput) -> ::std::result::Result<BatchExecuteStatementOutput, BatchExecuteStatementError> {
-            let handler = super::HANDLERS.with(|handlers| handlers.borrow().batch_execute_statement.clone());
+        pub(crate) async fn batch_execute_statement(input: crate::BatchExecuteStatementInput) -> ::std::result::Result<crate::BatchExecuteStatementOutput, crate::BatchExecuteStatementError> {
+            let handler = super::HANDLERS.with(|handlers| ::std::clone::Clone::clone(&handlers.borrow().batch_execute_statement));
             match handler {
                 Some(handler) => handler(input).await,
-                None => Err(BatchExecuteStatementError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.batch_execute_statement` natively: install an implementation first (`native::install`, or `native::on_batch_execute_statement`)"))),
+                None => Err(crate::BatchExecuteStatementError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.batch_execute_statement` natively: install an implementation first (`native::install`, or `native::on_batch_execute_statement`)"))),
             }
         }
 
-        pub(crate) async fn execute_transaction(input: ExecuteTransactionInput) -> ::std::result::Result<ExecuteTransactionOutput, ExecuteTransactionError> {
-            let handler = super::HANDLERS.with(|handlers| handlers.borrow().execute_transaction.clone());
+        pub(crate) async fn execute_transaction(input: crate::ExecuteTransactionInput) -> ::std::result::Result<crate::ExecuteTransactionOutput, crate::ExecuteTransactionError> {
+            let handler = super::HANDLERS.with(|handlers| ::std::clone::Clone::clone(&handlers.borrow().execute_transaction));
             match handler {
                 Some(handler) => handler(input).await,
-                None => Err(ExecuteTransactionError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.execute_transaction` natively: install an implementation first (`native::install`, or `native::on_execute_transaction`)"))),
+                None => Err(crate::ExecuteTransactionError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.execute_transaction` natively: install an implementation first (`native::install`, or `native::on_execute_transaction`)"))),
             }
         }
 
-        pub(crate) async fn tag_resource(input: TagResourceInput) -> ::std::result::Result<TagResourceOutput, TagResourceError> {
-            let handler = super::HANDLERS.with(|handlers| handlers.borrow().tag_resource.clone());
+        pub(crate) async fn tag_resource(input: crate::TagResourceInput) -> ::std::result::Result<crate::TagResourceOutput, crate::TagResourceError> {
+            let handler = super::HANDLERS.with(|handlers| ::std::clone::Clone::clone(&handlers.borrow().tag_resource));
             match handler {
                 Some(handler) => handler(input).await,
-                None => Err(TagResourceError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.tag_resource` natively: install an implementation first (`native::install`, or `native::on_tag_resource`)"))),
+                None => Err(crate::TagResourceError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.tag_resource` natively: install an implementation first (`native::install`, or `native::on_tag_resource`)"))),
             }
         }
 
-        pub(crate) async fn untag_resource(input: UntagResourceInput) -> ::std::result::Result<UntagResourceOutput, UntagResourceError> {
-            let handler = super::HANDLERS.with(|handlers| handlers.borrow().untag_resource.clone());
+        pub(crate) async fn untag_resource(input: crate::UntagResourceInput) -> ::std::result::Result<crate::UntagResourceOutput, crate::UntagResourceError> {
+            let handler = super::HANDLERS.with(|handlers| ::std::clone::Clone::clone(&handlers.borrow().untag_resource));
             match handler {
                 Some(handler) => handler(input).await,
-                None => Err(UntagResourceError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.untag_resource` natively: install an implementation first (`native::install`, or `native::on_untag_resource`)"))),
+                None => Err(crate::UntagResourceError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.untag_resource` natively: install an implementation first (`native::install`, or `native::on_untag_resource`)"))),
             }
         }
 
-        pub(crate) async fn list_tags_of_resource(input: ListTagsOfResourceInput) -> ::std::result::Result<ListTagsOfResourceOutput, ListTagsOfResourceError> {
-            let handler = super::HANDLERS.with(|handlers| handlers.borrow().list_tags_of_resource.clone());
+        pub(crate) async fn list_tags_of_resource(input: crate::ListTagsOfResourceInput) -> ::std::result::Result<crate::ListTagsOfResourceOutput, crate::ListTagsOfResourceError> {
+            let handler = super::HANDLERS.with(|handlers| ::std::clone::Clone::clone(&handlers.borrow().list_tags_of_resource));
             match handler {
                 Some(handler) => handler(input).await,
-                None => Err(ListTagsOfResourceError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.list_tags_of_resource` natively: install an implementation first (`native::install`, or `native::on_list_tags_of_resource`)"))),
+                None => Err(crate::ListTagsOfResourceError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.list_tags_of_resource` natively: install an implementation first (`native::install`, or `native::on_list_tags_of_resource`)"))),
             }
         }
 
-        pub(crate) async fn describe_limits(input: DescribeLimitsInput) -> ::std::result::Result<DescribeLimitsOutput, DescribeLimitsError> {
-            let handler = super::HANDLERS.with(|handlers| handlers.borrow().describe_limits.clone());
+        pub(crate) async fn describe_limits(input: crate::DescribeLimitsInput) -> ::std::result::Result<crate::DescribeLimitsOutput, crate::DescribeLimitsError> {
+            let handler = super::HANDLERS.with(|handlers| ::std::clone::Clone::clone(&handlers.borrow().describe_limits));
             match handler {
                 Some(handler) => handler(input).await,
-                None => Err(DescribeLimitsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.describe_limits` natively: install an implementation first (`native::install`, or `native::on_describe_limits`)"))),
+                None => Err(crate::DescribeLimitsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.describe_limits` natively: install an implementation first (`native::install`, or `native::on_describe_limits`)"))),
             }
         }
 
-        pub(crate) async fn describe_endpoints(input: DescribeEndpointsInput) -> ::std::result::Result<DescribeEndpointsOutput, DescribeEndpointsError> {
-            let handler = super::HANDLERS.with(|handlers| handlers.borrow().describe_endpoints.clone());
+        pub(crate) async fn describe_endpoints(input: crate::DescribeEndpointsInput) -> ::std::result::Result<crate::DescribeEndpointsOutput, crate::DescribeEndpointsError> {
+            let handler = super::HANDLERS.with(|handlers| ::std::clone::Clone::clone(&handlers.borrow().describe_endpoints));
             match handler {
                 Some(handler) => handler(input).await,
-                None => Err(DescribeEndpointsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.describe_endpoints` natively: install an implementation first (`native::install`, or `native::on_describe_endpoints`)"))),
+                None => Err(crate::DescribeEndpointsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.describe_endpoints` natively: install an implementation first (`native::install`, or `native::on_describe_endpoints`)"))),
             }
         }
 
-        pub(crate) async fn describe_contributor_insights(input: DescribeContributorInsightsInput) -> ::std::result::Result<DescribeContributorInsightsOutput, DescribeContributorInsightsError> {
-            let handler = super::HANDLERS.with(|handlers| handlers.borrow().describe_contributor_insights.clone());
+        pub(crate) async fn describe_contributor_insights(input: crate::DescribeContributorInsightsInput) -> ::std::result::Result<crate::DescribeContributorInsightsOutput, crate::DescribeContributorInsightsError> {
+            let handler = super::HANDLERS.with(|handlers| ::std::clone::Clone::clone(&handlers.borrow().describe_contributor_insights));
             match handler {
                 Some(handler) => handler(input).await,
-                None => Err(DescribeContributorInsightsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.describe_contributor_insights` natively: install an implementation first (`native::install`, or `native::on_describe_contributor_insights`)"))),
+                None => Err(crate::DescribeContributorInsightsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.describe_contributor_insights` natively: install an implementation first (`native::install`, or `native::on_describe_contributor_insights`)"))),
             }
         }
 
-        pub(crate) async fn update_contributor_insights(input: UpdateContributorInsightsInput) -> ::std::result::Result<UpdateContributorInsightsOutput, UpdateContributorInsightsError> {
-            let handler = super::HANDLERS.with(|handlers| handlers.borrow().update_contributor_insights.clone());
+        pub(crate) async fn update_contributor_insights(input: crate::UpdateContributorInsightsInput) -> ::std::result::Result<crate::UpdateContributorInsightsOutput, crate::UpdateContributorInsightsError> {
+            let handler = super::HANDLERS.with(|handlers| ::std::clone::Clone::clone(&handlers.borrow().update_contributor_insights));
             match handler {
                 Some(handler) => handler(input).await,
-                None => Err(UpdateContributorInsightsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.update_contributor_insights` natively: install an implementation first (`native::install`, or `native::on_update_contributor_insights`)"))),
+                None => Err(crate::UpdateContributorInsightsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.update_contributor_insights` natively: install an implementation first (`native::install`, or `native::on_update_contributor_insights`)"))),
             }
         }
 
-        pub(crate) async fn list_contributor_insights(input: ListContributorInsightsInput) -> ::std::result::Result<ListContributorInsightsOutput, ListContributorInsightsError> {
-            let handler = super::HANDLERS.with(|handlers| handlers.borrow().list_contributor_insights.clone());
+        pub(crate) async fn list_contributor_insights(input: crate::ListContributorInsightsInput) -> ::std::result::Result<crate::ListContributorInsightsOutput, crate::ListContributorInsightsError> {
+            let handler = super::HANDLERS.with(|handlers| ::std::clone::Clone::clone(&handlers.borrow().list_contributor_insights));
             match handler {
                 Some(handler) => handler(input).await,
-                None => Err(ListContributorInsightsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.list_contributor_insights` natively: install an implementation first (`native::install`, or `native::on_list_contributor_insights`)"))),
+                None => Err(crate::ListContributorInsightsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.list_contributor_insights` natively: install an implementation first (`native::install`, or `native::on_list_contributor_insights`)"))),
             }
         }
 
-        pub(crate) async fn describe_kinesis_streaming_destination(input: DescribeKinesisStreamingDestinationInput) -> ::std::result::Result<DescribeKinesisStreamingDestinationOutput, DescribeKinesisStreamingDestinationError> {
-            let handler = super::HANDLERS.with(|handlers| handlers.borrow().describe_kinesis_streaming_destination.clone());
+        pub(crate) async fn describe_kinesis_streaming_destination(input: crate::DescribeKinesisStreamingDestinationInput) -> ::std::result::Result<crate::DescribeKinesisStreamingDestinationOutput, crate::DescribeKinesisStreamingDestinationError> {
+            let handler = super::HANDLERS.with(|handlers| ::std::clone::Clone::clone(&handlers.borrow().describe_kinesis_streaming_destination));
             match handler {
                 Some(handler) => handler(input).await,
-                None => Err(DescribeKinesisStreamingDestinationError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.describe_kinesis_streaming_destination` natively: install an implementation first (`native::install`, or `native::on_describe_kinesis_streaming_destination`)"))),
+                None => Err(crate::DescribeKinesisStreamingDestinationError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.describe_kinesis_streaming_destination` natively: install an implementation first (`native::install`, or `native::on_describe_kinesis_streaming_destination`)"))),
             }
         }
 
-        pub(crate) async fn enable_kinesis_streaming_destination(input: EnableKinesisStreamingDestinationInput) -> ::std::result::Result<EnableKinesisStreamingDestinationOutput, EnableKinesisStreamingDestinationError> {
-            let handler = super::HANDLERS.with(|handlers| handlers.borrow().enable_kinesis_streaming_destination.clone());
+        pub(crate) async fn enable_kinesis_streaming_destination(input: crate::EnableKinesisStreamingDestinationInput) -> ::std::result::Result<crate::EnableKinesisStreamingDestinationOutput, crate::EnableKinesisStreamingDestinationError> {
+            let handler = super::HANDLERS.with(|handlers| ::std::clone::Clone::clone(&handlers.borrow().enable_kinesis_streaming_destination));
             match handler {
                 Some(handler) => handler(input).await,
-                None => Err(EnableKinesisStreamingDestinationError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.enable_kinesis_streaming_destination` natively: install an implementation first (`native::install`, or `native::on_enable_kinesis_streaming_destination`)"))),
+                None => Err(crate::EnableKinesisStreamingDestinationError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.enable_kinesis_streaming_destination` natively: install an implementation first (`native::install`, or `native::on_enable_kinesis_streaming_destination`)"))),
             }
         }
 
-        pub(crate) async fn disable_kinesis_streaming_destination(input: DisableKinesisStreamingDestinationInput) -> ::std::result::Result<DisableKinesisStreamingDestinationOutput, DisableKinesisStreamingDestinationError> {
-            let handler = super::HANDLERS.with(|handlers| handlers.borrow().disable_kinesis_streaming_destination.clone());
+        pub(crate) async fn disable_kinesis_streaming_destination(input: crate::DisableKinesisStreamingDestinationInput) -> ::std::result::Result<crate::DisableKinesisStreamingDestinationOutput, crate::DisableKinesisStreamingDestinationError> {
+            let handler = super::HANDLERS.with(|handlers| ::std::clone::Clone::clone(&handlers.borrow().disable_kinesis_streaming_destination));
             match handler {
                 Some(handler) => handler(input).await,
-                None => Err(DisableKinesisStreamingDestinationError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.disable_kinesis_streaming_destination` natively: install an implementation first (`native::install`, or `native::on_disable_kinesis_streaming_destination`)"))),
+                None => Err(crate::DisableKinesisStreamingDestinationError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.disable_kinesis_streaming_destination` natively: install an implementation first (`native::install`, or `native::on_disable_kinesis_streaming_destination`)"))),
             }
         }
 
-        pub(crate) async fn update_kinesis_streaming_destination(input: UpdateKinesisStreamingDestinationInput) -> ::std::result::Result<UpdateKinesisStreamingDestinationOutput, UpdateKinesisStreamingDestinationError> {
-            let handler = super::HANDLERS.with(|handlers| handlers.borrow().update_kinesis_streaming_destination.clone());
+        pub(crate) async fn update_kinesis_streaming_destination(input: crate::UpdateKinesisStreamingDestinationInput) -> ::std::result::Result<crate::UpdateKinesisStreamingDestinationOutput, crate::UpdateKinesisStreamingDestinationError> {
+            let handler = super::HANDLERS.with(|handlers| ::std::clone::Clone::clone(&handlers.borrow().update_kinesis_streaming_destination));
             match handler {
                 Some(handler) => handler(input).await,
-                None => Err(UpdateKinesisStreamingDestinationError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.update_kinesis_streaming_destination` natively: install an implementation first (`native::install`, or `native::on_update_kinesis_streaming_destination`)"))),
+                None => Err(crate::UpdateKinesisStreamingDestinationError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.update_kinesis_streaming_destination` natively: install an implementation first (`native::install`, or `native::on_update_kinesis_streaming_destination`)"))),
             }
         }
 
-        pub(crate) async fn get_resource_policy(input: GetResourcePolicyInput) -> ::std::result::Result<GetResourcePolicyOutput, GetResourcePolicyError> {
-            let handler = super::HANDLERS.with(|handlers| handlers.borrow().get_resource_policy.clone());
+        pub(crate) async fn get_resource_policy(input: crate::GetResourcePolicyInput) -> ::std::result::Result<crate::GetResourcePolicyOutput, crate::GetResourcePolicyError> {
+            let handler = super::HANDLERS.with(|handlers| ::std::clone::Clone::clone(&handlers.borrow().get_resource_policy));
             match handler {
                 Some(handler) => handler(input).await,
-                None => Err(GetResourcePolicyError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.get_resource_policy` natively: install an implementation first (`native::install`, or `native::on_get_resource_policy`)"))),
+                None => Err(crate::GetResourcePolicyError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.get_resource_policy` natively: install an implementation first (`native::install`, or `native::on_get_resource_policy`)"))),
             }
         }
 
-        pub(crate) async fn put_resource_policy(input: PutResourcePolicyInput) -> ::std::result::Result<PutResourcePolicyOutput, PutResourcePolicyError> {
-            let handler = super::HANDLERS.with(|handlers| handlers.borrow().put_resource_policy.clone());
+        pub(crate) async fn put_resource_policy(input: crate::PutResourcePolicyInput) -> ::std::result::Result<crate::PutResourcePolicyOutput, crate::PutResourcePolicyError> {
+            let handler = super::HANDLERS.with(|handlers| ::std::clone::Clone::clone(&handlers.borrow().put_resource_policy));
             match handler {
                 Some(handler) => handler(input).await,
-                None => Err(PutResourcePolicyError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.put_resource_policy` natively: install an implementation first (`native::install`, or `native::on_put_resource_policy`)"))),
+                None => Err(crate::PutResourcePolicyError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.put_resource_policy` natively: install an implementation first (`native::install`, or `native::on_put_resource_policy`)"))),
             }
         }
 
-        pub(crate) async fn delete_resource_policy(input: DeleteResourcePolicyInput) -> ::std::result::Result<DeleteResourcePolicyOutput, DeleteResourcePolicyError> {
-            let handler = super::HANDLERS.with(|handlers| handlers.borrow().delete_resource_policy.clone());
+        pub(crate) async fn delete_resource_policy(input: crate::DeleteResourcePolicyInput) -> ::std::result::Result<crate::DeleteResourcePolicyOutput, crate::DeleteResourcePolicyError> {
+            let handler = super::HANDLERS.with(|handlers| ::std::clone::Clone::clone(&handlers.borrow().delete_resource_policy));
             match handler {
                 Some(handler) => handler(input).await,
-                None => Err(DeleteResourcePolicyError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.delete_resource_policy` natively: install an implementation first (`native::install`, or `native::on_delete_resource_policy`)"))),
+                None => Err(crate::DeleteResourcePolicyError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.delete_resource_policy` natively: install an implementation first (`native::install`, or `native::on_delete_resource_policy`)"))),
             }
         }
 
-        pub(crate) async fn search_vectors(input: SearchVectorsInput) -> ::std::result::Result<SearchVectorsOutput, SearchVectorsError> {
-            let handler = super::HANDLERS.with(|handlers| handlers.borrow().search_vectors.clone());
+        pub(crate) async fn search_vectors(input: crate::SearchVectorsInput) -> ::std::result::Result<crate::SearchVectorsOutput, crate::SearchVectorsError> {
+            let handler = super::HANDLERS.with(|handlers| ::std::clone::Clone::clone(&handlers.borrow().search_vectors));
             match handler {
                 Some(handler) => handler(input).await,
-                None => Err(SearchVectorsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.search_vectors` natively: install an implementation first (`native::install`, or `native::on_search_vectors`)"))),
+                None => Err(crate::SearchVectorsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.aws.dynamodb.search_vectors` natively: install an implementation first (`native::install`, or `native::on_search_vectors`)"))),
             }
         }
     }
