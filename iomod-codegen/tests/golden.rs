@@ -242,3 +242,58 @@ fn an_open_enum_is_text_in_contracts() {
     let inserted = statuses(&|t| t.replace("\"green\",", "\"green\", \"cyan\","));
     assert!(changes(&base, &inserted).contains(&Category::Wire));
 }
+
+#[test]
+fn the_dynamodb_guest_crate_fits_an_iomod_built_after_an_additive_change() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../iomods/dynamodb/iomod.toml");
+    let text = std::fs::read_to_string(path).unwrap();
+    // As AWS extends the API: a new input field at the end, a new union variant, a new named error, a new
+    // method, a new open enum value.
+    let extended = text
+        .replacen(
+            "input.resend = {",
+            "input.idempotency_token = \"option<string>\"\ninput.resend = {",
+            1,
+        )
+        .replace(
+            "union.bool = { type = \"bool\", doc = \"A Boolean.\" }\n",
+            "union.bool = { type = \"bool\", doc = \"A Boolean.\" }\nunion.vector = \"list<f32>\"\n",
+        )
+        .replace(
+            "enum = [\"none\", \"all_old\", \"updated_old\", \"all_new\", \"updated_new\"]",
+            "enum = [\"none\", \"all_old\", \"updated_old\", \"all_new\", \"updated_new\", \"all_changes\"]",
+        )
+        .replace(
+            "\"InternalServer\", \"OutcomeUnknown\", \"AwsError\"]\n\n[methods.get_item]",
+            "\"InternalServer\", \"OutcomeUnknown\", \"AwsError\", \"ItemTooLarge\"]\n\n[methods.get_item]",
+        )
+        + "\n[errors.ItemTooLarge]\nfields.message = \"string\"\n\n[methods.describe_everything]\ninput = { table_name = \"string\" }\noutput = { tables = \"list<string>\" }\n";
+    let bump = |t: &str| {
+        let version = t.lines().find(|l| l.starts_with("version = ")).unwrap().to_owned();
+        t.replacen(&version, "version = \"99.1.0\"", 1)
+    };
+    let extended = bump(&extended);
+    for (changed, what) in [
+        ("idempotency_token", "input field"),
+        ("union.vector", "union variant"),
+        ("all_changes", "open enum value"),
+        ("ItemTooLarge\"]", "named error"),
+        ("describe_everything", "method"),
+    ] {
+        assert!(extended.contains(changed), "{what}");
+    }
+    let old = Manifest::parse("dynamodb", &text).unwrap();
+    let new = Manifest::parse("dynamodb (extended)", &extended).unwrap();
+    let mut compatible = 0;
+    for method in &old.methods {
+        let theirs = new.methods.iter().find(|m| m.name == method.name).unwrap();
+        let caller = Contract::parse(&iomod_codegen::method_contract(&old, method)).unwrap();
+        let served = Contract::parse(&iomod_codegen::method_contract(&new, theirs)).unwrap();
+        assert_eq!(iomod_sdk::contract::check_call(&caller, &served), Ok(()), "{}", method.name);
+        if compare(&caller, &served).iter().any(|c| c.category == Category::Compatible) {
+            compatible += 1;
+        }
+    }
+    // Most methods reach AttributeValue; put_item also has the new error.
+    assert!(compatible > 20, "{compatible}");
+}
