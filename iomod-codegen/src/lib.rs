@@ -32,6 +32,7 @@
 
 #![warn(missing_docs)]
 
+pub mod breaking;
 mod build;
 mod diagnostics;
 pub mod generate;

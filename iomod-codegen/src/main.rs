@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use iomod_codegen::breaking::{self, Level, Side};
 use iomod_codegen::{Manifest, Options, generate, write_if_changed};
 
 #[derive(Parser, Debug)]
@@ -49,6 +50,20 @@ enum Command {
         only: Vec<String>,
         #[command(flatten)]
         options: Options,
+    },
+    /// List the changes from an older manifest to this one, breaking ones (WIRE, WIRE_JSON) first with
+    /// their places in both files, and check the version against them; fail (exit 1) when any is breaking.
+    Breaking {
+        /// The new manifest.
+        #[arg(default_value = "iomod.toml")]
+        manifest: PathBuf,
+        /// The old manifest: a path, or git:REF:path (read with `git show REF:path`).
+        #[arg(long, value_name = "OLD")]
+        against: String,
+        /// Which changes count as breaking: `wire` (only what breaks Cap'n Proto callers) or `wire-json`
+        /// (also what breaks JSON callers: renames).
+        #[arg(long, default_value = "wire-json", value_parser = ["wire", "wire-json"])]
+        category: String,
     },
     /// Validate a manifest and print what it describes.
     Validate {
@@ -173,6 +188,29 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 }
                 Ok(ExitCode::FAILURE)
             }
+        }
+        Command::Breaking {
+            manifest,
+            against,
+            category,
+        } => {
+            let level = if category == "wire" {
+                Level::Wire
+            } else {
+                Level::Json
+            };
+            let load = |spec: &str| Side::load(spec).map_err(|e| format!("iomod-codegen: {e}"));
+            let old = load(&against)?;
+            let new = load(&manifest.display().to_string())?;
+            let report = breaking::compare(&old, &new);
+            println!("{}", report.render(level));
+            let failed =
+                report.breaking(level).next().is_some() || report.version_problem(level).is_some();
+            Ok(if failed {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            })
         }
         Command::Validate { manifest } => {
             let m = load(&manifest)?;
