@@ -38,6 +38,12 @@ pub enum BuildError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The previous release's manifest could not be read.
+    #[error("the previous manifest: {0}")]
+    Previous(#[from] crate::breaking::LoadError),
+    /// The version does not fit the changes since the previous release's manifest.
+    #[error("{0}")]
+    Version(Diagnostics),
     /// No output directory: not running in a build script and none was given.
     #[error("no output directory: set one with .out_dir(..), or run from a build script (OUT_DIR)")]
     NoOutDir,
@@ -56,6 +62,7 @@ pub struct Builder {
     guest_dir: Option<PathBuf>,
     options: Options,
     emit_rerun: Option<bool>,
+    previous: Option<String>,
 }
 
 /// What a build step produced.
@@ -114,6 +121,14 @@ impl Builder {
         self
     }
 
+    /// The previous release's manifest (a path, or `git:REF:path`): generation fails when the manifest's
+    /// version does not fit the changes since (a break needs a new major version, an addition a new minor
+    /// one; see `iomod-codegen breaking`).
+    pub fn previous(mut self, path: impl Into<String>) -> Self {
+        self.previous = Some(path.into());
+        self
+    }
+
     /// Whether to print `cargo:rerun-if-changed` lines (default: when running in a build script).
     pub fn emit_rerun_if_changed(mut self, emit: bool) -> Self {
         self.emit_rerun = Some(emit);
@@ -137,6 +152,19 @@ impl Builder {
             source,
         })?;
         let manifest = Manifest::parse(&manifest_path.display().to_string(), &text)?;
+        if let Some(previous) = &self.previous {
+            if self.emit_rerun.unwrap_or(in_build_script) && !previous.starts_with("git:") {
+                rerun_if_changed(Path::new(previous));
+            }
+            let old = crate::breaking::Side::load(previous)?;
+            let new = crate::breaking::Side {
+                file: manifest_path.display().to_string(),
+                source: text.clone(),
+                manifest: manifest.clone(),
+            };
+            crate::breaking::check_version(&old, &new, crate::breaking::Level::Json)
+                .map_err(BuildError::Version)?;
+        }
         let files = crate::generate(&manifest, &self.options)?;
         let out_dir = match self.out_dir {
             Some(dir) => dir,

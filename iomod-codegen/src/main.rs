@@ -48,6 +48,10 @@ enum Command {
         /// Only these parts, comma-separated: schema, host, guest, json, registration (default: all).
         #[arg(long, value_delimiter = ',', value_parser = ["schema", "host", "guest", "json", "registration"])]
         only: Vec<String>,
+        /// The previous release's manifest (a path, or git:REF:path): fail when the version does not fit
+        /// the changes since (a break needs a new major version, an addition a new minor one).
+        #[arg(long, value_name = "OLD")]
+        previous: Option<String>,
         #[command(flatten)]
         options: Options,
     },
@@ -139,8 +143,17 @@ fn run(command: Command) -> Result<ExitCode, String> {
             manifest,
             out,
             only,
+            previous,
             options,
         } => {
+            if let Some(previous) = previous {
+                let load = |spec: &str| Side::load(spec).map_err(|e| format!("iomod-codegen: {e}"));
+                let (old, new) = (load(&previous)?, load(&manifest.display().to_string())?);
+                if let Err(problem) = breaking::check_version(&old, &new, Level::Json) {
+                    eprintln!("{problem}");
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
             let files = files(&manifest, &options, &only)?;
             let mut stale = Vec::new();
             for (path, contents) in &files {

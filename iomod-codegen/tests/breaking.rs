@@ -588,3 +588,68 @@ fn the_command_compares_against_a_file_or_a_git_revision() {
     }
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn check_and_the_builder_verify_the_version_against_the_previous_manifest() {
+    let dir = scratch("previous");
+    std::fs::write(dir.join("v1.toml"), V1).unwrap();
+    let manifest = dir.join("iomod.toml");
+    let added = edit(&[(r#""deleted"]"#, r#""deleted", "pending"]"#)]);
+    std::fs::write(&manifest, &added).unwrap();
+    let out = dir.join("generated");
+    let (m, o) = (manifest.to_str().unwrap(), out.to_str().unwrap());
+    assert!(codegen(&dir, &["generate", m, "--out", o]).status.success());
+    // The same version with an addition: check fails at the version line.
+    let check = codegen(&dir, &["check", m, "--out", o, "--previous", "v1.toml"]);
+    let stderr = String::from_utf8_lossy(&check.stderr);
+    assert_eq!(check.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("needs version 1.3.0 or later") && stderr.contains("iomod.toml:3:11"),
+        "{stderr}"
+    );
+    let build = |previous: &str| {
+        iomod_codegen::configure()
+            .manifest(&manifest)
+            .out_dir(&out)
+            .previous(previous)
+            .emit_rerun_if_changed(false)
+            .generate()
+    };
+    let previous = dir.join("v1.toml");
+    match build(previous.to_str().unwrap()) {
+        Err(iomod_codegen::BuildError::Version(d)) => {
+            assert!(
+                d.to_string().contains("needs version 1.3.0 or later"),
+                "{d}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        build(dir.join("absent.toml").to_str().unwrap()),
+        Err(iomod_codegen::BuildError::Previous(_))
+    ));
+    // With the minor version, both pass.
+    std::fs::write(&manifest, added.replace("1.2.0", "1.3.0")).unwrap();
+    build(previous.to_str().unwrap()).unwrap();
+    let check = codegen(
+        &dir,
+        &[
+            "check",
+            m,
+            "--out",
+            o,
+            "--previous",
+            "v1.toml",
+            "--only",
+            "schema",
+        ],
+    );
+    assert_eq!(
+        check.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
