@@ -13,6 +13,20 @@ cargo run -q -p iomod-codegen -- check iomods/dynamodb/iomod.toml --out iomods/d
 # And those of the Python example IOmod (its registration descriptor included).
 cargo run -q -p iomod-codegen -- check examples/python-iomod/iomod.toml --out examples/python-iomod \
     --only guest,schema,json,registration --guest-sdk-dependency '{ path = "../../../iomod-sdk" }'
+# The DynamoDB IOmod's interface has no breaking change its version does not declare: compared with the last
+# release tag, or else with the merge base with origin/main.
+against=""
+if tag=$(git describe --tags --abbrev=0 --match 'v*' 2>/dev/null); then
+    against=$tag
+elif git rev-parse --verify -q origin/main >/dev/null; then
+    against=$(git merge-base HEAD origin/main)
+fi
+if [ -n "$against" ] && git cat-file -e "$against:iomods/dynamodb/iomod.toml" 2>/dev/null; then
+    cargo run -q -p iomod-codegen -- breaking iomods/dynamodb/iomod.toml \
+        --against "git:$against:iomods/dynamodb/iomod.toml"
+else
+    echo "test.sh: no release tag (v*) and no origin/main: nothing to compare the DynamoDB manifest against"
+fi
 # The end-to-end tests start the workspace's binaries (iomod, iomod-echo, iomod-dynamodb) as real processes,
 # and the Lambda benchmark's smoke run its native baseline (an example).
 cargo build --workspace --bins --examples
