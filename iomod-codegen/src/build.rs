@@ -44,6 +44,9 @@ pub enum BuildError {
     /// The version does not fit the changes since the previous release's manifest.
     #[error("{0}")]
     Version(Diagnostics),
+    /// A member moved from the ordinal `iomod.lock` records (or the lock does not read).
+    #[error("{0}")]
+    Lock(Diagnostics),
     /// No output directory: not running in a build script and none was given.
     #[error("no output directory: set one with .out_dir(..), or run from a build script (OUT_DIR)")]
     NoOutDir,
@@ -152,6 +155,40 @@ impl Builder {
             source,
         })?;
         let manifest = Manifest::parse(&manifest_path.display().to_string(), &text)?;
+        let emit = self.emit_rerun.unwrap_or(in_build_script);
+        let lock_path = manifest_path.with_file_name(crate::lock::FILE_NAME);
+        if emit {
+            rerun_if_changed(&lock_path);
+        }
+        // Only verified: a build script writes nothing into the source tree.
+        let update = format!(
+            "run `iomod-codegen lock {}` to record them",
+            manifest_path.display()
+        );
+        match std::fs::read_to_string(&lock_path) {
+            Ok(lock) => {
+                let verified = crate::lock::verify(
+                    &manifest_path.display().to_string(),
+                    &text,
+                    &manifest,
+                    &lock_path.display().to_string(),
+                    &lock,
+                )
+                .map_err(BuildError::Lock)?;
+                if emit && !verified.missing.is_empty() {
+                    warning(&format!(
+                        "{} lacks {}: {update}",
+                        lock_path.display(),
+                        verified.missing.join(", ")
+                    ));
+                }
+            }
+            Err(_) if emit => warning(&format!(
+                "no {} records the ordinals of the manifest's members: {update}",
+                lock_path.display()
+            )),
+            Err(_) => {}
+        }
         if let Some(previous) = &self.previous {
             if self.emit_rerun.unwrap_or(in_build_script) && !previous.starts_with("git:") {
                 rerun_if_changed(Path::new(previous));
@@ -197,6 +234,11 @@ impl Builder {
 #[allow(clippy::print_stdout)] // the build-script protocol
 fn rerun_if_changed(path: &Path) {
     println!("cargo:rerun-if-changed={}", path.display());
+}
+
+#[allow(clippy::print_stdout)] // the build-script protocol
+fn warning(message: &str) {
+    println!("cargo:warning={message}");
 }
 
 /// Writes `contents` to `path` unless it already holds exactly that (so that unchanged outputs keep their

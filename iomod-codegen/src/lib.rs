@@ -36,6 +36,7 @@ pub mod breaking;
 mod build;
 mod diagnostics;
 pub mod generate;
+pub mod lock;
 mod manifest;
 pub mod naming;
 mod parse;

@@ -69,6 +69,13 @@ enum Command {
         #[arg(long, default_value = "wire-json", value_parser = ["wire", "wire-json"])]
         category: String,
     },
+    /// Write iomod.lock next to the manifest, or add the members it lacks (after verifying that none
+    /// moved).
+    Lock {
+        /// The manifest.
+        #[arg(default_value = "iomod.toml")]
+        manifest: PathBuf,
+    },
     /// Validate a manifest and print what it describes.
     Validate {
         /// The manifest.
@@ -87,6 +94,39 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// The lock file next to `manifest`.
+fn lock_path(manifest: &Path) -> PathBuf {
+    manifest.with_file_name(iomod_codegen::lock::FILE_NAME)
+}
+
+/// Verifies the manifest against its lock (when there is one): what the lock lacks, or the errors.
+fn verify_lock(manifest: &Path) -> Result<Option<Vec<String>>, String> {
+    let path = lock_path(manifest);
+    let Ok(lock) = std::fs::read_to_string(&path) else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(manifest)
+        .map_err(|e| format!("iomod-codegen: cannot read {}: {e}", manifest.display()))?;
+    let m = Manifest::parse(&manifest.display().to_string(), &text).map_err(|d| d.to_string())?;
+    iomod_codegen::lock::verify(
+        &manifest.display().to_string(),
+        &text,
+        &m,
+        &path.display().to_string(),
+        &lock,
+    )
+    .map(|v| Some(v.missing))
+    .map_err(|d| d.to_string())
+}
+
+/// Verifies the lock, then writes it with the members it lacks.
+fn write_lock(manifest: &Path) -> Result<bool, String> {
+    verify_lock(manifest)?;
+    let m = load(manifest)?;
+    write_if_changed(&lock_path(manifest), &iomod_codegen::lock::render(&m))
+        .map_err(|e| format!("iomod-codegen: {e}"))
 }
 
 fn load(path: &Path) -> Result<Manifest, String> {
@@ -123,6 +163,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
             options,
         } => {
             let files = files(&manifest, &options, &only)?;
+            write_lock(&manifest)?;
             let mut written = 0;
             for (path, contents) in &files {
                 if write_if_changed(&out.join(path), contents)
@@ -156,6 +197,19 @@ fn run(command: Command) -> Result<ExitCode, String> {
             }
             let files = files(&manifest, &options, &only)?;
             let mut stale = Vec::new();
+            match verify_lock(&manifest) {
+                Err(errors) => {
+                    eprintln!("{errors}");
+                    return Ok(ExitCode::FAILURE);
+                }
+                Ok(None) => stale.push(format!("  missing: {}", lock_path(&manifest).display())),
+                Ok(Some(missing)) if !missing.is_empty() => stale.push(format!(
+                    "  changed: {} lacks {}",
+                    lock_path(&manifest).display(),
+                    missing.join(", ")
+                )),
+                Ok(Some(_)) => {}
+            }
             for (path, contents) in &files {
                 let target = out.join(path);
                 match std::fs::read_to_string(&target) {
@@ -224,6 +278,15 @@ fn run(command: Command) -> Result<ExitCode, String> {
             } else {
                 ExitCode::SUCCESS
             })
+        }
+        Command::Lock { manifest } => {
+            let written = write_lock(&manifest)?;
+            eprintln!(
+                "iomod-codegen: {} {}",
+                lock_path(&manifest).display(),
+                if written { "written" } else { "unchanged" }
+            );
+            Ok(ExitCode::SUCCESS)
         }
         Command::Validate { manifest } => {
             let m = load(&manifest)?;
