@@ -251,7 +251,8 @@ fn breaking_changes_are_reported_with_their_places_in_both_files() {
 
 #[test]
 fn compatible_changes_are_not_breaking() {
-    let cases: Vec<(&str, Vec<(&str, &str)>, Option<(&str, Level)>)> = vec![
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, Option<(&'a str, Level)>);
+    let cases: Vec<Case<'_>> = vec![
         (
             "new field at the end",
             vec![(
