@@ -357,7 +357,6 @@ impl Report {
             for change in group {
                 text.push_str(&self.render_change(change));
             }
-            text.push('\n');
         }
         let compatible: Vec<&Change> = self.compatible(level).collect();
         if !compatible.is_empty() {
@@ -398,22 +397,47 @@ impl Report {
         text
     }
 
+    /// One breaking change, rendered by `annotate-snippets` with both places: the new one first.
     fn render_change(&self, change: &Change) -> String {
-        let mut text = format!("  {}\n", change.message);
+        use annotate_snippets::{AnnotationKind, Group, Level as L, Renderer, Snippet};
+
+        let level = L::ERROR.with_name(change.category.name());
+        let mut group = Group::with_title(level.primary_title(change.message.as_str()));
         for (label, side, span) in [
             ("new", &self.new, &change.new),
             ("old", &self.old, &change.old),
         ] {
-            match span {
-                Some(span) => {
-                    text.push_str(&format!("    --> {} ({label})\n", position(side, span)));
-                    text.push_str(&excerpt(side, span, "        "));
-                }
-                None => text.push_str(&format!("    --> {} ({label}): not there\n", side.file)),
-            }
+            group = match span {
+                Some(span) => group.element(
+                    Snippet::source(side.source.as_str())
+                        .path(side.file.as_str())
+                        .fold(true)
+                        .annotation(
+                            AnnotationKind::Primary
+                                .span(clamp(&side.source, span))
+                                .label(label),
+                        ),
+                ),
+                None => group.element(
+                    L::NOTE.message(format!("not in the {label} manifest, {}", side.file)),
+                ),
+            };
         }
-        text
+        format!("{}\n\n", Renderer::plain().render(&[group]))
     }
+}
+
+/// `span` within `source`, on character boundaries.
+fn clamp(source: &str, span: &Range<usize>) -> Range<usize> {
+    let fix = |mut i: usize| {
+        i = i.min(source.len());
+        while !source.is_char_boundary(i) {
+            i -= 1;
+        }
+        i
+    };
+    let start = fix(span.start);
+    start..fix(span.end).max(start)
 }
 
 impl fmt::Display for Report {
@@ -434,25 +458,6 @@ fn side_diagnostics(side: &Side) -> Diagnostics {
         source: side.source.clone(),
         items: Vec::new(),
     }
-}
-
-/// The source line of `span` with a caret under it.
-fn excerpt(side: &Side, span: &Range<usize>, indent: &str) -> String {
-    let d = side_diagnostics(side);
-    let (line, col) = d.line_col(span.start);
-    let text = side.source.lines().nth(line - 1).unwrap_or("");
-    let (end_line, end_col) = d.line_col(span.end.min(side.source.len()));
-    let width = if end_line == line && end_col > col {
-        end_col - col
-    } else {
-        1
-    };
-    let width = width.min(text.chars().count().saturating_sub(col - 1).max(1));
-    format!(
-        "{indent}{line:>4} | {text}\n{indent}     | {}{}\n",
-        " ".repeat(col - 1),
-        "^".repeat(width)
-    )
 }
 
 fn version_problem(report: &Report, level: Level) -> Option<VersionProblem> {
