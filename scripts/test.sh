@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-# The checked-in generated files of the DynamoDB IOmod match its manifest. (The SDK's checked-in protocol
+# The checked-in generated files of the DynamoDB IOmod match its manifest, and its iomod.lock records every
+# member at its ordinal (check verifies the lock next to the manifest). (The SDK's checked-in protocol
 # code and schema are checked against schemas/iomod.capnp by iomod-codegen's `protocol` test, below.)
 cargo run -q -p iomod-codegen -- check iomods/dynamodb/iomod.toml --out iomods/dynamodb \
     --only guest,schema,json --guest-sdk-dependency '{ path = "../../../iomod-sdk" }'
