@@ -6,13 +6,28 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-# The checked-in generated files of the DynamoDB IOmod match its manifest. (The SDK's checked-in protocol
+# The checked-in generated files of the DynamoDB IOmod match its manifest, and its iomod.lock records every
+# member at its ordinal (check verifies the lock next to the manifest). (The SDK's checked-in protocol
 # code and schema are checked against schemas/iomod.capnp by iomod-codegen's `protocol` test, below.)
 cargo run -q -p iomod-codegen -- check iomods/dynamodb/iomod.toml --out iomods/dynamodb \
     --only guest,schema,json --guest-sdk-dependency '{ path = "../../../iomod-sdk" }'
 # And those of the Python example IOmod (its registration descriptor included).
 cargo run -q -p iomod-codegen -- check examples/python-iomod/iomod.toml --out examples/python-iomod \
     --only guest,schema,json,registration --guest-sdk-dependency '{ path = "../../../iomod-sdk" }'
+# The DynamoDB IOmod's interface has no breaking change its version does not declare: compared with the last
+# release tag, or else with the merge base with origin/main.
+against=""
+if tag=$(git describe --tags --abbrev=0 --match 'v*' 2>/dev/null); then
+    against=$tag
+elif git rev-parse --verify -q origin/main >/dev/null; then
+    against=$(git merge-base HEAD origin/main)
+fi
+if [ -n "$against" ] && git cat-file -e "$against:iomods/dynamodb/iomod.toml" 2>/dev/null; then
+    cargo run -q -p iomod-codegen -- breaking iomods/dynamodb/iomod.toml \
+        --against "git:$against:iomods/dynamodb/iomod.toml"
+else
+    echo "test.sh: no release tag (v*) and no origin/main: nothing to compare the DynamoDB manifest against"
+fi
 # The end-to-end tests start the workspace's binaries (iomod, iomod-echo, iomod-dynamodb) as real processes,
 # and the Lambda benchmark's smoke run its native baseline (an example).
 cargo build --workspace --bins --examples

@@ -38,6 +38,15 @@ pub enum BuildError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The previous release's manifest could not be read.
+    #[error("the previous manifest: {0}")]
+    Previous(#[from] crate::breaking::LoadError),
+    /// The version does not fit the changes since the previous release's manifest.
+    #[error("{0}")]
+    Version(Diagnostics),
+    /// A member moved from the ordinal `iomod.lock` records (or the lock does not read).
+    #[error("{0}")]
+    Lock(Diagnostics),
     /// No output directory: not running in a build script and none was given.
     #[error("no output directory: set one with .out_dir(..), or run from a build script (OUT_DIR)")]
     NoOutDir,
@@ -56,6 +65,7 @@ pub struct Builder {
     guest_dir: Option<PathBuf>,
     options: Options,
     emit_rerun: Option<bool>,
+    previous: Option<String>,
 }
 
 /// What a build step produced.
@@ -114,6 +124,14 @@ impl Builder {
         self
     }
 
+    /// The previous release's manifest (a path, or `git:REF:path`): generation fails when the manifest's
+    /// version does not fit the changes since (a break needs a new major version, an addition a new minor
+    /// one; see `iomod-codegen breaking`).
+    pub fn previous(mut self, path: impl Into<String>) -> Self {
+        self.previous = Some(path.into());
+        self
+    }
+
     /// Whether to print `cargo:rerun-if-changed` lines (default: when running in a build script).
     pub fn emit_rerun_if_changed(mut self, emit: bool) -> Self {
         self.emit_rerun = Some(emit);
@@ -137,6 +155,53 @@ impl Builder {
             source,
         })?;
         let manifest = Manifest::parse(&manifest_path.display().to_string(), &text)?;
+        let emit = self.emit_rerun.unwrap_or(in_build_script);
+        let lock_path = manifest_path.with_file_name(crate::lock::FILE_NAME);
+        if emit {
+            rerun_if_changed(&lock_path);
+        }
+        // Only verified: a build script writes nothing into the source tree.
+        let update = format!(
+            "run `iomod-codegen lock {}` to record them",
+            manifest_path.display()
+        );
+        match std::fs::read_to_string(&lock_path) {
+            Ok(lock) => {
+                let verified = crate::lock::verify(
+                    &manifest_path.display().to_string(),
+                    &text,
+                    &manifest,
+                    &lock_path.display().to_string(),
+                    &lock,
+                )
+                .map_err(BuildError::Lock)?;
+                if emit && !verified.missing.is_empty() {
+                    warning(&format!(
+                        "{} lacks {}: {update}",
+                        lock_path.display(),
+                        verified.missing.join(", ")
+                    ));
+                }
+            }
+            Err(_) if emit => warning(&format!(
+                "no {} records the ordinals of the manifest's members: {update}",
+                lock_path.display()
+            )),
+            Err(_) => {}
+        }
+        if let Some(previous) = &self.previous {
+            if self.emit_rerun.unwrap_or(in_build_script) && !previous.starts_with("git:") {
+                rerun_if_changed(Path::new(previous));
+            }
+            let old = crate::breaking::Side::load(previous)?;
+            let new = crate::breaking::Side {
+                file: manifest_path.display().to_string(),
+                source: text.clone(),
+                manifest: manifest.clone(),
+            };
+            crate::breaking::check_version(&old, &new, crate::breaking::Level::Json)
+                .map_err(BuildError::Version)?;
+        }
         let files = crate::generate(&manifest, &self.options)?;
         let out_dir = match self.out_dir {
             Some(dir) => dir,
@@ -169,6 +234,11 @@ impl Builder {
 #[allow(clippy::print_stdout)] // the build-script protocol
 fn rerun_if_changed(path: &Path) {
     println!("cargo:rerun-if-changed={}", path.display());
+}
+
+#[allow(clippy::print_stdout)] // the build-script protocol
+fn warning(message: &str) {
+    println!("cargo:warning={message}");
 }
 
 /// Writes `contents` to `path` unless it already holds exactly that (so that unchanged outputs keep their

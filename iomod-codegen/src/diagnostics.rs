@@ -70,39 +70,27 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
 }
 
 impl fmt::Display for Diagnostics {
-    /// Renders every problem like rustc does: message, `--> file:line:col`, the source line, a caret
-    /// under the offending text, and the hint.
+    /// Renders every problem as rustc does, with `annotate-snippets`: message, `--> file:line:col`, the
+    /// source line, a caret under the offending text, and the hint.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use annotate_snippets::{AnnotationKind, Level, Renderer, Snippet};
+
+        let renderer = Renderer::plain();
         for (i, d) in self.items.iter().enumerate() {
             if i > 0 {
                 writeln!(f)?;
             }
-            let (line, col) = self.line_col(d.span.start);
-            let text = self.source.lines().nth(line - 1).unwrap_or("");
-            let gutter = line.to_string().len();
-            writeln!(f, "error: {}", d.message)?;
-            writeln!(f, "{:gutter$}--> {}:{line}:{col}", "", self.file)?;
-            writeln!(f, "{:gutter$} |", "")?;
-            writeln!(f, "{line} | {text}")?;
-            let start = col - 1;
-            let end_offset = d.span.end.min(self.source.len());
-            let (end_line, end_col) = self.line_col(end_offset);
-            let width = if end_line == line && end_col > col {
-                end_col - col
-            } else {
-                1
-            };
-            let width = width.min(text.chars().count().saturating_sub(start).max(1));
-            writeln!(
-                f,
-                "{:gutter$} | {}{}",
-                "",
-                " ".repeat(start),
-                "^".repeat(width)
-            )?;
+            let span = clamp_span(&self.source, &d.span);
+            let mut group = Level::ERROR.primary_title(d.message.as_str()).element(
+                Snippet::source(self.source.as_str())
+                    .path(self.file.as_str())
+                    .fold(true)
+                    .annotation(AnnotationKind::Primary.span(span)),
+            );
             if let Some(hint) = &d.hint {
-                writeln!(f, "{:gutter$} = hint: {hint}", "")?;
+                group = group.element(Level::HELP.with_name("hint").message(hint.as_str()));
             }
+            writeln!(f, "{}", renderer.render(&[group]))?;
         }
         let n = self.items.len();
         write!(
@@ -112,6 +100,21 @@ impl fmt::Display for Diagnostics {
             self.file
         )
     }
+}
+
+/// `span` within `source`, on character boundaries, at least one character wide when the source allows it
+/// (an empty span shows a caret at its place).
+fn clamp_span(source: &str, span: &Range<usize>) -> Range<usize> {
+    let start = floor_char_boundary(source, span.start.min(source.len()));
+    let mut end = floor_char_boundary(source, span.end.min(source.len())).max(start);
+    if end == start {
+        end = source[start..]
+            .chars()
+            .next()
+            .filter(|c| *c != '\n')
+            .map_or(start, |c| start + c.len_utf8());
+    }
+    start..end
 }
 
 impl std::error::Error for Diagnostics {}

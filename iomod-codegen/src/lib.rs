@@ -32,9 +32,11 @@
 
 #![warn(missing_docs)]
 
+pub mod breaking;
 mod build;
 mod diagnostics;
 pub mod generate;
+pub mod lock;
 mod manifest;
 pub mod naming;
 mod parse;

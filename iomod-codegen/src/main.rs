@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use iomod_codegen::breaking::{self, Level, Side};
 use iomod_codegen::{Manifest, Options, generate, write_if_changed};
 
 #[derive(Parser, Debug)]
@@ -47,8 +48,33 @@ enum Command {
         /// Only these parts, comma-separated: schema, host, guest, json, registration (default: all).
         #[arg(long, value_delimiter = ',', value_parser = ["schema", "host", "guest", "json", "registration"])]
         only: Vec<String>,
+        /// The previous release's manifest (a path, or git:REF:path): fail when the version does not fit
+        /// the changes since (a break needs a new major version, an addition a new minor one).
+        #[arg(long, value_name = "OLD")]
+        previous: Option<String>,
         #[command(flatten)]
         options: Options,
+    },
+    /// List the changes from an older manifest to this one, breaking ones (WIRE, WIRE_JSON) first with
+    /// their places in both files, and check the version against them; fail (exit 1) when any is breaking.
+    Breaking {
+        /// The new manifest.
+        #[arg(default_value = "iomod.toml")]
+        manifest: PathBuf,
+        /// The old manifest: a path, or git:REF:path (read with `git show REF:path`).
+        #[arg(long, value_name = "OLD")]
+        against: String,
+        /// Which changes count as breaking: `wire` (only what breaks Cap'n Proto callers) or `wire-json`
+        /// (also what breaks JSON callers: renames).
+        #[arg(long, default_value = "wire-json", value_parser = ["wire", "wire-json"])]
+        category: String,
+    },
+    /// Write iomod.lock next to the manifest, or add the members it lacks (after verifying that none
+    /// moved).
+    Lock {
+        /// The manifest.
+        #[arg(default_value = "iomod.toml")]
+        manifest: PathBuf,
     },
     /// Validate a manifest and print what it describes.
     Validate {
@@ -68,6 +94,39 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// The lock file next to `manifest`.
+fn lock_path(manifest: &Path) -> PathBuf {
+    manifest.with_file_name(iomod_codegen::lock::FILE_NAME)
+}
+
+/// Verifies the manifest against its lock (when there is one): what the lock lacks, or the errors.
+fn verify_lock(manifest: &Path) -> Result<Option<Vec<String>>, String> {
+    let path = lock_path(manifest);
+    let Ok(lock) = std::fs::read_to_string(&path) else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(manifest)
+        .map_err(|e| format!("iomod-codegen: cannot read {}: {e}", manifest.display()))?;
+    let m = Manifest::parse(&manifest.display().to_string(), &text).map_err(|d| d.to_string())?;
+    iomod_codegen::lock::verify(
+        &manifest.display().to_string(),
+        &text,
+        &m,
+        &path.display().to_string(),
+        &lock,
+    )
+    .map(|v| Some(v.missing))
+    .map_err(|d| d.to_string())
+}
+
+/// Verifies the lock, then writes it with the members it lacks.
+fn write_lock(manifest: &Path) -> Result<bool, String> {
+    verify_lock(manifest)?;
+    let m = load(manifest)?;
+    write_if_changed(&lock_path(manifest), &iomod_codegen::lock::render(&m))
+        .map_err(|e| format!("iomod-codegen: {e}"))
 }
 
 fn load(path: &Path) -> Result<Manifest, String> {
@@ -104,6 +163,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
             options,
         } => {
             let files = files(&manifest, &options, &only)?;
+            write_lock(&manifest)?;
             let mut written = 0;
             for (path, contents) in &files {
                 if write_if_changed(&out.join(path), contents)
@@ -131,10 +191,32 @@ fn run(command: Command) -> Result<ExitCode, String> {
             manifest,
             out,
             only,
+            previous,
             options,
         } => {
+            if let Some(previous) = previous {
+                let load = |spec: &str| Side::load(spec).map_err(|e| format!("iomod-codegen: {e}"));
+                let (old, new) = (load(&previous)?, load(&manifest.display().to_string())?);
+                if let Err(problem) = breaking::check_version(&old, &new, Level::Json) {
+                    eprintln!("{problem}");
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
             let files = files(&manifest, &options, &only)?;
             let mut stale = Vec::new();
+            match verify_lock(&manifest) {
+                Err(errors) => {
+                    eprintln!("{errors}");
+                    return Ok(ExitCode::FAILURE);
+                }
+                Ok(None) => stale.push(format!("  missing: {}", lock_path(&manifest).display())),
+                Ok(Some(missing)) if !missing.is_empty() => stale.push(format!(
+                    "  changed: {} lacks {}",
+                    lock_path(&manifest).display(),
+                    missing.join(", ")
+                )),
+                Ok(Some(_)) => {}
+            }
             for (path, contents) in &files {
                 let target = out.join(path);
                 match std::fs::read_to_string(&target) {
@@ -188,6 +270,38 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 }
                 Ok(ExitCode::FAILURE)
             }
+        }
+        Command::Breaking {
+            manifest,
+            against,
+            category,
+        } => {
+            let level = if category == "wire" {
+                Level::Wire
+            } else {
+                Level::Json
+            };
+            let load = |spec: &str| Side::load(spec).map_err(|e| format!("iomod-codegen: {e}"));
+            let old = load(&against)?;
+            let new = load(&manifest.display().to_string())?;
+            let report = breaking::compare(&old, &new);
+            println!("{}", report.render(level));
+            let failed =
+                report.breaking(level).next().is_some() || report.version_problem(level).is_some();
+            Ok(if failed {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Command::Lock { manifest } => {
+            let written = write_lock(&manifest)?;
+            eprintln!(
+                "iomod-codegen: {} {}",
+                lock_path(&manifest).display(),
+                if written { "written" } else { "unchanged" }
+            );
+            Ok(ExitCode::SUCCESS)
         }
         Command::Validate { manifest } => {
             let m = load(&manifest)?;

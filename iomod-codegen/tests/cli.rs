@@ -11,11 +11,17 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
+/// A copy of a fixture's manifest in a directory of its own (`generate` writes `iomod.lock` next to it).
 fn fixture(case: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    static COPIES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = COPIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = scratch(&format!("fixture-{case}-{n}"));
+    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(case)
-        .join("iomod.toml")
+        .join("iomod.toml");
+    std::fs::copy(source, dir.join("iomod.toml")).unwrap();
+    dir.join("iomod.toml")
 }
 
 fn codegen(args: &[&str]) -> std::process::Output {

@@ -249,12 +249,15 @@ fn the_dynamodb_guest_crate_fits_an_iomod_built_after_an_additive_change() {
     let text = std::fs::read_to_string(path).unwrap();
     // As AWS extends the API: a new input field at the end, a new union variant, a new named error, a new
     // method, a new open enum value.
-    let extended = text
-        .replacen(
-            "input.resend = {",
-            "input.idempotency_token = \"option<string>\"\ninput.resend = {",
-            1,
-        )
+    // (`put_item`'s input ends with `resend`: the new field goes after it.)
+    let resend = text.find("input.resend = {").unwrap();
+    let end = resend + text[resend..].find('\n').unwrap() + 1;
+    let text_with_field = format!(
+        "{}input.idempotency_token = \"option<string>\"\n{}",
+        &text[..end],
+        &text[end..]
+    );
+    let extended = text_with_field
         .replace(
             "union.bool = { type = \"bool\", doc = \"A Boolean.\" }\n",
             "union.bool = { type = \"bool\", doc = \"A Boolean.\" }\nunion.vector = \"list<f32>\"\n",
@@ -269,7 +272,11 @@ fn the_dynamodb_guest_crate_fits_an_iomod_built_after_an_additive_change() {
         )
         + "\n[errors.ItemTooLarge]\nfields.message = \"string\"\n\n[methods.describe_everything]\ninput = { table_name = \"string\" }\noutput = { tables = \"list<string>\" }\n";
     let bump = |t: &str| {
-        let version = t.lines().find(|l| l.starts_with("version = ")).unwrap().to_owned();
+        let version = t
+            .lines()
+            .find(|l| l.starts_with("version = "))
+            .unwrap()
+            .to_owned();
         t.replacen(&version, "version = \"99.1.0\"", 1)
     };
     let extended = bump(&extended);
@@ -289,11 +296,19 @@ fn the_dynamodb_guest_crate_fits_an_iomod_built_after_an_additive_change() {
         let theirs = new.methods.iter().find(|m| m.name == method.name).unwrap();
         let caller = Contract::parse(&iomod_codegen::method_contract(&old, method)).unwrap();
         let served = Contract::parse(&iomod_codegen::method_contract(&new, theirs)).unwrap();
-        assert_eq!(iomod_sdk::contract::check_call(&caller, &served), Ok(()), "{}", method.name);
-        if compare(&caller, &served).iter().any(|c| c.category == Category::Compatible) {
+        assert_eq!(
+            iomod_sdk::contract::check_call(&caller, &served),
+            Ok(()),
+            "{}",
+            method.name
+        );
+        if compare(&caller, &served)
+            .iter()
+            .any(|c| c.category == Category::Compatible)
+        {
             compatible += 1;
         }
     }
-    // Most methods reach AttributeValue; put_item also has the new error.
-    assert!(compatible > 20, "{compatible}");
+    // The item, query, scan, batch, transaction and PartiQL methods reach AttributeValue.
+    assert!(compatible > 10, "{compatible}");
 }

@@ -226,6 +226,7 @@ pub fn new_iomod(
                 t(include_str!("templates/iomod/Cargo.toml.tmpl")),
             ),
             ("iomod.toml", t(include_str!("templates/iomod/iomod.toml"))),
+            ("iomod.lock", t(include_str!("templates/iomod/iomod.lock"))),
             ("build.rs", t(include_str!("templates/iomod/build.rs"))),
             ("src/lib.rs", t(include_str!("templates/iomod/src/lib.rs"))),
             (
