@@ -66,6 +66,8 @@ pub struct Builder {
     options: Options,
     emit_rerun: Option<bool>,
     previous: Option<String>,
+    /// Do not verify `iomod.lock` (manifests that tests derive on the fly).
+    skip_lock: bool,
 }
 
 /// What a build step produced.
@@ -132,6 +134,14 @@ impl Builder {
         self
     }
 
+    /// Whether to verify the manifest against its `iomod.lock` (default: yes). Turn it off only for
+    /// manifests made on the fly, such as the versions a test derives from another manifest, whose members
+    /// move on purpose.
+    pub fn verify_lock(mut self, verify: bool) -> Self {
+        self.skip_lock = !verify;
+        self
+    }
+
     /// Whether to print `cargo:rerun-if-changed` lines (default: when running in a build script).
     pub fn emit_rerun_if_changed(mut self, emit: bool) -> Self {
         self.emit_rerun = Some(emit);
@@ -166,6 +176,7 @@ impl Builder {
             manifest_path.display()
         );
         match std::fs::read_to_string(&lock_path) {
+            _ if self.skip_lock => {}
             Ok(lock) => {
                 let verified = crate::lock::verify(
                     &manifest_path.display().to_string(),
