@@ -106,6 +106,16 @@ fn generate_removes_and_check_reports_files_the_manifest_no_longer_produces() {
         .find("\n[")
         .map_or(text.len(), |i| start + 1 + i);
     std::fs::write(&manifest, format!("{}{}", &text[..start], &text[end..])).unwrap();
+    // A removal on purpose: its line leaves iomod.lock, which `generate` wrote.
+    let lock = dir.join("iomod.lock");
+    let locked = std::fs::read_to_string(&lock).unwrap();
+    let unlocked: String = locked
+        .lines()
+        .filter(|l| !l.starts_with("close = "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_ne!(unlocked, locked);
+    std::fs::write(&lock, unlocked).unwrap();
     let check = codegen(&["check", &manifest_arg, "--out", &out_arg]);
     assert_eq!(check.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&check.stderr);
