@@ -92,11 +92,16 @@ impl v2::evolving::Evolving for V2 {
             color: input.color,
             status: input.status,
         };
-        match output.shape {
-            Shape::Circle(r) if r == 98.0 => output.shape = Shape::Square(r),
-            Shape::Circle(r) if r == 97.0 => output.color = Color::Blue,
-            Shape::Circle(r) if r == 96.0 => output.status = Status::Archived,
-            _ => {}
+        let radius = match output.shape {
+            Shape::Circle(r) => r,
+            _ => 0.0,
+        };
+        if radius == 98.0 {
+            output.shape = Shape::Square(radius);
+        } else if radius == 97.0 {
+            output.color = Color::Blue;
+        } else if radius == 96.0 {
+            output.status = Status::Archived;
         }
         Ok(output)
     }
