@@ -47,6 +47,9 @@ dev_profile=(--config 'profile.dev.debug="line-tables-only"')
 for crate in wasmi wasmi_core wasmi_ir wasmi_collections capnpc-embedded; do
     dev_profile+=(--config "profile.dev.package.$crate.opt-level=3")
 done
+# cargo unpacks the packages it verifies under $CARGO_HOME/registry/src/-<hash of the local registry's path>/
+# and reuses an earlier unpacking of the same name and version: drop those, or an older iomod-sdk is built.
+rm -rf "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/iomod-sdk-* "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/iomod-codegen-*
 cargo package --allow-dirty -p iomod-sdk -p iomod-codegen "${dev_profile[@]}"
 cargo package --allow-dirty --no-verify -p iomod-sdk -p iomod-codegen -p iomod
 diff -u <(git ls-files --cached --others --exclude-standard src | sort) \
