@@ -44,7 +44,8 @@ pub fn main(args: LsArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The human-readable listing: one line per IOmod, then its methods indented below it.
+/// The human-readable listing: one line per IOmod, then its methods indented below it, each with the
+/// callers seen (the version of the manifest they were generated from, and whether they are served).
 fn table(statuses: &[IomodStatus]) -> String {
     use std::fmt::Write;
     let mut out = String::new();
@@ -83,6 +84,23 @@ fn table(statuses: &[IomodStatus]) -> String {
                 m.ordinal,
                 width = width - 1
             );
+            for c in s.callers.iter().filter(|c| c.method == m.name) {
+                let version = if c.version.is_empty() {
+                    "unknown"
+                } else {
+                    &c.version
+                };
+                let served = if c.refused.is_empty() {
+                    "served".to_owned()
+                } else {
+                    format!("refused: {}", c.refused)
+                };
+                let _ = writeln!(
+                    out,
+                    "      caller {version:<10}  {}  {:>7} calls  {served}",
+                    c.fingerprint, c.calls
+                );
+            }
         }
     }
     out

@@ -6,7 +6,7 @@
 //! text hashes to it, and keeps it here. The store is content-addressed (a fingerprint names one text), so it
 //! is shared by every registry thread of the process. When a caller's fingerprint differs from the method's
 //! registered one, the registry compares the two contracts ([`iomod_sdk::contract::check_call`]) once per
-//! IOmod instance and remembers the verdict.
+//! IOmod instance and remembers the verdict, with the caller's version and its calls ([`Callers`]).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -20,8 +20,9 @@ use iomod_sdk::{Error, ErrorCode};
 const MAX_CONTRACTS: usize = 4096;
 /// The most bytes of contract text kept.
 const MAX_CONTRACT_BYTES_KEPT: usize = 64 << 20;
-/// The most verdicts one IOmod instance keeps.
-const MAX_VERDICTS: usize = 4096;
+/// The most caller contracts one IOmod instance keeps per method (past it, new callers are checked
+/// every call and not listed).
+const MAX_CALLERS_PER_METHOD: usize = 64;
 
 #[derive(Default)]
 struct Store {
@@ -86,31 +87,90 @@ pub fn learn(fingerprint: &str, text: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// The verdicts of one IOmod instance: caller fingerprint and method → compatible, or why not.
+/// The callers one IOmod instance has seen: per method and caller contract, the version the caller was
+/// generated from, whether its calls are served, and how many it made. `iomod ls` shows them.
 #[derive(Debug, Default)]
-pub struct Verdicts(RefCell<HashMap<(String, String), Result<(), String>>>);
+pub struct Callers(RefCell<HashMap<String, HashMap<String, CallerRecord>>>);
 
-impl Verdicts {
-    /// Whether a caller whose contract has `fingerprint` may call `method`, whose registered contract is
-    /// `served`. A caller whose contract is not known is refused, as one from another version.
+/// What a method's registered contract is, as [`Callers::check`] compares against it.
+#[derive(Debug, Clone, Copy)]
+pub struct Served<'a> {
+    /// The fingerprint of the method's contract.
+    pub fingerprint: &'a str,
+    /// The contract, when the IOmod registered one.
+    pub contract: Option<&'a Contract>,
+    /// The IOmod's version.
+    pub version: &'a str,
+}
+
+/// One caller contract of one method.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallerRecord {
+    /// The version of the manifest the caller was generated from; empty when its contract is not known.
+    pub version: String,
+    /// Served, or why not (`None`: one of the two contracts is not known).
+    pub verdict: Result<(), Option<String>>,
+    /// Calls made with this contract.
+    pub calls: u64,
+}
+
+impl Callers {
+    /// Whether a caller whose contract has `fingerprint` may call `method`, counted. The same fingerprint
+    /// is the same contract; a different one is compared with Cap'n Proto's rules once, when both
+    /// contracts are known, and refused otherwise (as one from another version).
     pub fn check(
         &self,
         method: &str,
         fingerprint: &str,
-        served: &Contract,
+        served: Served<'_>,
     ) -> Result<(), Option<String>> {
-        let key = (method.to_owned(), fingerprint.to_owned());
-        if let Some(verdict) = self.0.borrow().get(&key) {
-            return verdict.clone().map_err(Some);
+        let mut callers = self.0.borrow_mut();
+        if let Some(record) = callers.get_mut(method).and_then(|m| m.get_mut(fingerprint)) {
+            record.calls += 1;
+            return record.verdict.clone();
         }
-        let caller = get(fingerprint).ok_or(None)?;
-        let verdict = iomod_sdk::contract::check_call(&caller, served);
-        let mut verdicts = self.0.borrow_mut();
-        if verdicts.len() >= MAX_VERDICTS {
-            verdicts.clear();
+        let record = if fingerprint == served.fingerprint {
+            CallerRecord {
+                version: served.version.to_owned(),
+                verdict: Ok(()),
+                calls: 1,
+            }
+        } else {
+            let caller = get(fingerprint);
+            let verdict = match (&caller, served.contract) {
+                (Some(caller), Some(served)) => {
+                    iomod_sdk::contract::check_call(caller, served).map_err(Some)
+                }
+                _ => Err(None),
+            };
+            CallerRecord {
+                version: caller.map(|c| c.version.clone()).unwrap_or_default(),
+                verdict,
+                calls: 1,
+            }
+        };
+        let verdict = record.verdict.clone();
+        let method_callers = callers.entry(method.to_owned()).or_default();
+        if method_callers.len() < MAX_CALLERS_PER_METHOD {
+            method_callers.insert(fingerprint.to_owned(), record);
         }
-        verdicts.insert(key, verdict.clone());
-        verdict.map_err(Some)
+        verdict
+    }
+
+    /// Every caller seen, by method and fingerprint.
+    pub fn list(&self) -> Vec<(String, String, CallerRecord)> {
+        let mut list: Vec<_> = self
+            .0
+            .borrow()
+            .iter()
+            .flat_map(|(method, callers)| {
+                callers.iter().map(|(fingerprint, record)| {
+                    (method.clone(), fingerprint.clone(), record.clone())
+                })
+            })
+            .collect();
+        list.sort_by(|a, b| (&a.0, &a.2.version, &a.1).cmp(&(&b.0, &b.2.version, &b.1)));
+        list
     }
 }
 
@@ -134,18 +194,62 @@ mod tests {
     }
 
     #[test]
-    fn verdicts_are_computed_once_per_caller() {
+    fn verdicts_are_computed_once_per_caller_and_callers_counted() {
         let v2 = V1.replace("\"1.0.0\"", "\"2.0.0\"").replace("i32", "i64");
         let fingerprint = Contract::fingerprint_of(&v2);
         learn(&fingerprint, &v2).unwrap();
-        let served = Contract::parse(V1).unwrap();
-        let verdicts = Verdicts::default();
-        let error = verdicts
-            .check("m", &fingerprint, &served)
-            .unwrap_err()
-            .unwrap();
-        assert!(error.contains("changed type: `i32` → `i64`"), "{error}");
-        assert_eq!(verdicts.0.borrow().len(), 1);
-        assert_eq!(verdicts.check("m", "ffffffffffffffff", &served), Err(None));
+        let contract = Contract::parse(V1).unwrap();
+        let own = Contract::fingerprint_of(V1);
+        let served = Served {
+            fingerprint: &own,
+            contract: Some(&contract),
+            version: "1.0.0",
+        };
+        let callers = Callers::default();
+        for _ in 0..2 {
+            let error = callers
+                .check("m", &fingerprint, served)
+                .unwrap_err()
+                .unwrap();
+            assert!(error.contains("changed type: `i32` → `i64`"), "{error}");
+        }
+        assert_eq!(callers.check("m", &own, served), Ok(()));
+        assert_eq!(callers.check("m", "ffffffffffffffff", served), Err(None));
+        let list = callers.list();
+        let versions: Vec<_> = list
+            .iter()
+            .map(|(m, f, r)| {
+                (
+                    m.as_str(),
+                    f.as_str(),
+                    r.version.as_str(),
+                    r.calls,
+                    r.verdict.is_ok(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            versions,
+            [
+                ("m", "ffffffffffffffff", "", 1, false),
+                ("m", own.as_str(), "1.0.0", 1, true),
+                ("m", fingerprint.as_str(), "2.0.0", 2, false),
+            ]
+        );
+    }
+
+    #[test]
+    fn callers_kept_per_method_are_bounded() {
+        let contract = Contract::parse(V1).unwrap();
+        let served = Served {
+            fingerprint: "0123456789abcdef",
+            contract: Some(&contract),
+            version: "1.0.0",
+        };
+        let callers = Callers::default();
+        for i in 0..(MAX_CALLERS_PER_METHOD + 10) {
+            assert_eq!(callers.check("m", &format!("{i:016x}"), served), Err(None));
+        }
+        assert_eq!(callers.list().len(), MAX_CALLERS_PER_METHOD);
     }
 }

@@ -18,7 +18,7 @@ use iomod_sdk::{CallContext, Coordinates, Error, ErrorCode, MethodPath};
 use tokio::sync::{mpsc, oneshot, watch};
 
 pub use server::LocalRegistry;
-pub use status::{IomodState, IomodStatus};
+pub use status::{CallerStatus, IomodState, IomodStatus};
 
 /// The oldest protocol version this registry accepts.
 pub const MIN_PROTOCOL_VERSION: u32 = 1;

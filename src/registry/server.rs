@@ -17,10 +17,10 @@ use iomod_sdk::{CallContext, Error, ErrorCode, IomodInfo, MethodPath};
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{Instrument, debug, info, info_span, warn};
 
-use super::contracts::Verdicts;
+use super::contracts::{Callers, Served};
 use super::{
-    Command, IomodState, IomodStatus, MAX_PROTOCOL_VERSION, MIN_PROTOCOL_VERSION, Registered,
-    RegistryConfig, check_call, wait_registered,
+    CallerStatus, Command, IomodState, IomodStatus, MAX_PROTOCOL_VERSION, MIN_PROTOCOL_VERSION,
+    Registered, RegistryConfig, check_call, wait_registered,
 };
 
 /// The body of the registry thread.
@@ -189,8 +189,8 @@ struct MethodEntry {
 struct Entry {
     info: IomodInfo,
     methods: HashMap<String, MethodEntry>,
-    /// Verdicts on callers whose contract differs from a method's.
-    verdicts: Verdicts,
+    /// The callers seen, with their versions and verdicts.
+    callers: Callers,
     instance_id: u64,
     connection_id: u64,
     service: capnp::capability::Client,
@@ -322,7 +322,7 @@ impl State {
                     (m.name.clone(), method)
                 })
                 .collect(),
-            verdicts: Verdicts::default(),
+            callers: Callers::default(),
             info,
             instance_id,
             connection_id,
@@ -395,6 +395,22 @@ impl State {
                 registered_at: e.registered_at,
                 calls_started: e.calls_started.get(),
                 calls_failed: e.calls_failed.get(),
+                callers: e
+                    .callers
+                    .list()
+                    .into_iter()
+                    .map(|(method, fingerprint, record)| CallerStatus {
+                        method,
+                        version: record.version,
+                        fingerprint,
+                        calls: record.calls,
+                        refused: match record.verdict {
+                            Ok(()) => String::new(),
+                            Err(Some(reason)) => reason,
+                            Err(None) => "its contract is not known".to_owned(),
+                        },
+                    })
+                    .collect(),
             })
             .collect()
     }
@@ -597,35 +613,32 @@ fn missing_method(error: Error, fingerprint: Option<&str>) -> Error {
 }
 
 /// Refuses, before the IOmod runs anything, a call whose caller was generated from a contract that does not
-/// fit the method's. The same fingerprint is the same contract. Otherwise, when both contracts are known,
-/// they are compared by Cap'n Proto's compatibility rules (once per caller and IOmod instance); when one is
-/// missing (an IOmod registered without contracts, a caller that sent none), a different fingerprint is
-/// refused. An IOmod that registered no fingerprint accepts every caller.
+/// fit the method's ([`Callers::check`]), and counts the caller. An IOmod that registered no fingerprint
+/// accepts every caller.
 fn check_contract(
     entry: &Entry,
     path: &MethodPath,
     method: &MethodEntry,
     fingerprint: &str,
 ) -> Result<(), Error> {
-    if method.fingerprint.is_empty() || method.fingerprint == fingerprint {
+    if method.fingerprint.is_empty() {
         return Ok(());
     }
     let (coordinates, version) = (path.coordinates(), &entry.info.version);
-    let unknown = || {
-        format!(
+    let served = Served {
+        fingerprint: &method.fingerprint,
+        contract: method.contract.as_deref(),
+        version,
+    };
+    let reason = match entry.callers.check(path.method(), fingerprint, served) {
+        Ok(()) => return Ok(()),
+        Err(Some(reason)) => format!("{coordinates}: {reason}"),
+        Err(None) => format!(
             "the caller was built for a different `{}` (contract fingerprint {fingerprint}) than version \
              {version} of `{coordinates}` serves ({}), and one of the two contracts is not known",
             path.method(),
             method.fingerprint,
-        )
-    };
-    let reason = match &method.contract {
-        Some(served) => match entry.verdicts.check(path.method(), fingerprint, served) {
-            Ok(()) => return Ok(()),
-            Err(Some(reason)) => format!("{coordinates}: {reason}"),
-            Err(None) => unknown(),
-        },
-        None => unknown(),
+        ),
     };
     Err(Error::new(
         ErrorCode::Incompatible,

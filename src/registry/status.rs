@@ -44,6 +44,23 @@ pub struct IomodStatus {
     pub calls_started: u64,
     /// Of those, calls that failed in the registry or the transport.
     pub calls_failed: u64,
+    /// The callers seen, per method and caller contract.
+    pub callers: Vec<CallerStatus>,
+}
+
+/// Callers of one method generated from one contract, as the registry has seen them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CallerStatus {
+    /// The method called.
+    pub method: String,
+    /// The version of the IOmod's manifest the callers were generated from (empty: not known).
+    pub version: String,
+    /// The fingerprint of their contract.
+    pub fingerprint: String,
+    /// Calls made.
+    pub calls: u64,
+    /// Why their calls are refused as `incompatible`; empty when they are served.
+    pub refused: String,
 }
 
 impl IomodStatus {
@@ -64,6 +81,16 @@ impl IomodStatus {
         b.set_registered_at_ms(u64::try_from(ms).unwrap_or(u64::MAX));
         b.set_calls_started(self.calls_started);
         b.set_calls_failed(self.calls_failed);
+        let len = u32::try_from(self.callers.len()).unwrap_or(u32::MAX);
+        let mut callers = b.init_callers(len);
+        for (i, c) in self.callers.iter().take(len as usize).enumerate() {
+            let mut caller = callers.reborrow().get(i as u32);
+            caller.set_method(&c.method);
+            caller.set_version(&c.version);
+            caller.set_fingerprint(&c.fingerprint);
+            caller.set_calls(c.calls);
+            caller.set_refused(&c.refused);
+        }
     }
 
     /// Reads a protocol `IomodStatus`.
@@ -82,6 +109,21 @@ impl IomodStatus {
                 ));
             }
         };
+        let text = |t: capnp::Result<capnp::text::Reader<'_>>| -> Result<String, Error> {
+            t.map_err(malformed)?
+                .to_string()
+                .map_err(|e| malformed(e.into()))
+        };
+        let mut callers = Vec::new();
+        for c in r.get_callers().map_err(malformed)? {
+            callers.push(CallerStatus {
+                method: text(c.get_method())?,
+                version: text(c.get_version())?,
+                fingerprint: text(c.get_fingerprint())?,
+                calls: c.get_calls(),
+                refused: text(c.get_refused())?,
+            });
+        }
         Ok(Self {
             info: IomodInfo::read(r.get_info().map_err(malformed)?)?,
             instance_id: r.get_instance_id(),
@@ -89,6 +131,7 @@ impl IomodStatus {
             registered_at: UNIX_EPOCH + Duration::from_millis(r.get_registered_at_ms()),
             calls_started: r.get_calls_started(),
             calls_failed: r.get_calls_failed(),
+            callers,
         })
     }
 
@@ -105,6 +148,7 @@ impl IomodStatus {
                 serde_json::json!({
                     "name": m.name,
                     "ordinal": m.ordinal,
+                    "fingerprint": m.fingerprint,
                     "doc": m.doc,
                     "input_schema": schema(&m.input_schema),
                     "output_schema": schema(&m.output_schema),
@@ -125,6 +169,7 @@ impl IomodStatus {
             "calls_started": self.calls_started,
             "calls_failed": self.calls_failed,
             "methods": methods,
+            "callers": self.callers,
         })
     }
 }
