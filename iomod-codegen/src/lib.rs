@@ -45,6 +45,7 @@ mod validate;
 
 pub use build::{BuildError, Builder, Generated, configure, write_if_changed};
 pub use diagnostics::{Diagnostic, Diagnostics};
+pub use generate::format::rustfmt;
 pub use generate::{
     GenerateError, GeneratedFiles, Names, Options, generate, method_contract, method_fingerprint,
 };

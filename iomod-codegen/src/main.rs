@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use iomod_codegen::breaking::{self, Level, Side};
-use iomod_codegen::{Manifest, Options, generate, write_if_changed};
+use iomod_codegen::{Manifest, Options, generate, rustfmt, write_if_changed};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -34,6 +34,10 @@ enum Command {
         /// Only these parts, comma-separated: schema, host, guest, json, registration (default: all).
         #[arg(long, value_delimiter = ',', value_parser = ["schema", "host", "guest", "json", "registration"])]
         only: Vec<String>,
+        /// Leave Rust files as the generator prints them (prettyplease), instead of laid out by rustfmt
+        /// when it is installed; give `check` the same flag.
+        #[arg(long)]
+        no_rustfmt: bool,
         #[command(flatten)]
         options: Options,
     },
@@ -52,6 +56,10 @@ enum Command {
         /// the changes since (a break needs a new major version, an addition a new minor one).
         #[arg(long, value_name = "OLD")]
         previous: Option<String>,
+        /// Compare Rust files as the generator prints them, not laid out by rustfmt (as `generate
+        /// --no-rustfmt` writes them).
+        #[arg(long)]
+        no_rustfmt: bool,
         #[command(flatten)]
         options: Options,
     },
@@ -136,11 +144,12 @@ fn load(path: &Path) -> Result<Manifest, String> {
 }
 
 /// The generated files (path under the output directory, contents), keeping only the parts in `only`
-/// (every part when it is empty).
+/// (every part when it is empty), with Rust files laid out by rustfmt when `rustfmt` and it is installed.
 fn files(
     manifest: &Path,
     options: &Options,
     only: &[String],
+    with_rustfmt: bool,
 ) -> Result<iomod_codegen::GeneratedFiles, String> {
     let mut files =
         generate(&load(manifest)?, options).map_err(|e| format!("iomod-codegen: {e}"))?;
@@ -151,6 +160,25 @@ fn files(
                 .is_some_and(|part| only.iter().any(|o| part.as_os_str() == o.as_str()))
         });
     }
+    if with_rustfmt {
+        for (path, contents) in files.iter_mut() {
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            match rustfmt(contents)
+                .map_err(|e| format!("iomod-codegen: {}: {e}", path.display()))?
+            {
+                Some(laid_out) => *contents = laid_out,
+                None => {
+                    eprintln!(
+                        "iomod-codegen: rustfmt is not installed: Rust files are compared and written \
+                         as the generator prints them"
+                    );
+                    break;
+                }
+            }
+        }
+    }
     Ok(files)
 }
 
@@ -160,9 +188,10 @@ fn run(command: Command) -> Result<ExitCode, String> {
             manifest,
             out,
             only,
+            no_rustfmt,
             options,
         } => {
-            let files = files(&manifest, &options, &only)?;
+            let files = files(&manifest, &options, &only, !no_rustfmt)?;
             write_lock(&manifest)?;
             let mut written = 0;
             for (path, contents) in &files {
@@ -192,6 +221,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
             out,
             only,
             previous,
+            no_rustfmt,
             options,
         } => {
             if let Some(previous) = previous {
@@ -202,7 +232,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
                     return Ok(ExitCode::FAILURE);
                 }
             }
-            let files = files(&manifest, &options, &only)?;
+            let files = files(&manifest, &options, &only, !no_rustfmt)?;
             let mut stale = Vec::new();
             match verify_lock(&manifest) {
                 Err(errors) => {

@@ -309,3 +309,66 @@ fn the_builder_writes_only_changed_files() {
     ));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// `generate` lays out the Rust it writes with rustfmt when it is installed, so that checked-in guest
+/// crates pass `rustfmt --check`, and `check` compares with the same layout; `--no-rustfmt` keeps the
+/// generator's own (prettyplease) layout, for both.
+#[test]
+fn rust_files_are_laid_out_by_rustfmt_unless_asked_not_to() {
+    let dir = scratch("layout");
+    let out = dir.join("generated");
+    let (manifest, out_arg) = (fixture("primitives"), out.to_str().unwrap().to_owned());
+    let manifest = manifest.to_str().unwrap();
+    let lib = out.join("guest/src/lib.rs");
+    let run = codegen(&["generate", manifest, "--out", &out_arg, "--no-rustfmt"]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let printed = std::fs::read_to_string(&lib).unwrap();
+    let long: Vec<_> = printed
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("///") && l.len() > 110)
+        .collect();
+    assert!(long.is_empty(), "long lines: {long:#?}");
+    let check = codegen(&["check", manifest, "--out", &out_arg, "--no-rustfmt"]);
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+
+    if Command::new("rustfmt").arg("--version").output().is_err() {
+        return;
+    }
+    let check = codegen(&["check", manifest, "--out", &out_arg]);
+    assert_eq!(
+        check.status.code(),
+        Some(1),
+        "prettyplease and rustfmt lay out differently"
+    );
+    let run = codegen(&["generate", manifest, "--out", &out_arg]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let fmt = Command::new("rustfmt")
+        .args(["--edition", "2024", "--check"])
+        .arg(&lib)
+        .output()
+        .unwrap();
+    assert!(
+        fmt.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fmt.stdout)
+    );
+    let check = codegen(&["check", manifest, "--out", &out_arg]);
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -220,6 +220,28 @@ struct IomodStatus {
   # Of those, calls that ended in an error raised by the registry or the transport (not the method's own
   # named errors).
 
+  callers @6 :List(Caller);
+  # The callers seen by this instance: one per method and caller contract (at most 64 per method, the
+  # first seen), with the version of the manifest each caller was generated from.
+
+  struct Caller {
+    method @0 :Text;
+    # The method called.
+
+    version @1 :Text;
+    # The version of the IOmod's manifest the caller was generated from (empty when its contract is not
+    # known).
+
+    fingerprint @2 :Text;
+    # The fingerprint of the caller's contract.
+
+    calls @3 :UInt64;
+    # Calls made with this contract.
+
+    refused @4 :Text;
+    # Why calls with this contract are refused as `incompatible`; empty when they are served.
+  }
+
   enum State {
     ready @0;
     # Registered and answering health checks.

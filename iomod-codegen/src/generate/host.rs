@@ -5,7 +5,7 @@ use serde::Serialize;
 use crate::generate::capnp::method_name;
 use crate::generate::rust::rustdoc_lines;
 use crate::generate::rust::{Flavor, LIST_LEN_HELPER, RustGen};
-use crate::generate::{GenerateError, Names, Options, json_schema, render};
+use crate::generate::{GenerateError, Names, Options, format, json_schema, render};
 use crate::manifest::Manifest;
 use crate::naming::{capnpc_module, capnpc_variant, rust_ident, upper_camel};
 
@@ -124,9 +124,10 @@ pub(crate) fn host(
     context.insert("list_len_helper", &indent(LIST_LEN_HELPER, "    "));
     context.insert("methods", &methods(m));
     context.insert("host_serde", &options.host_serde);
-    render(
+    let host = render(
         "host.rs",
         include_str!("../../templates/host.rs.tera"),
         &context,
-    )
+    )?;
+    format::rust(&format!("host/{}.rs", names.module), &host)
 }

@@ -2,6 +2,7 @@
 
 pub(crate) mod capnp;
 pub(crate) mod compile;
+pub mod format;
 pub(crate) mod guest;
 pub(crate) mod host;
 pub(crate) mod json_schema;
@@ -152,6 +153,14 @@ pub enum GenerateError {
         /// Which template.
         template: String,
         /// The renderer's message.
+        message: String,
+    },
+    /// Generated Rust did not parse: a bug in the generator.
+    #[error("laying out {file}: {message}")]
+    Format {
+        /// Which generated file.
+        file: String,
+        /// Where and what the parser found.
         message: String,
     },
     /// The Cap'n Proto compiler or code generator failed on the generated schema.

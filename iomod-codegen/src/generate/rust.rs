@@ -108,6 +108,18 @@ impl<'m> RustGen<'m> {
         }
     }
 
+    /// `#[non_exhaustive]` on the guest's enums, unions and error types: a compatible version of the
+    /// manifest may add values, variants and named errors, and code matching them today (with the `_` arm
+    /// this asks for) keeps compiling against the guest crate generated from it. The host's types live in
+    /// the IOmod's own crate, where the attribute would change nothing.
+    fn non_exhaustive(&self) -> &'static str {
+        if self.flavor == Flavor::Guest {
+            "#[non_exhaustive]\n"
+        } else {
+            ""
+        }
+    }
+
     /// The derives of a generated type: `Debug, Clone, PartialEq`, then `extra` (`Eq`, `Default`, ...),
     /// then, when `serde`, the flavor's serialization traits.
     fn derives(&self, extra: &[&str], serde: bool) -> String {
@@ -209,6 +221,7 @@ impl<'m> RustGen<'m> {
             .collect();
         doc_with_notes(out, docs, &notes);
         out.push_str(&self.derives(&["Copy", "Eq", "Hash", "Default"], true));
+        out.push_str(self.non_exhaustive());
         let cap = format!("{}::{}", self.cap, capnp_type(name));
         let owner = name;
         let name = rust_ident(name);
@@ -262,6 +275,7 @@ impl<'m> RustGen<'m> {
         notes.extend(values.first().map(|v| default_value_note(&v.name)));
         doc_with_notes(out, docs, &notes);
         out.push_str(&self.derives(&["Eq", "Hash", "Default"], false));
+        out.push_str(self.non_exhaustive());
         let schema_name = name;
         let name = &rust_ident(name);
         let _ = writeln!(out, "pub enum {name} {{");
@@ -325,7 +339,7 @@ impl<'m> RustGen<'m> {
         );
         let _ = writeln!(
             out,
-            "/// From JSON: any string; a name the manifest does not list is [`{name}::{OPEN_ENUM_UNKNOWN}`].\nimpl<'de> {serde}::Deserialize<'de> for {name} {{\n    fn deserialize<D: {serde}::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {{\n        <::std::string::String as {serde}::Deserialize<'de>>::deserialize(deserializer).map(Self::from)\n    }}\n}}\n"
+            "/// From JSON: any string; a name the manifest does not list is\n/// [`{name}::{OPEN_ENUM_UNKNOWN}`].\nimpl<'de> {serde}::Deserialize<'de> for {name} {{\n    fn deserialize<D: {serde}::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {{\n        <::std::string::String as {serde}::Deserialize<'de>>::deserialize(deserializer).map(Self::from)\n    }}\n}}\n"
         );
         if self.flavor == Flavor::Guest {
             let names = values
@@ -428,6 +442,7 @@ impl<'m> RustGen<'m> {
             &[]
         };
         out.push_str(&self.derives(eq, true));
+        out.push_str(self.non_exhaustive());
         let owner = name;
         let module = format!("{}::{}", self.cap, module_of(name));
         let name = &rust_ident(name);
@@ -729,6 +744,7 @@ impl<'m> RustGen<'m> {
             method.name
         );
         let _ = writeln!(out, "#[derive(Debug, Clone, PartialEq)]");
+        out.push_str(self.non_exhaustive());
         let _ = writeln!(out, "pub enum {error} {{");
         for e in &method.errors {
             if let Some(def) = self.m.error_def(e) {
@@ -738,9 +754,12 @@ impl<'m> RustGen<'m> {
         }
         let _ = writeln!(
             out,
-            "    /// A failure that is not one of the method's named errors: the IOmod is unavailable, the input was"
+            "    /// A failure that is not one of the method's named errors: the IOmod is unavailable,"
         );
-        let _ = writeln!(out, "    /// invalid, the deadline passed, ...");
+        let _ = writeln!(
+            out,
+            "    /// the input was invalid, the deadline passed, ..."
+        );
         let _ = writeln!(out, "    Failed(::iomod_sdk::Error),");
         out.push_str("}\n\n");
         let _ = writeln!(out, "impl ::std::fmt::Display for {error} {{");
@@ -939,7 +958,11 @@ pub(crate) fn rustdoc_lines(text: &str) -> Vec<String> {
             indented = false;
         }
         previous_blank = line.is_empty();
-        out.push(line);
+        if fenced || indented {
+            out.push(line);
+        } else {
+            out.extend(wrap_prose(&line));
+        }
     }
     if indented {
         out.push("```".to_owned());
@@ -947,6 +970,47 @@ pub(crate) fn rustdoc_lines(text: &str) -> Vec<String> {
     if fenced {
         out.push("```".to_owned());
     }
+    out
+}
+
+/// The widest line of prose in generated documentation, after `/// ` and the item's indentation.
+const DOC_WIDTH: usize = 88;
+
+/// A line of Markdown prose, wrapped at word boundaries to [`DOC_WIDTH`] (a soft line break, which
+/// renders the same). A list item's continuation lines are indented under its text; headings, table rows
+/// and words longer than the width (links) stay whole.
+fn wrap_prose(line: &str) -> Vec<String> {
+    let trimmed = line.trim_start();
+    if line.chars().count() <= DOC_WIDTH || trimmed.starts_with('#') || trimmed.starts_with('|') {
+        return vec![line.to_owned()];
+    }
+    let lead = line.len() - trimmed.len();
+    let marker = ["- ", "* ", "+ "]
+        .iter()
+        .find(|m| trimmed.starts_with(**m))
+        .map(|m| m.len())
+        .or_else(|| {
+            let digits = trimmed.bytes().take_while(u8::is_ascii_digit).count();
+            (digits > 0 && trimmed[digits..].starts_with(". ")).then_some(digits + 2)
+        })
+        .unwrap_or(0);
+    let continuation = " ".repeat(lead + marker);
+    let mut out = Vec::new();
+    let mut current = line[..lead].to_owned();
+    let mut width = lead;
+    for word in trimmed.split(' ').filter(|w| !w.is_empty()) {
+        let len = word.chars().count();
+        if width > continuation.len().max(lead) && width + 1 + len > DOC_WIDTH {
+            out.push(std::mem::replace(&mut current, continuation.clone()));
+            width = continuation.len();
+        } else if width > lead && !current.ends_with(' ') {
+            current.push(' ');
+            width += 1;
+        }
+        current.push_str(word);
+        width += len;
+    }
+    out.push(current);
     out
 }
 
@@ -975,3 +1039,49 @@ fn __checked<T: ?::std::marker::Sized + ::std::convert::AsRef<[u8]>>(value: &T) 
     ::std::result::Result::Ok(value)
 }
 "#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_prose_wraps_and_code_does_not() {
+        let long = "word ".repeat(40).trim_end().to_owned();
+        let text = format!(
+            "{long}\n\n- item {long}\n\n```\n{long}\n```\n\n| a | {long} |\n\nhttps://example.invalid/{}",
+            "x".repeat(120)
+        );
+        let lines = rustdoc_lines(&text);
+        let width = |l: &String| l.chars().count();
+        let prose: Vec<_> = lines.iter().take_while(|l| !l.is_empty()).collect();
+        assert!(
+            prose.len() > 1 && prose.iter().all(|l| width(l) <= DOC_WIDTH),
+            "{lines:#?}"
+        );
+        assert_eq!(
+            prose.iter().map(|l| l.trim()).collect::<Vec<_>>().join(" "),
+            long.trim()
+        );
+        let item: Vec<_> = lines
+            .iter()
+            .skip(prose.len() + 1)
+            .take_while(|l| !l.is_empty())
+            .collect();
+        assert!(item[0].starts_with("- item word"), "{item:#?}");
+        assert!(
+            item[1..].iter().all(|l| l.starts_with("  word")),
+            "{item:#?}"
+        );
+        // Code, tables and words longer than a line stay whole.
+        assert!(lines.contains(&long));
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("| a |") && width(l) > DOC_WIDTH)
+        );
+        assert!(
+            lines.last().unwrap().starts_with("https://")
+                && width(lines.last().unwrap()) > DOC_WIDTH
+        );
+    }
+}

@@ -212,6 +212,29 @@ async fn a_guest_built_against_v1_calls_an_iomod_built_from_v2() {
         .await;
     assert_eq!(answer["ok"]["status"], "archived", "{answer}");
     assert_eq!(served.calls_started().await, 8);
+    // The registry lists the caller's version with its calls, per method.
+    let status = &served.registry.list().await.unwrap()[0];
+    assert_eq!(status.info.version, "1.1.0");
+    let callers: Vec<_> = status
+        .callers
+        .iter()
+        .map(|c| {
+            (
+                c.method.as_str(),
+                c.version.as_str(),
+                c.calls,
+                c.refused.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        callers,
+        [
+            ("get", "1.0.0", 3, ""),
+            ("label", "1.0.0", 1, ""),
+            ("paint", "1.0.0", 4, "")
+        ]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -306,7 +329,49 @@ async fn a_guest_built_against_v1_gets_incompatible_from_each_breaking_version()
         if *name != "removed_method" {
             assert!(message.contains("(version 2.0.0)"), "{name}: {answer}");
         }
-        // Refused before the IOmod ran anything.
+        // Refused before the IOmod ran anything, and listed with both versions and the reason.
         assert_eq!(served.calls_started().await, 0, "{name}");
+        let status = &served.registry.list().await.unwrap()[0];
+        if *name == "removed_method" {
+            assert!(status.callers.is_empty(), "{name}: {:?}", status.callers);
+        } else {
+            let caller = &status.callers[0];
+            assert_eq!(
+                (
+                    caller.method.as_str(),
+                    caller.version.as_str(),
+                    caller.calls
+                ),
+                (*method, "1.0.0", 1),
+                "{name}"
+            );
+            assert!(caller.refused.contains(expected), "{name}: {caller:?}");
+        }
+    }
+}
+
+/// The function's typed code (struct literals with `..Default::default()`, matches with a `_` arm) is v1
+/// source; the v2 function is that same source built against v2's guest crate. Both run against both IOmods.
+#[tokio::test(flavor = "multi_thread")]
+async fn typed_v1_source_builds_against_v2_crate_and_runs_both_ways() {
+    for version in ["v1", "v2"] {
+        let served = Served::start(version).await;
+        for guest in [V1, V2] {
+            assert_eq!(
+                served.call(guest, "typed", json!({ "id": "a" })).await,
+                json!({ "ok": {
+                    "get": { "count": 7 },
+                    "paint": { "shape": { "circle": 2.0 }, "color": "green" },
+                } }),
+                "IOmod {version}, guest {guest}"
+            );
+            assert_eq!(
+                served
+                    .call(guest, "typed", json!({ "id": "missing" }))
+                    .await["ok"]["get"],
+                json!({ "not_found": "missing" }),
+                "IOmod {version}, guest {guest}"
+            );
+        }
     }
 }

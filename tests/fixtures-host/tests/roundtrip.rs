@@ -324,3 +324,39 @@ fn non_finite_floats_are_null_in_json_and_kept_in_cap_n_proto() {
     let back = Scalars::read_from(reader.get_root::<pcap::scalars::Reader<'_>>().unwrap()).unwrap();
     assert!(back.double.is_nan() && back.single == f32::INFINITY);
 }
+
+/// Cap'n Proto holds at most 2^29 - 1 elements in a list and 2^29 - 1 bytes in a text (with its NUL) or
+/// data value, and its builders panic past that: the generated writers answer an error instead.
+#[test]
+fn values_past_cap_n_proto_limits_are_errors_not_panics() {
+    const LIMIT: usize = (1 << 29) - 1;
+    let write = |value: &Collections| {
+        let mut message = capnp::message::Builder::new_default();
+        value.write_to(message.init_root::<pcap::collections::Builder<'_>>())
+    };
+    let flags = Collections {
+        flags: vec![false; LIMIT + 1],
+        ..Collections::default()
+    };
+    let error = write(&flags).unwrap_err().to_string();
+    assert!(
+        error.contains("a list of 536870912 elements is too long for Cap'n Proto"),
+        "{error}"
+    );
+    drop(flags);
+    let texts = Collections {
+        texts: vec!["a".repeat(LIMIT)],
+        ..Collections::default()
+    };
+    let error = write(&texts).unwrap_err().to_string();
+    assert!(
+        error.contains("a value of 536870911 bytes is too long for Cap'n Proto"),
+        "{error}"
+    );
+    drop(texts);
+    let blobs = Collections {
+        blobs: vec![vec![0; LIMIT]],
+        ..Collections::default()
+    };
+    assert!(write(&blobs).is_err());
+}

@@ -4,53 +4,83 @@
 
 //! Call the `example.demo.greeter` IOmod from a wasm function.
 //!
-//! Each method is an async function returning its output, or its typed error: one of the method's named
-//! errors, or `Failed` with an [`iomod_sdk::Error`] for everything else (the IOmod is not available, the
-//! deadline passed, the input was rejected, ...).
+//! Each method is an async function returning its output, or its typed error: one of the
+//! method's named errors, or `Failed` with an [`iomod_sdk::Error`] for everything else (the
+//! IOmod is not available, the deadline passed, the input was rejected, ...).
 //!
-//! Greets people. Served by a Python process, to show an IOmod in a language other than Rust.
-
-#![allow(clippy::all, missing_debug_implementations, non_camel_case_types, unused)]
-
-#[allow(clippy::all, clippy::pedantic, clippy::unwrap_used, missing_debug_implementations, missing_docs, rust_2018_idioms, unused, unsafe_op_in_unsafe_fn)]
+//! Greets people. Served by a Python process, to show an IOmod in a language other than
+//!
+//! Rust.
+#![allow(
+    clippy::all,
+    missing_debug_implementations,
+    non_camel_case_types,
+    unused
+)]
+#[allow(
+    clippy::all,
+    clippy::pedantic,
+    clippy::unwrap_used,
+    missing_debug_implementations,
+    missing_docs,
+    rust_2018_idioms,
+    unused,
+    unsafe_op_in_unsafe_fn
+)]
 pub mod greeter_capnp;
-
 use greeter_capnp as cap;
-
 /// The IOmod's coordinates.
 pub const COORDINATES: &str = "example.demo.greeter";
 /// The IOmod's version this crate was generated for.
 pub const VERSION: &str = "0.1.0";
 /// `sha256:` of the manifest this crate was generated from.
-pub const MANIFEST_DIGEST: &str = "sha256:e65c43791c19dabc6dfb9c6c68881470e288dc3feea5e79988e6372e33d68fbb";
-
+pub const MANIFEST_DIGEST: &str = "sha256:e65c43791c19dabc6dfb9c6c68881470e288dc3feea5e79988e6372e3\
+    3d68fbb";
 /// Cap'n Proto's limit on the elements of a list and on the bytes of a text (with its NUL) or data value.
 const __CAPNP_MAX_LEN: usize = (1 << 29) - 1;
 /// The most elements a reader reserves room for ahead of reading a list: a message's claimed length
 /// (zero-sized elements cost it nothing) never makes it allocate more.
 const __PREALLOCATE_MAX: usize = 1024;
-
 /// A list's length as Cap'n Proto counts it, or an error past Cap'n Proto's limit (where it would panic).
 fn __list_len(len: usize) -> ::capnp::Result<u32> {
     if len > __CAPNP_MAX_LEN {
-        return ::std::result::Result::Err(::capnp::Error::failed(::std::format!("a list of {len} elements is too long for Cap'n Proto (at most {__CAPNP_MAX_LEN})")));
+        return ::std::result::Result::Err(::capnp::Error::failed(::std::format!(
+            "a list of {len} elements is too long for Cap'n Proto (at most {__CAPNP_MAX_LEN}\
+    )"
+        )));
     }
     ::std::result::Result::Ok(len as u32)
 }
-
 /// A text or data value, or an error past Cap'n Proto's limit (where it would panic).
-fn __checked<T: ?::std::marker::Sized + ::std::convert::AsRef<[u8]>>(value: &T) -> ::capnp::Result<&T> {
+fn __checked<T: ?::std::marker::Sized + ::std::convert::AsRef<[u8]>>(
+    value: &T,
+) -> ::capnp::Result<&T> {
     let len = value.as_ref().len();
     if len >= __CAPNP_MAX_LEN {
-        return ::std::result::Result::Err(::capnp::Error::failed(::std::format!("a value of {len} bytes is too long for Cap'n Proto (at most {} bytes)", __CAPNP_MAX_LEN - 1)));
+        return ::std::result::Result::Err(::capnp::Error::failed(::std::format!(
+            "a value of {len} bytes is too long for Cap'n Proto (at most {} b\
+    ytes)",
+            __CAPNP_MAX_LEN - 1
+        )));
     }
     ::std::result::Result::Ok(value)
 }
-
 /// How to greet.
 ///
 /// Default: the first value, `plain`.
-#[derive(Debug, Clone, PartialEq, Copy, Eq, Hash, Default, ::serde::Serialize, ::serde::Deserialize, ::schemars::JsonSchema)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Copy,
+    Eq,
+    Hash,
+    Default,
+    ::serde::Serialize,
+    ::serde::Deserialize,
+    ::schemars::JsonSchema,
+)]
+#[non_exhaustive]
 pub enum Style {
     #[serde(rename = "plain")]
     #[default]
@@ -58,7 +88,6 @@ pub enum Style {
     #[serde(rename = "shout")]
     Shout,
 }
-
 impl Style {
     /// The Cap'n Proto value.
     pub fn to_capnp(self) -> cap::Style {
@@ -67,7 +96,6 @@ impl Style {
             Self::Shout => cap::Style::Shout,
         }
     }
-
     /// From the Cap'n Proto value.
     pub fn from_capnp(value: cap::Style) -> Self {
         match value {
@@ -76,9 +104,17 @@ impl Style {
         }
     }
 }
-
 /// The input of `greet`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize, ::schemars::JsonSchema)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    Default,
+    ::serde::Serialize,
+    ::serde::Deserialize,
+    ::schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct GreetInput {
     pub name: ::std::string::String,
@@ -86,7 +122,6 @@ pub struct GreetInput {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub style: ::std::option::Option<Style>,
 }
-
 impl GreetInput {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
@@ -94,30 +129,43 @@ impl GreetInput {
         builder.set_name(__checked(&(&self.name)[..])?);
         match &self.style {
             ::std::option::Option::None => builder.reborrow().init_style().set_none(()),
-            ::std::option::Option::Some(value) => builder.reborrow().init_style().set_some((value).to_capnp()),
+            ::std::option::Option::Some(value) => {
+                builder.reborrow().init_style().set_some((value).to_capnp())
+            }
         }
         Ok(())
     }
-
     /// Reads a value from its Cap'n Proto reader.
     #[allow(unused_variables)]
     pub fn read_from(reader: cap::greet_input::Reader<'_>) -> ::capnp::Result<Self> {
         Ok(Self {
             name: reader.get_name()?.to_string()?,
-            style: match reader.get_style().which()? { cap::greet_input::style::None(()) => ::std::option::Option::None, cap::greet_input::style::Some(value) => ::std::option::Option::Some(Style::from_capnp(value?)) },
+            style: match reader.get_style().which()? {
+                cap::greet_input::style::None(()) => ::std::option::Option::None,
+                cap::greet_input::style::Some(value) => {
+                    ::std::option::Option::Some(Style::from_capnp(value?))
+                }
+            },
         })
     }
 }
-
 /// The output of `greet`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize, ::schemars::JsonSchema)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    Default,
+    ::serde::Serialize,
+    ::serde::Deserialize,
+    ::schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct GreetOutput {
     pub greeting: ::std::string::String,
     /// How many greetings this process has given, this one included.
     pub count: u64,
 }
-
 impl GreetOutput {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
@@ -126,7 +174,6 @@ impl GreetOutput {
         builder.set_count(*&self.count);
         Ok(())
     }
-
     /// Reads a value from its Cap'n Proto reader.
     #[allow(unused_variables)]
     pub fn read_from(reader: cap::greet_output::Reader<'_>) -> ::capnp::Result<Self> {
@@ -136,35 +183,47 @@ impl GreetOutput {
         })
     }
 }
-
 /// The input of `stats`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize, ::schemars::JsonSchema)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    Default,
+    ::serde::Serialize,
+    ::serde::Deserialize,
+    ::schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct StatsInput {}
-
 impl StatsInput {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
     pub fn write_to(&self, mut builder: cap::stats_input::Builder<'_>) -> ::capnp::Result<()> {
         Ok(())
     }
-
     /// Reads a value from its Cap'n Proto reader.
     #[allow(unused_variables)]
     pub fn read_from(reader: cap::stats_input::Reader<'_>) -> ::capnp::Result<Self> {
-        Ok(Self {
-        })
+        Ok(Self {})
     }
 }
-
 /// The output of `stats`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize, ::schemars::JsonSchema)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    Default,
+    ::serde::Serialize,
+    ::serde::Deserialize,
+    ::schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct StatsOutput {
     pub greeted: u64,
     pub blocked: u64,
 }
-
 impl StatsOutput {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
@@ -173,7 +232,6 @@ impl StatsOutput {
         builder.set_blocked(*&self.blocked);
         Ok(())
     }
-
     /// Reads a value from its Cap'n Proto reader.
     #[allow(unused_variables)]
     pub fn read_from(reader: cap::stats_output::Reader<'_>) -> ::capnp::Result<Self> {
@@ -183,15 +241,22 @@ impl StatsOutput {
         })
     }
 }
-
 /// The greeter refuses to greet that name.
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize, ::schemars::JsonSchema)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    Default,
+    ::serde::Serialize,
+    ::serde::Deserialize,
+    ::schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct Blocked {
     pub name: ::std::string::String,
     pub reason: ::std::string::String,
 }
-
 impl Blocked {
     /// Writes this value into its Cap'n Proto builder.
     #[allow(unused_mut, unused_variables)]
@@ -200,7 +265,6 @@ impl Blocked {
         builder.set_reason(__checked(&(&self.reason)[..])?);
         Ok(())
     }
-
     /// Reads a value from its Cap'n Proto reader.
     #[allow(unused_variables)]
     pub fn read_from(reader: cap::blocked::Reader<'_>) -> ::capnp::Result<Self> {
@@ -210,17 +274,16 @@ impl Blocked {
         })
     }
 }
-
 /// Why `greet` failed: one of its named errors, or another failure.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum GreetError {
     /// The greeter refuses to greet that name.
     Blocked(Blocked),
-    /// A failure that is not one of the method's named errors: the IOmod is unavailable, the input was
-    /// invalid, the deadline passed, ...
+    /// A failure that is not one of the method's named errors: the IOmod is unavailable,
+    /// the input was invalid, the deadline passed, ...
     Failed(::iomod_sdk::Error),
 }
-
 impl ::std::fmt::Display for GreetError {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match self {
@@ -229,29 +292,41 @@ impl ::std::fmt::Display for GreetError {
         }
     }
 }
-
 impl ::std::error::Error for GreetError {}
-
 impl ::std::convert::From<::iomod_sdk::Error> for GreetError {
     fn from(error: ::iomod_sdk::Error) -> Self {
         Self::Failed(error)
     }
 }
-
 /// As JSON: `{"<Error>": <its value>}`, the shape of the method's error schema; `Failed` is
 /// `{"Failed": {"code": .., "message": ..}}`.
 impl ::serde::Serialize for GreetError {
-    fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> ::std::result::Result<S::Ok, S::Error> {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
         match self {
-            Self::Blocked(value) => serializer.serialize_newtype_variant("GreetError", 0, "Blocked", value),
-            Self::Failed(error) => serializer.serialize_newtype_variant("GreetError", 1, "Failed", &::std::collections::BTreeMap::from([("code", error.code.as_str()), ("message", error.message.as_str())])),
+            Self::Blocked(value) => {
+                serializer.serialize_newtype_variant("GreetError", 0, "Blocked", value)
+            }
+            Self::Failed(error) => serializer.serialize_newtype_variant(
+                "GreetError",
+                1,
+                "Failed",
+                &::std::collections::BTreeMap::from([
+                    ("code", error.code.as_str()),
+                    ("message", error.message.as_str()),
+                ]),
+            ),
         }
     }
 }
-
 impl GreetError {
     /// Writes the outcome of `greet` into its Cap'n Proto builder.
-    pub fn write_outcome(outcome: &::std::result::Result<GreetOutput, Self>, mut builder: cap::greet_result::Builder<'_>) -> ::capnp::Result<()> {
+    pub fn write_outcome(
+        outcome: &::std::result::Result<GreetOutput, Self>,
+        mut builder: cap::greet_result::Builder<'_>,
+    ) -> ::capnp::Result<()> {
         match outcome {
             Ok(output) => output.write_to(builder.init_ok())?,
             Err(Self::Blocked(value)) => value.write_to(builder.init_blocked())?,
@@ -259,12 +334,23 @@ impl GreetError {
         }
         Ok(())
     }
-
     /// Reads the outcome of `greet` from its Cap'n Proto reader.
-    pub fn read_outcome(reader: cap::greet_result::Reader<'_>) -> ::capnp::Result<::std::result::Result<GreetOutput, Self>> {
+    pub fn read_outcome(
+        reader: cap::greet_result::Reader<'_>,
+    ) -> ::capnp::Result<::std::result::Result<GreetOutput, Self>> {
         let which = match reader.which() {
             Ok(which) => which,
-            Err(::capnp::NotInSchema(number)) => return Ok(Err(Self::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Method, format!("`greet` failed with a named error (number {} of its results) that this side's manifest does not declare: the other side was generated from a newer manifest", number))))),
+            Err(::capnp::NotInSchema(number)) => {
+                return Ok(Err(Self::Failed(::iomod_sdk::Error::new(
+                    ::iomod_sdk::ErrorCode::Method,
+                    format!(
+                        "`greet` failed with a named error (number {} of its results) tha\
+    t this side's manifest does not declare: the other side was gene\
+    rated from a newer manifest",
+                        number
+                    ),
+                ))));
+            }
         };
         Ok(match which {
             cap::greet_result::Ok(output) => Ok(GreetOutput::read_from(output?)?),
@@ -273,15 +359,14 @@ impl GreetError {
         })
     }
 }
-
 /// Why `stats` failed: one of its named errors, or another failure.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum StatsError {
-    /// A failure that is not one of the method's named errors: the IOmod is unavailable, the input was
-    /// invalid, the deadline passed, ...
+    /// A failure that is not one of the method's named errors: the IOmod is unavailable,
+    /// the input was invalid, the deadline passed, ...
     Failed(::iomod_sdk::Error),
 }
-
 impl ::std::fmt::Display for StatsError {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match self {
@@ -289,40 +374,61 @@ impl ::std::fmt::Display for StatsError {
         }
     }
 }
-
 impl ::std::error::Error for StatsError {}
-
 impl ::std::convert::From<::iomod_sdk::Error> for StatsError {
     fn from(error: ::iomod_sdk::Error) -> Self {
         Self::Failed(error)
     }
 }
-
 /// As JSON: `{"<Error>": <its value>}`, the shape of the method's error schema; `Failed` is
 /// `{"Failed": {"code": .., "message": ..}}`.
 impl ::serde::Serialize for StatsError {
-    fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> ::std::result::Result<S::Ok, S::Error> {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
         match self {
-            Self::Failed(error) => serializer.serialize_newtype_variant("StatsError", 0, "Failed", &::std::collections::BTreeMap::from([("code", error.code.as_str()), ("message", error.message.as_str())])),
+            Self::Failed(error) => serializer.serialize_newtype_variant(
+                "StatsError",
+                0,
+                "Failed",
+                &::std::collections::BTreeMap::from([
+                    ("code", error.code.as_str()),
+                    ("message", error.message.as_str()),
+                ]),
+            ),
         }
     }
 }
-
 impl StatsError {
     /// Writes the outcome of `stats` into its Cap'n Proto builder.
-    pub fn write_outcome(outcome: &::std::result::Result<StatsOutput, Self>, mut builder: cap::stats_result::Builder<'_>) -> ::capnp::Result<()> {
+    pub fn write_outcome(
+        outcome: &::std::result::Result<StatsOutput, Self>,
+        mut builder: cap::stats_result::Builder<'_>,
+    ) -> ::capnp::Result<()> {
         match outcome {
             Ok(output) => output.write_to(builder.init_ok())?,
             Err(Self::Failed(error)) => error.write(builder.init_failed()),
         }
         Ok(())
     }
-
     /// Reads the outcome of `stats` from its Cap'n Proto reader.
-    pub fn read_outcome(reader: cap::stats_result::Reader<'_>) -> ::capnp::Result<::std::result::Result<StatsOutput, Self>> {
+    pub fn read_outcome(
+        reader: cap::stats_result::Reader<'_>,
+    ) -> ::capnp::Result<::std::result::Result<StatsOutput, Self>> {
         let which = match reader.which() {
             Ok(which) => which,
-            Err(::capnp::NotInSchema(number)) => return Ok(Err(Self::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Method, format!("`stats` failed with a named error (number {} of its results) that this side's manifest does not declare: the other side was generated from a newer manifest", number))))),
+            Err(::capnp::NotInSchema(number)) => {
+                return Ok(Err(Self::Failed(::iomod_sdk::Error::new(
+                    ::iomod_sdk::ErrorCode::Method,
+                    format!(
+                        "`stats` failed with a named error (number {} of its results) tha\
+    t this side's manifest does not declare: the other side was gene\
+    rated from a newer manifest",
+                        number
+                    ),
+                ))));
+            }
         };
         Ok(match which {
             cap::stats_result::Ok(output) => Ok(StatsOutput::read_from(output?)?),
@@ -330,53 +436,100 @@ impl StatsError {
         })
     }
 }
-
-
 /// A message this crate cannot read. An enum value or union variant it does not know comes from an IOmod
 /// built from a newer manifest: `incompatible`, saying so.
 fn __malformed(error: ::capnp::Error) -> ::iomod_sdk::Error {
     if let ::capnp::ErrorKind::EnumValueOrUnionDiscriminantNotPresent(unknown) = error.kind {
-        return ::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Incompatible, format!("the IOmod answered with an enum value or union variant (number {}) that this guest crate, generated from version {VERSION} of its manifest, does not know: regenerate the guest crate from the IOmod's newer manifest to read it", unknown.0));
+        return ::iomod_sdk::Error::new(
+            ::iomod_sdk::ErrorCode::Incompatible,
+            format!(
+                "the IOmod answered with an enum value or union variant (number {}\
+    ) that this guest crate, generated from version {VERSION} of its \
+    manifest, does not know: regenerate the guest crate from the IOm\
+    od's newer manifest to read it",
+                unknown.0
+            ),
+        );
     }
-    ::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, format!("malformed message: {error}"))
+    ::iomod_sdk::Error::new(
+        ::iomod_sdk::ErrorCode::Internal,
+        format!("malformed message: {error}"),
+    )
 }
-
-/// Greets someone by name. An empty name fails with `invalidInput`; a blocked name with `Blocked`.
+/// Greets someone by name. An empty name fails with `invalidInput`; a blocked name with
+/// `Blocked`.
 ///
-/// In native builds (a function's tests) this calls what [`native`] installed on the current thread.
+/// In native builds (a function's tests) this calls what [`native`] installed on the current
+/// thread.
 pub async fn greet(input: GreetInput) -> ::std::result::Result<GreetOutput, GreetError> {
     #[cfg(not(target_arch = "wasm32"))]
     return native::calls::greet(input).await;
     #[cfg(target_arch = "wasm32")]
     {
         let mut message = ::capnp::message::Builder::new_default();
-        input.write_to(message.init_root::<cap::greeter::greet_params::Builder<'_>>().init_input()).map_err(__malformed)?;
+        input
+            .write_to(
+                message
+                    .init_root::<cap::greeter::greet_params::Builder<'_>>()
+                    .init_input(),
+            )
+            .map_err(__malformed)?;
         let request = ::capnp::serialize::write_message_to_words(&message);
-        let response = ::iomod_sdk::guest::call_with_contract("example.demo.greeter.greet@258858bca9900e5f", "{\"method\":\"greet\",\"ordinal\":0,\"version\":\"0.1.0\",\"input\":\"GreetInput\",\"output\":\"GreetOutput\",\"errors\":[\"Blocked\"],\"types\":{\"Blocked\":{\"struct\":[[\"name\",\"string\"],[\"reason\",\"string\"]]},\"GreetInput\":{\"struct\":[[\"name\",\"string\"],[\"style\",\"option<Style>\"]]},\"GreetOutput\":{\"struct\":[[\"greeting\",\"string\"],[\"count\",\"u64\"]]},\"Style\":{\"enum\":[\"plain\",\"shout\"]}}}", request).await?;
+        let response = ::iomod_sdk::guest::call_with_contract(
+            "example.demo.greeter.greet@258858bca9900e5f",
+            "{\"method\":\"greet\",\"ordinal\":0,\"version\":\"0.1.0\",\"inpu\
+    t\":\"GreetInput\",\"output\":\"GreetOutput\",\"errors\":[\"Bloc\
+    ked\"],\"types\":{\"Blocked\":{\"struct\":[[\"name\",\"string\"]\
+    ,[\"reason\",\"string\"]]},\"GreetInput\":{\"struct\":[[\"name\"\
+    ,\"string\"],[\"style\",\"option<Style>\"]]},\"GreetOutput\":{\"\
+    struct\":[[\"greeting\",\"string\"],[\"count\",\"u64\"]]},\"Styl\
+    e\":{\"enum\":[\"plain\",\"shout\"]}}}",
+            request,
+        )
+        .await?;
         let reader = ::iomod_sdk::guest::read_message(&response).map_err(__malformed)?;
-        let results = reader.get_root::<cap::greeter::greet_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(__malformed)?;
+        let results = reader
+            .get_root::<cap::greeter::greet_results::Reader<'_>>()
+            .and_then(|r| r.get_result())
+            .map_err(__malformed)?;
         GreetError::read_outcome(results).map_err(__malformed)?
     }
 }
-
 /// How many greetings this process has given, and how many it refused.
 ///
-/// In native builds (a function's tests) this calls what [`native`] installed on the current thread.
+/// In native builds (a function's tests) this calls what [`native`] installed on the current
+/// thread.
 pub async fn stats(input: StatsInput) -> ::std::result::Result<StatsOutput, StatsError> {
     #[cfg(not(target_arch = "wasm32"))]
     return native::calls::stats(input).await;
     #[cfg(target_arch = "wasm32")]
     {
         let mut message = ::capnp::message::Builder::new_default();
-        input.write_to(message.init_root::<cap::greeter::stats_params::Builder<'_>>().init_input()).map_err(__malformed)?;
+        input
+            .write_to(
+                message
+                    .init_root::<cap::greeter::stats_params::Builder<'_>>()
+                    .init_input(),
+            )
+            .map_err(__malformed)?;
         let request = ::capnp::serialize::write_message_to_words(&message);
-        let response = ::iomod_sdk::guest::call_with_contract("example.demo.greeter.stats@6cda67a8c82798ae", "{\"method\":\"stats\",\"ordinal\":1,\"version\":\"0.1.0\",\"input\":\"StatsInput\",\"output\":\"StatsOutput\",\"errors\":[],\"types\":{\"StatsInput\":{\"struct\":[]},\"StatsOutput\":{\"struct\":[[\"greeted\",\"u64\"],[\"blocked\",\"u64\"]]}}}", request).await?;
+        let response = ::iomod_sdk::guest::call_with_contract(
+            "example.demo.greeter.stats@6cda67a8c82798ae",
+            "{\"method\":\"stats\",\"ordinal\":1,\"version\":\"0.1.0\",\"inpu\
+    t\":\"StatsInput\",\"output\":\"StatsOutput\",\"errors\":[],\"ty\
+    pes\":{\"StatsInput\":{\"struct\":[]},\"StatsOutput\":{\"struct\
+    \":[[\"greeted\",\"u64\"],[\"blocked\",\"u64\"]]}}}",
+            request,
+        )
+        .await?;
         let reader = ::iomod_sdk::guest::read_message(&response).map_err(__malformed)?;
-        let results = reader.get_root::<cap::greeter::stats_results::Reader<'_>>().and_then(|r| r.get_result()).map_err(__malformed)?;
+        let results = reader
+            .get_root::<cap::greeter::stats_results::Reader<'_>>()
+            .and_then(|r| r.get_result())
+            .map_err(__malformed)?;
         StatsError::read_outcome(results).map_err(__malformed)?
     }
 }
-
 /// Each method's types under one name: `methods::<method>::{Input, Output, Error}`.
 pub mod methods {
     /// The types of `greet`.
@@ -398,7 +551,6 @@ pub mod methods {
         pub type Error = crate::StatsError;
     }
 }
-
 /// Native tests of a function: install an implementation of the IOmod, and the functions of this crate
 /// call it in process, with no wasm, host or IOmod process.
 ///
@@ -421,38 +573,65 @@ pub mod methods {
 #[cfg(not(target_arch = "wasm32"))]
 pub mod native {
     use super::*;
-
     /// The `example.demo.greeter` IOmod's methods: the trait its host skeleton declares, with the same
     /// signatures, for an in-process stand-in. A method left out answers `internal` "not implemented",
     /// as in the IOmod.
     pub trait Greeter: 'static {
         /// `greet`.
-        fn greet(&self, input: crate::GreetInput) -> impl ::std::future::Future<Output = ::std::result::Result<crate::GreetOutput, crate::GreetError>> {
+        fn greet(
+            &self,
+            input: crate::GreetInput,
+        ) -> impl ::std::future::Future<
+            Output = ::std::result::Result<crate::GreetOutput, crate::GreetError>,
+        > {
             let _ = input;
-            async { Err(crate::GreetError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `greet` of example.demo.greeter is not implemented"))) }
+            async {
+                Err(crate::GreetError::Failed(::iomod_sdk::Error::new(
+                    ::iomod_sdk::ErrorCode::Internal,
+                    "method `greet` of example.demo.greeter is not implemented",
+                )))
+            }
         }
         /// `stats`.
-        fn stats(&self, input: crate::StatsInput) -> impl ::std::future::Future<Output = ::std::result::Result<crate::StatsOutput, crate::StatsError>> {
+        fn stats(
+            &self,
+            input: crate::StatsInput,
+        ) -> impl ::std::future::Future<
+            Output = ::std::result::Result<crate::StatsOutput, crate::StatsError>,
+        > {
             let _ = input;
-            async { Err(crate::StatsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Internal, "method `stats` of example.demo.greeter is not implemented"))) }
+            async {
+                Err(crate::StatsError::Failed(::iomod_sdk::Error::new(
+                    ::iomod_sdk::ErrorCode::Internal,
+                    "method `stats` of example.demo.greeter is not implemented",
+                )))
+            }
         }
     }
-
     /// The IOmod's trait under a name every guest crate shares.
     pub use self::Greeter as Iomod;
-
-    type Handler<I, O> = ::std::rc::Rc<dyn Fn(I) -> ::std::pin::Pin<::std::boxed::Box<dyn ::std::future::Future<Output = O>>>>;
-
+    type Handler<I, O> = ::std::rc::Rc<
+        dyn Fn(I) -> ::std::pin::Pin<::std::boxed::Box<dyn ::std::future::Future<Output = O>>>,
+    >;
     #[derive(Default)]
     struct Handlers {
-        greet: ::std::option::Option<Handler<crate::GreetInput, ::std::result::Result<crate::GreetOutput, crate::GreetError>>>,
-        stats: ::std::option::Option<Handler<crate::StatsInput, ::std::result::Result<crate::StatsOutput, crate::StatsError>>>,
+        greet: ::std::option::Option<
+            Handler<
+                crate::GreetInput,
+                ::std::result::Result<crate::GreetOutput, crate::GreetError>,
+            >,
+        >,
+        stats: ::std::option::Option<
+            Handler<
+                crate::StatsInput,
+                ::std::result::Result<crate::StatsOutput, crate::StatsError>,
+            >,
+        >,
     }
-
     ::std::thread_local! {
-        static HANDLERS: ::std::cell::RefCell<Handlers> = ::std::cell::RefCell::new(Handlers::default());
+        static HANDLERS : ::std::cell::RefCell < Handlers > =
+        ::std::cell::RefCell::new(Handlers::default());
     }
-
     /// Installs `implementation` for every method on the current thread, replacing what was installed.
     pub fn install<T: Greeter>(implementation: T) {
         let implementation = ::std::rc::Rc::new(implementation);
@@ -470,46 +649,68 @@ pub mod native {
             }));
         });
     }
-
     /// Removes everything installed on the current thread.
     pub fn reset() {
         HANDLERS.with(|handlers| *handlers.borrow_mut() = Handlers::default());
     }
-
     /// Installs `handler` for `greet` alone, on the current thread.
     pub fn on_greet<F, Fut>(handler: F)
     where
         F: ::std::ops::Fn(crate::GreetInput) -> Fut + 'static,
-        Fut: ::std::future::Future<Output = ::std::result::Result<crate::GreetOutput, crate::GreetError>> + 'static,
+        Fut: ::std::future::Future<
+                Output = ::std::result::Result<crate::GreetOutput, crate::GreetError>,
+            > + 'static,
     {
-        HANDLERS.with(|handlers| handlers.borrow_mut().greet = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
+        HANDLERS.with(|handlers| {
+            handlers.borrow_mut().greet = Some(::std::rc::Rc::new(move |input| {
+                ::std::boxed::Box::pin(handler(input))
+            }));
+        });
     }
-
     /// Installs `handler` for `stats` alone, on the current thread.
     pub fn on_stats<F, Fut>(handler: F)
     where
         F: ::std::ops::Fn(crate::StatsInput) -> Fut + 'static,
-        Fut: ::std::future::Future<Output = ::std::result::Result<crate::StatsOutput, crate::StatsError>> + 'static,
+        Fut: ::std::future::Future<
+                Output = ::std::result::Result<crate::StatsOutput, crate::StatsError>,
+            > + 'static,
     {
-        HANDLERS.with(|handlers| handlers.borrow_mut().stats = Some(::std::rc::Rc::new(move |input| ::std::boxed::Box::pin(handler(input)))));
+        HANDLERS.with(|handlers| {
+            handlers.borrow_mut().stats = Some(::std::rc::Rc::new(move |input| {
+                ::std::boxed::Box::pin(handler(input))
+            }));
+        });
     }
-
     pub(super) mod calls {
         use super::super::*;
-
-        pub(crate) async fn greet(input: crate::GreetInput) -> ::std::result::Result<crate::GreetOutput, crate::GreetError> {
-            let handler = super::HANDLERS.with(|handlers| ::std::clone::Clone::clone(&handlers.borrow().greet));
+        pub(crate) async fn greet(
+            input: crate::GreetInput,
+        ) -> ::std::result::Result<crate::GreetOutput, crate::GreetError> {
+            let handler = super::HANDLERS
+                .with(|handlers| ::std::clone::Clone::clone(&handlers.borrow().greet));
             match handler {
                 Some(handler) => handler(input).await,
-                None => Err(crate::GreetError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.demo.greeter.greet` natively: install an implementation first (`native::install`, or `native::on_greet`)"))),
+                None => Err(crate::GreetError::Failed(::iomod_sdk::Error::new(
+                    ::iomod_sdk::ErrorCode::Unavailable,
+                    "nothing answers `example.demo.greeter.greet` natively: install a\
+    n implementation first (`native::install`, or `native::on_greet`\
+    )",
+                ))),
             }
         }
-
-        pub(crate) async fn stats(input: crate::StatsInput) -> ::std::result::Result<crate::StatsOutput, crate::StatsError> {
-            let handler = super::HANDLERS.with(|handlers| ::std::clone::Clone::clone(&handlers.borrow().stats));
+        pub(crate) async fn stats(
+            input: crate::StatsInput,
+        ) -> ::std::result::Result<crate::StatsOutput, crate::StatsError> {
+            let handler = super::HANDLERS
+                .with(|handlers| ::std::clone::Clone::clone(&handlers.borrow().stats));
             match handler {
                 Some(handler) => handler(input).await,
-                None => Err(crate::StatsError::Failed(::iomod_sdk::Error::new(::iomod_sdk::ErrorCode::Unavailable, "nothing answers `example.demo.greeter.stats` natively: install an implementation first (`native::install`, or `native::on_stats`)"))),
+                None => Err(crate::StatsError::Failed(::iomod_sdk::Error::new(
+                    ::iomod_sdk::ErrorCode::Unavailable,
+                    "nothing answers `example.demo.greeter.stats` natively: install a\
+    n implementation first (`native::install`, or `native::on_stats`\
+    )",
+                ))),
             }
         }
     }

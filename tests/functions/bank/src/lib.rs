@@ -21,6 +21,8 @@ async fn handler(input: Vec<u8>) -> Vec<u8> {
                     Err(bank_guest::WithdrawError::AccountNotFound(e)) => format!("not-found {}", e.id),
                     Err(bank_guest::WithdrawError::Frozen(_)) => "frozen".to_owned(),
                     Err(bank_guest::WithdrawError::Failed(e)) => format!("failed {} {}", e.code, e.message),
+                    // Named errors a newer manifest adds (the error types are `#[non_exhaustive]`).
+                    Err(e) => format!("other {e}"),
                 }
             }
             ["close", id] => match bank_guest::close(bank_guest::CloseInput { id: (*id).to_owned() }).await {
