@@ -5,7 +5,7 @@
 //!
 //! | import | meaning |
 //! |---|---|
-//! | `call_start(path_ptr, path_len, input_ptr, input_len) -> i64` | starts a call of the method at `path` with `input` (a Cap'n Proto message whose root is the method's params). Returns the call's id (≥ 0), or a negative error number. |
+//! | `call_start(path_ptr, path_len, input_ptr, input_len) -> i64` | starts a call of the method at `path` with `input` (a Cap'n Proto message whose root is the method's params). Returns the call's id (≥ 0), or a negative error number: `-2` a range outside memory, `-3` too many calls pending, `-4` too many bytes held for pending calls. |
 //! | `call_start_contract(path_ptr, path_len, contract_ptr, contract_len, input_ptr, input_len) -> i64` | the same, for a `path` ending in `@<fingerprint>`, with the method's contract (JSON text, see [`crate::contract`]) whose fingerprint it is. The host reads the contract only when it has not seen that fingerprint before. |
 //! | `call_poll(id) -> i64` | `-1` while the call is pending; when it has finished, `(len << 1) \| failed`: `len` bytes are ready, and `failed` says whether they are the method's results (0) or a protocol `Error` message (1). Other negative numbers: no such call. |
 //! | `call_read(id, ptr, len) -> i32` | copies the finished call's bytes to `ptr` (exactly `len` bytes) and forgets the call. 0 on success. |
@@ -135,7 +135,19 @@ impl Call {
             Ok(id as u64)
         } else {
             let message = if cfg!(target_arch = "wasm32") {
-                format!("the host refused to start the call of {path} (error {id})")
+                let why = match id {
+                    -2 => "the path or the input lies outside the function's memory",
+                    -3 => {
+                        "the function has as many calls pending (started and not read) as its \
+                         `max_pending_calls` allows"
+                    }
+                    -4 => {
+                        "its input, with the inputs of the calls in flight and the results not read \
+                         yet, is more than the function's `max_pending_bytes`"
+                    }
+                    _ => "unknown error",
+                };
+                format!("the host refused to start the call of {path}: {why} (error {id})")
             } else {
                 "IOmod calls need a wasm host; this code is not running in one".to_owned()
             };

@@ -2,7 +2,7 @@
 //! `call_read`, `wait`.
 //! Every pointer, length and id from the guest is checked; failures are return values, never traps.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -47,8 +47,12 @@ const MAX_PATH_LEN: u32 = 1024;
 
 /// `call_start`: a pointer or length lies outside the guest's memory.
 pub const ERR_OUT_OF_BOUNDS: i64 = -2;
-/// `call_start`: too many calls in flight.
+/// `call_start`: the function already has as many calls pending (in flight, or finished and not read) as
+/// its `max_pending_calls` allows.
 pub const ERR_TOO_MANY_CALLS: i64 = -3;
+/// `call_start`: the call's input, with the inputs of the calls in flight and the results not read yet,
+/// would be more than the function's `max_pending_bytes`.
+pub const ERR_TOO_MANY_BYTES: i64 = -4;
 /// `call_poll`, `call_read`: no such call (never started, or already read).
 pub const ERR_UNKNOWN_CALL: i64 = -2;
 /// `call_read`: the call has not finished.
@@ -93,17 +97,32 @@ struct Finished {
     failed: bool,
 }
 
+/// What the host keeps of one run's calls, from `call_start` until `call_read`.
 #[derive(Default)]
 struct Calls {
-    in_flight: HashSet<u64>,
+    /// Calls in flight, with the size of the input each holds.
+    in_flight: HashMap<u64, usize>,
     finished: HashMap<u64, Finished>,
-    /// Finished calls `wait` has not reported yet, oldest first.
+    /// Finished calls `wait` has not reported (and the guest has not read) yet, oldest first.
     unreported: VecDeque<u64>,
+    /// The bytes held for the run: the inputs of the calls in flight and the finished calls' bytes.
+    held_bytes: usize,
+}
+
+impl Calls {
+    /// Calls started and not read yet: in flight or finished.
+    fn pending(&self) -> usize {
+        self.in_flight.len() + self.finished.len()
+    }
 }
 
 struct Shared {
     calls: Mutex<Calls>,
     notify: Notify,
+    /// The largest result the guest may be given (the function's `max_payload_bytes`).
+    max_payload_bytes: usize,
+    /// The most bytes held for the run (the function's `max_pending_bytes`).
+    max_pending_bytes: usize,
 }
 
 impl Shared {
@@ -111,27 +130,75 @@ impl Shared {
         self.calls.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Ends the call `id`: its input is released and its outcome kept for the guest to read. A result
+    /// larger than the payload limit, or one that would take the bytes held for the run past their limit
+    /// (while other bytes are held: one call alone always fits), is replaced by a `tooLarge` error.
     fn finish(&self, id: u64, outcome: Result<Vec<u8>, Error>) {
-        let finished = match outcome {
-            Ok(bytes) => Finished {
-                bytes,
-                failed: false,
-            },
-            Err(error) => {
-                let mut message = capnp::message::Builder::new_default();
-                error.write(message.init_root());
-                Finished {
-                    bytes: capnp::serialize::write_message_to_words(&message),
-                    failed: true,
-                }
-            }
-        };
+        let finished = encode(outcome);
         let mut calls = self.lock();
-        calls.in_flight.remove(&id);
+        let Some(input_bytes) = calls.in_flight.remove(&id) else {
+            // Not a call of this run (never the case: ids are allocated before a call is started).
+            return;
+        };
+        calls.held_bytes -= input_bytes;
+        let len = finished.bytes.len();
+        let finished = if len > self.max_payload_bytes {
+            encode(Err(Error::new(
+                ErrorCode::TooLarge,
+                format!(
+                    "the call's {} is {len} bytes; the function's limit is {} bytes",
+                    if finished.failed { "error" } else { "result" },
+                    self.max_payload_bytes
+                ),
+            )))
+        } else if calls.held_bytes > 0 && calls.held_bytes + len > self.max_pending_bytes {
+            encode(Err(Error::new(
+                ErrorCode::TooLarge,
+                format!(
+                    "the call's {} is {len} bytes; with the {} bytes of results not read yet and of \
+                     inputs of calls in flight, that is more than the function's limit of {} bytes \
+                     (read results before starting more calls)",
+                    if finished.failed { "error" } else { "result" },
+                    calls.held_bytes,
+                    self.max_pending_bytes
+                ),
+            )))
+        } else {
+            finished
+        };
+        calls.held_bytes += finished.bytes.len();
         calls.finished.insert(id, finished);
         calls.unreported.push_back(id);
         drop(calls);
         self.notify.notify_one();
+    }
+
+    /// The finished call `id`, removed: the guest has read it.
+    fn take(&self, calls: &mut Calls, id: u64) {
+        if let Some(finished) = calls.finished.remove(&id) {
+            calls.held_bytes -= finished.bytes.len();
+        }
+        if let Some(at) = calls.unreported.iter().position(|&u| u == id) {
+            calls.unreported.remove(at);
+        }
+    }
+}
+
+/// A call's outcome as the guest reads it: the results message, or a protocol `Error` message.
+fn encode(outcome: Result<Vec<u8>, Error>) -> Finished {
+    match outcome {
+        Ok(bytes) => Finished {
+            bytes,
+            failed: false,
+        },
+        Err(error) => {
+            let mut message = capnp::message::Builder::new_default();
+            error.write(message.init_root());
+            Finished {
+                bytes: capnp::serialize::write_message_to_words(&message),
+                failed: true,
+            }
+        }
     }
 }
 
@@ -196,6 +263,8 @@ impl CallTable {
         let shared = Arc::new(Shared {
             calls: Mutex::default(),
             notify: Notify::new(),
+            max_payload_bytes: config.max_payload_bytes,
+            max_pending_bytes: config.max_pending_bytes,
         });
         (
             CallTable {
@@ -299,41 +368,51 @@ impl CallTable {
         }
     }
 
-    /// A new call id, counted in flight; `None` when too many calls are in flight.
-    fn allocate(&mut self) -> Option<u64> {
+    /// A new call id, counted in flight with the `input_bytes` it holds; an ABI error number when the run
+    /// has as many calls pending as it may, or the input would take the bytes held past their limit (one
+    /// call alone always fits: its input is within the payload limit).
+    fn allocate(&mut self, input_bytes: usize) -> Result<u64, i64> {
         let mut calls = self.shared.lock();
-        if calls.in_flight.len() >= self.config.max_calls_in_flight {
-            return None;
+        if calls.pending() >= self.config.max_pending_calls {
+            return Err(ERR_TOO_MANY_CALLS);
+        }
+        if calls.held_bytes > 0
+            && calls.held_bytes.saturating_add(input_bytes) > self.config.max_pending_bytes
+        {
+            return Err(ERR_TOO_MANY_BYTES);
         }
         let id = self.next_id;
         self.next_id += 1;
-        calls.in_flight.insert(id);
-        Some(id)
+        calls.in_flight.insert(id, input_bytes);
+        calls.held_bytes += input_bytes;
+        Ok(id)
     }
 
-    fn start(&mut self, path: &[u8], input: Vec<u8>) -> i64 {
-        let Some(id) = self.allocate() else {
-            return ERR_TOO_MANY_CALLS;
-        };
-        match self.check(path, &input) {
-            Ok(path) => self.forward(id, path, input),
-            Err(error) => self.shared.finish(id, Err(error)),
+    /// Forwards a call whose path [`CallTable::check`] accepted, with its input.
+    fn start(&mut self, path: String, input: Vec<u8>) -> i64 {
+        match self.allocate(input.len()) {
+            Ok(id) => {
+                self.forward(id, path, input);
+                id as i64
+            }
+            Err(error) => error,
         }
-        id as i64
     }
 
     /// A call that fails at once with `error`.
     fn reject(&mut self, error: Error) -> i64 {
-        let Some(id) = self.allocate() else {
-            return ERR_TOO_MANY_CALLS;
-        };
-        self.shared.finish(id, Err(error));
-        id as i64
+        match self.allocate(0) {
+            Ok(id) => {
+                self.shared.finish(id, Err(error));
+                id as i64
+            }
+            Err(error) => error,
+        }
     }
 
-    /// Checks a call's path (`org.ns.name.method`, optionally `@fingerprint`) and input; returns the path
-    /// to forward, fingerprint included.
-    fn check(&self, path: &[u8], input: &[u8]) -> Result<String, Error> {
+    /// Checks a call's path (`org.ns.name.method`, optionally `@fingerprint`) and that the function may
+    /// call its IOmod; returns the path to forward, fingerprint included.
+    fn check(&self, path: &[u8]) -> Result<String, Error> {
         let full = std::str::from_utf8(path)
             .map_err(|_| Error::new(ErrorCode::InvalidInput, "the method path is not UTF-8"))?;
         let method = full.split_once('@').map_or(full, |(method, _)| method);
@@ -349,16 +428,6 @@ impl CallTable {
                 ),
             ));
         }
-        if input.len() > self.config.max_payload_bytes {
-            return Err(Error::new(
-                ErrorCode::TooLarge,
-                format!(
-                    "the call's input is {} bytes; the limit is {} bytes",
-                    input.len(),
-                    self.config.max_payload_bytes
-                ),
-            ));
-        }
         Ok(full.to_owned())
     }
 
@@ -366,7 +435,7 @@ impl CallTable {
         let calls = self.shared.lock();
         match calls.finished.get(&id) {
             Some(f) => ((f.bytes.len() as i64) << 1) | i64::from(f.failed),
-            None if calls.in_flight.contains(&id) => -1,
+            None if calls.in_flight.contains_key(&id) => -1,
             None => ERR_UNKNOWN_CALL,
         }
     }
@@ -386,21 +455,29 @@ fn read_path(caller: &mut Caller<'_, RunState>, ptr: u32, len: u32) -> Option<Ve
     read_memory(caller, ptr, len)
 }
 
-/// Starts a call of `path` with the input at `input_ptr`; the call's id, or an ABI error number.
+/// Starts a call of `path` with the input at `input_ptr`; the call's id, or an ABI error number. The input
+/// is copied only once the call is known to be allowed and within the limits.
 fn start_call(
     caller: &mut Caller<'_, RunState>,
     path: &[u8],
     input_ptr: u32,
     input_len: u32,
 ) -> i64 {
-    let limit = caller.data().calls.config.max_payload_bytes;
+    if !in_memory(caller, input_ptr, input_len) {
+        return ERR_OUT_OF_BOUNDS;
+    }
+    let calls = &mut caller.data_mut().calls;
+    let path = match calls.check(path) {
+        Ok(path) => path,
+        Err(error) => return calls.reject(error),
+    };
+    let limit = calls.config.max_payload_bytes;
     if input_len as usize > limit {
-        // Too large to copy: the call fails as a value, without reading the input.
         let error = Error::new(
             ErrorCode::TooLarge,
             format!("the call's input is {input_len} bytes; the limit is {limit} bytes"),
         );
-        return caller.data_mut().calls.reject(error);
+        return calls.reject(error);
     }
     let Some(input) = read_memory(caller, input_ptr, input_len) else {
         return ERR_OUT_OF_BOUNDS;
@@ -446,6 +523,16 @@ fn learn_contract(
         ))
     })?;
     contracts::learn(fingerprint, text).map_err(Some)
+}
+
+/// Whether `len` bytes at `ptr` lie inside the caller's memory.
+fn in_memory(caller: &mut Caller<'_, RunState>, ptr: u32, len: u32) -> bool {
+    let Some(memory) = caller.get_export("memory").and_then(|e| e.into_memory()) else {
+        return false;
+    };
+    (ptr as usize)
+        .checked_add(len as usize)
+        .is_some_and(|end| end <= memory.data_size(&caller))
 }
 
 /// `len` bytes at `ptr` of the caller's memory, if they lie inside it.
@@ -510,7 +597,7 @@ pub(super) fn linker(engine: &Engine) -> wasmtime::Result<Linker<RunState>> {
             let shared = caller.data().calls.shared.clone();
             let mut calls = shared.lock();
             let Some(finished) = calls.finished.get(&id) else {
-                return if calls.in_flight.contains(&id) {
+                return if calls.in_flight.contains_key(&id) {
                     ERR_NOT_FINISHED
                 } else {
                     ERR_UNKNOWN_CALL as i32
@@ -529,7 +616,7 @@ pub(super) fn linker(engine: &Engine) -> wasmtime::Result<Linker<RunState>> {
                 return ERR_READ_OUT_OF_BOUNDS;
             };
             target.copy_from_slice(&finished.bytes);
-            calls.finished.remove(&id);
+            shared.take(&mut calls, id);
             0
         },
     )?;

@@ -59,28 +59,45 @@ pub enum RunError {
 pub struct FunctionConfig {
     /// The IOmods the function may call (its declared dependencies). Calls to others fail with `forbidden`.
     pub allow: Vec<Coordinates>,
-    /// The most linear memory the function may have.
+    /// The most linear memory the function may have (a function has one memory, with 32-bit addresses).
     pub memory_limit_bytes: usize,
+    /// The most elements each of the function's tables may have (a table holds the targets of indirect
+    /// calls: one element per function whose address is taken).
+    pub max_table_elements: usize,
     /// How long one run may take, waiting included.
     pub time_budget: Duration,
     /// The deadline of each IOmod call.
     pub call_timeout: Duration,
     /// The largest input, output, call input or call result.
     pub max_payload_bytes: usize,
-    /// The most IOmod calls in flight at once.
-    pub max_calls_in_flight: usize,
+    /// The most IOmod calls pending at once: started and not yet read (in flight, or finished with a
+    /// result the function has not read). `call_start` fails with `-3` beyond it.
+    pub max_pending_calls: usize,
+    /// The most bytes the host holds for the function's pending calls at once: the inputs of the calls in
+    /// flight and the results not read yet. A call whose input would take it past this fails to start
+    /// (`-4`), and a result that would is replaced by a `tooLarge` error; a call alone always fits.
+    pub max_pending_bytes: usize,
 }
 
+/// The default of [`FunctionConfig::max_table_elements`].
+pub const DEFAULT_MAX_TABLE_ELEMENTS: usize = 10_000;
+
+/// The most tables a function may have (the functions `rustc` and `clang` build have one).
+pub const MAX_TABLES: usize = 4;
+
 impl Default for FunctionConfig {
-    /// No IOmods, 64 MiB of memory, 30 s per run, 10 s per call, 16 MiB payloads, 1,024 calls in flight.
+    /// No IOmods, 64 MiB of memory, tables of 10,000 elements, 30 s per run, 10 s per call, 16 MiB
+    /// payloads, 1,024 calls pending holding 64 MiB at most.
     fn default() -> Self {
         Self {
             allow: Vec::new(),
             memory_limit_bytes: 64 * 1024 * 1024,
+            max_table_elements: DEFAULT_MAX_TABLE_ELEMENTS,
             time_budget: Duration::from_secs(30),
             call_timeout: Duration::from_secs(10),
             max_payload_bytes: DEFAULT_MAX_PAYLOAD_BYTES,
-            max_calls_in_flight: 1024,
+            max_pending_calls: 1024,
+            max_pending_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -128,6 +145,9 @@ impl Host {
     pub fn with_config(host_config: &HostConfig) -> Result<Host, RunError> {
         let mut config = Config::new();
         config.epoch_interruption(true);
+        // One memory per function, with 32-bit addresses: the memory limit is the function's whole memory.
+        config.wasm_multi_memory(false);
+        config.wasm_memory64(false);
         if let Some(limits) = host_config.pooling {
             let mut pooling = wasmtime::PoolingAllocationConfig::new();
             pooling
@@ -166,14 +186,12 @@ impl Host {
 
     /// Compiles a module (binary wasm or text) for this host's engine.
     pub fn compile(&self, wasm: &[u8]) -> Result<Module, RunError> {
-        Module::new(&self.engine, wasm).map_err(|e| RunError::InvalidModule(format!("{e:#}")))
+        Module::new(&self.engine, wasm).map_err(invalid_wasm)
     }
 
     /// Compiles a module to the bytes [`Host::deserialize`] loads (for this engine configuration only).
     pub fn precompile(&self, wasm: &[u8]) -> Result<Vec<u8>, RunError> {
-        self.engine
-            .precompile_module(wasm)
-            .map_err(|e| RunError::InvalidModule(format!("{e:#}")))
+        self.engine.precompile_module(wasm).map_err(invalid_wasm)
     }
 
     /// Loads a module compiled by [`Host::precompile`].
@@ -318,7 +336,10 @@ impl Function {
         let state = RunState {
             limits: StoreLimitsBuilder::new()
                 .memory_size(config.memory_limit_bytes)
+                .table_elements(config.max_table_elements)
                 .instances(1)
+                .memories(1)
+                .tables(MAX_TABLES)
                 .build(),
             calls,
             log: Vec::new(),
@@ -395,6 +416,18 @@ impl Function {
         drop(store);
         drop(run_guard);
         result
+    }
+}
+
+/// A module this host cannot compile: not WebAssembly, or using a feature the host turns off.
+fn invalid_wasm(e: wasmtime::Error) -> RunError {
+    let message = format!("{e:#}");
+    if message.contains("multiple memories") || message.contains("memory64") {
+        RunError::InvalidModule(format!(
+            "{message} (a function has one memory, with 32-bit addresses, which its memory limit bounds)"
+        ))
+    } else {
+        RunError::InvalidModule(message)
     }
 }
 
