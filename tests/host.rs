@@ -957,3 +957,55 @@ async fn tables_beyond_the_limits_are_refused() {
     let output = function.run(&registry, Vec::new()).await.unwrap();
     assert_eq!(i32::from_le_bytes(output[..4].try_into().unwrap()), 1);
 }
+
+/// A WASI guest whose `iomod_main` runs `body` with `$random` (`random_get`) imported and a memory of
+/// `pages` pages.
+fn wasi_random_guest(pages: u32, body: &str) -> String {
+    format!(
+        r#"(module
+  (import "wasi_snapshot_preview1" "random_get" (func $random (param i32 i32) (result i32)))
+  (memory (export "memory") {pages})
+  (func (export "iomod_alloc") (param i32) (result i32) (i32.const 1024))
+  (func (export "iomod_main") (param i32 i32) (result i64) {body}))"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn random_get_fills_from_the_system_and_a_large_request_stays_within_the_budget() {
+    let dir = TempDir::new();
+    let (registry, _echo) = registry_with_echo(&dir).await;
+    let host = Host::new().unwrap();
+    // Two requests of 64 bytes, then one past memory: outputs both errnos, both buffers and the third errno.
+    let small = wasi_random_guest(
+        1,
+        r#"(i32.store (i32.const 2048) (call $random (i32.const 2060) (i32.const 64)))
+           (i32.store (i32.const 2052) (call $random (i32.const 2124) (i32.const 64)))
+           (i32.store (i32.const 2056) (call $random (i32.const 65500) (i32.const 64)))
+           (i64.const 8796093022348)"#,
+    );
+    let function = host
+        .load(small.as_bytes(), FunctionConfig::default())
+        .unwrap();
+    let output = function.run(&registry, Vec::new()).await.unwrap();
+    assert_eq!(output.len(), 140);
+    let errno = |at: usize| i32::from_le_bytes(output[at..at + 4].try_into().unwrap());
+    assert_eq!((errno(0), errno(4)), (0, 0));
+    assert_eq!(errno(8), 21, "EFAULT past memory");
+    let (first, second) = (&output[12..76], &output[76..140]);
+    assert_ne!(first, second);
+    assert!(first.iter().any(|&b| b != 0) && second.iter().any(|&b| b != 0));
+
+    // One request of 32 MiB is filled a chunk at a time, and the run's time budget (1 ms) stops it
+    // between two chunks instead of after the whole request.
+    let large = wasi_random_guest(
+        600,
+        r#"(drop (call $random (i32.const 65536) (i32.const 33554432))) (i64.const 0)"#,
+    );
+    let config = FunctionConfig {
+        time_budget: Duration::from_millis(1),
+        ..FunctionConfig::default()
+    };
+    let function = host.load(large.as_bytes(), config).unwrap();
+    let result = function.run(&registry, Vec::new()).await;
+    assert!(matches!(result, Err(RunError::TimeBudget(_))), "{result:?}");
+}
