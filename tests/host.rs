@@ -1009,3 +1009,32 @@ async fn random_get_fills_from_the_system_and_a_large_request_stays_within_the_b
     let result = function.run(&registry, Vec::new()).await;
     assert!(matches!(result, Err(RunError::TimeBudget(_))), "{result:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_function_ends_its_run_with_fail() {
+    let dir = TempDir::new();
+    let (registry, _echo) = registry_with_echo(&dir).await;
+    let host = Host::new().unwrap();
+    for (ptr, len, expected) in [
+        (64, 17, "the function failed: nothing to wake"),
+        (
+            262_140,
+            100,
+            "the function failed: (its message, 100 bytes at 262140, lies outside its memory)",
+        ),
+    ] {
+        let module = format!(
+            r#"(module (import "iomod" "fail" (func $fail (param i32 i32))) {IMPORTS}
+  (data (i32.const 64) "nothing to wake\f0\9f")
+  (func (export "iomod_main") (param i32 i32) (result i64)
+    (call $fail (i32.const {ptr}) (i32.const {len}))
+    (i64.const 0)))"#
+        );
+        let function = host
+            .load(module.as_bytes(), FunctionConfig::default())
+            .unwrap();
+        let err = function.run(&registry, Vec::new()).await.unwrap_err();
+        assert!(matches!(err, RunError::Failed(_)), "{err:?}");
+        assert_eq!(err.to_string().replace('\u{FFFD}', ""), expected);
+    }
+}

@@ -10,6 +10,7 @@
 //! | `call_poll(id) -> i64` | `-1` while the call is pending; when it has finished, `(len << 1) \| failed`: `len` bytes are ready, and `failed` says whether they are the method's results (0) or a protocol `Error` message (1). Other negative numbers: no such call. |
 //! | `call_read(id, ptr, len) -> i32` | copies the finished call's bytes to `ptr` (exactly `len` bytes) and forgets the call. 0 on success. |
 //! | `wait() -> i64` | blocks until a pending call finishes and returns its id; `-1` when no call is pending. |
+//! | `fail(message_ptr, message_len)` | ends the run with an error carrying the message (UTF-8); does not return. |
 //!
 //! [`call`] starts a call and returns a future; [`block_on`] runs a function's entry point: it polls the
 //! future and, while nothing can progress, sleeps in the host (`wait`) instead of spinning.
@@ -38,6 +39,7 @@ mod abi {
         pub fn call_poll(id: u64) -> i64;
         pub fn call_read(id: u64, ptr: u32, len: u32) -> i32;
         pub fn wait() -> i64;
+        pub fn fail(message_ptr: u32, message_len: u32) -> !;
     }
 }
 
@@ -83,6 +85,11 @@ mod host {
     pub fn wait() -> i64 {
         // SAFETY: no memory is passed.
         unsafe { super::abi::wait() }
+    }
+    #[cfg(target_arch = "wasm32")]
+    pub fn fail(message: &str) -> ! {
+        // SAFETY: the host reads the range of this module's memory we pass, and checks it.
+        unsafe { super::abi::fail(message.as_ptr() as u32, message.len() as u32) }
     }
 
     #[cfg(not(target_arch = "wasm32"))]
@@ -223,11 +230,8 @@ pub fn read_message(
 /// the guest sleeps in the host until one finishes.
 ///
 /// Natively (a function's native tests, where generated guest crates call implementations installed in
-/// process) it is an ordinary executor: the thread sleeps until the future is woken.
-///
-/// # Panics
-///
-/// In wasm, when the future waits for something other than an IOmod call: nothing could ever wake it.
+/// process) it is an ordinary executor: the thread sleeps until the future is woken. In wasm, a future
+/// that can never be woken (pending, not woken, no IOmod call in flight) ends the run with an error.
 #[cfg(not(target_arch = "wasm32"))]
 pub fn block_on<F: Future>(future: F) -> F::Output {
     struct Unpark(std::thread::Thread);
@@ -250,29 +254,54 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
     }
 }
 
-/// Runs `future` to completion: the entry point of a function. While every call it waits for is pending,
-/// the guest sleeps in the host until one finishes.
+/// Runs `future` to completion: the entry point of a function. A future woken while it is polled (one that
+/// yields, or a branch of a join woken by another) is polled again at once; while every call it waits for
+/// is pending, the guest sleeps in the host until one finishes.
 ///
-/// # Panics
-///
-/// When the future waits for something other than an IOmod call: nothing could ever wake it.
+/// When the future is pending, nothing woke it and no IOmod call is in flight, nothing ever will: the run
+/// ends with an error saying so (the host's `fail`), not a panic.
 #[cfg(target_arch = "wasm32")]
 pub fn block_on<F: Future>(future: F) -> F::Output {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// Set when the future is woken.
+    struct Woken(AtomicBool);
+    impl std::task::Wake for Woken {
+        fn wake(self: Arc<Self>) {
+            self.0.store(true, Ordering::Relaxed);
+        }
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
+    let woken = Arc::new(Woken(AtomicBool::new(false)));
+    let waker = Waker::from(woken.clone());
+    let mut cx = Context::from_waker(&waker);
     let mut future = std::pin::pin!(future);
-    let mut cx = Context::from_waker(Waker::noop());
     loop {
         if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
             return output;
         }
-        let finished = host::wait();
-        if finished < 0 {
-            panic!("the function is waiting, but no IOmod call is in flight");
-        }
-        if let Some(waker) = WAKERS.with(|w| w.borrow_mut().remove(&(finished as u64))) {
-            waker.wake();
+        // Until something wakes the future: sleep in the host until a call finishes, and wake the future
+        // that waits for it (a call whose future was dropped wakes nothing).
+        while !woken.0.swap(false, Ordering::Relaxed) {
+            let finished = host::wait();
+            if finished < 0 {
+                host::fail(STALLED);
+            }
+            if let Some(waker) = WAKERS.with(|w| w.borrow_mut().remove(&(finished as u64))) {
+                waker.wake();
+            }
         }
     }
 }
+
+/// Why a function whose future can never progress stops.
+#[cfg(target_arch = "wasm32")]
+const STALLED: &str = "the function is waiting, but nothing can wake it: its future is pending, it was \
+    not woken, and no IOmod call is in flight (a function can await IOmod calls and futures woken by its \
+    own code, not timers or I/O)";
 
 /// Defines a function's entry points around `handler`, an `async fn(Vec<u8>) -> Vec<u8>` that takes the
 /// function's input and returns its output (by convention JSON). The host calls `iomod_alloc` to place

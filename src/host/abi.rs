@@ -62,13 +62,29 @@ pub const ERR_READ_OUT_OF_BOUNDS: i32 = -4;
 /// `call_read`: `len` is not the result's length.
 pub const ERR_WRONG_LENGTH: i32 = -5;
 
-const IMPORTS: [&str; 5] = [
+const IMPORTS: [&str; 6] = [
     "call_start",
     "call_start_contract",
     "call_poll",
     "call_read",
     "wait",
+    "fail",
 ];
+
+/// The most of a `fail` message the host keeps.
+const MAX_FAIL_MESSAGE: u32 = 4096;
+
+/// The function called `fail`: it ends the run with this message.
+#[derive(Debug)]
+pub(super) struct Failed(pub(super) String);
+
+impl std::fmt::Display for Failed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Failed {}
 
 /// Refuses modules that import anything this host does not provide.
 pub(super) fn check_imports(module: &Module) -> Result<(), RunError> {
@@ -618,6 +634,23 @@ pub(super) fn linker(engine: &Engine) -> wasmtime::Result<Linker<RunState>> {
             target.copy_from_slice(&finished.bytes);
             shared.take(&mut calls, id);
             0
+        },
+    )?;
+    linker.func_wrap(
+        "iomod",
+        "fail",
+        |mut caller: Caller<'_, RunState>, ptr: u32, len: u32| -> wasmtime::Result<()> {
+            let message = match read_memory(&mut caller, ptr, len.min(MAX_FAIL_MESSAGE)) {
+                Some(bytes) => {
+                    let mut message = String::from_utf8_lossy(&bytes).into_owned();
+                    if len > MAX_FAIL_MESSAGE {
+                        message.push_str(" [cut]");
+                    }
+                    message
+                }
+                None => format!("(its message, {len} bytes at {ptr}, lies outside its memory)"),
+            };
+            Err(wasmtime::Error::new(Failed(message)))
         },
     )?;
     linker.func_wrap_async("iomod", "wait", |caller: Caller<'_, RunState>, (): ()| {

@@ -43,6 +43,10 @@ pub enum RunError {
     /// The function trapped (a bug in the function, or a limit such as memory).
     #[error("the function trapped: {0}")]
     Trap(String),
+    /// The function ended its run with an error of its own (the ABI's `fail`), for example because it
+    /// waits for something that can never happen.
+    #[error("the function failed: {0}")]
+    Failed(String),
     /// The function returned an output outside its memory, or larger than the payload limit.
     #[error("the function's output is invalid: {0}")]
     BadOutput(String),
@@ -447,9 +451,12 @@ fn trap(e: wasmtime::Error, budget: Duration, log: &[u8]) -> RunError {
     if e.downcast_ref::<BudgetExceeded>().is_some() {
         return RunError::TimeBudget(budget);
     }
-    let mut message = match e.downcast_ref::<wasi::Exit>() {
-        Some(exit) => exit.to_string(),
-        None => format!("{e:#}"),
+    let (mut message, failed) = if let Some(failed) = e.downcast_ref::<abi::Failed>() {
+        (failed.to_string(), true)
+    } else if let Some(exit) = e.downcast_ref::<wasi::Exit>() {
+        (exit.to_string(), false)
+    } else {
+        (format!("{e:#}"), false)
     };
     let log = String::from_utf8_lossy(log);
     let tail: Vec<&str> = log.lines().rev().take(5).collect();
@@ -457,5 +464,9 @@ fn trap(e: wasmtime::Error, budget: Duration, log: &[u8]) -> RunError {
         message.push_str("; it wrote: ");
         message.push_str(&tail.into_iter().rev().collect::<Vec<_>>().join(" / "));
     }
-    RunError::Trap(message)
+    if failed {
+        RunError::Failed(message)
+    } else {
+        RunError::Trap(message)
+    }
 }

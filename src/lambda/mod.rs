@@ -310,6 +310,7 @@ pub fn xray_traceparent(header: &str) -> Option<String> {
 pub fn error_type(error: &InvokeError) -> &'static str {
     match error.kind() {
         "trap" => "Function.Trap",
+        "failed" => "Function.Failed",
         "timeout" => "Function.Timeout",
         "too_large" => "Function.PayloadTooLarge",
         "bad_output" => "Function.InvalidOutput",
