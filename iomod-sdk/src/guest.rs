@@ -319,13 +319,22 @@ macro_rules! function {
         #[cfg(target_arch = "wasm32")]
         #[unsafe(no_mangle)]
         pub extern "C" fn iomod_alloc(len: u32) -> u32 {
-            $crate::guest::__alloc(len)
+            $crate::guest::__alloc(len).expose_provenance() as u32
         }
 
+        /// The function's entry point, called by the host once per instance.
+        ///
+        /// # Safety
+        ///
+        /// `ptr` must be what `iomod_alloc(len)` returned, with the same `len`, not used since.
         #[cfg(target_arch = "wasm32")]
         #[unsafe(no_mangle)]
-        pub extern "C" fn iomod_main(ptr: u32, len: u32) -> u64 {
-            $crate::guest::__main(ptr, len, $handler)
+        pub unsafe extern "C" fn iomod_main(ptr: u32, len: u32) -> u64 {
+            let input = ::std::ptr::with_exposed_provenance_mut::<u8>(ptr as usize);
+            // SAFETY: the host calls `iomod_main` with the buffer `iomod_alloc(len)` returned, once.
+            let (output, output_len) =
+                unsafe { $crate::guest::__main(input, len as usize, $handler) };
+            ((output.expose_provenance() as u64) << 32) | output_len as u64
         }
 
         // Natively (a function's tests) there are no entry points; the handler still counts as used.
@@ -336,33 +345,57 @@ macro_rules! function {
     };
 }
 
-/// Allocates the input buffer for the host (see [`function!`]).
+/// Allocates the input buffer for the host (see [`function!`]): `len` bytes, leaked until [`__main`]
+/// takes them back.
 #[doc(hidden)]
-#[cfg(target_arch = "wasm32")]
-pub fn __alloc(len: u32) -> u32 {
-    let buffer = vec![0u8; len as usize].into_boxed_slice();
-    Box::into_raw(buffer) as *mut u8 as u32
+pub fn __alloc(len: u32) -> *mut u8 {
+    Box::into_raw(vec![0u8; len as usize].into_boxed_slice()).cast::<u8>()
 }
 
-/// Runs the handler on the input the host placed (see [`function!`]); returns the output's pointer and
-/// length, packed. The instance is discarded after the run, so the output is never freed.
+/// Runs the handler on the input the host placed (see [`function!`]) and returns the output's pointer
+/// and length. The instance is discarded after the run, so the output is never freed.
+///
+/// # Safety
+///
+/// `ptr` must be what [`__alloc`]`(len)` returned, with the same `len`, and must not be used again:
+/// the buffer becomes the handler's input.
+///
+/// ```compile_fail,E0133
+/// // Calling it needs `unsafe`: it takes ownership of the memory at `ptr`.
+/// let input = iomod_sdk::guest::__alloc(4);
+/// let _ = iomod_sdk::guest::__main(input, 4, |input: Vec<u8>| async move { input });
+/// ```
 #[doc(hidden)]
-#[cfg(target_arch = "wasm32")]
-pub fn __main<F, Fut>(ptr: u32, len: u32, handler: F) -> u64
+pub unsafe fn __main<F, Fut>(ptr: *mut u8, len: usize, handler: F) -> (*mut u8, usize)
 where
     F: FnOnce(Vec<u8>) -> Fut,
     Fut: Future<Output = Vec<u8>>,
 {
-    // SAFETY: `ptr` and `len` are what `__alloc` returned and was given: a leaked `Box<[u8]>` of `len`.
-    let input = unsafe {
-        Box::from_raw(std::ptr::slice_from_raw_parts_mut(
-            ptr as *mut u8,
-            len as usize,
-        ))
-    }
-    .into_vec();
+    // SAFETY: the caller guarantees that `ptr` and `len` are a `Box<[u8]>` leaked by `__alloc`, not used
+    // since.
+    let input = unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(ptr, len)) }.into_vec();
     let output = block_on(handler(input)).into_boxed_slice();
-    let len = output.len() as u64;
-    let ptr = Box::into_raw(output) as *mut u8 as u32;
-    (u64::from(ptr) << 32) | len
+    let len = output.len();
+    (Box::into_raw(output).cast::<u8>(), len)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_entry_points_give_the_input_to_the_handler_and_return_its_output() {
+        let input = __alloc(3);
+        // SAFETY: `__alloc(3)` returned 3 writable bytes.
+        unsafe { input.copy_from_nonoverlapping(b"abc".as_ptr(), 3) };
+        // SAFETY: `input` is what `__alloc(3)` returned, not used since.
+        let (output, len) = unsafe {
+            __main(input, 3, |input: Vec<u8>| async move {
+                input.into_iter().rev().collect()
+            })
+        };
+        // SAFETY: `__main` returns a leaked `Box<[u8]>` of `len` bytes.
+        let output = unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(output, len)) };
+        assert_eq!(&output[..], b"cba");
+    }
 }
