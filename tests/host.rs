@@ -1038,3 +1038,49 @@ async fn a_function_ends_its_run_with_fail() {
         assert_eq!(err.to_string().replace('\u{FFFD}', ""), expected);
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn proc_exit_ends_the_run_without_a_result_and_is_not_a_trap() {
+    let dir = TempDir::new();
+    let (registry, _echo) = registry_with_echo(&dir).await;
+    let host = Host::new().unwrap();
+    for (code, text, expected) in [
+        (
+            0,
+            "",
+            "the function exited with code 0 before returning a result".to_owned(),
+        ),
+        (
+            3,
+            "bad input",
+            "the function exited with code 3 before returning a result; it wrote: bad input"
+                .to_owned(),
+        ),
+    ] {
+        // Writes `text` to standard error, then exits with `code`.
+        let module = format!(
+            r#"(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 256) "{text}")
+  (func (export "iomod_alloc") (param i32) (result i32) (i32.const 1024))
+  (func (export "iomod_main") (param i32 i32) (result i64)
+    (i32.store (i32.const 64) (i32.const 256))
+    (i32.store (i32.const 68) (i32.const {len}))
+    (drop (call $write (i32.const 2) (i32.const 64) (i32.const 1) (i32.const 72)))
+    (call $exit (i32.const {code}))
+    (i64.const 0)))"#,
+            len = text.len()
+        );
+        let function = host
+            .load(module.as_bytes(), FunctionConfig::default())
+            .unwrap();
+        let err = function.run(&registry, Vec::new()).await.unwrap_err();
+        assert!(
+            matches!(&err, RunError::Exited { code: c, .. } if *c == code),
+            "{err:?}"
+        );
+        assert_eq!(err.to_string(), expected);
+    }
+}

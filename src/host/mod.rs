@@ -47,6 +47,15 @@ pub enum RunError {
     /// waits for something that can never happen.
     #[error("the function failed: {0}")]
     Failed(String),
+    /// The function called WASI's `proc_exit` instead of returning. A function's result is what
+    /// `iomod_main` returns, so even code 0 leaves the run without one.
+    #[error("the function exited with code {code} before returning a result{}", written(.wrote))]
+    Exited {
+        /// The exit code.
+        code: u32,
+        /// The last lines the function wrote to standard output and error (empty if none).
+        wrote: String,
+    },
     /// The function returned an output outside its memory, or larger than the payload limit.
     #[error("the function's output is invalid: {0}")]
     BadOutput(String),
@@ -451,22 +460,31 @@ fn trap(e: wasmtime::Error, budget: Duration, log: &[u8]) -> RunError {
     if e.downcast_ref::<BudgetExceeded>().is_some() {
         return RunError::TimeBudget(budget);
     }
-    let (mut message, failed) = if let Some(failed) = e.downcast_ref::<abi::Failed>() {
-        (failed.to_string(), true)
-    } else if let Some(exit) = e.downcast_ref::<wasi::Exit>() {
-        (exit.to_string(), false)
-    } else {
-        (format!("{e:#}"), false)
-    };
     let log = String::from_utf8_lossy(log);
     let tail: Vec<&str> = log.lines().rev().take(5).collect();
-    if !tail.is_empty() {
-        message.push_str("; it wrote: ");
-        message.push_str(&tail.into_iter().rev().collect::<Vec<_>>().join(" / "));
+    let wrote = tail.into_iter().rev().collect::<Vec<_>>().join(" / ");
+    if let Some(exit) = e.downcast_ref::<wasi::Exit>() {
+        return RunError::Exited {
+            code: exit.0,
+            wrote,
+        };
     }
-    if failed {
-        RunError::Failed(message)
+    let mut message = match e.downcast_ref::<abi::Failed>() {
+        Some(failed) => failed.to_string(),
+        None => format!("{e:#}"),
+    };
+    message.push_str(&written(&wrote));
+    match e.downcast_ref::<abi::Failed>() {
+        Some(_) => RunError::Failed(message),
+        None => RunError::Trap(message),
+    }
+}
+
+/// `; it wrote: <wrote>`, or nothing when the function wrote nothing.
+fn written(wrote: &str) -> String {
+    if wrote.is_empty() {
+        String::new()
     } else {
-        RunError::Trap(message)
+        format!("; it wrote: {wrote}")
     }
 }

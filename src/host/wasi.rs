@@ -36,7 +36,7 @@ const EFAULT: i32 = 21;
 const EINVAL: i32 = 28;
 const EIO: i32 = 29;
 
-/// The function called `proc_exit`.
+/// The function called `proc_exit` with this code.
 #[derive(Debug)]
 pub(super) struct Exit(pub(super) u32);
 

@@ -118,6 +118,7 @@ impl InvokeError {
             InvokeError::Run(RunError::InputTooLarge(..)) => "too_large",
             InvokeError::Run(RunError::Trap(_)) => "trap",
             InvokeError::Run(RunError::Failed(_)) => "failed",
+            InvokeError::Run(RunError::Exited { .. }) => "exit",
             InvokeError::Run(RunError::BadOutput(_)) => "bad_output",
             InvokeError::Run(RunError::InvalidModule(_)) => "invalid_module",
             InvokeError::Run(RunError::RegistryStopped) => "stopping",
