@@ -1084,3 +1084,81 @@ async fn proc_exit_ends_the_run_without_a_result_and_is_not_a_trap() {
         assert_eq!(err.to_string(), expected);
     }
 }
+
+#[test]
+fn imports_with_the_wrong_signature_are_refused_when_loaded() {
+    let host = Host::new().unwrap();
+    let exports = r#"(memory (export "memory") 1)
+        (func (export "iomod_alloc") (param i32) (result i32) (i32.const 0))
+        (func (export "iomod_main") (param i32 i32) (result i64) (i64.const 0))"#;
+    for (import, name, host_type, found) in [
+        (
+            r#"(import "iomod" "wait" (func (param i32) (result i64)))"#,
+            "iomod::wait",
+            "(func (result i64))",
+            "`(func (param i32) (result i64))`",
+        ),
+        (
+            r#"(import "iomod" "call_poll" (func (param i32) (result i64)))"#,
+            "iomod::call_poll",
+            "(func (param i64) (result i64))",
+            "`(func (param i32) (result i64))`",
+        ),
+        (
+            r#"(import "wasi_snapshot_preview1" "random_get" (func (param i32 i32)))"#,
+            "wasi_snapshot_preview1::random_get",
+            "(func (param i32 i32) (result i32))",
+            "`(func (param i32 i32))`",
+        ),
+        (
+            r#"(import "iomod" "call_read" (global i32))"#,
+            "iomod::call_read",
+            "(func (param i64 i32 i32) (result i32))",
+            "a global",
+        ),
+    ] {
+        let module = format!("(module {import} {exports})");
+        let err = host
+            .load(module.as_bytes(), FunctionConfig::default())
+            .unwrap_err();
+        assert!(matches!(err, RunError::InvalidModule(_)), "{err:?}");
+        let message = err.to_string();
+        assert!(
+            message.contains(&format!(
+                "it imports `{name}` as {found}, but this host provides `{host_type}`"
+            )),
+            "{message}"
+        );
+    }
+    // The function's exports are checked the same way.
+    let main = r#"(func (export "iomod_main") (param i32 i32) (result i64) (i64.const 0))"#;
+    for (exports, expected) in [
+        (
+            r#"(memory (export "memory") 1) (func (export "iomod_alloc") (param i64) (result i32) (i32.const 0))"#
+                .to_owned()
+                + main,
+            "it exports `iomod_alloc` as `(func (param i64) (result i32))`, but a function exports it as \
+             `(func (param i32) (result i32))`",
+        ),
+        (
+            r#"(memory (export "memory") 1) (func (export "iomod_alloc") (param i32) (result i32) (i32.const 0))
+               (func (export "iomod_main") (param i32 i32) (result i32) (i32.const 0))"#
+                .to_owned(),
+            "it exports `iomod_main` as `(func (param i32 i32) (result i32))`, but a function exports it \
+             as `(func (param i32 i32) (result i64))`",
+        ),
+        (
+            r#"(global (export "memory") i32 (i32.const 0)) (memory 1)
+               (func (export "iomod_alloc") (param i32) (result i32) (i32.const 0))"#
+                .to_owned()
+                + main,
+            "it exports `memory` as a global, but a function exports it as a memory",
+        ),
+    ] {
+        let err = host
+            .load(format!("(module {exports})").as_bytes(), FunctionConfig::default())
+            .unwrap_err();
+        assert!(matches!(err, RunError::InvalidModule(_)), "{err:?}");
+        assert!(err.to_string().contains(expected), "{err}");
+    }
+}

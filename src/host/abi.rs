@@ -2,14 +2,14 @@
 //! `call_read`, `wait`.
 //! Every pointer, length and id from the guest is checked; failures are return values, never traps.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use iomod_sdk::{CallContext, Error, ErrorCode, MethodPath, TraceParent};
 use tokio::sync::Notify;
 use tracing::Instrument;
-use wasmtime::{Caller, Engine, Linker, Module};
+use wasmtime::{Caller, Engine, Extern, ExternType, FuncType, Linker, Module, Store};
 
 use super::{FunctionConfig, RunError, RunOptions, RunState};
 use crate::registry::{LocalRegistry, contracts};
@@ -62,15 +62,6 @@ pub const ERR_READ_OUT_OF_BOUNDS: i32 = -4;
 /// `call_read`: `len` is not the result's length.
 pub const ERR_WRONG_LENGTH: i32 = -5;
 
-const IMPORTS: [&str; 6] = [
-    "call_start",
-    "call_start_contract",
-    "call_poll",
-    "call_read",
-    "wait",
-    "fail",
-];
-
 /// The most of a `fail` message the host keeps.
 const MAX_FAIL_MESSAGE: u32 = 4096;
 
@@ -86,26 +77,88 @@ impl std::fmt::Display for Failed {
 
 impl std::error::Error for Failed {}
 
-/// Refuses modules that import anything this host does not provide.
-pub(super) fn check_imports(module: &Module) -> Result<(), RunError> {
+/// The functions this host provides to modules, with their types, by module and name.
+pub(super) struct Provided(BTreeMap<(String, String), FuncType>);
+
+impl Provided {
+    /// The functions `linker` defines (their types need a store: one that runs nothing).
+    pub(super) fn of(engine: &Engine, linker: &Linker<RunState>) -> Provided {
+        let mut store = Store::new(engine, RunState::probe());
+        let externs: Vec<(String, String, Extern)> = linker
+            .iter(&mut store)
+            .map(|(module, name, item)| (module.to_owned(), name.to_owned(), item))
+            .collect();
+        Provided(
+            externs
+                .into_iter()
+                .filter_map(|(module, name, item)| {
+                    let ty = item.into_func()?.ty(&store);
+                    Some(((module, name), ty))
+                })
+                .collect(),
+        )
+    }
+
+    /// `module::{a, b, ...}` for each module, what the host provides.
+    fn describe(&self) -> String {
+        let mut modules: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for (module, name) in self.0.keys() {
+            modules.entry(module).or_default().push(name);
+        }
+        let modules: Vec<String> = modules
+            .into_iter()
+            .map(|(module, names)| format!("{module}::{{{}}}", names.join(", ")))
+            .collect();
+        modules.join(" and ")
+    }
+}
+
+/// Refuses modules that import anything this host does not provide, or with another type than the
+/// host's.
+pub(super) fn check_imports(module: &Module, provided: &Provided) -> Result<(), RunError> {
     for import in module.imports() {
-        let provided = match import.module() {
-            "iomod" => IMPORTS.contains(&import.name()),
-            "wasi_snapshot_preview1" => super::wasi::PROVIDED.contains(&import.name()),
-            _ => false,
-        };
-        if !provided {
+        let key = (import.module().to_owned(), import.name().to_owned());
+        let Some(host) = provided.0.get(&key) else {
             return Err(RunError::InvalidModule(format!(
-                "it imports `{}::{}`, which this host does not provide (it provides iomod::{{{}}} and \
-                 wasi_snapshot_preview1::{{{}}})",
+                "it imports `{}::{}`, which this host does not provide (it provides {})",
                 import.module(),
                 import.name(),
-                IMPORTS.join(", "),
-                super::wasi::PROVIDED.join(", ")
+                provided.describe()
             )));
-        }
+        };
+        let found = match import.ty() {
+            ExternType::Func(ty) if host.matches(&ty) => continue,
+            ExternType::Func(ty) => format!("`{}`", signature(&ty)),
+            ExternType::Global(_) => "a global".to_owned(),
+            ExternType::Table(_) => "a table".to_owned(),
+            ExternType::Memory(_) => "a memory".to_owned(),
+            ExternType::Tag(_) => "a tag".to_owned(),
+        };
+        return Err(RunError::InvalidModule(format!(
+            "it imports `{}::{}` as {found}, but this host provides `{}` (build the function \
+             with the iomod-sdk of this runtime)",
+            import.module(),
+            import.name(),
+            signature(host)
+        )));
     }
     Ok(())
+}
+
+/// A function type in WebAssembly text: `(func (param i32 i32) (result i64))`.
+pub(super) fn signature(ty: &FuncType) -> String {
+    let list = |kind: &str, types: Vec<String>| {
+        if types.is_empty() {
+            String::new()
+        } else {
+            format!(" ({kind} {})", types.join(" "))
+        }
+    };
+    format!(
+        "(func{}{})",
+        list("param", ty.params().map(|t| t.to_string()).collect()),
+        list("result", ty.results().map(|t| t.to_string()).collect())
+    )
 }
 
 struct Finished {
@@ -252,6 +305,22 @@ pub(crate) struct CallTable {
 }
 
 impl CallTable {
+    /// A table of no run, for a store that runs nothing: its calls fail as `unavailable`.
+    pub(super) fn detached() -> CallTable {
+        let config = Arc::new(FunctionConfig::default());
+        CallTable {
+            shared: Arc::new(Shared {
+                calls: Mutex::default(),
+                notify: Notify::new(),
+                max_payload_bytes: config.max_payload_bytes,
+                max_pending_bytes: config.max_pending_bytes,
+            }),
+            run: u64::MAX,
+            config,
+            next_id: 0,
+        }
+    }
+
     /// The table of a run on the registry thread; the guard ends it (and cancels its calls).
     pub(crate) fn new(
         registry: LocalRegistry,

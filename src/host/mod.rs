@@ -139,6 +139,8 @@ pub struct PoolingLimits {
 pub struct Host {
     engine: Engine,
     linker: Arc<Linker<RunState>>,
+    /// What the linker provides, with the types imports are checked against.
+    provided: Arc<abi::Provided>,
 }
 
 impl std::fmt::Debug for Host {
@@ -186,9 +188,11 @@ impl Host {
                 }
             })
             .map_err(|e| RunError::InvalidModule(format!("cannot start the epoch thread: {e}")))?;
+        let provided = abi::Provided::of(&engine, &linker);
         Ok(Host {
             engine,
             linker: Arc::new(linker),
+            provided: Arc::new(provided),
         })
     }
 
@@ -231,20 +235,48 @@ impl Host {
         format!("{:016x}", hasher.finish())
     }
 
-    /// A function from a compiled module: checks its exports and imports, and links it once.
+    /// A function from a compiled module: checks its exports and its imports (names and types), and links
+    /// it once.
     pub fn function(&self, module: Module, config: FunctionConfig) -> Result<Function, RunError> {
-        for (name, what) in [
-            ("memory", "memory"),
-            ("iomod_alloc", "function"),
-            ("iomod_main", "function"),
+        for (name, what, expected) in [
+            ("memory", "memory", "a memory"),
+            (
+                "iomod_alloc",
+                "function",
+                "`(func (param i32) (result i32))`",
+            ),
+            (
+                "iomod_main",
+                "function",
+                "`(func (param i32 i32) (result i64))`",
+            ),
         ] {
-            if module.get_export(name).is_none() {
+            let found = match module.get_export(name) {
+                None => {
+                    return Err(RunError::InvalidModule(format!(
+                        "it does not export the {what} `{name}` (write the function with \
+                         iomod_sdk::function!)"
+                    )));
+                }
+                Some(wasmtime::ExternType::Func(ty)) => format!("`{}`", abi::signature(&ty)),
+                Some(wasmtime::ExternType::Memory(_)) => "a memory".to_owned(),
+                Some(wasmtime::ExternType::Global(_)) => "a global".to_owned(),
+                Some(wasmtime::ExternType::Table(_)) => "a table".to_owned(),
+                Some(wasmtime::ExternType::Tag(_)) => "a tag".to_owned(),
+            };
+            if found != expected {
                 return Err(RunError::InvalidModule(format!(
-                    "it does not export the {what} `{name}` (write the function with iomod_sdk::function!)"
+                    "it exports `{name}` as {found}, but a function exports it as {expected} (write \
+                     the function with iomod_sdk::function!)"
                 )));
             }
         }
-        abi::check_imports(&module)?;
+        if !Engine::same(module.engine(), &self.engine) {
+            return Err(RunError::InvalidModule(
+                "it was compiled by another host's engine".into(),
+            ));
+        }
+        abi::check_imports(&module, &self.provided)?;
         let pre = self
             .linker
             .instantiate_pre(&module)
@@ -304,6 +336,18 @@ pub(crate) struct RunState {
     /// What the function wrote to standard output and error (bounded).
     log: Vec<u8>,
     started: Instant,
+}
+
+impl RunState {
+    /// The state of a store that runs nothing (to learn the types of the linker's functions).
+    fn probe() -> RunState {
+        RunState {
+            limits: StoreLimits::default(),
+            calls: abi::CallTable::detached(),
+            log: Vec::new(),
+            started: Instant::now(),
+        }
+    }
 }
 
 impl Function {

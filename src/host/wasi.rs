@@ -9,20 +9,6 @@ use wasmtime::{Caller, Linker};
 
 use super::RunState;
 
-/// The WASI functions this host provides.
-pub(super) const PROVIDED: [&str; 10] = [
-    "fd_write",
-    "environ_get",
-    "environ_sizes_get",
-    "args_get",
-    "args_sizes_get",
-    "proc_exit",
-    "clock_time_get",
-    "random_get",
-    "sched_yield",
-    "fd_fdstat_get",
-];
-
 /// The most bytes `random_get` fills at once; a larger request is filled in chunks of this size, with the
 /// function yielding between them, so that it neither holds its thread nor escapes its time budget.
 pub(super) const RANDOM_CHUNK_BYTES: usize = 64 * 1024;
