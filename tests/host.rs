@@ -828,6 +828,30 @@ async fn the_allow_list_is_checked_before_the_input() {
     let output = function.run(&registry, Vec::new()).await.unwrap();
     let err = proxy_outcome(&output).unwrap_err();
     assert_eq!(err.code, ErrorCode::Forbidden, "{err}");
+
+    // Nor is the contract of such a call read (here, one over the contract size limit).
+    let path = "example.test.echo.echo@0123456789abcdef";
+    let module = format!(
+        r#"(module (import "iomod" "call_start_contract" (func $start_contract (param i32 i32 i32 i32 i32 i32) (result i64)))
+  {IMPORTS}
+  (data (i32.const 64) "{path}")
+  (func (export "iomod_main") (param i32 i32) (result i64)
+    (local $id i64) (local $st i64) (local $n i32)
+    (local.set $id (call $start_contract (i32.const 64) (i32.const {path_len}) (i32.const 0) (i32.const {contract_len}) (i32.const 0) (i32.const 0)))
+    (local.set $st (call $poll (local.get $id)))
+    (i64.store (i32.const 131072) (local.get $st))
+    (local.set $n (i32.wrap_i64 (i64.shr_u (local.get $st) (i64.const 1))))
+    (drop (call $read (local.get $id) (i32.const 131080) (local.get $n)))
+    (i64.or (i64.shl (i64.const 131072) (i64.const 32)) (i64.extend_i32_u (i32.add (local.get $n) (i32.const 8))))))"#,
+        path_len = path.len(),
+        contract_len = iomod_sdk::contract::MAX_CONTRACT_BYTES + 1,
+    );
+    let function = host
+        .load(module.as_bytes(), FunctionConfig::default())
+        .unwrap();
+    let output = function.run(&registry, Vec::new()).await.unwrap();
+    let err = proxy_outcome(&output).unwrap_err();
+    assert_eq!(err.code, ErrorCode::Forbidden, "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

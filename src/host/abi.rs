@@ -661,6 +661,10 @@ pub(super) fn linker(engine: &Engine) -> wasmtime::Result<Linker<RunState>> {
             let Some(path) = read_path(&mut caller, path_ptr, path_len) else {
                 return ERR_OUT_OF_BOUNDS;
             };
+            // The contract is read only for a call the function may make.
+            if let Err(error) = caller.data().calls.check(&path) {
+                return caller.data_mut().calls.reject(error);
+            }
             if let Err(error) = learn_contract(&mut caller, &path, contract_ptr, contract_len) {
                 return match error {
                     Some(error) => caller.data_mut().calls.reject(error),
