@@ -8,6 +8,9 @@
 //! memory_limit_mb = 64
 //! call_timeout_ms = 10000
 //! max_payload_bytes = 16777216                                   # input, output, call input and result
+//! max_table_elements = 10000                                     # elements of each table
+//! max_pending_calls = 1024                                       # calls started and not read yet
+//! max_pending_bytes = 67108864                                   # their inputs in flight and unread results
 //!
 //! [iomod.dependencies.dynamodb]
 //! coordinates = "example.aws.dynamodb"
@@ -45,6 +48,9 @@ struct RawFunction {
     memory_limit_mb: Option<u64>,
     call_timeout_ms: Option<u64>,
     max_payload_bytes: Option<u64>,
+    max_table_elements: Option<u64>,
+    max_pending_calls: Option<u64>,
+    max_pending_bytes: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -104,6 +110,21 @@ impl FunctionManifest {
                 .ok()
                 .filter(|b| (1..=1 << 30).contains(b))
                 .ok_or_else(|| invalid("max_payload_bytes must be between 1 and 1 GiB".into()))?;
+        }
+        let bounded = |key: &str, value: u64, max: u64| {
+            Some(value)
+                .filter(|v| (1..=max).contains(v))
+                .and_then(|v| usize::try_from(v).ok())
+                .ok_or_else(|| invalid(format!("{key} must be between 1 and {max}")))
+        };
+        if let Some(n) = raw.function.max_table_elements {
+            config.max_table_elements = bounded("max_table_elements", n, 1_000_000)?;
+        }
+        if let Some(n) = raw.function.max_pending_calls {
+            config.max_pending_calls = bounded("max_pending_calls", n, 65_536)?;
+        }
+        if let Some(bytes) = raw.function.max_pending_bytes {
+            config.max_pending_bytes = bounded("max_pending_bytes", bytes, 1 << 34)?;
         }
         for (key, value) in [
             ("time_budget_ms", config.time_budget),

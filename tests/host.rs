@@ -680,3 +680,509 @@ fn iomod_run_logs_what_iomods_print_and_outputs_only_the_function_output() {
     assert_eq!(registered.matches(year).count(), 1, "{registered}");
     tagged("SIGTERM received", "stderr");
 }
+
+/// A guest making one call of `path` (placed in its memory at 64) with the `input_len` bytes at
+/// `input_ptr` of its memory; outputs `[i64 status][result]` as [`proxy`] does.
+fn one_call(path: &str, input_ptr: u32, input_len: u32) -> String {
+    format!(
+        r#"(module {IMPORTS}
+  (data (i32.const 64) "{path}")
+  (func (export "iomod_main") (param i32 i32) (result i64)
+    (local $id i64) (local $st i64) (local $n i32)
+    (local.set $id (call $start (i32.const 64) (i32.const {path_len}) (i32.const {input_ptr}) (i32.const {input_len})))
+    (block $done
+      (loop $again
+        (local.set $st (call $poll (local.get $id)))
+        (br_if $done (i64.ne (local.get $st) (i64.const -1)))
+        (drop (call $wait))
+        (br $again)))
+    (i64.store (i32.const 131072) (local.get $st))
+    (local.set $n (i32.wrap_i64 (i64.shr_u (local.get $st) (i64.const 1))))
+    (drop (call $read (local.get $id) (i32.const 131080) (local.get $n)))
+    (i64.or (i64.shl (i64.const 131072) (i64.const 32)) (i64.extend_i32_u (i32.add (local.get $n) (i32.const 8))))))"#,
+        path_len = path.len()
+    )
+}
+
+fn i64_at(output: &[u8], at: usize) -> i64 {
+    i64::from_le_bytes(output[at..at + 8].try_into().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refused_and_unread_calls_count_against_the_pending_calls_limit() {
+    let dir = TempDir::new();
+    let (registry, _echo) = registry_with_echo(&dir).await;
+    let host = Host::new().unwrap();
+    // Starts calls of an IOmod it does not declare (each refused at once) until `call_start` fails, reading
+    // none; outputs how many it started and what the next one answered, then reads the first call and
+    // outputs what one more `call_start` answers.
+    let flood = format!(
+        r#"(module {IMPORTS}
+  (data (i32.const 64) "example.test.secret.read")
+  (func (export "iomod_main") (param i32 i32) (result i64)
+    (local $i i64) (local $id i64)
+    (block $full (loop $again
+      (local.set $id (call $start (i32.const 64) (i32.const 24) (i32.const 0) (i32.const 0)))
+      (br_if $full (i64.lt_s (local.get $id) (i64.const 0)))
+      (local.set $i (i64.add (local.get $i) (i64.const 1)))
+      (br_if $full (i64.eq (local.get $i) (i64.const 100000)))
+      (br $again)))
+    (i64.store (i32.const 2048) (local.get $i))
+    (i64.store (i32.const 2056) (local.get $id))
+    (i64.store (i32.const 2064) (i64.extend_i32_s
+      (call $read (i64.const 0) (i32.const 4096) (i32.wrap_i64 (i64.shr_u (call $poll (i64.const 0)) (i64.const 1))))))
+    (i64.store (i32.const 2072) (call $start (i32.const 64) (i32.const 24) (i32.const 0) (i32.const 0)))
+    (i64.const 8796093022240)))"#
+    );
+    let config = FunctionConfig {
+        max_pending_calls: 8,
+        ..FunctionConfig::default()
+    };
+    let function = host.load(flood.as_bytes(), config).unwrap();
+    let output = function.run(&registry, Vec::new()).await.unwrap();
+    assert_eq!(i64_at(&output, 0), 8, "calls started before the limit");
+    assert_eq!(i64_at(&output, 8), -3, "call_start past the limit");
+    assert_eq!(i64_at(&output, 16), 0, "reading the first result");
+    assert_eq!(
+        i64_at(&output, 24),
+        8,
+        "a read result makes room for a call"
+    );
+
+    // A call read before `wait` reported it is not reported afterwards.
+    let read_then_wait = format!(
+        r#"(module {IMPORTS}
+  (data (i32.const 64) "example.test.secret.read")
+  (func (export "iomod_main") (param i32 i32) (result i64)
+    (local $id i64)
+    (local.set $id (call $start (i32.const 64) (i32.const 24) (i32.const 0) (i32.const 0)))
+    (i64.store (i32.const 2048) (i64.extend_i32_s
+      (call $read (local.get $id) (i32.const 4096) (i32.wrap_i64 (i64.shr_u (call $poll (local.get $id)) (i64.const 1))))))
+    (i64.store (i32.const 2056) (call $wait))
+    (i64.const 8796093022224)))"#
+    );
+    let function = host
+        .load(read_then_wait.as_bytes(), FunctionConfig::default())
+        .unwrap();
+    let output = function.run(&registry, Vec::new()).await.unwrap();
+    assert_eq!(i64_at(&output, 0), 0, "reading the refused call");
+    assert_eq!(i64_at(&output, 8), -1, "wait after every call was read");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn inputs_in_flight_and_unread_results_are_capped_in_bytes() {
+    let dir = TempDir::new();
+    let (registry, _echo) = registry_with_echo(&dir).await;
+    let host = Host::new().unwrap();
+    // Its input is an echo call's input: calls A and waits for it (its result is not read), starts B, then
+    // C; reads A and starts C again. Outputs what the four `call_start`s and the read answered.
+    let module = format!(
+        r#"(module {IMPORTS}
+  (data (i32.const 64) "example.test.echo.echo")
+  (func (export "iomod_main") (param $ptr i32) (param $len i32) (result i64)
+    (local $a i64)
+    (local.set $a (call $start (i32.const 64) (i32.const 22) (local.get $ptr) (local.get $len)))
+    (i64.store (i32.const 2048) (local.get $a))
+    (drop (call $wait))
+    (i64.store (i32.const 2056) (call $start (i32.const 64) (i32.const 22) (local.get $ptr) (local.get $len)))
+    (i64.store (i32.const 2064) (call $start (i32.const 64) (i32.const 22) (local.get $ptr) (local.get $len)))
+    (i64.store (i32.const 2072) (i64.extend_i32_s
+      (call $read (local.get $a) (i32.const 131072) (i32.wrap_i64 (i64.shr_u (call $poll (local.get $a)) (i64.const 1))))))
+    (i64.store (i32.const 2080) (call $start (i32.const 64) (i32.const 22) (local.get $ptr) (local.get $len)))
+    (i64.const 8796093022248)))"#
+    );
+    let config = FunctionConfig {
+        max_payload_bytes: 64 * 1024,
+        max_pending_bytes: 100 * 1024,
+        ..allow_echo()
+    };
+    let function = host.load(module.as_bytes(), config).unwrap();
+    let output = function
+        .run(&registry, echo_input(&[7; 40 * 1024], 0, "", false))
+        .await
+        .unwrap();
+    assert_eq!(i64_at(&output, 0), 0, "A");
+    assert_eq!(i64_at(&output, 8), 1, "B: A's result and B's input fit");
+    assert_eq!(
+        i64_at(&output, 16),
+        -4,
+        "C: A's result and two inputs do not"
+    );
+    assert_eq!(i64_at(&output, 24), 0, "reading A");
+    assert_eq!(i64_at(&output, 32), 2, "C, once A is read");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_allow_list_is_checked_before_the_input() {
+    let dir = TempDir::new();
+    let (registry, _echo) = registry_with_echo(&dir).await;
+    let host = Host::new().unwrap();
+    // An input over the payload limit to an IOmod the function does not declare: refused as forbidden,
+    // without being read.
+    let config = FunctionConfig {
+        max_payload_bytes: 64 * 1024,
+        ..FunctionConfig::default()
+    };
+    let module = one_call("example.test.echo.echo", 0, 100_000);
+    let function = host.load(module.as_bytes(), config).unwrap();
+    let output = function.run(&registry, Vec::new()).await.unwrap();
+    let err = proxy_outcome(&output).unwrap_err();
+    assert_eq!(err.code, ErrorCode::Forbidden, "{err}");
+
+    // Nor is the contract of such a call read (here, one over the contract size limit).
+    let path = "example.test.echo.echo@0123456789abcdef";
+    let module = format!(
+        r#"(module (import "iomod" "call_start_contract" (func $start_contract (param i32 i32 i32 i32 i32 i32) (result i64)))
+  {IMPORTS}
+  (data (i32.const 64) "{path}")
+  (func (export "iomod_main") (param i32 i32) (result i64)
+    (local $id i64) (local $st i64) (local $n i32)
+    (local.set $id (call $start_contract (i32.const 64) (i32.const {path_len}) (i32.const 0) (i32.const {contract_len}) (i32.const 0) (i32.const 0)))
+    (local.set $st (call $poll (local.get $id)))
+    (i64.store (i32.const 131072) (local.get $st))
+    (local.set $n (i32.wrap_i64 (i64.shr_u (local.get $st) (i64.const 1))))
+    (drop (call $read (local.get $id) (i32.const 131080) (local.get $n)))
+    (i64.or (i64.shl (i64.const 131072) (i64.const 32)) (i64.extend_i32_u (i32.add (local.get $n) (i32.const 8))))))"#,
+        path_len = path.len(),
+        contract_len = iomod_sdk::contract::MAX_CONTRACT_BYTES + 1,
+    );
+    let function = host
+        .load(module.as_bytes(), FunctionConfig::default())
+        .unwrap();
+    let output = function.run(&registry, Vec::new()).await.unwrap();
+    let err = proxy_outcome(&output).unwrap_err();
+    assert_eq!(err.code, ErrorCode::Forbidden, "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_result_larger_than_the_payload_limit_is_a_typed_error() {
+    let dir = TempDir::new();
+    let (registry, _echo) = registry_with_echo(&dir).await;
+    let host = Host::new().unwrap();
+    // The echo IOmod's method error carries the name it is given and a message of its own: its result is
+    // larger than its input.
+    let call_input = echo_input(b"", 0, &"E".repeat(3000), false);
+    let config = FunctionConfig {
+        max_payload_bytes: call_input.len() + 32,
+        ..allow_echo()
+    };
+    let function = host.load(proxy().as_bytes(), config.clone()).unwrap();
+    let output = function
+        .run(
+            &registry,
+            proxy_input("example.test.echo.echo", &call_input),
+        )
+        .await
+        .unwrap();
+    let err = proxy_outcome(&output).unwrap_err();
+    assert_eq!(err.code, ErrorCode::TooLarge, "{err}");
+    assert!(
+        err.message.contains(&format!(
+            "the function's limit is {} bytes",
+            config.max_payload_bytes
+        )),
+        "{err}"
+    );
+    // Within the limit, the same call gives the method's error.
+    let function = host
+        .load(
+            proxy().as_bytes(),
+            FunctionConfig {
+                max_payload_bytes: call_input.len() + 1024,
+                ..allow_echo()
+            },
+        )
+        .unwrap();
+    let output = function
+        .run(
+            &registry,
+            proxy_input("example.test.echo.echo", &call_input),
+        )
+        .await
+        .unwrap();
+    let err = echo_output(&proxy_outcome(&output).unwrap()).unwrap_err();
+    assert_eq!(err.name, "E".repeat(3000));
+}
+
+#[test]
+fn modules_with_several_memories_or_64_bit_addresses_are_refused() {
+    let host = Host::new().unwrap();
+    let main = r#"(func (export "iomod_main") (param i32 i32) (result i64) (i64.const 0))"#;
+    let two = format!(r#"(module {IMPORTS} (memory $second 1) {main})"#);
+    let err = host
+        .load(two.as_bytes(), FunctionConfig::default())
+        .unwrap_err();
+    assert!(matches!(err, RunError::InvalidModule(_)), "{err:?}");
+    assert!(err.to_string().contains("one memory"), "{err}");
+    let wide = format!(
+        r#"(module {} {main})"#,
+        IMPORTS.replace(
+            "(memory (export \"memory\") 4)",
+            "(memory (export \"memory\") i64 4)"
+        )
+    );
+    let err = host
+        .load(wide.as_bytes(), FunctionConfig::default())
+        .unwrap_err();
+    assert!(matches!(err, RunError::InvalidModule(_)), "{err:?}");
+    assert!(err.to_string().contains("32-bit addresses"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tables_beyond_the_limits_are_refused() {
+    let dir = TempDir::new();
+    let (registry, _echo) = registry_with_echo(&dir).await;
+    let host = Host::new().unwrap();
+    // table.grow past the limit returns -1 to the guest.
+    let grow = format!(
+        r#"(module {IMPORTS} (table $t 1 funcref) (func (export "iomod_main") (param i32 i32) (result i64)
+          (i32.store (i32.const 2048) (table.grow $t (ref.null func) (i32.const 100000)))
+          (i32.store (i32.const 2052) (table.grow $t (ref.null func) (i32.const 99)))
+          (i64.const 8796093022216)))"#
+    );
+    let function = host
+        .load(grow.as_bytes(), FunctionConfig::default())
+        .unwrap();
+    let output = function.run(&registry, Vec::new()).await.unwrap();
+    assert_eq!(
+        i32::from_le_bytes(output[..4].try_into().unwrap()),
+        -1,
+        "growing to 100,001 elements"
+    );
+    assert_eq!(
+        i32::from_le_bytes(output[4..8].try_into().unwrap()),
+        1,
+        "growing to 100 elements"
+    );
+    let main = r#"(func (export "iomod_main") (param i32 i32) (result i64) (i64.const 0))"#;
+    // A module that starts with a larger table, or with too many tables, does not run.
+    for (tables, needle) in [
+        ("(table 20000 funcref)", "table"),
+        (
+            "(table 1 funcref) (table 1 funcref) (table 1 funcref) (table 1 funcref) (table 1 funcref)",
+            "table",
+        ),
+    ] {
+        let module = format!(r#"(module {IMPORTS} {tables} {main})"#);
+        let function = host
+            .load(module.as_bytes(), FunctionConfig::default())
+            .unwrap();
+        match function.run(&registry, Vec::new()).await {
+            Err(RunError::Trap(message)) => assert!(message.contains(needle), "{message}"),
+            other => panic!("{tables}: {other:?}"),
+        }
+    }
+    // The limit is the function's.
+    let config = FunctionConfig {
+        max_table_elements: 200_000,
+        ..FunctionConfig::default()
+    };
+    let function = host.load(grow.as_bytes(), config).unwrap();
+    let output = function.run(&registry, Vec::new()).await.unwrap();
+    assert_eq!(i32::from_le_bytes(output[..4].try_into().unwrap()), 1);
+}
+
+/// A WASI guest whose `iomod_main` runs `body` with `$random` (`random_get`) imported and a memory of
+/// `pages` pages.
+fn wasi_random_guest(pages: u32, body: &str) -> String {
+    format!(
+        r#"(module
+  (import "wasi_snapshot_preview1" "random_get" (func $random (param i32 i32) (result i32)))
+  (memory (export "memory") {pages})
+  (func (export "iomod_alloc") (param i32) (result i32) (i32.const 1024))
+  (func (export "iomod_main") (param i32 i32) (result i64) {body}))"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn random_get_fills_from_the_system_and_a_large_request_stays_within_the_budget() {
+    let dir = TempDir::new();
+    let (registry, _echo) = registry_with_echo(&dir).await;
+    let host = Host::new().unwrap();
+    // Two requests of 64 bytes, then one past memory: outputs both errnos, both buffers and the third errno.
+    let small = wasi_random_guest(
+        1,
+        r#"(i32.store (i32.const 2048) (call $random (i32.const 2060) (i32.const 64)))
+           (i32.store (i32.const 2052) (call $random (i32.const 2124) (i32.const 64)))
+           (i32.store (i32.const 2056) (call $random (i32.const 65500) (i32.const 64)))
+           (i64.const 8796093022348)"#,
+    );
+    let function = host
+        .load(small.as_bytes(), FunctionConfig::default())
+        .unwrap();
+    let output = function.run(&registry, Vec::new()).await.unwrap();
+    assert_eq!(output.len(), 140);
+    let errno = |at: usize| i32::from_le_bytes(output[at..at + 4].try_into().unwrap());
+    assert_eq!((errno(0), errno(4)), (0, 0));
+    assert_eq!(errno(8), 21, "EFAULT past memory");
+    let (first, second) = (&output[12..76], &output[76..140]);
+    assert_ne!(first, second);
+    assert!(first.iter().any(|&b| b != 0) && second.iter().any(|&b| b != 0));
+
+    // One request of 32 MiB is filled a chunk at a time, and the run's time budget (1 ms) stops it
+    // between two chunks instead of after the whole request.
+    let large = wasi_random_guest(
+        600,
+        r#"(drop (call $random (i32.const 65536) (i32.const 33554432))) (i64.const 0)"#,
+    );
+    let config = FunctionConfig {
+        time_budget: Duration::from_millis(1),
+        ..FunctionConfig::default()
+    };
+    let function = host.load(large.as_bytes(), config).unwrap();
+    let result = function.run(&registry, Vec::new()).await;
+    assert!(matches!(result, Err(RunError::TimeBudget(_))), "{result:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_function_ends_its_run_with_fail() {
+    let dir = TempDir::new();
+    let (registry, _echo) = registry_with_echo(&dir).await;
+    let host = Host::new().unwrap();
+    for (ptr, len, expected) in [
+        (64, 17, "the function failed: nothing to wake"),
+        (
+            262_140,
+            100,
+            "the function failed: (its message, 100 bytes at 262140, lies outside its memory)",
+        ),
+    ] {
+        let module = format!(
+            r#"(module (import "iomod" "fail" (func $fail (param i32 i32))) {IMPORTS}
+  (data (i32.const 64) "nothing to wake\f0\9f")
+  (func (export "iomod_main") (param i32 i32) (result i64)
+    (call $fail (i32.const {ptr}) (i32.const {len}))
+    (i64.const 0)))"#
+        );
+        let function = host
+            .load(module.as_bytes(), FunctionConfig::default())
+            .unwrap();
+        let err = function.run(&registry, Vec::new()).await.unwrap_err();
+        assert!(matches!(err, RunError::Failed(_)), "{err:?}");
+        assert_eq!(err.to_string().replace('\u{FFFD}', ""), expected);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn proc_exit_ends_the_run_without_a_result_and_is_not_a_trap() {
+    let dir = TempDir::new();
+    let (registry, _echo) = registry_with_echo(&dir).await;
+    let host = Host::new().unwrap();
+    for (code, text, expected) in [
+        (
+            0,
+            "",
+            "the function exited with code 0 before returning a result".to_owned(),
+        ),
+        (
+            3,
+            "bad input",
+            "the function exited with code 3 before returning a result; it wrote: bad input"
+                .to_owned(),
+        ),
+    ] {
+        // Writes `text` to standard error, then exits with `code`.
+        let module = format!(
+            r#"(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 256) "{text}")
+  (func (export "iomod_alloc") (param i32) (result i32) (i32.const 1024))
+  (func (export "iomod_main") (param i32 i32) (result i64)
+    (i32.store (i32.const 64) (i32.const 256))
+    (i32.store (i32.const 68) (i32.const {len}))
+    (drop (call $write (i32.const 2) (i32.const 64) (i32.const 1) (i32.const 72)))
+    (call $exit (i32.const {code}))
+    (i64.const 0)))"#,
+            len = text.len()
+        );
+        let function = host
+            .load(module.as_bytes(), FunctionConfig::default())
+            .unwrap();
+        let err = function.run(&registry, Vec::new()).await.unwrap_err();
+        assert!(
+            matches!(&err, RunError::Exited { code: c, .. } if *c == code),
+            "{err:?}"
+        );
+        assert_eq!(err.to_string(), expected);
+    }
+}
+
+#[test]
+fn imports_with_the_wrong_signature_are_refused_when_loaded() {
+    let host = Host::new().unwrap();
+    let exports = r#"(memory (export "memory") 1)
+        (func (export "iomod_alloc") (param i32) (result i32) (i32.const 0))
+        (func (export "iomod_main") (param i32 i32) (result i64) (i64.const 0))"#;
+    for (import, name, host_type, found) in [
+        (
+            r#"(import "iomod" "wait" (func (param i32) (result i64)))"#,
+            "iomod::wait",
+            "(func (result i64))",
+            "`(func (param i32) (result i64))`",
+        ),
+        (
+            r#"(import "iomod" "call_poll" (func (param i32) (result i64)))"#,
+            "iomod::call_poll",
+            "(func (param i64) (result i64))",
+            "`(func (param i32) (result i64))`",
+        ),
+        (
+            r#"(import "wasi_snapshot_preview1" "random_get" (func (param i32 i32)))"#,
+            "wasi_snapshot_preview1::random_get",
+            "(func (param i32 i32) (result i32))",
+            "`(func (param i32 i32))`",
+        ),
+        (
+            r#"(import "iomod" "call_read" (global i32))"#,
+            "iomod::call_read",
+            "(func (param i64 i32 i32) (result i32))",
+            "a global",
+        ),
+    ] {
+        let module = format!("(module {import} {exports})");
+        let err = host
+            .load(module.as_bytes(), FunctionConfig::default())
+            .unwrap_err();
+        assert!(matches!(err, RunError::InvalidModule(_)), "{err:?}");
+        let message = err.to_string();
+        assert!(
+            message.contains(&format!(
+                "it imports `{name}` as {found}, but this host provides `{host_type}`"
+            )),
+            "{message}"
+        );
+    }
+    // The function's exports are checked the same way.
+    let main = r#"(func (export "iomod_main") (param i32 i32) (result i64) (i64.const 0))"#;
+    for (exports, expected) in [
+        (
+            r#"(memory (export "memory") 1) (func (export "iomod_alloc") (param i64) (result i32) (i32.const 0))"#
+                .to_owned()
+                + main,
+            "it exports `iomod_alloc` as `(func (param i64) (result i32))`, but a function exports it as \
+             `(func (param i32) (result i32))`",
+        ),
+        (
+            r#"(memory (export "memory") 1) (func (export "iomod_alloc") (param i32) (result i32) (i32.const 0))
+               (func (export "iomod_main") (param i32 i32) (result i32) (i32.const 0))"#
+                .to_owned(),
+            "it exports `iomod_main` as `(func (param i32 i32) (result i32))`, but a function exports it \
+             as `(func (param i32 i32) (result i64))`",
+        ),
+        (
+            r#"(global (export "memory") i32 (i32.const 0)) (memory 1)
+               (func (export "iomod_alloc") (param i32) (result i32) (i32.const 0))"#
+                .to_owned()
+                + main,
+            "it exports `memory` as a global, but a function exports it as a memory",
+        ),
+    ] {
+        let err = host
+            .load(format!("(module {exports})").as_bytes(), FunctionConfig::default())
+            .unwrap_err();
+        assert!(matches!(err, RunError::InvalidModule(_)), "{err:?}");
+        assert!(err.to_string().contains(expected), "{err}");
+    }
+}

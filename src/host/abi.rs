@@ -2,14 +2,14 @@
 //! `call_read`, `wait`.
 //! Every pointer, length and id from the guest is checked; failures are return values, never traps.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use iomod_sdk::{CallContext, Error, ErrorCode, MethodPath, TraceParent};
 use tokio::sync::Notify;
 use tracing::Instrument;
-use wasmtime::{Caller, Engine, Linker, Module};
+use wasmtime::{Caller, Engine, Extern, ExternType, FuncType, Linker, Module, Store};
 
 use super::{FunctionConfig, RunError, RunOptions, RunState};
 use crate::registry::{LocalRegistry, contracts};
@@ -47,8 +47,12 @@ const MAX_PATH_LEN: u32 = 1024;
 
 /// `call_start`: a pointer or length lies outside the guest's memory.
 pub const ERR_OUT_OF_BOUNDS: i64 = -2;
-/// `call_start`: too many calls in flight.
+/// `call_start`: the function already has as many calls pending (in flight, or finished and not read) as
+/// its `max_pending_calls` allows.
 pub const ERR_TOO_MANY_CALLS: i64 = -3;
+/// `call_start`: the call's input, with the inputs of the calls in flight and the results not read yet,
+/// would be more than the function's `max_pending_bytes`.
+pub const ERR_TOO_MANY_BYTES: i64 = -4;
 /// `call_poll`, `call_read`: no such call (never started, or already read).
 pub const ERR_UNKNOWN_CALL: i64 = -2;
 /// `call_read`: the call has not finished.
@@ -58,34 +62,103 @@ pub const ERR_READ_OUT_OF_BOUNDS: i32 = -4;
 /// `call_read`: `len` is not the result's length.
 pub const ERR_WRONG_LENGTH: i32 = -5;
 
-const IMPORTS: [&str; 5] = [
-    "call_start",
-    "call_start_contract",
-    "call_poll",
-    "call_read",
-    "wait",
-];
+/// The most of a `fail` message the host keeps.
+const MAX_FAIL_MESSAGE: u32 = 4096;
 
-/// Refuses modules that import anything this host does not provide.
-pub(super) fn check_imports(module: &Module) -> Result<(), RunError> {
+/// The function called `fail`: it ends the run with this message.
+#[derive(Debug)]
+pub(super) struct Failed(pub(super) String);
+
+impl std::fmt::Display for Failed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Failed {}
+
+/// The functions this host provides to modules, with their types, by module and name.
+pub(super) struct Provided(BTreeMap<(String, String), FuncType>);
+
+impl Provided {
+    /// The functions `linker` defines (their types need a store: one that runs nothing).
+    pub(super) fn of(engine: &Engine, linker: &Linker<RunState>) -> Provided {
+        let mut store = Store::new(engine, RunState::probe());
+        let externs: Vec<(String, String, Extern)> = linker
+            .iter(&mut store)
+            .map(|(module, name, item)| (module.to_owned(), name.to_owned(), item))
+            .collect();
+        Provided(
+            externs
+                .into_iter()
+                .filter_map(|(module, name, item)| {
+                    let ty = item.into_func()?.ty(&store);
+                    Some(((module, name), ty))
+                })
+                .collect(),
+        )
+    }
+
+    /// `module::{a, b, ...}` for each module, what the host provides.
+    fn describe(&self) -> String {
+        let mut modules: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for (module, name) in self.0.keys() {
+            modules.entry(module).or_default().push(name);
+        }
+        let modules: Vec<String> = modules
+            .into_iter()
+            .map(|(module, names)| format!("{module}::{{{}}}", names.join(", ")))
+            .collect();
+        modules.join(" and ")
+    }
+}
+
+/// Refuses modules that import anything this host does not provide, or with another type than the
+/// host's.
+pub(super) fn check_imports(module: &Module, provided: &Provided) -> Result<(), RunError> {
     for import in module.imports() {
-        let provided = match import.module() {
-            "iomod" => IMPORTS.contains(&import.name()),
-            "wasi_snapshot_preview1" => super::wasi::PROVIDED.contains(&import.name()),
-            _ => false,
-        };
-        if !provided {
+        let key = (import.module().to_owned(), import.name().to_owned());
+        let Some(host) = provided.0.get(&key) else {
             return Err(RunError::InvalidModule(format!(
-                "it imports `{}::{}`, which this host does not provide (it provides iomod::{{{}}} and \
-                 wasi_snapshot_preview1::{{{}}})",
+                "it imports `{}::{}`, which this host does not provide (it provides {})",
                 import.module(),
                 import.name(),
-                IMPORTS.join(", "),
-                super::wasi::PROVIDED.join(", ")
+                provided.describe()
             )));
-        }
+        };
+        let found = match import.ty() {
+            ExternType::Func(ty) if host.matches(&ty) => continue,
+            ExternType::Func(ty) => format!("`{}`", signature(&ty)),
+            ExternType::Global(_) => "a global".to_owned(),
+            ExternType::Table(_) => "a table".to_owned(),
+            ExternType::Memory(_) => "a memory".to_owned(),
+            ExternType::Tag(_) => "a tag".to_owned(),
+        };
+        return Err(RunError::InvalidModule(format!(
+            "it imports `{}::{}` as {found}, but this host provides `{}` (build the function \
+             with the iomod-sdk of this runtime)",
+            import.module(),
+            import.name(),
+            signature(host)
+        )));
     }
     Ok(())
+}
+
+/// A function type in WebAssembly text: `(func (param i32 i32) (result i64))`.
+pub(super) fn signature(ty: &FuncType) -> String {
+    let list = |kind: &str, types: Vec<String>| {
+        if types.is_empty() {
+            String::new()
+        } else {
+            format!(" ({kind} {})", types.join(" "))
+        }
+    };
+    format!(
+        "(func{}{})",
+        list("param", ty.params().map(|t| t.to_string()).collect()),
+        list("result", ty.results().map(|t| t.to_string()).collect())
+    )
 }
 
 struct Finished {
@@ -93,17 +166,32 @@ struct Finished {
     failed: bool,
 }
 
+/// What the host keeps of one run's calls, from `call_start` until `call_read`.
 #[derive(Default)]
 struct Calls {
-    in_flight: HashSet<u64>,
+    /// Calls in flight, with the size of the input each holds.
+    in_flight: HashMap<u64, usize>,
     finished: HashMap<u64, Finished>,
-    /// Finished calls `wait` has not reported yet, oldest first.
+    /// Finished calls `wait` has not reported (and the guest has not read) yet, oldest first.
     unreported: VecDeque<u64>,
+    /// The bytes held for the run: the inputs of the calls in flight and the finished calls' bytes.
+    held_bytes: usize,
+}
+
+impl Calls {
+    /// Calls started and not read yet: in flight or finished.
+    fn pending(&self) -> usize {
+        self.in_flight.len() + self.finished.len()
+    }
 }
 
 struct Shared {
     calls: Mutex<Calls>,
     notify: Notify,
+    /// The largest result the guest may be given (the function's `max_payload_bytes`).
+    max_payload_bytes: usize,
+    /// The most bytes held for the run (the function's `max_pending_bytes`).
+    max_pending_bytes: usize,
 }
 
 impl Shared {
@@ -111,27 +199,75 @@ impl Shared {
         self.calls.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Ends the call `id`: its input is released and its outcome kept for the guest to read. A result
+    /// larger than the payload limit, or one that would take the bytes held for the run past their limit
+    /// (while other bytes are held: one call alone always fits), is replaced by a `tooLarge` error.
     fn finish(&self, id: u64, outcome: Result<Vec<u8>, Error>) {
-        let finished = match outcome {
-            Ok(bytes) => Finished {
-                bytes,
-                failed: false,
-            },
-            Err(error) => {
-                let mut message = capnp::message::Builder::new_default();
-                error.write(message.init_root());
-                Finished {
-                    bytes: capnp::serialize::write_message_to_words(&message),
-                    failed: true,
-                }
-            }
-        };
+        let finished = encode(outcome);
         let mut calls = self.lock();
-        calls.in_flight.remove(&id);
+        let Some(input_bytes) = calls.in_flight.remove(&id) else {
+            // Not a call of this run (never the case: ids are allocated before a call is started).
+            return;
+        };
+        calls.held_bytes -= input_bytes;
+        let len = finished.bytes.len();
+        let finished = if len > self.max_payload_bytes {
+            encode(Err(Error::new(
+                ErrorCode::TooLarge,
+                format!(
+                    "the call's {} is {len} bytes; the function's limit is {} bytes",
+                    if finished.failed { "error" } else { "result" },
+                    self.max_payload_bytes
+                ),
+            )))
+        } else if calls.held_bytes > 0 && calls.held_bytes + len > self.max_pending_bytes {
+            encode(Err(Error::new(
+                ErrorCode::TooLarge,
+                format!(
+                    "the call's {} is {len} bytes; with the {} bytes of results not read yet and of \
+                     inputs of calls in flight, that is more than the function's limit of {} bytes \
+                     (read results before starting more calls)",
+                    if finished.failed { "error" } else { "result" },
+                    calls.held_bytes,
+                    self.max_pending_bytes
+                ),
+            )))
+        } else {
+            finished
+        };
+        calls.held_bytes += finished.bytes.len();
         calls.finished.insert(id, finished);
         calls.unreported.push_back(id);
         drop(calls);
         self.notify.notify_one();
+    }
+
+    /// The finished call `id`, removed: the guest has read it.
+    fn take(&self, calls: &mut Calls, id: u64) {
+        if let Some(finished) = calls.finished.remove(&id) {
+            calls.held_bytes -= finished.bytes.len();
+        }
+        if let Some(at) = calls.unreported.iter().position(|&u| u == id) {
+            calls.unreported.remove(at);
+        }
+    }
+}
+
+/// A call's outcome as the guest reads it: the results message, or a protocol `Error` message.
+fn encode(outcome: Result<Vec<u8>, Error>) -> Finished {
+    match outcome {
+        Ok(bytes) => Finished {
+            bytes,
+            failed: false,
+        },
+        Err(error) => {
+            let mut message = capnp::message::Builder::new_default();
+            error.write(message.init_root());
+            Finished {
+                bytes: capnp::serialize::write_message_to_words(&message),
+                failed: true,
+            }
+        }
     }
 }
 
@@ -169,6 +305,22 @@ pub(crate) struct CallTable {
 }
 
 impl CallTable {
+    /// A table of no run, for a store that runs nothing: its calls fail as `unavailable`.
+    pub(super) fn detached() -> CallTable {
+        let config = Arc::new(FunctionConfig::default());
+        CallTable {
+            shared: Arc::new(Shared {
+                calls: Mutex::default(),
+                notify: Notify::new(),
+                max_payload_bytes: config.max_payload_bytes,
+                max_pending_bytes: config.max_pending_bytes,
+            }),
+            run: u64::MAX,
+            config,
+            next_id: 0,
+        }
+    }
+
     /// The table of a run on the registry thread; the guard ends it (and cancels its calls).
     pub(crate) fn new(
         registry: LocalRegistry,
@@ -196,6 +348,8 @@ impl CallTable {
         let shared = Arc::new(Shared {
             calls: Mutex::default(),
             notify: Notify::new(),
+            max_payload_bytes: config.max_payload_bytes,
+            max_pending_bytes: config.max_pending_bytes,
         });
         (
             CallTable {
@@ -299,41 +453,51 @@ impl CallTable {
         }
     }
 
-    /// A new call id, counted in flight; `None` when too many calls are in flight.
-    fn allocate(&mut self) -> Option<u64> {
+    /// A new call id, counted in flight with the `input_bytes` it holds; an ABI error number when the run
+    /// has as many calls pending as it may, or the input would take the bytes held past their limit (one
+    /// call alone always fits: its input is within the payload limit).
+    fn allocate(&mut self, input_bytes: usize) -> Result<u64, i64> {
         let mut calls = self.shared.lock();
-        if calls.in_flight.len() >= self.config.max_calls_in_flight {
-            return None;
+        if calls.pending() >= self.config.max_pending_calls {
+            return Err(ERR_TOO_MANY_CALLS);
+        }
+        if calls.held_bytes > 0
+            && calls.held_bytes.saturating_add(input_bytes) > self.config.max_pending_bytes
+        {
+            return Err(ERR_TOO_MANY_BYTES);
         }
         let id = self.next_id;
         self.next_id += 1;
-        calls.in_flight.insert(id);
-        Some(id)
+        calls.in_flight.insert(id, input_bytes);
+        calls.held_bytes += input_bytes;
+        Ok(id)
     }
 
-    fn start(&mut self, path: &[u8], input: Vec<u8>) -> i64 {
-        let Some(id) = self.allocate() else {
-            return ERR_TOO_MANY_CALLS;
-        };
-        match self.check(path, &input) {
-            Ok(path) => self.forward(id, path, input),
-            Err(error) => self.shared.finish(id, Err(error)),
+    /// Forwards a call whose path [`CallTable::check`] accepted, with its input.
+    fn start(&mut self, path: String, input: Vec<u8>) -> i64 {
+        match self.allocate(input.len()) {
+            Ok(id) => {
+                self.forward(id, path, input);
+                id as i64
+            }
+            Err(error) => error,
         }
-        id as i64
     }
 
     /// A call that fails at once with `error`.
     fn reject(&mut self, error: Error) -> i64 {
-        let Some(id) = self.allocate() else {
-            return ERR_TOO_MANY_CALLS;
-        };
-        self.shared.finish(id, Err(error));
-        id as i64
+        match self.allocate(0) {
+            Ok(id) => {
+                self.shared.finish(id, Err(error));
+                id as i64
+            }
+            Err(error) => error,
+        }
     }
 
-    /// Checks a call's path (`org.ns.name.method`, optionally `@fingerprint`) and input; returns the path
-    /// to forward, fingerprint included.
-    fn check(&self, path: &[u8], input: &[u8]) -> Result<String, Error> {
+    /// Checks a call's path (`org.ns.name.method`, optionally `@fingerprint`) and that the function may
+    /// call its IOmod; returns the path to forward, fingerprint included.
+    fn check(&self, path: &[u8]) -> Result<String, Error> {
         let full = std::str::from_utf8(path)
             .map_err(|_| Error::new(ErrorCode::InvalidInput, "the method path is not UTF-8"))?;
         let method = full.split_once('@').map_or(full, |(method, _)| method);
@@ -349,16 +513,6 @@ impl CallTable {
                 ),
             ));
         }
-        if input.len() > self.config.max_payload_bytes {
-            return Err(Error::new(
-                ErrorCode::TooLarge,
-                format!(
-                    "the call's input is {} bytes; the limit is {} bytes",
-                    input.len(),
-                    self.config.max_payload_bytes
-                ),
-            ));
-        }
         Ok(full.to_owned())
     }
 
@@ -366,7 +520,7 @@ impl CallTable {
         let calls = self.shared.lock();
         match calls.finished.get(&id) {
             Some(f) => ((f.bytes.len() as i64) << 1) | i64::from(f.failed),
-            None if calls.in_flight.contains(&id) => -1,
+            None if calls.in_flight.contains_key(&id) => -1,
             None => ERR_UNKNOWN_CALL,
         }
     }
@@ -386,21 +540,29 @@ fn read_path(caller: &mut Caller<'_, RunState>, ptr: u32, len: u32) -> Option<Ve
     read_memory(caller, ptr, len)
 }
 
-/// Starts a call of `path` with the input at `input_ptr`; the call's id, or an ABI error number.
+/// Starts a call of `path` with the input at `input_ptr`; the call's id, or an ABI error number. The input
+/// is copied only once the call is known to be allowed and within the limits.
 fn start_call(
     caller: &mut Caller<'_, RunState>,
     path: &[u8],
     input_ptr: u32,
     input_len: u32,
 ) -> i64 {
-    let limit = caller.data().calls.config.max_payload_bytes;
+    if !in_memory(caller, input_ptr, input_len) {
+        return ERR_OUT_OF_BOUNDS;
+    }
+    let calls = &mut caller.data_mut().calls;
+    let path = match calls.check(path) {
+        Ok(path) => path,
+        Err(error) => return calls.reject(error),
+    };
+    let limit = calls.config.max_payload_bytes;
     if input_len as usize > limit {
-        // Too large to copy: the call fails as a value, without reading the input.
         let error = Error::new(
             ErrorCode::TooLarge,
             format!("the call's input is {input_len} bytes; the limit is {limit} bytes"),
         );
-        return caller.data_mut().calls.reject(error);
+        return calls.reject(error);
     }
     let Some(input) = read_memory(caller, input_ptr, input_len) else {
         return ERR_OUT_OF_BOUNDS;
@@ -448,6 +610,16 @@ fn learn_contract(
     contracts::learn(fingerprint, text).map_err(Some)
 }
 
+/// Whether `len` bytes at `ptr` lie inside the caller's memory.
+fn in_memory(caller: &mut Caller<'_, RunState>, ptr: u32, len: u32) -> bool {
+    let Some(memory) = caller.get_export("memory").and_then(|e| e.into_memory()) else {
+        return false;
+    };
+    (ptr as usize)
+        .checked_add(len as usize)
+        .is_some_and(|end| end <= memory.data_size(&caller))
+}
+
 /// `len` bytes at `ptr` of the caller's memory, if they lie inside it.
 fn read_memory(caller: &mut Caller<'_, RunState>, ptr: u32, len: u32) -> Option<Vec<u8>> {
     let memory = caller.get_export("memory")?.into_memory()?;
@@ -489,6 +661,10 @@ pub(super) fn linker(engine: &Engine) -> wasmtime::Result<Linker<RunState>> {
             let Some(path) = read_path(&mut caller, path_ptr, path_len) else {
                 return ERR_OUT_OF_BOUNDS;
             };
+            // The contract is read only for a call the function may make.
+            if let Err(error) = caller.data().calls.check(&path) {
+                return caller.data_mut().calls.reject(error);
+            }
             if let Err(error) = learn_contract(&mut caller, &path, contract_ptr, contract_len) {
                 return match error {
                     Some(error) => caller.data_mut().calls.reject(error),
@@ -510,7 +686,7 @@ pub(super) fn linker(engine: &Engine) -> wasmtime::Result<Linker<RunState>> {
             let shared = caller.data().calls.shared.clone();
             let mut calls = shared.lock();
             let Some(finished) = calls.finished.get(&id) else {
-                return if calls.in_flight.contains(&id) {
+                return if calls.in_flight.contains_key(&id) {
                     ERR_NOT_FINISHED
                 } else {
                     ERR_UNKNOWN_CALL as i32
@@ -529,8 +705,25 @@ pub(super) fn linker(engine: &Engine) -> wasmtime::Result<Linker<RunState>> {
                 return ERR_READ_OUT_OF_BOUNDS;
             };
             target.copy_from_slice(&finished.bytes);
-            calls.finished.remove(&id);
+            shared.take(&mut calls, id);
             0
+        },
+    )?;
+    linker.func_wrap(
+        "iomod",
+        "fail",
+        |mut caller: Caller<'_, RunState>, ptr: u32, len: u32| -> wasmtime::Result<()> {
+            let message = match read_memory(&mut caller, ptr, len.min(MAX_FAIL_MESSAGE)) {
+                Some(bytes) => {
+                    let mut message = String::from_utf8_lossy(&bytes).into_owned();
+                    if len > MAX_FAIL_MESSAGE {
+                        message.push_str(" [cut]");
+                    }
+                    message
+                }
+                None => format!("(its message, {len} bytes at {ptr}, lies outside its memory)"),
+            };
+            Err(wasmtime::Error::new(Failed(message)))
         },
     )?;
     linker.func_wrap_async("iomod", "wait", |caller: Caller<'_, RunState>, (): ()| {

@@ -43,6 +43,19 @@ pub enum RunError {
     /// The function trapped (a bug in the function, or a limit such as memory).
     #[error("the function trapped: {0}")]
     Trap(String),
+    /// The function ended its run with an error of its own (the ABI's `fail`), for example because it
+    /// waits for something that can never happen.
+    #[error("the function failed: {0}")]
+    Failed(String),
+    /// The function called WASI's `proc_exit` instead of returning. A function's result is what
+    /// `iomod_main` returns, so even code 0 leaves the run without one.
+    #[error("the function exited with code {code} before returning a result{}", written(.wrote))]
+    Exited {
+        /// The exit code.
+        code: u32,
+        /// The last lines the function wrote to standard output and error (empty if none).
+        wrote: String,
+    },
     /// The function returned an output outside its memory, or larger than the payload limit.
     #[error("the function's output is invalid: {0}")]
     BadOutput(String),
@@ -59,28 +72,45 @@ pub enum RunError {
 pub struct FunctionConfig {
     /// The IOmods the function may call (its declared dependencies). Calls to others fail with `forbidden`.
     pub allow: Vec<Coordinates>,
-    /// The most linear memory the function may have.
+    /// The most linear memory the function may have (a function has one memory, with 32-bit addresses).
     pub memory_limit_bytes: usize,
+    /// The most elements each of the function's tables may have (a table holds the targets of indirect
+    /// calls: one element per function whose address is taken).
+    pub max_table_elements: usize,
     /// How long one run may take, waiting included.
     pub time_budget: Duration,
     /// The deadline of each IOmod call.
     pub call_timeout: Duration,
     /// The largest input, output, call input or call result.
     pub max_payload_bytes: usize,
-    /// The most IOmod calls in flight at once.
-    pub max_calls_in_flight: usize,
+    /// The most IOmod calls pending at once: started and not yet read (in flight, or finished with a
+    /// result the function has not read). `call_start` fails with `-3` beyond it.
+    pub max_pending_calls: usize,
+    /// The most bytes the host holds for the function's pending calls at once: the inputs of the calls in
+    /// flight and the results not read yet. A call whose input would take it past this fails to start
+    /// (`-4`), and a result that would is replaced by a `tooLarge` error; a call alone always fits.
+    pub max_pending_bytes: usize,
 }
 
+/// The default of [`FunctionConfig::max_table_elements`].
+pub const DEFAULT_MAX_TABLE_ELEMENTS: usize = 10_000;
+
+/// The most tables a function may have (the functions `rustc` and `clang` build have one).
+pub const MAX_TABLES: usize = 4;
+
 impl Default for FunctionConfig {
-    /// No IOmods, 64 MiB of memory, 30 s per run, 10 s per call, 16 MiB payloads, 1,024 calls in flight.
+    /// No IOmods, 64 MiB of memory, tables of 10,000 elements, 30 s per run, 10 s per call, 16 MiB
+    /// payloads, 1,024 calls pending holding 64 MiB at most.
     fn default() -> Self {
         Self {
             allow: Vec::new(),
             memory_limit_bytes: 64 * 1024 * 1024,
+            max_table_elements: DEFAULT_MAX_TABLE_ELEMENTS,
             time_budget: Duration::from_secs(30),
             call_timeout: Duration::from_secs(10),
             max_payload_bytes: DEFAULT_MAX_PAYLOAD_BYTES,
-            max_calls_in_flight: 1024,
+            max_pending_calls: 1024,
+            max_pending_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -109,6 +139,8 @@ pub struct PoolingLimits {
 pub struct Host {
     engine: Engine,
     linker: Arc<Linker<RunState>>,
+    /// What the linker provides, with the types imports are checked against.
+    provided: Arc<abi::Provided>,
 }
 
 impl std::fmt::Debug for Host {
@@ -128,6 +160,9 @@ impl Host {
     pub fn with_config(host_config: &HostConfig) -> Result<Host, RunError> {
         let mut config = Config::new();
         config.epoch_interruption(true);
+        // One memory per function, with 32-bit addresses: the memory limit is the function's whole memory.
+        config.wasm_multi_memory(false);
+        config.wasm_memory64(false);
         if let Some(limits) = host_config.pooling {
             let mut pooling = wasmtime::PoolingAllocationConfig::new();
             pooling
@@ -153,9 +188,11 @@ impl Host {
                 }
             })
             .map_err(|e| RunError::InvalidModule(format!("cannot start the epoch thread: {e}")))?;
+        let provided = abi::Provided::of(&engine, &linker);
         Ok(Host {
             engine,
             linker: Arc::new(linker),
+            provided: Arc::new(provided),
         })
     }
 
@@ -166,14 +203,12 @@ impl Host {
 
     /// Compiles a module (binary wasm or text) for this host's engine.
     pub fn compile(&self, wasm: &[u8]) -> Result<Module, RunError> {
-        Module::new(&self.engine, wasm).map_err(|e| RunError::InvalidModule(format!("{e:#}")))
+        Module::new(&self.engine, wasm).map_err(invalid_wasm)
     }
 
     /// Compiles a module to the bytes [`Host::deserialize`] loads (for this engine configuration only).
     pub fn precompile(&self, wasm: &[u8]) -> Result<Vec<u8>, RunError> {
-        self.engine
-            .precompile_module(wasm)
-            .map_err(|e| RunError::InvalidModule(format!("{e:#}")))
+        self.engine.precompile_module(wasm).map_err(invalid_wasm)
     }
 
     /// Loads a module compiled by [`Host::precompile`].
@@ -200,20 +235,48 @@ impl Host {
         format!("{:016x}", hasher.finish())
     }
 
-    /// A function from a compiled module: checks its exports and imports, and links it once.
+    /// A function from a compiled module: checks its exports and its imports (names and types), and links
+    /// it once.
     pub fn function(&self, module: Module, config: FunctionConfig) -> Result<Function, RunError> {
-        for (name, what) in [
-            ("memory", "memory"),
-            ("iomod_alloc", "function"),
-            ("iomod_main", "function"),
+        for (name, what, expected) in [
+            ("memory", "memory", "a memory"),
+            (
+                "iomod_alloc",
+                "function",
+                "`(func (param i32) (result i32))`",
+            ),
+            (
+                "iomod_main",
+                "function",
+                "`(func (param i32 i32) (result i64))`",
+            ),
         ] {
-            if module.get_export(name).is_none() {
+            let found = match module.get_export(name) {
+                None => {
+                    return Err(RunError::InvalidModule(format!(
+                        "it does not export the {what} `{name}` (write the function with \
+                         iomod_sdk::function!)"
+                    )));
+                }
+                Some(wasmtime::ExternType::Func(ty)) => format!("`{}`", abi::signature(&ty)),
+                Some(wasmtime::ExternType::Memory(_)) => "a memory".to_owned(),
+                Some(wasmtime::ExternType::Global(_)) => "a global".to_owned(),
+                Some(wasmtime::ExternType::Table(_)) => "a table".to_owned(),
+                Some(wasmtime::ExternType::Tag(_)) => "a tag".to_owned(),
+            };
+            if found != expected {
                 return Err(RunError::InvalidModule(format!(
-                    "it does not export the {what} `{name}` (write the function with iomod_sdk::function!)"
+                    "it exports `{name}` as {found}, but a function exports it as {expected} (write \
+                     the function with iomod_sdk::function!)"
                 )));
             }
         }
-        abi::check_imports(&module)?;
+        if !Engine::same(module.engine(), &self.engine) {
+            return Err(RunError::InvalidModule(
+                "it was compiled by another host's engine".into(),
+            ));
+        }
+        abi::check_imports(&module, &self.provided)?;
         let pre = self
             .linker
             .instantiate_pre(&module)
@@ -275,6 +338,18 @@ pub(crate) struct RunState {
     started: Instant,
 }
 
+impl RunState {
+    /// The state of a store that runs nothing (to learn the types of the linker's functions).
+    fn probe() -> RunState {
+        RunState {
+            limits: StoreLimits::default(),
+            calls: abi::CallTable::detached(),
+            log: Vec::new(),
+            started: Instant::now(),
+        }
+    }
+}
+
 impl Function {
     /// The function's limits and allow-list.
     pub fn config(&self) -> &FunctionConfig {
@@ -318,7 +393,10 @@ impl Function {
         let state = RunState {
             limits: StoreLimitsBuilder::new()
                 .memory_size(config.memory_limit_bytes)
+                .table_elements(config.max_table_elements)
                 .instances(1)
+                .memories(1)
+                .tables(MAX_TABLES)
                 .build(),
             calls,
             log: Vec::new(),
@@ -398,6 +476,18 @@ impl Function {
     }
 }
 
+/// A module this host cannot compile: not WebAssembly, or using a feature the host turns off.
+fn invalid_wasm(e: wasmtime::Error) -> RunError {
+    let message = format!("{e:#}");
+    if message.contains("multiple memories") || message.contains("memory64") {
+        RunError::InvalidModule(format!(
+            "{message} (a function has one memory, with 32-bit addresses, which its memory limit bounds)"
+        ))
+    } else {
+        RunError::InvalidModule(message)
+    }
+}
+
 #[derive(Debug)]
 struct BudgetExceeded;
 
@@ -414,15 +504,31 @@ fn trap(e: wasmtime::Error, budget: Duration, log: &[u8]) -> RunError {
     if e.downcast_ref::<BudgetExceeded>().is_some() {
         return RunError::TimeBudget(budget);
     }
-    let mut message = match e.downcast_ref::<wasi::Exit>() {
-        Some(exit) => exit.to_string(),
-        None => format!("{e:#}"),
-    };
     let log = String::from_utf8_lossy(log);
     let tail: Vec<&str> = log.lines().rev().take(5).collect();
-    if !tail.is_empty() {
-        message.push_str("; it wrote: ");
-        message.push_str(&tail.into_iter().rev().collect::<Vec<_>>().join(" / "));
+    let wrote = tail.into_iter().rev().collect::<Vec<_>>().join(" / ");
+    if let Some(exit) = e.downcast_ref::<wasi::Exit>() {
+        return RunError::Exited {
+            code: exit.0,
+            wrote,
+        };
     }
-    RunError::Trap(message)
+    let mut message = match e.downcast_ref::<abi::Failed>() {
+        Some(failed) => failed.to_string(),
+        None => format!("{e:#}"),
+    };
+    message.push_str(&written(&wrote));
+    match e.downcast_ref::<abi::Failed>() {
+        Some(_) => RunError::Failed(message),
+        None => RunError::Trap(message),
+    }
+}
+
+/// `; it wrote: <wrote>`, or nothing when the function wrote nothing.
+fn written(wrote: &str) -> String {
+    if wrote.is_empty() {
+        String::new()
+    } else {
+        format!("; it wrote: {wrote}")
+    }
 }

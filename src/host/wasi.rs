@@ -1,6 +1,6 @@
 //! The little of WASI preview 1 (`wasi_snapshot_preview1`) that functions built for `wasm32-wasip1`
 //! import: standard output and error (kept, bounded, for error reports and logs), an empty environment and
-//! argument list, clocks, randomness, and `proc_exit`. Nothing reaches files, sockets or the host's
+//! argument list, clocks, randomness (the operating system's, or `EIO`), and `proc_exit`. Nothing reaches files, sockets or the host's
 //! environment: IOmods are the only way out.
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -9,19 +9,9 @@ use wasmtime::{Caller, Linker};
 
 use super::RunState;
 
-/// The WASI functions this host provides.
-pub(super) const PROVIDED: [&str; 10] = [
-    "fd_write",
-    "environ_get",
-    "environ_sizes_get",
-    "args_get",
-    "args_sizes_get",
-    "proc_exit",
-    "clock_time_get",
-    "random_get",
-    "sched_yield",
-    "fd_fdstat_get",
-];
+/// The most bytes `random_get` fills at once; a larger request is filled in chunks of this size, with the
+/// function yielding between them, so that it neither holds its thread nor escapes its time budget.
+pub(super) const RANDOM_CHUNK_BYTES: usize = 64 * 1024;
 
 /// The most output a run keeps.
 pub(super) const MAX_LOG_BYTES: usize = 64 * 1024;
@@ -30,8 +20,9 @@ const ESUCCESS: i32 = 0;
 const EBADF: i32 = 8;
 const EFAULT: i32 = 21;
 const EINVAL: i32 = 28;
+const EIO: i32 = 29;
 
-/// The function called `proc_exit`.
+/// The function called `proc_exit` with this code.
 #[derive(Debug)]
 pub(super) struct Exit(pub(super) u32);
 
@@ -152,18 +143,11 @@ pub(super) fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<(
             }
         },
     )?;
-    linker.func_wrap(
+    linker.func_wrap_async(
         M,
         "random_get",
-        |mut caller: Caller<'_, RunState>, buf: u32, len: u32| -> i32 {
-            let Some((data, _)) = memory(&mut caller) else {
-                return EFAULT;
-            };
-            let Some(target) = data.get_mut(buf as usize..buf as usize + len as usize) else {
-                return EFAULT;
-            };
-            fill_random(target);
-            ESUCCESS
+        |mut caller: Caller<'_, RunState>, (buf, len): (u32, u32)| {
+            Box::new(async move { random_get(&mut caller, buf, len).await })
         },
     )?;
     linker.func_wrap(M, "sched_yield", |_: Caller<'_, RunState>| -> i32 {
@@ -177,24 +161,35 @@ pub(super) fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<(
     Ok(())
 }
 
-/// Fills `target` from the system's random source (falling back to a time-seeded generator).
-fn fill_random(target: &mut [u8]) {
-    use std::io::Read;
-    if std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(target))
-        .is_ok()
-    {
-        return;
+/// Fills `len` bytes at `buf` from the system's random source, [`RANDOM_CHUNK_BYTES`] at a time, yielding
+/// to the thread's other work (RPC, other invocations, the time budget's timer) between two chunks. `EIO`
+/// when the system's source fails: never bytes of lesser quality.
+async fn random_get(caller: &mut Caller<'_, RunState>, buf: u32, len: u32) -> i32 {
+    let (start, len) = (buf as usize, len as usize);
+    let Some(end) = start.checked_add(len) else {
+        return EFAULT;
+    };
+    match memory(caller) {
+        Some((data, _)) if end <= data.len() => {}
+        _ => return EFAULT,
     }
-    let mut state = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(1)
-        | 1;
-    for byte in target {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        *byte = state as u8;
+    let mut at = start;
+    while at < end {
+        let chunk_end = end.min(at + RANDOM_CHUNK_BYTES);
+        let Some((data, _)) = memory(caller) else {
+            return EFAULT;
+        };
+        let Some(target) = data.get_mut(at..chunk_end) else {
+            return EFAULT;
+        };
+        if let Err(e) = getrandom::fill(target) {
+            tracing::warn!("random_get: the system's random source failed: {e}");
+            return EIO;
+        }
+        at = chunk_end;
+        if at < end {
+            tokio::task::yield_now().await;
+        }
     }
+    ESUCCESS
 }

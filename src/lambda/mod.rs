@@ -310,6 +310,8 @@ pub fn xray_traceparent(header: &str) -> Option<String> {
 pub fn error_type(error: &InvokeError) -> &'static str {
     match error.kind() {
         "trap" => "Function.Trap",
+        "failed" => "Function.Failed",
+        "exit" => "Function.Exit",
         "timeout" => "Function.Timeout",
         "too_large" => "Function.PayloadTooLarge",
         "bad_output" => "Function.InvalidOutput",

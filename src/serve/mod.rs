@@ -102,7 +102,7 @@ pub enum InvokeError {
     /// The runtime is stopping and takes no new invocations.
     #[error("the runtime is stopping")]
     Stopping,
-    /// The function failed (trap, time budget, bad output, input too large).
+    /// The function failed (trap, its own failure, time budget, bad output, input too large).
     #[error(transparent)]
     Run(#[from] RunError),
 }
@@ -117,6 +117,8 @@ impl InvokeError {
             InvokeError::Run(RunError::TimeBudget(_)) => "timeout",
             InvokeError::Run(RunError::InputTooLarge(..)) => "too_large",
             InvokeError::Run(RunError::Trap(_)) => "trap",
+            InvokeError::Run(RunError::Failed(_)) => "failed",
+            InvokeError::Run(RunError::Exited { .. }) => "exit",
             InvokeError::Run(RunError::BadOutput(_)) => "bad_output",
             InvokeError::Run(RunError::InvalidModule(_)) => "invalid_module",
             InvokeError::Run(RunError::RegistryStopped) => "stopping",

@@ -8,7 +8,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use iomod::host::{FunctionConfig, Host};
+use iomod::host::{FunctionConfig, Host, RunError};
 use iomod::registry::{Registry, RegistryConfig};
 use iomod_codegen::{Manifest, Options, generate, write_if_changed};
 use iomod_fixtures_host::TestBank;
@@ -193,6 +193,42 @@ async fn a_function_built_against_an_older_manifest_gets_incompatible() {
         );
         // Nothing reached the IOmod.
         assert_eq!(registry.list().await.unwrap()[0].calls_started, 0);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn futures_that_wake_themselves_run_and_a_stalled_function_fails_clearly() {
+    let modules = tokio::task::spawn_blocking(function_modules).await.unwrap();
+    let host = Host::new().unwrap();
+    for (target, module) in TARGETS.iter().zip(&modules[..2]) {
+        let (registry, _stop, dir) = start().await;
+        let function = host
+            .load(&std::fs::read(module).unwrap(), allow_bank())
+            .unwrap();
+        // Woken while polled, with no call in flight (a yield, a channel between two branches of a join),
+        // and with one.
+        let output = function
+            .run(
+                &registry,
+                b"yield 3\nchannel\nyield-during carol\n".to_vec(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(output).unwrap(),
+            "yielded 3\nreceived 42\nopened carol while yielding\n",
+            "{target}"
+        );
+        // Waiting for what nothing wakes is an error that says so.
+        match function.run(&registry, b"stall\n".to_vec()).await {
+            Err(RunError::Failed(message)) => assert!(
+                message.contains("nothing can wake it")
+                    && message.contains("no IOmod call is in flight"),
+                "{target}: {message}"
+            ),
+            other => panic!("{target}: {other:?}"),
+        }
         let _ = std::fs::remove_dir_all(dir);
     }
 }

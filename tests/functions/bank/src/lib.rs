@@ -1,8 +1,13 @@
 //! A wasm function that banks through the generated guest crate of `example.test.bank`: its input is a
 //! list of operations, one per line (`open <id>`, `withdraw <id> <amount>`, `close <id>`, `burst <n>`,
-//! `spin`), and its output has one line per operation with what happened.
+//! `spin`, and for the executor: `yield <n>`, `channel`, `yield-during <id>`, `stall`), and its output has
+//! one line per operation with what happened.
 
+use std::cell::{Cell, RefCell};
 use std::fmt::Write;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
 
 async fn handler(input: Vec<u8>) -> Vec<u8> {
     let mut out = String::new();
@@ -36,11 +41,96 @@ async fn handler(input: Vec<u8>) -> Vec<u8> {
                 let results = join_all(calls.collect()).await;
                 format!("burst {}", results.iter().filter(|r| r.is_ok()).count())
             }
+            ["yield", n] => {
+                let n: u32 = n.parse().unwrap_or(0);
+                YieldNow(n).await;
+                format!("yielded {n}")
+            }
+            ["channel"] => channel().await,
+            ["yield-during", id] => {
+                // A future that wakes itself while a call is in flight.
+                let open = bank_guest::open(bank_guest::OpenInput { id: (*id).to_owned() });
+                let (opened, ()) = join2(open, YieldNow(3)).await;
+                match opened {
+                    Ok(account) => format!("opened {} while yielding", account.id),
+                    Err(e) => format!("error {e}"),
+                }
+            }
+            ["stall"] => {
+                // Waits for something nothing will ever wake.
+                std::future::pending::<()>().await;
+                "stall ended".to_owned()
+            }
             _ => format!("unknown operation `{line}`"),
         };
         let _ = writeln!(out, "{result}");
     }
     out.into_bytes()
+}
+
+/// A future that wakes itself `n` times before it is ready, as an async runtime's `yield_now` does.
+struct YieldNow(u32);
+
+impl Future for YieldNow {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 == 0 {
+            return Poll::Ready(());
+        }
+        self.0 -= 1;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+/// Two branches of one join: the receiver waits for a value that the sender sends after yielding; only
+/// the sender's wake-up tells the executor that the receiver can progress.
+async fn channel() -> String {
+    let value: Cell<Option<u32>> = Cell::new(None);
+    let receiver: RefCell<Option<Waker>> = RefCell::new(None);
+    let receive = std::future::poll_fn(|cx| match value.take() {
+        Some(v) => Poll::Ready(v),
+        None => {
+            *receiver.borrow_mut() = Some(cx.waker().clone());
+            Poll::Pending
+        }
+    });
+    let send = async {
+        YieldNow(1).await;
+        value.set(Some(42));
+        if let Some(waker) = receiver.borrow_mut().take() {
+            waker.wake();
+        }
+    };
+    let (received, ()) = join2(receive, send).await;
+    format!("received {received}")
+}
+
+/// Polls both futures until both are done.
+async fn join2<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
+    let (mut a, mut b) = (Box::pin(a), Box::pin(b));
+    let (mut out_a, mut out_b) = (None, None);
+    std::future::poll_fn(|cx| {
+        if out_a.is_none() {
+            if let Poll::Ready(v) = a.as_mut().poll(cx) {
+                out_a = Some(v);
+            }
+        }
+        if out_b.is_none() {
+            if let Poll::Ready(v) = b.as_mut().poll(cx) {
+                out_b = Some(v);
+            }
+        }
+        match (out_a.take(), out_b.take()) {
+            (Some(a), Some(b)) => Poll::Ready((a, b)),
+            (a, b) => {
+                (out_a, out_b) = (a, b);
+                Poll::Pending
+            }
+        }
+    })
+    .await
 }
 
 /// Polls every future until all are done (a minimal `join_all`, to keep the function's dependencies small).
@@ -57,7 +147,7 @@ async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
                 }
             }
         }
-        if pending { std::task::Poll::Pending } else { std::task::Poll::Ready(()) }
+        if pending { Poll::Pending } else { Poll::Ready(()) }
     })
     .await;
     outputs.into_iter().flatten().collect()
