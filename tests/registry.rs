@@ -496,6 +496,119 @@ async fn a_second_registry_on_the_same_socket_is_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_refused_second_registry_leaves_the_first_reachable() {
+    let dir = TempDir::new();
+    let first = Registry::start(test_config(&dir)).await.unwrap();
+    for _ in 0..2 {
+        assert_code(
+            Registry::start(test_config(&dir)).await,
+            ErrorCode::Unavailable,
+            "another registry",
+        );
+    }
+    // The refused registries (whose threads have ended) left the first one's socket in place.
+    assert!(dir.socket().exists(), "the first registry's socket is gone");
+    let _echo = spawn_echo(dir.socket().to_str().unwrap(), None);
+    first
+        .wait_ready(&[echo_coordinates()], Duration::from_secs(10))
+        .await
+        .unwrap();
+    let out = first
+        .invoke(
+            "example.test.echo.echo",
+            echo_input(b"still here", 0, "", false),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(echo_output(&out).unwrap(), b"still here");
+    // The registry that bound the socket removes it (and its lock file) when it stops.
+    first.shutdown();
+    assert!(!dir.socket().exists());
+    assert!(!dir.0.join("registry.sock.lock").exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_registry_removes_nothing_but_a_stale_socket() {
+    let dir = TempDir::new();
+    let path = dir.0.join("notes.txt");
+    std::fs::write(&path, "my notes").unwrap();
+    let config = |path: &Path| {
+        let mut config = test_config(&dir);
+        config.socket = Some(path.to_path_buf());
+        config
+    };
+    assert_code(
+        Registry::start(config(&path)).await,
+        ErrorCode::Unavailable,
+        "is a regular file, not a registry's socket",
+    );
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "my notes");
+    // A symbolic link is not followed, whatever it points at.
+    let link = dir.0.join("link.sock");
+    std::os::unix::fs::symlink(&path, &link).unwrap();
+    assert_code(
+        Registry::start(config(&link)).await,
+        ErrorCode::Unavailable,
+        "is a symbolic link",
+    );
+    assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+    let sub = dir.0.join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    assert_code(
+        Registry::start(config(&sub)).await,
+        ErrorCode::Unavailable,
+        "is a directory",
+    );
+    // A socket nobody listens on is stale: it is replaced.
+    let stale = dir.socket();
+    drop(std::os::unix::net::UnixListener::bind(&stale).unwrap());
+    let registry = Registry::start(config(&stale)).await.unwrap();
+    let _echo = spawn_echo(stale.to_str().unwrap(), None);
+    registry
+        .wait_ready(&[echo_coordinates()], Duration::from_secs(10))
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_socket_lock_admits_one_registry() {
+    use std::os::unix::io::AsRawFd;
+    let dir = TempDir::new();
+    // Whoever holds `<socket>.lock` owns the path, listening or not yet.
+    let lock = std::fs::File::create(dir.0.join("registry.sock.lock")).unwrap();
+    assert_eq!(
+        unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) },
+        0
+    );
+    assert_code(
+        Registry::start(test_config(&dir)).await,
+        ErrorCode::Unavailable,
+        "registry.sock.lock",
+    );
+    assert!(!dir.socket().exists());
+    drop(lock);
+
+    // Registries starting at once: exactly one claims the path, and it stays reachable.
+    let starts: Vec<_> = (0..6)
+        .map(|_| tokio::spawn(Registry::start(test_config(&dir))))
+        .collect();
+    let mut winners = Vec::new();
+    for start in starts {
+        match start.await.unwrap() {
+            Ok(registry) => winners.push(registry),
+            Err(e) => assert_eq!(e.code, ErrorCode::Unavailable, "{e}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "registries that claimed the path");
+    let _echo = spawn_echo(dir.socket().to_str().unwrap(), None);
+    winners[0]
+        .wait_ready(&[echo_coordinates()], Duration::from_secs(10))
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn the_iomod_reconnects_after_a_registry_restart() {
     let dir = TempDir::new();
     let (registry, echo) = registry_with_echo(&dir).await;
@@ -898,4 +1011,79 @@ async fn protocol_2_carries_the_context_and_the_deadline_cancels_the_method() {
         ErrorCode::DeadlineExceeded,
         "before it was sent",
     );
+}
+
+/// Runs `iomod registry` with its default socket under `xdg`; returns its exit status and standard error
+/// when it exits within a few seconds, `None` (after stopping it) when it keeps running.
+fn registry_under(xdg: &Path) -> Option<(std::process::ExitStatus, String)> {
+    let mut registry = Process {
+        child: std::process::Command::new(env!("CARGO_BIN_EXE_iomod"))
+            .arg("registry")
+            .env("XDG_RUNTIME_DIR", xdg)
+            .env_remove("IOMOD_REGISTRY")
+            .env("IOMOD_LOG", "warn")
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    };
+    let status = registry.wait_exit(Duration::from_secs(5))?;
+    let mut stderr = String::new();
+    use std::io::Read;
+    registry
+        .child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    Some((status, stderr))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_default_socket_directory_must_be_private() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let dir = TempDir::new();
+    let xdg = dir.0.join("xdg");
+    std::fs::create_dir(&xdg).unwrap();
+    let sockets = xdg.join("iomod");
+    let refused = |needle: &str| {
+        let (status, stderr) = registry_under(&xdg).expect("the registry refuses to start");
+        assert!(!status.success());
+        assert!(
+            stderr.contains(&sockets.display().to_string()) && stderr.contains(needle),
+            "`{stderr}` does not name {} and `{needle}`",
+            sockets.display()
+        );
+    };
+
+    // Open to other users.
+    std::fs::create_dir(&sockets).unwrap();
+    std::fs::set_permissions(&sockets, std::fs::Permissions::from_mode(0o755)).unwrap();
+    refused("mode 0755");
+    assert!(!sockets.join("registry.sock").exists());
+    // Another user's (created before the registry started; only root can make one here).
+    std::fs::set_permissions(&sockets, std::fs::Permissions::from_mode(0o700)).unwrap();
+    if unsafe { libc::geteuid() } == 0 {
+        std::os::unix::fs::chown(&sockets, Some(4242), Some(4242)).unwrap();
+        refused("owner uid 4242");
+    }
+    std::fs::remove_dir(&sockets).unwrap();
+    // A symbolic link to a directory that would pass.
+    let elsewhere = dir.0.join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    std::fs::set_permissions(&elsewhere, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &sockets).unwrap();
+    refused("symbolic link");
+    assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
+    std::fs::remove_file(&sockets).unwrap();
+
+    // Missing: created with mode 0700, and the registry runs.
+    assert!(
+        registry_under(&xdg).is_none(),
+        "the registry runs in a directory it created"
+    );
+    let meta = std::fs::symlink_metadata(&sockets).unwrap();
+    assert!(meta.is_dir());
+    assert_eq!(meta.mode() & 0o777, 0o700);
 }

@@ -6,6 +6,7 @@
 
 pub mod contracts;
 mod server;
+mod socket;
 mod status;
 
 use std::collections::BTreeMap;

@@ -12,12 +12,13 @@ use capnp::{any_pointer, message, serialize};
 use capnp_rpc::{RpcSystem, rpc_twoparty_capnp};
 use iomod_sdk::contract::Contract;
 use iomod_sdk::iomod_capnp::{control, gate, health, json_result, registration, registry};
-use iomod_sdk::transport::{ConnectionLimits, prepare_socket_path, rpc_network};
+use iomod_sdk::transport::{ConnectionLimits, rpc_network};
 use iomod_sdk::{CallContext, Error, ErrorCode, IomodInfo, MethodPath};
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use super::contracts::Verdicts;
+use super::socket::{self, SocketClaim};
 use super::{
     Command, IomodState, IomodStatus, MAX_PROTOCOL_VERSION, MIN_PROTOCOL_VERSION, Registered,
     RegistryConfig, check_call, wait_registered,
@@ -44,12 +45,10 @@ pub(super) fn run(
             return;
         }
     };
-    let socket = config.socket.clone();
+    // The socket is removed when the state (which holds its claim) goes, with the `LocalSet` at the
+    // latest.
     tokio::task::LocalSet::new()
         .block_on(&runtime, serve(config, commands, registered, stop, bound));
-    if let Some(path) = socket {
-        let _ = std::fs::remove_file(path);
-    }
 }
 
 async fn serve(
@@ -107,7 +106,7 @@ fn handle(state: &Rc<State>, command: Command) {
 }
 
 struct Listeners {
-    unix: Option<tokio::net::UnixListener>,
+    unix: Option<(tokio::net::UnixListener, SocketClaim)>,
     tcp: Option<tokio::net::TcpListener>,
 }
 
@@ -117,16 +116,9 @@ async fn bind(config: &RegistryConfig) -> Result<Listeners, Error> {
     };
     let unix = match &config.socket {
         Some(path) => {
-            use std::os::unix::fs::PermissionsExt;
-            prepare_socket_path(path)
-                .await
-                .map_err(|e| io(format!("cannot use {}", path.display()), e))?;
-            let listener = tokio::net::UnixListener::bind(path)
-                .map_err(|e| io(format!("cannot listen on {}", path.display()), e))?;
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-                .map_err(|e| io(format!("cannot restrict {}", path.display()), e))?;
+            let claimed = socket::claim(path).await?;
             info!(socket = %path.display(), "registry listening");
-            Some(listener)
+            Some(claimed)
         }
         None => None,
     };
@@ -215,6 +207,8 @@ struct State {
     next_instance: Cell<u64>,
     next_connection: Cell<u64>,
     registered: watch::Sender<Registered>,
+    /// The Unix socket this registry bound; dropping it removes the socket.
+    _socket: Option<SocketClaim>,
 }
 
 impl State {
@@ -226,6 +220,7 @@ impl State {
     ) -> Result<(Rc<State>, Option<SocketAddr>), Error> {
         let listeners = bind(&config).await?;
         let tcp_addr = listeners.tcp.as_ref().and_then(|l| l.local_addr().ok());
+        let (unix, claim) = listeners.unix.unzip();
         let state = Rc::new(State {
             limits: ConnectionLimits {
                 max_message_bytes: config.max_payload_bytes + 1024 * 1024,
@@ -235,8 +230,9 @@ impl State {
             next_instance: Cell::new(1),
             next_connection: Cell::new(1),
             registered,
+            _socket: claim,
         });
-        if let Some(listener) = listeners.unix {
+        if let Some(listener) = unix {
             tokio::task::spawn_local(accept_unix(Rc::downgrade(&state), listener));
         }
         if let Some(listener) = listeners.tcp {
@@ -730,8 +726,9 @@ impl std::fmt::Debug for LocalRegistry {
 
 impl LocalRegistry {
     /// Starts a registry on the current thread, inside a `LocalSet`: binds its listeners and serves them as
-    /// local tasks, which end when the `LocalSet` does (remove the socket file then). A worker thread of
-    /// the runtime runs one (its lane), so that its calls need no thread hand-off.
+    /// local tasks, which end when the `LocalSet` does; the socket is removed when the last of them and
+    /// the returned handle are gone. A worker thread of the runtime runs one (its lane), so that its calls
+    /// need no thread hand-off.
     pub async fn start(config: RegistryConfig) -> Result<LocalRegistry, Error> {
         config.check()?;
         let (registered, _) = watch::channel(Registered::default());
