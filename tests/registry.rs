@@ -711,6 +711,70 @@ struct NoControl;
 
 impl control::Server for NoControl {}
 
+/// A `Control` that answers every call with a capability as its results.
+struct CapabilityResults;
+
+impl control::Server for CapabilityResults {
+    async fn call(
+        self: std::rc::Rc<Self>,
+        _: control::CallParams,
+        mut results: control::CallResults,
+    ) -> Result<(), capnp::Error> {
+        let capability: control::Client = capnp_rpc::new_client(NoControl);
+        results
+            .get()
+            .init_results()
+            .set_as_capability(capability.client.hook);
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn results_carrying_a_capability_fail_the_call_with_a_typed_error() {
+    let dir = TempDir::new();
+    let registry = Registry::start(test_config(&dir)).await.unwrap();
+    let local = tokio::task::LocalSet::new();
+    local
+        .run_until(async {
+            let address = RegistryAddress::Unix(dir.socket());
+            let connection =
+                RegistryConnection::connect(&address, None, ConnectionLimits::default())
+                    .await
+                    .unwrap();
+            let mut request = connection.registry.register_request();
+            IomodInfo::new(echo_coordinates(), "1.0.0", 1)
+                .method(MethodInfo::new("echo", 0))
+                .write(request.get().init_info());
+            request
+                .get()
+                .set_control(capnp_rpc::new_client(CapabilityResults));
+            let service: control::Client = capnp_rpc::new_client(NoControl);
+            request
+                .get()
+                .init_service()
+                .set_as_capability(service.client.hook);
+            let response = request.send().promise.await.unwrap();
+            let _registration = match response.get().unwrap().get_result().unwrap().which() {
+                Ok(iomod_sdk::iomod_capnp::register_result::Registration(r)) => r.unwrap(),
+                _ => panic!("the registration was refused"),
+            };
+            for _ in 0..2 {
+                let r = registry
+                    .invoke(
+                        "example.test.echo.echo",
+                        echo_input(b"x", 0, "", false),
+                        Some(Duration::from_secs(20)),
+                    )
+                    .await;
+                assert_code(r, ErrorCode::Internal, "results carry 1 capability");
+            }
+            let listed = registry.list().await.unwrap();
+            assert_eq!(listed[0].calls_started, 2);
+            assert_eq!(listed[0].calls_failed, 2);
+        })
+        .await;
+}
+
 /// Registers by hand with a given `IomodInfo`, returning the registry's answer.
 async fn register_raw(dir: &TempDir, info: IomodInfo) -> Result<(), iomod_sdk::Error> {
     let address = RegistryAddress::Unix(dir.socket());

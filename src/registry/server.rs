@@ -523,6 +523,12 @@ impl State {
                 format!("the input is malformed: {e}"),
             )
         };
+        if size.cap_count != 0 {
+            return Err(Error::new(
+                ErrorCode::InvalidInput,
+                "the input carries a capability; a call's input must be plain data",
+            ));
+        }
         if entry.info.protocol_version >= 2 {
             let hint = capnp::MessageSize {
                 word_count: size.word_count + 64,
@@ -695,6 +701,17 @@ fn malformed_results(e: capnp::Error) -> Error {
 /// The results message of a call, copied out of the response, within the payload limit.
 fn results_message(root: any_pointer::Reader<'_>, max: usize) -> Result<Vec<u8>, Error> {
     let size = root.target_size().map_err(malformed_results)?;
+    if size.cap_count != 0 {
+        // A results message leaves the connection as bytes, where a capability means nothing.
+        return Err(Error::new(
+            ErrorCode::Internal,
+            format!(
+                "the IOmod's results carry {} capabilit{}; results must be plain data",
+                size.cap_count,
+                if size.cap_count == 1 { "y" } else { "ies" }
+            ),
+        ));
+    }
     let words = usize::try_from(size.word_count).unwrap_or(usize::MAX);
     let estimate = words.saturating_add(2).saturating_mul(8);
     if estimate > max {
