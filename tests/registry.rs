@@ -1151,3 +1151,86 @@ async fn the_default_socket_directory_must_be_private() {
     assert!(meta.is_dir());
     assert_eq!(meta.mode() & 0o777, 0o700);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stopping_an_iomod_signals_its_process_group() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new();
+    let package = dir.0.join("packages/echo");
+    std::fs::create_dir_all(package.join("bin")).unwrap();
+    // The IOmod starts a process of its own before it serves.
+    let helper_pid = dir.0.join("helper.pid");
+    let script = package.join("bin/run");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\n/bin/sleep 600 &\necho $! > '{}'\nexec '{}'\n",
+            helper_pid.display(),
+            bin("iomod-echo").display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(
+        package.join("iomod.toml"),
+        "[iomod]\ncoordinates = \"example.test.echo\"\nversion = \"0.1.0\"\n\n[process]\nentrypoint = \"bin/run\"\n",
+    )
+    .unwrap();
+    let socket = dir.socket();
+    let log = dir.0.join("registry.log");
+    let mut registry = Process {
+        child: std::process::Command::new(env!("CARGO_BIN_EXE_iomod"))
+            .args([
+                "registry",
+                "--socket",
+                socket.to_str().unwrap(),
+                "--packages",
+            ])
+            .arg(dir.0.join("packages"))
+            // Signals are sent without any program found on PATH.
+            .env("PATH", "/nonexistent")
+            .env("IOMOD_LOG", "info")
+            .stdin(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    };
+    let registered = || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_iomod"))
+            .args(["ls", "--json", "--registry", socket.to_str().unwrap()])
+            .output()
+            .unwrap();
+        serde_json::from_slice::<serde_json::Value>(&out.stdout)
+            .map(|v| v[0]["coordinates"] == "example.test.echo")
+            .unwrap_or(false)
+    };
+    eventually(Duration::from_secs(10), "the IOmod registers", registered).await;
+    let helper: u32 = std::fs::read_to_string(&helper_pid)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let alive = |pid: u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "))
+    };
+    assert!(alive(helper));
+    registry.signal("TERM");
+    assert!(
+        registry
+            .wait_exit(Duration::from_secs(30))
+            .unwrap()
+            .success()
+    );
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        log.contains("IOmod stopped") && !log.contains("did not stop in time"),
+        "the IOmod was not stopped by SIGTERM:\n{log}"
+    );
+    // The process the IOmod started was in its group, and went with it.
+    eventually(
+        Duration::from_secs(5),
+        "the IOmod's own process is gone",
+        || !alive(helper),
+    )
+    .await;
+}
