@@ -17,6 +17,7 @@ use iomod_sdk::{CallContext, Error, ErrorCode, IomodInfo, MethodPath};
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{Instrument, debug, info, info_span, warn};
 
+use super::admission::{Handshake, PreAuthLimit, Throttle};
 use super::contracts::Verdicts;
 use super::socket::{self, SocketClaim};
 use super::{
@@ -142,7 +143,9 @@ async fn accept_unix(state: Weak<State>, listener: tokio::net::UnixListener) {
         match accepted {
             Ok((stream, _)) => state.serve_connection(stream, false),
             Err(e) => {
-                warn!(error = %e, "accept failed on the Unix socket");
+                if let Some(held_back) = state.warnings.admit() {
+                    warn!(error = %e, held_back, "accept failed on the Unix socket");
+                }
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
@@ -160,11 +163,42 @@ async fn accept_tcp(state: Weak<State>, listener: tokio::net::TcpListener) {
                 state.serve_connection(stream, true);
             }
             Err(e) => {
-                warn!(error = %e, "accept failed on the TCP listener");
+                if let Some(held_back) = state.warnings.admit() {
+                    warn!(error = %e, held_back, "accept failed on the TCP listener");
+                }
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
     }
+}
+
+/// Runs one connection's RPC system until it ends; a connection not authenticated within
+/// `handshake_timeout` (when given), or whose handshake gives up, is closed (its system dropped).
+async fn run_connection(
+    system: RpcSystem<rpc_twoparty_capnp::Side>,
+    handshake: &Handshake,
+    handshake_timeout: Option<Duration>,
+) -> Result<(), String> {
+    let mut system = std::pin::pin!(system);
+    if let Some(timeout) = handshake_timeout {
+        tokio::select! {
+            ended = &mut system => return ended.map_err(|e| e.to_string()),
+            () = tokio::time::sleep(timeout) => {
+                if !handshake.is_authenticated() {
+                    return Err(format!(
+                        "not authenticated within the handshake timeout ({} ms)",
+                        timeout.as_millis()
+                    ));
+                }
+            }
+            () = handshake.closing() => {
+                // Let the last answer out, briefly.
+                let _ = tokio::time::timeout(Duration::from_millis(100), &mut system).await;
+                return Err("too many failed Gate.open calls".into());
+            }
+        }
+    }
+    system.await.map_err(|e| e.to_string())
 }
 
 /// One method of a registered IOmod.
@@ -206,6 +240,12 @@ struct State {
     entries: RefCell<BTreeMap<String, Rc<Entry>>>,
     next_instance: Cell<u64>,
     next_connection: Cell<u64>,
+    /// Open connections, and those of them not yet authenticated (TCP connections before `Gate.open`).
+    connections: Cell<usize>,
+    unauthenticated: Cell<usize>,
+    /// Warnings any peer can provoke (refused connections, wrong tokens, failed accepts), at most one a
+    /// second.
+    warnings: Throttle,
     registered: watch::Sender<Registered>,
     /// The Unix socket this registry bound; dropping it removes the socket.
     _socket: Option<SocketClaim>,
@@ -218,6 +258,7 @@ impl State {
         config: RegistryConfig,
         registered: watch::Sender<Registered>,
     ) -> Result<(Rc<State>, Option<SocketAddr>), Error> {
+        super::raise_fd_limit();
         let listeners = bind(&config).await?;
         let tcp_addr = listeners.tcp.as_ref().and_then(|l| l.local_addr().ok());
         let (unix, claim) = listeners.unix.unzip();
@@ -229,6 +270,9 @@ impl State {
             entries: RefCell::default(),
             next_instance: Cell::new(1),
             next_connection: Cell::new(1),
+            connections: Cell::new(0),
+            unauthenticated: Cell::new(0),
+            warnings: Throttle::new(Duration::from_secs(1)),
             registered,
             _socket: claim,
         });
@@ -245,6 +289,30 @@ impl State {
     where
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + 'static,
     {
+        // Over the limits, the connection is closed at once (dropping the stream).
+        let refused = if self.connections.get() >= self.config.max_connections {
+            Some(("connections", self.config.max_connections))
+        } else if tcp && self.unauthenticated.get() >= self.config.max_unauthenticated {
+            Some((
+                "unauthenticated connections",
+                self.config.max_unauthenticated,
+            ))
+        } else {
+            None
+        };
+        if let Some((what, limit)) = refused {
+            if let Some(held_back) = self.warnings.admit() {
+                warn!(
+                    limit,
+                    held_back, "refused a connection: {limit} {what} are open"
+                );
+            }
+            return;
+        }
+        self.connections.set(self.connections.get() + 1);
+        if tcp {
+            self.unauthenticated.set(self.unauthenticated.get() + 1);
+        }
         let connection_id = self.next_connection.get();
         self.next_connection.set(connection_id + 1);
         let registry: registry::Client = capnp_rpc::new_client(RegistryServer {
@@ -259,16 +327,33 @@ impl State {
         } else {
             None
         };
-        let gate: gate::Client = capnp_rpc::new_client(GateServer { registry, token });
+        // The Unix socket's permissions authenticate its peers; a TCP peer must open the gate in time.
+        let handshake = Handshake::new(!tcp);
+        let gate: gate::Client = capnp_rpc::new_client(GateServer {
+            registry,
+            token,
+            handshake: handshake.clone(),
+            state: Rc::downgrade(&self),
+        });
+        let stream = PreAuthLimit::new(stream, handshake.clone());
         let network = rpc_network(stream, rpc_twoparty_capnp::Side::Server, self.limits);
         let system = RpcSystem::new(network, Some(gate.client));
         let weak = Rc::downgrade(&self);
+        let handshake_timeout = tcp.then_some(self.config.handshake_timeout);
         tokio::task::spawn_local(
             async move {
-                if let Err(e) = system.await {
-                    debug!(error = %e, "connection ended with an error");
+                if let Err(why) = run_connection(system, &handshake, handshake_timeout).await {
+                    debug!(why, "connection closed");
                 }
                 if let Some(state) = weak.upgrade() {
+                    state
+                        .connections
+                        .set(state.connections.get().saturating_sub(1));
+                    if !handshake.is_authenticated() {
+                        state
+                            .unauthenticated
+                            .set(state.unauthenticated.get().saturating_sub(1));
+                    }
                     state.remove_connection(connection_id);
                 }
             }
@@ -943,6 +1028,8 @@ struct GateServer {
     registry: registry::Client,
     /// The token TCP connections must present; `None` on the Unix socket.
     token: Option<Rc<str>>,
+    handshake: Rc<Handshake>,
+    state: Weak<State>,
 }
 
 /// Compares in time that depends only on the lengths, not on where the first difference is.
@@ -970,10 +1057,23 @@ impl gate::Server for GateServer {
                 } else {
                     "wrong token"
                 };
-                warn!(message, "rejected a TCP connection");
+                let closing = self.handshake.failed_open();
+                let state = self.state.upgrade();
+                if let Some(held_back) = state.as_ref().and_then(|s| s.warnings.admit()) {
+                    warn!(message, closing, held_back, "rejected a TCP connection");
+                }
                 Error::new(ErrorCode::Unauthenticated, message).write(result.init_error());
             }
-            _ => result.set_registry(self.registry.clone()),
+            _ => {
+                if self.handshake.authenticate() {
+                    if let Some(state) = self.state.upgrade() {
+                        state
+                            .unauthenticated
+                            .set(state.unauthenticated.get().saturating_sub(1));
+                    }
+                }
+                result.set_registry(self.registry.clone());
+            }
         }
         Ok(())
     }
