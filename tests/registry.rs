@@ -690,9 +690,10 @@ async fn a_stopped_iomod_turns_unhealthy_and_recovers() {
     let dir = TempDir::new();
     let (registry, echo) = registry_with_echo(&dir).await;
     echo.signal("STOP");
-    let state = || async { registry.list().await.unwrap()[0].state };
+    // (Evicted after three failed checks, it registers again once it runs.)
+    let state = || async { registry.list().await.unwrap().first().map(|s| s.state) };
     let start = Instant::now();
-    while state().await != IomodState::Unhealthy {
+    while state().await != Some(IomodState::Unhealthy) {
         assert!(
             start.elapsed() < Duration::from_secs(10),
             "never reported unhealthy"
@@ -701,10 +702,139 @@ async fn a_stopped_iomod_turns_unhealthy_and_recovers() {
     }
     echo.signal("CONT");
     let start = Instant::now();
-    while state().await != IomodState::Ready {
+    while state().await != Some(IomodState::Ready) {
         assert!(start.elapsed() < Duration::from_secs(10), "never recovered");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// A registry with `config` and an echo IOmod registered with it.
+async fn echo_with(dir: &TempDir, config: RegistryConfig) -> (Registry, Process) {
+    let registry = Registry::start(config).await.unwrap();
+    let echo = spawn_echo(dir.socket().to_str().unwrap(), None);
+    registry
+        .wait_ready(&[echo_coordinates()], Duration::from_secs(10))
+        .await
+        .unwrap();
+    (registry, echo)
+}
+
+async fn wait_state(registry: &Registry, wanted: Option<IomodState>, what: &str) {
+    let start = Instant::now();
+    while registry.list().await.unwrap().first().map(|s| s.state) != wanted {
+        assert!(start.elapsed() < Duration::from_secs(20), "never {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn calls_to_an_unhealthy_instance_fail_fast() {
+    let dir = TempDir::new();
+    let mut config = test_config(&dir);
+    config.evict_after = 1000;
+    let (registry, echo) = echo_with(&dir, config).await;
+    echo.signal("STOP");
+    wait_state(&registry, Some(IomodState::Unhealthy), "unhealthy").await;
+    let started = Instant::now();
+    let r = registry
+        .invoke(
+            "example.test.echo.echo",
+            echo_input(b"x", 0, "", false),
+            Some(Duration::from_secs(60)),
+        )
+        .await;
+    assert_code(r, ErrorCode::Unavailable, "failed its last health check");
+    // At once, not at the call's deadline (60 s).
+    assert!(started.elapsed() < Duration::from_secs(30));
+    let r = registry
+        .invoke_json(
+            "example.test.echo.reverse",
+            r#"{"text": "x"}"#.into(),
+            Some(Duration::from_secs(60)),
+        )
+        .await;
+    assert_code(r, ErrorCode::Unavailable, "failed its last health check");
+    echo.signal("CONT");
+    wait_state(&registry, Some(IomodState::Ready), "ready again").await;
+    let out = registry
+        .invoke(
+            "example.test.echo.echo",
+            echo_input(b"back", 0, "", false),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(echo_output(&out).unwrap(), b"back");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_silent_iomod_is_evicted_after_failed_health_checks() {
+    let dir = TempDir::new();
+    let mut config = test_config(&dir);
+    config.evict_after = 3;
+    let (registry, echo) = echo_with(&dir, config).await;
+    let first = registry.instance_of(&echo_coordinates()).unwrap();
+    // Stopped, it keeps its connection open and answers nothing, like a peer that vanished.
+    echo.signal("STOP");
+    wait_state(&registry, None, "evicted").await;
+    assert_code(
+        registry
+            .invoke(
+                "example.test.echo.echo",
+                echo_input(b"x", 0, "", false),
+                None,
+            )
+            .await,
+        ErrorCode::NotFound,
+        "no IOmod is registered",
+    );
+    // Its connection was closed: running again, it registers anew.
+    echo.signal("CONT");
+    registry
+        .wait_ready(&[echo_coordinates()], Duration::from_secs(20))
+        .await
+        .unwrap();
+    assert_ne!(registry.instance_of(&echo_coordinates()), Some(first));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replaced_instance_serves_again_when_its_replacement_leaves() {
+    let dir = TempDir::new();
+    let (registry, first) = registry_with_echo(&dir).await;
+    let coordinates = echo_coordinates();
+    let first_instance = registry.instance_of(&coordinates).unwrap();
+    let second = spawn_echo(dir.socket().to_str().unwrap(), None);
+    eventually(
+        Duration::from_secs(10),
+        "the second instance replaces the first",
+        || {
+            registry
+                .instance_of(&coordinates)
+                .is_some_and(|i| i != first_instance)
+        },
+    )
+    .await;
+    assert_eq!(registry.list().await.unwrap()[0].info.pid, second.pid());
+    // The replacement goes away; the first instance, still registered, serves again.
+    drop(second);
+    eventually(
+        Duration::from_secs(10),
+        "the first instance serves again",
+        || registry.instance_of(&coordinates) == Some(first_instance),
+    )
+    .await;
+    let listed = registry.list().await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].info.pid, first.pid());
+    let out = registry
+        .invoke(
+            "example.test.echo.echo",
+            echo_input(b"fallback", 0, "", false),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(echo_output(&out).unwrap(), b"fallback");
 }
 
 struct NoControl;

@@ -25,8 +25,9 @@ pub(super) struct Handshake {
     /// Whether the `Gate` was opened (always true on the Unix socket, whose permissions authenticate).
     authenticated: Cell<bool>,
     failed_opens: Cell<u32>,
-    /// Woken when the connection must close (too many failed `Gate.open` calls).
+    /// Woken when the connection must close, and why.
     close: tokio::sync::Notify,
+    close_reason: Cell<&'static str>,
 }
 
 impl Handshake {
@@ -35,6 +36,7 @@ impl Handshake {
             authenticated: Cell::new(authenticated),
             failed_opens: Cell::new(0),
             close: tokio::sync::Notify::new(),
+            close_reason: Cell::new(""),
         })
     }
 
@@ -52,16 +54,23 @@ impl Handshake {
         let failed = self.failed_opens.get().saturating_add(1);
         self.failed_opens.set(failed);
         if failed >= MAX_FAILED_OPENS && !self.authenticated.get() {
-            self.close.notify_one();
+            self.close("too many failed Gate.open calls");
             true
         } else {
             false
         }
     }
 
-    /// Resolves when the connection must close.
-    pub(super) async fn closing(&self) {
+    /// Closes the connection, for `why`.
+    pub(super) fn close(&self, why: &'static str) {
+        self.close_reason.set(why);
+        self.close.notify_one();
+    }
+
+    /// Resolves, with the reason, when the connection must close.
+    pub(super) async fn closing(&self) -> &'static str {
         self.close.notified().await;
+        self.close_reason.get()
     }
 }
 

@@ -66,6 +66,9 @@ pub struct RegistryConfig {
     pub health_interval: Duration,
     /// How long a health check may take before the IOmod is reported unhealthy.
     pub health_timeout: Duration,
+    /// After this many failed health checks in a row an instance is evicted (deregistered, and its
+    /// connection closed).
+    pub evict_after: u32,
     /// The most connections open at once (Unix and TCP); more are closed as soon as they are accepted.
     pub max_connections: usize,
     /// The most TCP connections open at once that have not opened the `Gate` with the token yet.
@@ -76,7 +79,8 @@ pub struct RegistryConfig {
 
 impl RegistryConfig {
     /// A registry listening on the Unix socket at `path`, with defaults: 16 MiB payloads, a 30 s call
-    /// deadline, a health check every 5 s with a 2 s timeout, at most 4,096 connections of which 1,024
+    /// deadline, a health check every 5 s with a 2 s timeout (three failed in a row evict the instance),
+    /// at most 4,096 connections of which 1,024
     /// unauthenticated TCP connections, and 5 s for a TCP connection to present its token.
     pub fn unix(path: impl Into<PathBuf>) -> Self {
         Self {
@@ -86,6 +90,7 @@ impl RegistryConfig {
             default_timeout: Duration::from_secs(30),
             health_interval: Duration::from_secs(5),
             health_timeout: Duration::from_secs(2),
+            evict_after: 3,
             max_connections: 4096,
             max_unauthenticated: 1024,
             handshake_timeout: Duration::from_secs(5),
@@ -117,6 +122,9 @@ impl RegistryConfig {
         }
         if self.health_interval.is_zero() || self.health_timeout.is_zero() {
             return invalid("health interval and timeout must be positive".into());
+        }
+        if self.evict_after == 0 {
+            return invalid("evict_after must be at least 1".into());
         }
         if self.max_connections == 0 || self.max_unauthenticated == 0 {
             return invalid("the connection limits must be at least 1".into());

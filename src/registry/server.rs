@@ -172,33 +172,41 @@ async fn accept_tcp(state: Weak<State>, listener: tokio::net::TcpListener) {
     }
 }
 
-/// Runs one connection's RPC system until it ends; a connection not authenticated within
-/// `handshake_timeout` (when given), or whose handshake gives up, is closed (its system dropped).
+/// Runs one connection's RPC system until it ends. A connection not authenticated within
+/// `handshake_timeout` (when given) is closed (its system dropped), and so is one whose handshake is
+/// told to close.
 async fn run_connection(
     system: RpcSystem<rpc_twoparty_capnp::Side>,
     handshake: &Handshake,
     handshake_timeout: Option<Duration>,
 ) -> Result<(), String> {
     let mut system = std::pin::pin!(system);
-    if let Some(timeout) = handshake_timeout {
+    let mut deadline = std::pin::pin!(async {
+        match handshake_timeout {
+            Some(timeout) => tokio::time::sleep(timeout).await,
+            None => std::future::pending().await,
+        }
+    });
+    let mut deadline_passed = false;
+    loop {
         tokio::select! {
             ended = &mut system => return ended.map_err(|e| e.to_string()),
-            () = tokio::time::sleep(timeout) => {
+            () = &mut deadline, if !deadline_passed => {
+                deadline_passed = true;
                 if !handshake.is_authenticated() {
                     return Err(format!(
                         "not authenticated within the handshake timeout ({} ms)",
-                        timeout.as_millis()
+                        handshake_timeout.unwrap_or_default().as_millis()
                     ));
                 }
             }
-            () = handshake.closing() => {
+            why = handshake.closing() => {
                 // Let the last answer out, briefly.
                 let _ = tokio::time::timeout(Duration::from_millis(100), &mut system).await;
-                return Err("too many failed Gate.open calls".into());
+                return Err(why.into());
             }
         }
     }
-    system.await.map_err(|e| e.to_string())
 }
 
 /// One method of a registered IOmod.
@@ -237,7 +245,11 @@ impl Drop for Entry {
 struct State {
     config: RegistryConfig,
     limits: ConnectionLimits,
-    entries: RefCell<BTreeMap<String, Rc<Entry>>>,
+    /// The registered instances of each coordinates, oldest first. The newest one that is ready serves
+    /// calls; an instance replaced by a newer registration stays, as a fallback, until it goes away.
+    entries: RefCell<BTreeMap<String, Vec<Rc<Entry>>>>,
+    /// Every open connection's handshake, through which it can be closed.
+    handshakes: RefCell<HashMap<u64, Rc<Handshake>>>,
     next_instance: Cell<u64>,
     next_connection: Cell<u64>,
     /// Open connections, and those of them not yet authenticated (TCP connections before `Gate.open`).
@@ -268,6 +280,7 @@ impl State {
             },
             config,
             entries: RefCell::default(),
+            handshakes: RefCell::default(),
             next_instance: Cell::new(1),
             next_connection: Cell::new(1),
             connections: Cell::new(0),
@@ -329,6 +342,9 @@ impl State {
         };
         // The Unix socket's permissions authenticate its peers; a TCP peer must open the gate in time.
         let handshake = Handshake::new(!tcp);
+        self.handshakes
+            .borrow_mut()
+            .insert(connection_id, handshake.clone());
         let gate: gate::Client = capnp_rpc::new_client(GateServer {
             registry,
             token,
@@ -346,6 +362,7 @@ impl State {
                     debug!(why, "connection closed");
                 }
                 if let Some(state) = weak.upgrade() {
+                    state.handshakes.borrow_mut().remove(&connection_id);
                     state
                         .connections
                         .set(state.connections.get().saturating_sub(1));
@@ -366,7 +383,7 @@ impl State {
             .entries
             .borrow()
             .iter()
-            .map(|(k, e)| (k.clone(), e.instance_id))
+            .filter_map(|(k, instances)| Some((k.clone(), instances.last()?.instance_id)))
             .collect();
         self.registered.send_replace(Arc::new(map));
     }
@@ -415,13 +432,19 @@ impl State {
             calls_failed: Cell::new(0),
             health_task,
         });
-        let old = self.entries.borrow_mut().insert(coordinates.clone(), entry);
+        let old = {
+            let mut entries = self.entries.borrow_mut();
+            let instances = entries.entry(coordinates.clone()).or_default();
+            let old = instances.last().map(|e| e.instance_id);
+            instances.push(entry);
+            old
+        };
         match old {
             Some(old) => info!(
                 %coordinates,
-                old_instance = old.instance_id,
+                old_instance = old,
                 new_instance = instance_id,
-                "IOmod re-registered; the new instance replaces the old one"
+                "IOmod re-registered; the new instance serves calls, the old one stays as a fallback"
             ),
             None => info!(%coordinates, instance = instance_id, "IOmod registered"),
         }
@@ -432,10 +455,16 @@ impl State {
     fn remove(&self, coordinates: &str, instance_id: u64, why: &str) {
         let removed = {
             let mut entries = self.entries.borrow_mut();
-            match entries.get(coordinates) {
-                Some(e) if e.instance_id == instance_id => entries.remove(coordinates),
-                _ => None,
+            let removed = entries.get_mut(coordinates).and_then(|instances| {
+                let at = instances
+                    .iter()
+                    .position(|e| e.instance_id == instance_id)?;
+                Some(instances.remove(at))
+            });
+            if entries.get(coordinates).is_some_and(Vec::is_empty) {
+                entries.remove(coordinates);
             }
+            removed
         };
         if removed.is_some() {
             info!(
@@ -453,22 +482,68 @@ impl State {
             .entries
             .borrow()
             .iter()
-            .filter(|(_, e)| e.connection_id == connection_id)
-            .map(|(k, e)| (k.clone(), e.instance_id))
+            .flat_map(|(k, instances)| {
+                instances
+                    .iter()
+                    .filter(|e| e.connection_id == connection_id)
+                    .map(|e| (k.clone(), e.instance_id))
+            })
             .collect();
         for (coordinates, instance_id) in gone {
             self.remove(&coordinates, instance_id, "connection closed");
         }
     }
 
+    /// The newest instance registered as `coordinates`.
     fn current(&self, coordinates: &str) -> Option<Rc<Entry>> {
-        self.entries.borrow().get(coordinates).cloned()
+        self.entries.borrow().get(coordinates)?.last().cloned()
+    }
+
+    /// The instance `instance_id` of `coordinates`, while it is registered.
+    fn instance(&self, coordinates: &str, instance_id: u64) -> Option<Rc<Entry>> {
+        self.entries
+            .borrow()
+            .get(coordinates)?
+            .iter()
+            .find(|e| e.instance_id == instance_id)
+            .cloned()
+    }
+
+    /// The instance that serves calls to `coordinates`: the newest that is ready. When every instance is
+    /// draining or unhealthy the call fails at once with `unavailable`.
+    fn route(&self, coordinates: &str) -> Result<Rc<Entry>, Error> {
+        let entries = self.entries.borrow();
+        let Some(newest) = entries.get(coordinates).and_then(|i| i.last()) else {
+            return Err(Error::new(
+                ErrorCode::NotFound,
+                format!("no IOmod is registered as `{coordinates}`"),
+            ));
+        };
+        if let Some(ready) = entries[coordinates]
+            .iter()
+            .rev()
+            .find(|e| e.state.get() == IomodState::Ready)
+        {
+            return Ok(ready.clone());
+        }
+        let why = match newest.state.get() {
+            IomodState::Draining => "is draining",
+            _ => "failed its last health check",
+        };
+        Err(Error::new(
+            ErrorCode::Unavailable,
+            format!(
+                "`{coordinates}` {why} (instance {}); no ready instance is registered",
+                newest.instance_id
+            ),
+        ))
     }
 
     fn list(&self) -> Vec<IomodStatus> {
         self.entries
             .borrow()
             .values()
+            .filter_map(|instances| instances.last())
             .map(|e| IomodStatus {
                 info: e.info.clone(),
                 instance_id: e.instance_id,
@@ -506,12 +581,7 @@ impl State {
     /// The live instance serving `path`, and the method.
     fn find(&self, path: &MethodPath) -> Result<(Rc<Entry>, MethodEntry), Error> {
         let coordinates = path.coordinates().as_str();
-        let entry = self.current(coordinates).ok_or_else(|| {
-            Error::new(
-                ErrorCode::NotFound,
-                format!("no IOmod is registered as `{coordinates}`"),
-            )
-        })?;
+        let entry = self.route(coordinates)?;
         let Some(method) = entry.methods.get(path.method()).cloned() else {
             let mut known: Vec<&str> = entry.methods.keys().map(String::as_str).collect();
             known.sort_unstable();
@@ -991,6 +1061,7 @@ async fn health_loop(
     instance_id: u64,
     control: control::Client,
 ) {
+    let mut failures: u32 = 0;
     loop {
         let Some(interval) = state.upgrade().map(|s| s.config.health_interval) else {
             return;
@@ -1017,9 +1088,25 @@ async fn health_loop(
             }
         };
         let Some(state) = state.upgrade() else { return };
-        match state.current(&coordinates) {
-            Some(entry) if entry.instance_id == instance_id => entry.state.set(new_state),
-            _ => return,
+        let Some(entry) = state.instance(&coordinates, instance_id) else {
+            return;
+        };
+        entry.state.set(new_state);
+        failures = match new_state {
+            IomodState::Unhealthy => failures.saturating_add(1),
+            _ => 0,
+        };
+        if failures >= state.config.evict_after {
+            // A peer that went away without closing its connection (a host gone, a TCP connection cut
+            // silently) never answers again: forget it, and close its connection.
+            let why = format!("failed {failures} health checks in a row");
+            warn!(%coordinates, instance = instance_id, "IOmod evicted: {why}");
+            state.remove(&coordinates, instance_id, &why);
+            let handshake = state.handshakes.borrow().get(&entry.connection_id).cloned();
+            if let Some(handshake) = handshake {
+                handshake.close("its IOmod failed its health checks");
+            }
+            return;
         }
     }
 }
