@@ -1364,3 +1364,80 @@ async fn stopping_an_iomod_signals_its_process_group() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn huge_timeouts_do_not_panic() {
+    let dir = TempDir::new();
+    let (registry, _echo) = registry_with_echo(&dir).await;
+    let out = registry
+        .invoke(
+            "example.test.echo.echo",
+            echo_input(b"forever", 0, "", false),
+            Some(Duration::MAX),
+        )
+        .await
+        .unwrap();
+    assert_eq!(echo_output(&out).unwrap(), b"forever");
+    // (The echo IOmod takes no JSON calls: the call goes through, and it says so.)
+    let r = registry
+        .invoke_json(
+            "example.test.echo.reverse",
+            r#"{"text": "abc"}"#.into(),
+            Some(Duration::MAX),
+        )
+        .await;
+    assert_code(r, ErrorCode::MethodNotFound, "does not take JSON calls");
+    let handle = registry.handle();
+    let out = handle
+        .invoke(
+            "example.test.echo.echo",
+            echo_input(b"handle", 0, "", false),
+            Some(Duration::MAX),
+        )
+        .await
+        .unwrap();
+    assert_eq!(echo_output(&out).unwrap(), b"handle");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_sdk_gives_up_on_a_registry_that_never_answers() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    // A peer that accepts connections and never says anything, like a registry that hangs.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = accepted.clone();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+            counter.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    let mut options = iomod_sdk::ServeOptions::new(RegistryAddress::Tcp(addr.to_string()));
+    options.token = Some(TOKEN.into());
+    options.connect_timeout = Duration::from_millis(300);
+    options.reconnect_initial = Duration::from_millis(10);
+    options.reconnect_max = Duration::from_millis(100);
+    let service = Versioned {
+        protocol_version: 2,
+        calls: std::sync::Arc::new(std::sync::OnceLock::new()),
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let served = tokio::spawn(iomod_sdk::serve_with(service, options, async {
+        let _ = stopped.await;
+    }));
+    eventually(
+        Duration::from_secs(20),
+        "the SDK abandons the silent registry and connects again",
+        || accepted.load(Ordering::SeqCst) >= 3,
+    )
+    .await;
+    // Shutting down does not wait for the attempt under way.
+    let _ = stop.send(());
+    tokio::time::timeout(Duration::from_secs(20), served)
+        .await
+        .expect("serve_with returns after shutdown")
+        .unwrap()
+        .unwrap();
+}

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use iomod_sdk::{CallContext, Coordinates, Error, ErrorCode, MethodPath};
+use iomod_sdk::{CallContext, Coordinates, Error, ErrorCode, MethodPath, deadline_after};
 use tokio::sync::{mpsc, oneshot, watch};
 
 pub use server::LocalRegistry;
@@ -343,7 +343,7 @@ impl RegistryHandle {
         timeout: Option<Duration>,
     ) -> Result<Vec<u8>, Error> {
         let context = CallContext {
-            deadline: Some(Instant::now() + timeout.unwrap_or(self.default_timeout)),
+            deadline: Some(deadline_after(timeout.unwrap_or(self.default_timeout))),
             ..CallContext::default()
         };
         self.invoke_with(path, input, context).await
@@ -368,7 +368,7 @@ impl RegistryHandle {
     ) -> Result<Vec<u8>, Error> {
         let deadline = *context
             .deadline
-            .get_or_insert_with(|| Instant::now() + self.default_timeout);
+            .get_or_insert_with(|| deadline_after(self.default_timeout));
         let (path, fingerprint) = check_call(path, &input, deadline, self.max_payload_bytes)?;
         let (reply, response) = oneshot::channel();
         self.commands

@@ -13,7 +13,7 @@ use capnp_rpc::{RpcSystem, rpc_twoparty_capnp};
 use iomod_sdk::contract::Contract;
 use iomod_sdk::iomod_capnp::{control, gate, health, json_result, registration, registry};
 use iomod_sdk::transport::{ConnectionLimits, rpc_network};
-use iomod_sdk::{CallContext, Error, ErrorCode, IomodInfo, MethodPath};
+use iomod_sdk::{CallContext, Error, ErrorCode, IomodInfo, MethodPath, deadline_after};
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{Instrument, debug, info, info_span, warn};
 
@@ -651,7 +651,7 @@ impl State {
         let max = self.config.max_payload_bytes;
         let deadline = context
             .deadline
-            .unwrap_or_else(|| Instant::now() + self.config.default_timeout);
+            .unwrap_or_else(|| deadline_after(self.config.default_timeout));
         let aligned;
         let bytes = if input.as_ptr().align_offset(8) == 0 {
             input
@@ -928,7 +928,7 @@ impl LocalRegistry {
         timeout: Option<Duration>,
     ) -> Result<String, Error> {
         let config = &self.state.config;
-        let deadline = Instant::now() + timeout.unwrap_or(config.default_timeout);
+        let deadline = deadline_after(timeout.unwrap_or(config.default_timeout));
         let (path, _) = check_call(path, input.as_bytes(), deadline, config.max_payload_bytes)?;
         self.state.invoke_json(&path, input, deadline).await
     }
@@ -940,7 +940,7 @@ impl LocalRegistry {
         input: &[u8],
         timeout: Option<Duration>,
     ) -> Result<Vec<u8>, Error> {
-        let deadline = Instant::now() + timeout.unwrap_or(self.state.config.default_timeout);
+        let deadline = deadline_after(timeout.unwrap_or(self.state.config.default_timeout));
         let context = CallContext {
             deadline: Some(deadline),
             ..CallContext::default()
@@ -959,7 +959,7 @@ impl LocalRegistry {
         let config = &self.state.config;
         let deadline = context
             .deadline
-            .unwrap_or_else(|| Instant::now() + config.default_timeout);
+            .unwrap_or_else(|| deadline_after(config.default_timeout));
         let (path, fingerprint) = check_call(path, input, deadline, config.max_payload_bytes)?;
         self.state
             .invoke(&path, fingerprint.as_deref(), input, context)
