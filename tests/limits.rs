@@ -6,7 +6,6 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use capnp_rpc::{RpcSystem, rpc_twoparty_capnp::Side};
@@ -20,7 +19,7 @@ const TOKEN: &str = "test-token-0123456789";
 const CONNECTIONS: usize = 1000;
 
 /// One test at a time.
-static SERIAL: Mutex<()> = Mutex::new(());
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn tcp_config(dir: &TempDir, handshake_timeout: Duration) -> RegistryConfig {
     let mut config = test_config(dir);
@@ -95,7 +94,7 @@ fn closed_by(stream: &mut std::net::TcpStream, deadline: Instant) -> bool {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn unauthenticated_tcp_connections_are_closed_while_calls_go_on() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = SERIAL.lock().await;
     let dir = TempDir::new();
     let handshake = Duration::from_secs(3);
     let registry = Registry::start(tcp_config(&dir, handshake)).await.unwrap();
@@ -145,7 +144,7 @@ async fn unauthenticated_tcp_connections_are_closed_while_calls_go_on() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn failed_gate_opens_and_large_messages_close_a_tcp_connection() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = SERIAL.lock().await;
     let dir = TempDir::new();
     // A long handshake timeout: only the failures or the message size may close these connections.
     let registry = Registry::start(tcp_config(&dir, Duration::from_secs(120)))
@@ -203,7 +202,7 @@ async fn failed_gate_opens_and_large_messages_close_a_tcp_connection() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn idle_unix_connections_do_not_stop_the_registry() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = SERIAL.lock().await;
     // A common default soft limit on open files; the registry raises it to the hard limit.
     let mut limit = libc::rlimit {
         rlim_cur: 0,
