@@ -841,7 +841,8 @@ struct NoControl;
 
 impl control::Server for NoControl {}
 
-/// A `Control` that answers every call with a capability as its results.
+/// A `Control` that answers every call with a capability as its results (and is healthy, so that the
+/// registry routes calls to it).
 struct CapabilityResults;
 
 impl control::Server for CapabilityResults {
@@ -855,6 +856,18 @@ impl control::Server for CapabilityResults {
             .get()
             .init_results()
             .set_as_capability(capability.client.hook);
+        Ok(())
+    }
+
+    async fn health(
+        self: std::rc::Rc<Self>,
+        _: control::HealthParams,
+        mut results: control::HealthResults,
+    ) -> Result<(), capnp::Error> {
+        results
+            .get()
+            .init_health()
+            .set_status(iomod_sdk::iomod_capnp::health::Status::Serving);
         Ok(())
     }
 }
