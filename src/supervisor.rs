@@ -1,5 +1,6 @@
 //! The supervisor: starts IOmod processes, points them at the registry, restarts a crashed one with
-//! backoff, and stops them all (SIGTERM, then SIGKILL after a grace period) on shutdown. What an IOmod
+//! backoff, and stops them all (SIGTERM, then SIGKILL after a grace period) on shutdown. Each IOmod runs
+//! in a process group of its own, and is stopped with everything in its group. What an IOmod
 //! prints goes to the runtime's log, never to its standard output ([`output`]).
 
 pub mod output;
@@ -190,6 +191,8 @@ async fn supervise(
             Some(token) => command.env(TOKEN_ENV, token),
             None => command.env_remove(TOKEN_ENV),
         };
+        // Its own process group, so that stopping it reaches whatever it started as well.
+        command.process_group(0);
         die_with_parent(&mut command);
         let started = tokio::time::Instant::now();
         let mut child = match command.spawn() {
@@ -270,19 +273,38 @@ async fn wait_or_stop(stop: &mut watch::Receiver<bool>, delay: Duration) -> bool
     }
 }
 
+/// Stops the IOmod's process group: SIGTERM (the IOmod drains its calls), then SIGKILL after `grace`.
 async fn terminate(child: &mut tokio::process::Child, grace: Duration, name: &str) {
-    if let Some(pid) = child.id() {
-        // SIGTERM lets the IOmod drain its calls; `kill` is the portable way to send it without libc.
-        let _ = Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status()
-            .await;
+    // The child leads its group (spawned with `process_group(0)`), so its pid is the group's id. A child
+    // already reaped has no pid: there is nothing to signal, and its pid may belong to another process.
+    let group = child.id().and_then(|pid| libc::pid_t::try_from(pid).ok());
+    if let Some(group) = group {
+        signal_group(group, libc::SIGTERM, name);
     }
     match tokio::time::timeout(grace, child.wait()).await {
+        // Once the IOmod is reaped its group id may be reused: the group is not signalled again.
         Ok(_) => info!(iomod = %name, "IOmod stopped"),
         Err(_) => {
             warn!(iomod = %name, grace_ms = grace.as_millis() as u64, "IOmod did not stop in time; killing it");
+            // Still running (not reaped): its group is still its own.
+            if let Some(group) = group {
+                signal_group(group, libc::SIGKILL, name);
+            }
             let _ = child.kill().await;
+        }
+    }
+}
+
+/// Sends `signal` to the process group `group` (a group that no longer exists is not an error).
+fn signal_group(group: libc::pid_t, signal: libc::c_int, name: &str) {
+    if group <= 1 {
+        return;
+    }
+    // SAFETY: `kill` has no memory-safety preconditions; a negative pid names a process group.
+    if unsafe { libc::kill(-group, signal) } != 0 {
+        let e = std::io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::ESRCH) {
+            warn!(iomod = %name, group, signal, error = %e, "cannot signal the IOmod's process group");
         }
     }
 }

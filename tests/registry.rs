@@ -496,6 +496,119 @@ async fn a_second_registry_on_the_same_socket_is_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_refused_second_registry_leaves_the_first_reachable() {
+    let dir = TempDir::new();
+    let first = Registry::start(test_config(&dir)).await.unwrap();
+    for _ in 0..2 {
+        assert_code(
+            Registry::start(test_config(&dir)).await,
+            ErrorCode::Unavailable,
+            "another registry",
+        );
+    }
+    // The refused registries (whose threads have ended) left the first one's socket in place.
+    assert!(dir.socket().exists(), "the first registry's socket is gone");
+    let _echo = spawn_echo(dir.socket().to_str().unwrap(), None);
+    first
+        .wait_ready(&[echo_coordinates()], Duration::from_secs(10))
+        .await
+        .unwrap();
+    let out = first
+        .invoke(
+            "example.test.echo.echo",
+            echo_input(b"still here", 0, "", false),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(echo_output(&out).unwrap(), b"still here");
+    // The registry that bound the socket removes it (and its lock file) when it stops.
+    first.shutdown();
+    assert!(!dir.socket().exists());
+    assert!(!dir.0.join("registry.sock.lock").exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_registry_removes_nothing_but_a_stale_socket() {
+    let dir = TempDir::new();
+    let path = dir.0.join("notes.txt");
+    std::fs::write(&path, "my notes").unwrap();
+    let config = |path: &Path| {
+        let mut config = test_config(&dir);
+        config.socket = Some(path.to_path_buf());
+        config
+    };
+    assert_code(
+        Registry::start(config(&path)).await,
+        ErrorCode::Unavailable,
+        "is a regular file, not a registry's socket",
+    );
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "my notes");
+    // A symbolic link is not followed, whatever it points at.
+    let link = dir.0.join("link.sock");
+    std::os::unix::fs::symlink(&path, &link).unwrap();
+    assert_code(
+        Registry::start(config(&link)).await,
+        ErrorCode::Unavailable,
+        "is a symbolic link",
+    );
+    assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+    let sub = dir.0.join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    assert_code(
+        Registry::start(config(&sub)).await,
+        ErrorCode::Unavailable,
+        "is a directory",
+    );
+    // A socket nobody listens on is stale: it is replaced.
+    let stale = dir.socket();
+    drop(std::os::unix::net::UnixListener::bind(&stale).unwrap());
+    let registry = Registry::start(config(&stale)).await.unwrap();
+    let _echo = spawn_echo(stale.to_str().unwrap(), None);
+    registry
+        .wait_ready(&[echo_coordinates()], Duration::from_secs(10))
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_socket_lock_admits_one_registry() {
+    use std::os::unix::io::AsRawFd;
+    let dir = TempDir::new();
+    // Whoever holds `<socket>.lock` owns the path, listening or not yet.
+    let lock = std::fs::File::create(dir.0.join("registry.sock.lock")).unwrap();
+    assert_eq!(
+        unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) },
+        0
+    );
+    assert_code(
+        Registry::start(test_config(&dir)).await,
+        ErrorCode::Unavailable,
+        "registry.sock.lock",
+    );
+    assert!(!dir.socket().exists());
+    drop(lock);
+
+    // Registries starting at once: exactly one claims the path, and it stays reachable.
+    let starts: Vec<_> = (0..6)
+        .map(|_| tokio::spawn(Registry::start(test_config(&dir))))
+        .collect();
+    let mut winners = Vec::new();
+    for start in starts {
+        match start.await.unwrap() {
+            Ok(registry) => winners.push(registry),
+            Err(e) => assert_eq!(e.code, ErrorCode::Unavailable, "{e}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "registries that claimed the path");
+    let _echo = spawn_echo(dir.socket().to_str().unwrap(), None);
+    winners[0]
+        .wait_ready(&[echo_coordinates()], Duration::from_secs(10))
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn the_iomod_reconnects_after_a_registry_restart() {
     let dir = TempDir::new();
     let (registry, echo) = registry_with_echo(&dir).await;
@@ -577,9 +690,10 @@ async fn a_stopped_iomod_turns_unhealthy_and_recovers() {
     let dir = TempDir::new();
     let (registry, echo) = registry_with_echo(&dir).await;
     echo.signal("STOP");
-    let state = || async { registry.list().await.unwrap()[0].state };
+    // (Evicted after three failed checks, it registers again once it runs.)
+    let state = || async { registry.list().await.unwrap().first().map(|s| s.state) };
     let start = Instant::now();
-    while state().await != IomodState::Unhealthy {
+    while state().await != Some(IomodState::Unhealthy) {
         assert!(
             start.elapsed() < Duration::from_secs(10),
             "never reported unhealthy"
@@ -588,15 +702,221 @@ async fn a_stopped_iomod_turns_unhealthy_and_recovers() {
     }
     echo.signal("CONT");
     let start = Instant::now();
-    while state().await != IomodState::Ready {
+    while state().await != Some(IomodState::Ready) {
         assert!(start.elapsed() < Duration::from_secs(10), "never recovered");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
+/// A registry with `config` and an echo IOmod registered with it.
+async fn echo_with(dir: &TempDir, config: RegistryConfig) -> (Registry, Process) {
+    let registry = Registry::start(config).await.unwrap();
+    let echo = spawn_echo(dir.socket().to_str().unwrap(), None);
+    registry
+        .wait_ready(&[echo_coordinates()], Duration::from_secs(10))
+        .await
+        .unwrap();
+    (registry, echo)
+}
+
+async fn wait_state(registry: &Registry, wanted: Option<IomodState>, what: &str) {
+    let start = Instant::now();
+    while registry.list().await.unwrap().first().map(|s| s.state) != wanted {
+        assert!(start.elapsed() < Duration::from_secs(20), "never {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn calls_to_an_unhealthy_instance_fail_fast() {
+    let dir = TempDir::new();
+    let mut config = test_config(&dir);
+    config.evict_after = 1000;
+    let (registry, echo) = echo_with(&dir, config).await;
+    echo.signal("STOP");
+    wait_state(&registry, Some(IomodState::Unhealthy), "unhealthy").await;
+    let started = Instant::now();
+    let r = registry
+        .invoke(
+            "example.test.echo.echo",
+            echo_input(b"x", 0, "", false),
+            Some(Duration::from_secs(60)),
+        )
+        .await;
+    assert_code(r, ErrorCode::Unavailable, "failed its last health check");
+    // At once, not at the call's deadline (60 s).
+    assert!(started.elapsed() < Duration::from_secs(30));
+    let r = registry
+        .invoke_json(
+            "example.test.echo.reverse",
+            r#"{"text": "x"}"#.into(),
+            Some(Duration::from_secs(60)),
+        )
+        .await;
+    assert_code(r, ErrorCode::Unavailable, "failed its last health check");
+    echo.signal("CONT");
+    wait_state(&registry, Some(IomodState::Ready), "ready again").await;
+    let out = registry
+        .invoke(
+            "example.test.echo.echo",
+            echo_input(b"back", 0, "", false),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(echo_output(&out).unwrap(), b"back");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_silent_iomod_is_evicted_after_failed_health_checks() {
+    let dir = TempDir::new();
+    let mut config = test_config(&dir);
+    config.evict_after = 3;
+    let (registry, echo) = echo_with(&dir, config).await;
+    let first = registry.instance_of(&echo_coordinates()).unwrap();
+    // Stopped, it keeps its connection open and answers nothing, like a peer that vanished.
+    echo.signal("STOP");
+    wait_state(&registry, None, "evicted").await;
+    assert_code(
+        registry
+            .invoke(
+                "example.test.echo.echo",
+                echo_input(b"x", 0, "", false),
+                None,
+            )
+            .await,
+        ErrorCode::NotFound,
+        "no IOmod is registered",
+    );
+    // Its connection was closed: running again, it registers anew.
+    echo.signal("CONT");
+    registry
+        .wait_ready(&[echo_coordinates()], Duration::from_secs(20))
+        .await
+        .unwrap();
+    assert_ne!(registry.instance_of(&echo_coordinates()), Some(first));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replaced_instance_serves_again_when_its_replacement_leaves() {
+    let dir = TempDir::new();
+    let (registry, first) = registry_with_echo(&dir).await;
+    let coordinates = echo_coordinates();
+    let first_instance = registry.instance_of(&coordinates).unwrap();
+    let second = spawn_echo(dir.socket().to_str().unwrap(), None);
+    eventually(
+        Duration::from_secs(10),
+        "the second instance replaces the first",
+        || {
+            registry
+                .instance_of(&coordinates)
+                .is_some_and(|i| i != first_instance)
+        },
+    )
+    .await;
+    assert_eq!(registry.list().await.unwrap()[0].info.pid, second.pid());
+    // The replacement goes away; the first instance, still registered, serves again.
+    drop(second);
+    eventually(
+        Duration::from_secs(10),
+        "the first instance serves again",
+        || registry.instance_of(&coordinates) == Some(first_instance),
+    )
+    .await;
+    let listed = registry.list().await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].info.pid, first.pid());
+    let out = registry
+        .invoke(
+            "example.test.echo.echo",
+            echo_input(b"fallback", 0, "", false),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(echo_output(&out).unwrap(), b"fallback");
+}
+
 struct NoControl;
 
 impl control::Server for NoControl {}
+
+/// A `Control` that answers every call with a capability as its results (and is healthy, so that the
+/// registry routes calls to it).
+struct CapabilityResults;
+
+impl control::Server for CapabilityResults {
+    async fn call(
+        self: std::rc::Rc<Self>,
+        _: control::CallParams,
+        mut results: control::CallResults,
+    ) -> Result<(), capnp::Error> {
+        let capability: control::Client = capnp_rpc::new_client(NoControl);
+        results
+            .get()
+            .init_results()
+            .set_as_capability(capability.client.hook);
+        Ok(())
+    }
+
+    async fn health(
+        self: std::rc::Rc<Self>,
+        _: control::HealthParams,
+        mut results: control::HealthResults,
+    ) -> Result<(), capnp::Error> {
+        results
+            .get()
+            .init_health()
+            .set_status(iomod_sdk::iomod_capnp::health::Status::Serving);
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn results_carrying_a_capability_fail_the_call_with_a_typed_error() {
+    let dir = TempDir::new();
+    let registry = Registry::start(test_config(&dir)).await.unwrap();
+    let local = tokio::task::LocalSet::new();
+    local
+        .run_until(async {
+            let address = RegistryAddress::Unix(dir.socket());
+            let connection =
+                RegistryConnection::connect(&address, None, ConnectionLimits::default())
+                    .await
+                    .unwrap();
+            let mut request = connection.registry.register_request();
+            IomodInfo::new(echo_coordinates(), "1.0.0", 1)
+                .method(MethodInfo::new("echo", 0))
+                .write(request.get().init_info());
+            request
+                .get()
+                .set_control(capnp_rpc::new_client(CapabilityResults));
+            let service: control::Client = capnp_rpc::new_client(NoControl);
+            request
+                .get()
+                .init_service()
+                .set_as_capability(service.client.hook);
+            let response = request.send().promise.await.unwrap();
+            let _registration = match response.get().unwrap().get_result().unwrap().which() {
+                Ok(iomod_sdk::iomod_capnp::register_result::Registration(r)) => r.unwrap(),
+                _ => panic!("the registration was refused"),
+            };
+            for _ in 0..2 {
+                let r = registry
+                    .invoke(
+                        "example.test.echo.echo",
+                        echo_input(b"x", 0, "", false),
+                        Some(Duration::from_secs(20)),
+                    )
+                    .await;
+                assert_code(r, ErrorCode::Internal, "results carry 1 capability");
+            }
+            let listed = registry.list().await.unwrap();
+            assert_eq!(listed[0].calls_started, 2);
+            assert_eq!(listed[0].calls_failed, 2);
+        })
+        .await;
+}
 
 /// Registers by hand with a given `IomodInfo`, returning the registry's answer.
 async fn register_raw(dir: &TempDir, info: IomodInfo) -> Result<(), iomod_sdk::Error> {
@@ -898,4 +1218,239 @@ async fn protocol_2_carries_the_context_and_the_deadline_cancels_the_method() {
         ErrorCode::DeadlineExceeded,
         "before it was sent",
     );
+}
+
+/// Runs `iomod registry` with its default socket under `xdg`; returns its exit status and standard error
+/// when it exits within a few seconds, `None` (after stopping it) when it keeps running.
+fn registry_under(xdg: &Path) -> Option<(std::process::ExitStatus, String)> {
+    let mut registry = Process {
+        child: std::process::Command::new(env!("CARGO_BIN_EXE_iomod"))
+            .arg("registry")
+            .env("XDG_RUNTIME_DIR", xdg)
+            .env_remove("IOMOD_REGISTRY")
+            .env("IOMOD_LOG", "warn")
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    };
+    let status = registry.wait_exit(Duration::from_secs(5))?;
+    let mut stderr = String::new();
+    use std::io::Read;
+    registry
+        .child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    Some((status, stderr))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_default_socket_directory_must_be_private() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let dir = TempDir::new();
+    let xdg = dir.0.join("xdg");
+    std::fs::create_dir(&xdg).unwrap();
+    let sockets = xdg.join("iomod");
+    let refused = |needle: &str| {
+        let (status, stderr) = registry_under(&xdg).expect("the registry refuses to start");
+        assert!(!status.success());
+        assert!(
+            stderr.contains(&sockets.display().to_string()) && stderr.contains(needle),
+            "`{stderr}` does not name {} and `{needle}`",
+            sockets.display()
+        );
+    };
+
+    // Open to other users.
+    std::fs::create_dir(&sockets).unwrap();
+    std::fs::set_permissions(&sockets, std::fs::Permissions::from_mode(0o755)).unwrap();
+    refused("mode 0755");
+    assert!(!sockets.join("registry.sock").exists());
+    // Another user's (created before the registry started; only root can make one here).
+    std::fs::set_permissions(&sockets, std::fs::Permissions::from_mode(0o700)).unwrap();
+    if unsafe { libc::geteuid() } == 0 {
+        std::os::unix::fs::chown(&sockets, Some(4242), Some(4242)).unwrap();
+        refused("owner uid 4242");
+    }
+    std::fs::remove_dir(&sockets).unwrap();
+    // A symbolic link to a directory that would pass.
+    let elsewhere = dir.0.join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    std::fs::set_permissions(&elsewhere, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &sockets).unwrap();
+    refused("symbolic link");
+    assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
+    std::fs::remove_file(&sockets).unwrap();
+
+    // Missing: created with mode 0700, and the registry runs.
+    assert!(
+        registry_under(&xdg).is_none(),
+        "the registry runs in a directory it created"
+    );
+    let meta = std::fs::symlink_metadata(&sockets).unwrap();
+    assert!(meta.is_dir());
+    assert_eq!(meta.mode() & 0o777, 0o700);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stopping_an_iomod_signals_its_process_group() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new();
+    let package = dir.0.join("packages/echo");
+    std::fs::create_dir_all(package.join("bin")).unwrap();
+    // The IOmod starts a process of its own before it serves.
+    let helper_pid = dir.0.join("helper.pid");
+    let script = package.join("bin/run");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\n/bin/sleep 600 &\necho $! > '{}'\nexec '{}'\n",
+            helper_pid.display(),
+            bin("iomod-echo").display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(
+        package.join("iomod.toml"),
+        "[iomod]\ncoordinates = \"example.test.echo\"\nversion = \"0.1.0\"\n\n[process]\nentrypoint = \"bin/run\"\n",
+    )
+    .unwrap();
+    let socket = dir.socket();
+    let log = dir.0.join("registry.log");
+    let mut registry = Process {
+        child: std::process::Command::new(env!("CARGO_BIN_EXE_iomod"))
+            .args([
+                "registry",
+                "--socket",
+                socket.to_str().unwrap(),
+                "--packages",
+            ])
+            .arg(dir.0.join("packages"))
+            // Signals are sent without any program found on PATH.
+            .env("PATH", "/nonexistent")
+            .env("IOMOD_LOG", "info")
+            .stdin(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    };
+    let registered = || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_iomod"))
+            .args(["ls", "--json", "--registry", socket.to_str().unwrap()])
+            .output()
+            .unwrap();
+        serde_json::from_slice::<serde_json::Value>(&out.stdout)
+            .map(|v| v[0]["coordinates"] == "example.test.echo")
+            .unwrap_or(false)
+    };
+    eventually(Duration::from_secs(10), "the IOmod registers", registered).await;
+    let helper: u32 = std::fs::read_to_string(&helper_pid)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let alive = |pid: u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "))
+    };
+    assert!(alive(helper));
+    registry.signal("TERM");
+    assert!(
+        registry
+            .wait_exit(Duration::from_secs(30))
+            .unwrap()
+            .success()
+    );
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        log.contains("IOmod stopped") && !log.contains("did not stop in time"),
+        "the IOmod was not stopped by SIGTERM:\n{log}"
+    );
+    // The process the IOmod started was in its group, and went with it.
+    eventually(
+        Duration::from_secs(5),
+        "the IOmod's own process is gone",
+        || !alive(helper),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn huge_timeouts_do_not_panic() {
+    let dir = TempDir::new();
+    let (registry, _echo) = registry_with_echo(&dir).await;
+    let out = registry
+        .invoke(
+            "example.test.echo.echo",
+            echo_input(b"forever", 0, "", false),
+            Some(Duration::MAX),
+        )
+        .await
+        .unwrap();
+    assert_eq!(echo_output(&out).unwrap(), b"forever");
+    // (The echo IOmod takes no JSON calls: the call goes through, and it says so.)
+    let r = registry
+        .invoke_json(
+            "example.test.echo.reverse",
+            r#"{"text": "abc"}"#.into(),
+            Some(Duration::MAX),
+        )
+        .await;
+    assert_code(r, ErrorCode::MethodNotFound, "does not take JSON calls");
+    let handle = registry.handle();
+    let out = handle
+        .invoke(
+            "example.test.echo.echo",
+            echo_input(b"handle", 0, "", false),
+            Some(Duration::MAX),
+        )
+        .await
+        .unwrap();
+    assert_eq!(echo_output(&out).unwrap(), b"handle");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_sdk_gives_up_on_a_registry_that_never_answers() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    // A peer that accepts connections and never says anything, like a registry that hangs.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = accepted.clone();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+            counter.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    let mut options = iomod_sdk::ServeOptions::new(RegistryAddress::Tcp(addr.to_string()));
+    options.token = Some(TOKEN.into());
+    options.connect_timeout = Duration::from_millis(300);
+    options.reconnect_initial = Duration::from_millis(10);
+    options.reconnect_max = Duration::from_millis(100);
+    let service = Versioned {
+        protocol_version: 2,
+        calls: std::sync::Arc::new(std::sync::OnceLock::new()),
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let served = tokio::spawn(iomod_sdk::serve_with(service, options, async {
+        let _ = stopped.await;
+    }));
+    eventually(
+        Duration::from_secs(20),
+        "the SDK abandons the silent registry and connects again",
+        || accepted.load(Ordering::SeqCst) >= 3,
+    )
+    .await;
+    // Shutting down does not wait for the attempt under way.
+    let _ = stop.send(());
+    tokio::time::timeout(Duration::from_secs(20), served)
+        .await
+        .expect("serve_with returns after shutdown")
+        .unwrap()
+        .unwrap();
 }

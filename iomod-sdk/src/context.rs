@@ -18,6 +18,18 @@ use std::time::{Duration, Instant};
 
 use crate::iomod_capnp::call_context;
 
+/// The longest a deadline computed by [`deadline_after`] lies ahead: about a century.
+const FAR_FUTURE: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// The instant `timeout` from now, for any `timeout`: one too large for the clock (such as
+/// `Duration::MAX`) gives a deadline about a century ahead instead of overflowing.
+pub fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout.min(FAR_FUTURE))
+        .or_else(|| now.checked_add(Duration::from_secs(24 * 3600)))
+        .unwrap_or(now)
+}
+
 tokio::task_local! {
     static CURRENT: CallContext;
 }

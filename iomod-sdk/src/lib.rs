@@ -97,7 +97,7 @@ pub mod __private {
 #[cfg(not(target_arch = "wasm32"))]
 pub use capnp_rpc;
 #[cfg(not(target_arch = "wasm32"))]
-pub use context::{BadTraceParent, CallContext, TraceParent};
+pub use context::{BadTraceParent, CallContext, TraceParent, deadline_after};
 pub use coordinates::{
     Coordinates, MAX_IDENTIFIER_LEN, MethodPath, ParseError, check_method_name, check_version,
     parse_version,

@@ -259,6 +259,13 @@ pub struct ServeOptions {
     pub reconnect_initial: Duration,
     /// The longest delay between reconnection attempts.
     pub reconnect_max: Duration,
+    /// How long connecting, opening the registry's gate and registering may take together before the
+    /// attempt is abandoned (and retried with backoff).
+    pub connect_timeout: Duration,
+    /// How often a live registration checks that the registry still answers (each check waits up to
+    /// `connect_timeout`); a registry that does not is left, and connected to again. Notices a registry
+    /// that vanished without closing the connection.
+    pub liveness_interval: Duration,
     /// Limits on incoming messages.
     pub limits: ConnectionLimits,
     /// The runtime's lanes (one registry per worker thread): the IOmod registers with each of them too,
@@ -268,7 +275,7 @@ pub struct ServeOptions {
 
 impl ServeOptions {
     /// Options for `registry`, with defaults for the rest: a 30 s drain timeout, reconnecting after 50 ms
-    /// and backing off to 5 s.
+    /// and backing off to 5 s, 10 s to connect and register, a liveness check every 15 s.
     pub fn new(registry: RegistryAddress) -> Self {
         Self {
             registry,
@@ -276,6 +283,8 @@ impl ServeOptions {
             drain_timeout: Duration::from_secs(30),
             reconnect_initial: Duration::from_millis(50),
             reconnect_max: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(10),
+            liveness_interval: Duration::from_secs(15),
             limits: ConnectionLimits::default(),
             lanes: Vec::new(),
         }
@@ -540,16 +549,46 @@ async fn keep_registered(
     let mut backoff = options.reconnect_initial;
     let mut attempt: u32 = 0;
     loop {
-        match register(info, address, options, control.clone(), capability.clone()).await {
+        let attempted = tokio::time::timeout(
+            options.connect_timeout,
+            register(info, address, options, control.clone(), capability.clone()),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            Err(Error::new(
+                ErrorCode::Unavailable,
+                format!(
+                    "the registry at {address} did not take the registration within {} ms",
+                    options.connect_timeout.as_millis()
+                ),
+            ))
+        });
+        match attempted {
             Ok(session) => {
                 tracing::info!(coordinates = %info.coordinates, registry = %address, "registered");
                 backoff = options.reconnect_initial;
                 attempt = 0;
                 let closed = session.connection.closed();
+                let registration = session.registration.clone();
                 sessions.borrow_mut()[slot] = Some(session);
-                closed.await;
-                sessions.borrow_mut()[slot] = None;
-                tracing::warn!(registry = %address, "lost the registry connection; reconnecting");
+                tokio::select! {
+                    () = closed => {
+                        sessions.borrow_mut()[slot] = None;
+                        tracing::warn!(registry = %address, "lost the registry connection; reconnecting");
+                    }
+                    () = unresponsive(&registration, options) => {
+                        tracing::warn!(registry = %address, "the registry stopped answering; reconnecting");
+                        let session = sessions.borrow_mut()[slot].take();
+                        if let Some(session) = session {
+                            drop(session.registration);
+                            let _ = tokio::time::timeout(
+                                Duration::from_secs(1),
+                                session.connection.disconnect(),
+                            )
+                            .await;
+                        }
+                    }
+                }
             }
             Err(err) if is_fatal(&err) => {
                 tracing::error!(error = %err, registry = %address, "the registry rejected this IOmod");
@@ -566,18 +605,36 @@ async fn keep_registered(
             }
         }
         tokio::time::sleep(jitter(backoff)).await;
-        backoff = (backoff * 2).min(options.reconnect_max);
+        backoff = next_backoff(backoff, options.reconnect_max);
     }
 }
 
-/// Spreads reconnection attempts of many IOmods over ±25% of the delay.
+/// Resolves when the registry no longer answers on a live registration: a liveness check (asking the
+/// registration its id) failed or took longer than `options.connect_timeout`.
+async fn unresponsive(registration: &registration::Client, options: &ServeOptions) {
+    loop {
+        tokio::time::sleep(options.liveness_interval).await;
+        let check = registration.instance_id_request().send().promise;
+        match tokio::time::timeout(options.connect_timeout, check).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "liveness check failed");
+                return;
+            }
+            Err(_) => return,
+        }
+    }
+}
+
+/// The delay after `current`: doubled, at most `max`, never overflowing.
+fn next_backoff(current: Duration, max: Duration) -> Duration {
+    current.saturating_mul(2).min(max)
+}
+
+/// Spreads reconnection attempts of many IOmods over ±25% of the delay, at random.
 fn jitter(delay: Duration) -> Duration {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let factor = 0.75 + f64::from(nanos % 1000) / 2000.0;
-    delay.mul_f64(factor)
+    let factor = 0.75 + fastrand::f64() / 2.0;
+    Duration::try_from_secs_f64(delay.as_secs_f64() * factor).unwrap_or(delay)
 }
 
 async fn register(
@@ -774,5 +831,51 @@ impl control::Server for ControlServer {
             health.set_status(health::Status::Serving);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_saturates_at_its_maximum() {
+        let max = Duration::from_secs(5);
+        assert_eq!(
+            next_backoff(Duration::from_millis(50), max),
+            Duration::from_millis(100)
+        );
+        assert_eq!(next_backoff(Duration::from_secs(4), max), max);
+        // Huge settings neither overflow nor panic.
+        assert_eq!(next_backoff(Duration::MAX, Duration::MAX), Duration::MAX);
+        assert_eq!(
+            next_backoff(Duration::MAX / 2 + Duration::from_secs(1), Duration::MAX),
+            Duration::MAX
+        );
+    }
+
+    #[test]
+    fn jitter_is_random_within_a_quarter() {
+        let delay = Duration::from_millis(100);
+        let samples: Vec<Duration> = (0..200).map(|_| jitter(delay)).collect();
+        for s in &samples {
+            assert!(
+                *s >= delay.mul_f64(0.75) && *s <= delay.mul_f64(1.25),
+                "{s:?}"
+            );
+        }
+        let distinct: std::collections::BTreeSet<Duration> = samples.iter().copied().collect();
+        assert!(distinct.len() > 100, "{} distinct delays", distinct.len());
+        assert_eq!(jitter(Duration::ZERO), Duration::ZERO);
+        // A delay too large to scale stays as it is.
+        assert!(jitter(Duration::MAX) > Duration::ZERO);
+    }
+
+    #[test]
+    fn deadlines_never_overflow() {
+        let far = crate::deadline_after(Duration::MAX);
+        assert!(far > std::time::Instant::now() + Duration::from_secs(3600));
+        let near = crate::deadline_after(Duration::from_millis(10));
+        assert!(near < far);
     }
 }

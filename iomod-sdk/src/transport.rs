@@ -307,10 +307,14 @@ impl RegistryConnection {
     }
 }
 
-/// Removes a stale socket file at `path` (one nobody listens on), creating its directory (mode 0700) if
-/// needed. Fails when another process listens there.
+/// Removes a stale socket at `path` (a socket file nobody listens on: connecting to it is refused),
+/// creating its directory (mode 0700) if needed. Fails, and leaves the file alone, when another process
+/// listens there, when connecting fails for another reason, and when the file is not a socket.
+///
+/// This does not keep two processes starting at once from both claiming the path; the runtime's registry
+/// also holds a lock on `<path>.lock` while it listens.
 pub async fn prepare_socket_path(path: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
+    use std::os::unix::fs::{DirBuilderExt, FileTypeExt};
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         if !dir.exists() {
             std::fs::DirBuilder::new()
@@ -319,21 +323,61 @@ pub async fn prepare_socket_path(path: &Path) -> std::io::Result<()> {
                 .create(dir)?;
         }
     }
-    if path.exists() {
-        if tokio::net::UnixStream::connect(path).await.is_ok() {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::AddrInUse,
-                format!("another registry is listening on {}", path.display()),
-            ));
-        }
-        std::fs::remove_file(path)?;
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    if !meta.file_type().is_socket() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::AlreadyExists,
+            format!(
+                "{} exists and is not a socket; it is left alone",
+                path.display()
+            ),
+        ));
     }
-    Ok(())
+    match tokio::net::UnixStream::connect(path).await {
+        Ok(_) => Err(std::io::Error::new(
+            std::io::ErrorKind::AddrInUse,
+            format!("another registry is listening on {}", path.display()),
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => std::fs::remove_file(path),
+        Err(e) => Err(std::io::Error::new(
+            e.kind(),
+            format!(
+                "cannot tell whether a registry listens on {} ({e}); it is left alone",
+                path.display()
+            ),
+        )),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn prepare_socket_path_removes_only_stale_sockets() {
+        let dir = std::env::temp_dir().join(format!("iomod-prepare-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        // A regular file is never removed.
+        let file = dir.join("notes.txt");
+        std::fs::write(&file, "keep me").unwrap();
+        let err = prepare_socket_path(&file).await.unwrap_err();
+        assert!(err.to_string().contains("not a socket"), "{err}");
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep me");
+        // A live socket is refused; once nobody listens, it is stale and removed.
+        let socket = dir.join("s.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        let err = prepare_socket_path(&socket).await.unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse);
+        drop(listener);
+        prepare_socket_path(&socket).await.unwrap();
+        assert!(!socket.exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn lanes_are_socket_paths_separated_by_colons() {

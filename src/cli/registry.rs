@@ -29,6 +29,15 @@ pub struct RegistryArgs {
     /// Seconds between health checks of each IOmod.
     #[arg(long, default_value_t = 5.0)]
     pub health_interval: f64,
+    /// The most connections open at once (Unix and TCP); more are closed as soon as they are accepted.
+    #[arg(long, default_value_t = 4096)]
+    pub max_connections: usize,
+    /// The most TCP connections open at once that have not presented the token yet.
+    #[arg(long, default_value_t = 1024)]
+    pub max_unauthenticated: usize,
+    /// Seconds a TCP connection has to present the token before it is closed.
+    #[arg(long, default_value_t = 5.0)]
+    pub handshake_timeout: f64,
     /// Start and supervise every IOmod package in this directory (each subdirectory with an iomod.toml
     /// whose [process] names its entrypoint); crashed ones are restarted with backoff.
     #[arg(long)]
@@ -52,6 +61,12 @@ pub fn main(args: RegistryArgs) -> anyhow::Result<()> {
         .ok()
         .filter(|d| !d.is_zero())
         .context("--health-interval must be a positive number of seconds")?;
+    config.max_connections = args.max_connections;
+    config.max_unauthenticated = args.max_unauthenticated;
+    config.handshake_timeout = Duration::try_from_secs_f64(args.handshake_timeout)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .context("--handshake-timeout must be a positive number of seconds")?;
     if let Some(addr) = args.tcp {
         let token = match &args.token_file {
             Some(file) => std::fs::read_to_string(file)

@@ -378,7 +378,7 @@ impl CallTable {
             let observer = context.options.observer.clone();
             let traceparent = context.trace.child(crate::trace::new_span_id());
             let call = CallContext {
-                deadline: Some((Instant::now() + timeout).min(context.deadline)),
+                deadline: Some(iomod_sdk::deadline_after(timeout).min(context.deadline)),
                 traceparent: Some(traceparent),
                 tracestate: None,
             };

@@ -4,8 +4,10 @@
 //! objects are `!Send`); the returned [`Registry`] handle is `Send + Sync` and talks to that thread through
 //! channels. See `schemas/iomod.capnp` for the protocol.
 
+mod admission;
 pub mod contracts;
 mod server;
+mod socket;
 mod status;
 
 use std::collections::BTreeMap;
@@ -14,7 +16,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use iomod_sdk::{CallContext, Coordinates, Error, ErrorCode, MethodPath};
+use iomod_sdk::{CallContext, Coordinates, Error, ErrorCode, MethodPath, deadline_after};
 use tokio::sync::{mpsc, oneshot, watch};
 
 pub use server::LocalRegistry;
@@ -64,11 +66,22 @@ pub struct RegistryConfig {
     pub health_interval: Duration,
     /// How long a health check may take before the IOmod is reported unhealthy.
     pub health_timeout: Duration,
+    /// After this many failed health checks in a row an instance is evicted (deregistered, and its
+    /// connection closed).
+    pub evict_after: u32,
+    /// The most connections open at once (Unix and TCP); more are closed as soon as they are accepted.
+    pub max_connections: usize,
+    /// The most TCP connections open at once that have not opened the `Gate` with the token yet.
+    pub max_unauthenticated: usize,
+    /// How long a TCP connection has to open the `Gate` with the token before it is closed.
+    pub handshake_timeout: Duration,
 }
 
 impl RegistryConfig {
     /// A registry listening on the Unix socket at `path`, with defaults: 16 MiB payloads, a 30 s call
-    /// deadline, a health check every 5 s with a 2 s timeout.
+    /// deadline, a health check every 5 s with a 2 s timeout (three failed in a row evict the instance),
+    /// at most 4,096 connections of which 1,024
+    /// unauthenticated TCP connections, and 5 s for a TCP connection to present its token.
     pub fn unix(path: impl Into<PathBuf>) -> Self {
         Self {
             socket: Some(path.into()),
@@ -77,6 +90,10 @@ impl RegistryConfig {
             default_timeout: Duration::from_secs(30),
             health_interval: Duration::from_secs(5),
             health_timeout: Duration::from_secs(2),
+            evict_after: 3,
+            max_connections: 4096,
+            max_unauthenticated: 1024,
+            handshake_timeout: Duration::from_secs(5),
         }
     }
 
@@ -105,6 +122,15 @@ impl RegistryConfig {
         }
         if self.health_interval.is_zero() || self.health_timeout.is_zero() {
             return invalid("health interval and timeout must be positive".into());
+        }
+        if self.evict_after == 0 {
+            return invalid("evict_after must be at least 1".into());
+        }
+        if self.max_connections == 0 || self.max_unauthenticated == 0 {
+            return invalid("the connection limits must be at least 1".into());
+        }
+        if self.handshake_timeout.is_zero() {
+            return invalid("the handshake timeout must be positive".into());
         }
         Ok(())
     }
@@ -317,7 +343,7 @@ impl RegistryHandle {
         timeout: Option<Duration>,
     ) -> Result<Vec<u8>, Error> {
         let context = CallContext {
-            deadline: Some(Instant::now() + timeout.unwrap_or(self.default_timeout)),
+            deadline: Some(deadline_after(timeout.unwrap_or(self.default_timeout))),
             ..CallContext::default()
         };
         self.invoke_with(path, input, context).await
@@ -342,7 +368,7 @@ impl RegistryHandle {
     ) -> Result<Vec<u8>, Error> {
         let deadline = *context
             .deadline
-            .get_or_insert_with(|| Instant::now() + self.default_timeout);
+            .get_or_insert_with(|| deadline_after(self.default_timeout));
         let (path, fingerprint) = check_call(path, &input, deadline, self.max_payload_bytes)?;
         let (reply, response) = oneshot::channel();
         self.commands
@@ -389,6 +415,29 @@ fn check_call(
         ));
     }
     Ok((path, fingerprint))
+}
+
+/// Raises this process's soft limit on open files to its hard limit, so that the registry can hold as
+/// many connections as the system allows it (a soft limit of 1,024 is common). Best effort.
+fn raise_fd_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is a valid, writable rlimit.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return;
+    }
+    if limit.rlim_cur < limit.rlim_max {
+        let raised = libc::rlimit {
+            rlim_cur: limit.rlim_max,
+            rlim_max: limit.rlim_max,
+        };
+        // SAFETY: `raised` is a valid rlimit; raising the soft limit up to the hard one is always allowed.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } != 0 {
+            tracing::debug!(error = %std::io::Error::last_os_error(), "cannot raise the open files limit");
+        }
+    }
 }
 
 fn stopped() -> Error {

@@ -12,12 +12,14 @@ use capnp::{any_pointer, message, serialize};
 use capnp_rpc::{RpcSystem, rpc_twoparty_capnp};
 use iomod_sdk::contract::Contract;
 use iomod_sdk::iomod_capnp::{control, gate, health, json_result, registration, registry};
-use iomod_sdk::transport::{ConnectionLimits, prepare_socket_path, rpc_network};
-use iomod_sdk::{CallContext, Error, ErrorCode, IomodInfo, MethodPath};
+use iomod_sdk::transport::{ConnectionLimits, rpc_network};
+use iomod_sdk::{CallContext, Error, ErrorCode, IomodInfo, MethodPath, deadline_after};
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{Instrument, debug, info, info_span, warn};
 
+use super::admission::{Handshake, PreAuthLimit, Throttle};
 use super::contracts::{Callers, Served};
+use super::socket::{self, SocketClaim};
 use super::{
     CallerStatus, Command, IomodState, IomodStatus, MAX_PROTOCOL_VERSION, MIN_PROTOCOL_VERSION,
     Registered, RegistryConfig, check_call, wait_registered,
@@ -44,12 +46,10 @@ pub(super) fn run(
             return;
         }
     };
-    let socket = config.socket.clone();
+    // The socket is removed when the state (which holds its claim) goes, with the `LocalSet` at the
+    // latest.
     tokio::task::LocalSet::new()
         .block_on(&runtime, serve(config, commands, registered, stop, bound));
-    if let Some(path) = socket {
-        let _ = std::fs::remove_file(path);
-    }
 }
 
 async fn serve(
@@ -107,7 +107,7 @@ fn handle(state: &Rc<State>, command: Command) {
 }
 
 struct Listeners {
-    unix: Option<tokio::net::UnixListener>,
+    unix: Option<(tokio::net::UnixListener, SocketClaim)>,
     tcp: Option<tokio::net::TcpListener>,
 }
 
@@ -117,16 +117,9 @@ async fn bind(config: &RegistryConfig) -> Result<Listeners, Error> {
     };
     let unix = match &config.socket {
         Some(path) => {
-            use std::os::unix::fs::PermissionsExt;
-            prepare_socket_path(path)
-                .await
-                .map_err(|e| io(format!("cannot use {}", path.display()), e))?;
-            let listener = tokio::net::UnixListener::bind(path)
-                .map_err(|e| io(format!("cannot listen on {}", path.display()), e))?;
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-                .map_err(|e| io(format!("cannot restrict {}", path.display()), e))?;
+            let claimed = socket::claim(path).await?;
             info!(socket = %path.display(), "registry listening");
-            Some(listener)
+            Some(claimed)
         }
         None => None,
     };
@@ -150,7 +143,9 @@ async fn accept_unix(state: Weak<State>, listener: tokio::net::UnixListener) {
         match accepted {
             Ok((stream, _)) => state.serve_connection(stream, false),
             Err(e) => {
-                warn!(error = %e, "accept failed on the Unix socket");
+                if let Some(held_back) = state.warnings.admit() {
+                    warn!(error = %e, held_back, "accept failed on the Unix socket");
+                }
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
@@ -168,8 +163,47 @@ async fn accept_tcp(state: Weak<State>, listener: tokio::net::TcpListener) {
                 state.serve_connection(stream, true);
             }
             Err(e) => {
-                warn!(error = %e, "accept failed on the TCP listener");
+                if let Some(held_back) = state.warnings.admit() {
+                    warn!(error = %e, held_back, "accept failed on the TCP listener");
+                }
                 tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+/// Runs one connection's RPC system until it ends. A connection not authenticated within
+/// `handshake_timeout` (when given) is closed (its system dropped), and so is one whose handshake is
+/// told to close.
+async fn run_connection(
+    system: RpcSystem<rpc_twoparty_capnp::Side>,
+    handshake: &Handshake,
+    handshake_timeout: Option<Duration>,
+) -> Result<(), String> {
+    let mut system = std::pin::pin!(system);
+    let mut deadline = std::pin::pin!(async {
+        match handshake_timeout {
+            Some(timeout) => tokio::time::sleep(timeout).await,
+            None => std::future::pending().await,
+        }
+    });
+    let mut deadline_passed = false;
+    loop {
+        tokio::select! {
+            ended = &mut system => return ended.map_err(|e| e.to_string()),
+            () = &mut deadline, if !deadline_passed => {
+                deadline_passed = true;
+                if !handshake.is_authenticated() {
+                    return Err(format!(
+                        "not authenticated within the handshake timeout ({} ms)",
+                        handshake_timeout.unwrap_or_default().as_millis()
+                    ));
+                }
+            }
+            why = handshake.closing() => {
+                // Let the last answer out, briefly.
+                let _ = tokio::time::timeout(Duration::from_millis(100), &mut system).await;
+                return Err(why.into());
             }
         }
     }
@@ -211,10 +245,22 @@ impl Drop for Entry {
 struct State {
     config: RegistryConfig,
     limits: ConnectionLimits,
-    entries: RefCell<BTreeMap<String, Rc<Entry>>>,
+    /// The registered instances of each coordinates, oldest first. The newest one that is ready serves
+    /// calls; an instance replaced by a newer registration stays, as a fallback, until it goes away.
+    entries: RefCell<BTreeMap<String, Vec<Rc<Entry>>>>,
+    /// Every open connection's handshake, through which it can be closed.
+    handshakes: RefCell<HashMap<u64, Rc<Handshake>>>,
     next_instance: Cell<u64>,
     next_connection: Cell<u64>,
+    /// Open connections, and those of them not yet authenticated (TCP connections before `Gate.open`).
+    connections: Cell<usize>,
+    unauthenticated: Cell<usize>,
+    /// Warnings any peer can provoke (refused connections, wrong tokens, failed accepts), at most one a
+    /// second.
+    warnings: Throttle,
     registered: watch::Sender<Registered>,
+    /// The Unix socket this registry bound; dropping it removes the socket.
+    _socket: Option<SocketClaim>,
 }
 
 impl State {
@@ -224,19 +270,26 @@ impl State {
         config: RegistryConfig,
         registered: watch::Sender<Registered>,
     ) -> Result<(Rc<State>, Option<SocketAddr>), Error> {
+        super::raise_fd_limit();
         let listeners = bind(&config).await?;
         let tcp_addr = listeners.tcp.as_ref().and_then(|l| l.local_addr().ok());
+        let (unix, claim) = listeners.unix.unzip();
         let state = Rc::new(State {
             limits: ConnectionLimits {
                 max_message_bytes: config.max_payload_bytes + 1024 * 1024,
             },
             config,
             entries: RefCell::default(),
+            handshakes: RefCell::default(),
             next_instance: Cell::new(1),
             next_connection: Cell::new(1),
+            connections: Cell::new(0),
+            unauthenticated: Cell::new(0),
+            warnings: Throttle::new(Duration::from_secs(1)),
             registered,
+            _socket: claim,
         });
-        if let Some(listener) = listeners.unix {
+        if let Some(listener) = unix {
             tokio::task::spawn_local(accept_unix(Rc::downgrade(&state), listener));
         }
         if let Some(listener) = listeners.tcp {
@@ -249,6 +302,30 @@ impl State {
     where
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + 'static,
     {
+        // Over the limits, the connection is closed at once (dropping the stream).
+        let refused = if self.connections.get() >= self.config.max_connections {
+            Some(("connections", self.config.max_connections))
+        } else if tcp && self.unauthenticated.get() >= self.config.max_unauthenticated {
+            Some((
+                "unauthenticated connections",
+                self.config.max_unauthenticated,
+            ))
+        } else {
+            None
+        };
+        if let Some((what, limit)) = refused {
+            if let Some(held_back) = self.warnings.admit() {
+                warn!(
+                    limit,
+                    held_back, "refused a connection: {limit} {what} are open"
+                );
+            }
+            return;
+        }
+        self.connections.set(self.connections.get() + 1);
+        if tcp {
+            self.unauthenticated.set(self.unauthenticated.get() + 1);
+        }
         let connection_id = self.next_connection.get();
         self.next_connection.set(connection_id + 1);
         let registry: registry::Client = capnp_rpc::new_client(RegistryServer {
@@ -263,16 +340,37 @@ impl State {
         } else {
             None
         };
-        let gate: gate::Client = capnp_rpc::new_client(GateServer { registry, token });
+        // The Unix socket's permissions authenticate its peers; a TCP peer must open the gate in time.
+        let handshake = Handshake::new(!tcp);
+        self.handshakes
+            .borrow_mut()
+            .insert(connection_id, handshake.clone());
+        let gate: gate::Client = capnp_rpc::new_client(GateServer {
+            registry,
+            token,
+            handshake: handshake.clone(),
+            state: Rc::downgrade(&self),
+        });
+        let stream = PreAuthLimit::new(stream, handshake.clone());
         let network = rpc_network(stream, rpc_twoparty_capnp::Side::Server, self.limits);
         let system = RpcSystem::new(network, Some(gate.client));
         let weak = Rc::downgrade(&self);
+        let handshake_timeout = tcp.then_some(self.config.handshake_timeout);
         tokio::task::spawn_local(
             async move {
-                if let Err(e) = system.await {
-                    debug!(error = %e, "connection ended with an error");
+                if let Err(why) = run_connection(system, &handshake, handshake_timeout).await {
+                    debug!(why, "connection closed");
                 }
                 if let Some(state) = weak.upgrade() {
+                    state.handshakes.borrow_mut().remove(&connection_id);
+                    state
+                        .connections
+                        .set(state.connections.get().saturating_sub(1));
+                    if !handshake.is_authenticated() {
+                        state
+                            .unauthenticated
+                            .set(state.unauthenticated.get().saturating_sub(1));
+                    }
                     state.remove_connection(connection_id);
                 }
             }
@@ -285,7 +383,7 @@ impl State {
             .entries
             .borrow()
             .iter()
-            .map(|(k, e)| (k.clone(), e.instance_id))
+            .filter_map(|(k, instances)| Some((k.clone(), instances.last()?.instance_id)))
             .collect();
         self.registered.send_replace(Arc::new(map));
     }
@@ -334,13 +432,19 @@ impl State {
             calls_failed: Cell::new(0),
             health_task,
         });
-        let old = self.entries.borrow_mut().insert(coordinates.clone(), entry);
+        let old = {
+            let mut entries = self.entries.borrow_mut();
+            let instances = entries.entry(coordinates.clone()).or_default();
+            let old = instances.last().map(|e| e.instance_id);
+            instances.push(entry);
+            old
+        };
         match old {
             Some(old) => info!(
                 %coordinates,
-                old_instance = old.instance_id,
+                old_instance = old,
                 new_instance = instance_id,
-                "IOmod re-registered; the new instance replaces the old one"
+                "IOmod re-registered; the new instance serves calls, the old one stays as a fallback"
             ),
             None => info!(%coordinates, instance = instance_id, "IOmod registered"),
         }
@@ -351,10 +455,16 @@ impl State {
     fn remove(&self, coordinates: &str, instance_id: u64, why: &str) {
         let removed = {
             let mut entries = self.entries.borrow_mut();
-            match entries.get(coordinates) {
-                Some(e) if e.instance_id == instance_id => entries.remove(coordinates),
-                _ => None,
+            let removed = entries.get_mut(coordinates).and_then(|instances| {
+                let at = instances
+                    .iter()
+                    .position(|e| e.instance_id == instance_id)?;
+                Some(instances.remove(at))
+            });
+            if entries.get(coordinates).is_some_and(Vec::is_empty) {
+                entries.remove(coordinates);
             }
+            removed
         };
         if removed.is_some() {
             info!(
@@ -372,22 +482,68 @@ impl State {
             .entries
             .borrow()
             .iter()
-            .filter(|(_, e)| e.connection_id == connection_id)
-            .map(|(k, e)| (k.clone(), e.instance_id))
+            .flat_map(|(k, instances)| {
+                instances
+                    .iter()
+                    .filter(|e| e.connection_id == connection_id)
+                    .map(|e| (k.clone(), e.instance_id))
+            })
             .collect();
         for (coordinates, instance_id) in gone {
             self.remove(&coordinates, instance_id, "connection closed");
         }
     }
 
+    /// The newest instance registered as `coordinates`.
     fn current(&self, coordinates: &str) -> Option<Rc<Entry>> {
-        self.entries.borrow().get(coordinates).cloned()
+        self.entries.borrow().get(coordinates)?.last().cloned()
+    }
+
+    /// The instance `instance_id` of `coordinates`, while it is registered.
+    fn instance(&self, coordinates: &str, instance_id: u64) -> Option<Rc<Entry>> {
+        self.entries
+            .borrow()
+            .get(coordinates)?
+            .iter()
+            .find(|e| e.instance_id == instance_id)
+            .cloned()
+    }
+
+    /// The instance that serves calls to `coordinates`: the newest that is ready. When every instance is
+    /// draining or unhealthy the call fails at once with `unavailable`.
+    fn route(&self, coordinates: &str) -> Result<Rc<Entry>, Error> {
+        let entries = self.entries.borrow();
+        let Some(newest) = entries.get(coordinates).and_then(|i| i.last()) else {
+            return Err(Error::new(
+                ErrorCode::NotFound,
+                format!("no IOmod is registered as `{coordinates}`"),
+            ));
+        };
+        if let Some(ready) = entries[coordinates]
+            .iter()
+            .rev()
+            .find(|e| e.state.get() == IomodState::Ready)
+        {
+            return Ok(ready.clone());
+        }
+        let why = match newest.state.get() {
+            IomodState::Draining => "is draining",
+            _ => "failed its last health check",
+        };
+        Err(Error::new(
+            ErrorCode::Unavailable,
+            format!(
+                "`{coordinates}` {why} (instance {}); no ready instance is registered",
+                newest.instance_id
+            ),
+        ))
     }
 
     fn list(&self) -> Vec<IomodStatus> {
         self.entries
             .borrow()
             .values()
+            .filter_map(|instances| instances.last())
             .map(|e| IomodStatus {
                 info: e.info.clone(),
                 instance_id: e.instance_id,
@@ -441,12 +597,7 @@ impl State {
     /// The live instance serving `path`, and the method.
     fn find(&self, path: &MethodPath) -> Result<(Rc<Entry>, MethodEntry), Error> {
         let coordinates = path.coordinates().as_str();
-        let entry = self.current(coordinates).ok_or_else(|| {
-            Error::new(
-                ErrorCode::NotFound,
-                format!("no IOmod is registered as `{coordinates}`"),
-            )
-        })?;
+        let entry = self.route(coordinates)?;
         let Some(method) = entry.methods.get(path.method()).cloned() else {
             let mut known: Vec<&str> = entry.methods.keys().map(String::as_str).collect();
             known.sort_unstable();
@@ -516,7 +667,7 @@ impl State {
         let max = self.config.max_payload_bytes;
         let deadline = context
             .deadline
-            .unwrap_or_else(|| Instant::now() + self.config.default_timeout);
+            .unwrap_or_else(|| deadline_after(self.config.default_timeout));
         let aligned;
         let bytes = if input.as_ptr().align_offset(8) == 0 {
             input
@@ -543,6 +694,12 @@ impl State {
                 format!("the input is malformed: {e}"),
             )
         };
+        if size.cap_count != 0 {
+            return Err(Error::new(
+                ErrorCode::InvalidInput,
+                "the input carries a capability; a call's input must be plain data",
+            ));
+        }
         if entry.info.protocol_version >= 2 {
             let hint = capnp::MessageSize {
                 word_count: size.word_count + 64,
@@ -712,6 +869,17 @@ fn malformed_results(e: capnp::Error) -> Error {
 /// The results message of a call, copied out of the response, within the payload limit.
 fn results_message(root: any_pointer::Reader<'_>, max: usize) -> Result<Vec<u8>, Error> {
     let size = root.target_size().map_err(malformed_results)?;
+    if size.cap_count != 0 {
+        // A results message leaves the connection as bytes, where a capability means nothing.
+        return Err(Error::new(
+            ErrorCode::Internal,
+            format!(
+                "the IOmod's results carry {} capabilit{}; results must be plain data",
+                size.cap_count,
+                if size.cap_count == 1 { "y" } else { "ies" }
+            ),
+        ));
+    }
     let words = usize::try_from(size.word_count).unwrap_or(usize::MAX);
     let estimate = words.saturating_add(2).saturating_mul(8);
     if estimate > max {
@@ -743,8 +911,9 @@ impl std::fmt::Debug for LocalRegistry {
 
 impl LocalRegistry {
     /// Starts a registry on the current thread, inside a `LocalSet`: binds its listeners and serves them as
-    /// local tasks, which end when the `LocalSet` does (remove the socket file then). A worker thread of
-    /// the runtime runs one (its lane), so that its calls need no thread hand-off.
+    /// local tasks, which end when the `LocalSet` does; the socket is removed when the last of them and
+    /// the returned handle are gone. A worker thread of the runtime runs one (its lane), so that its calls
+    /// need no thread hand-off.
     pub async fn start(config: RegistryConfig) -> Result<LocalRegistry, Error> {
         config.check()?;
         let (registered, _) = watch::channel(Registered::default());
@@ -772,7 +941,7 @@ impl LocalRegistry {
         timeout: Option<Duration>,
     ) -> Result<String, Error> {
         let config = &self.state.config;
-        let deadline = Instant::now() + timeout.unwrap_or(config.default_timeout);
+        let deadline = deadline_after(timeout.unwrap_or(config.default_timeout));
         let (path, _) = check_call(path, input.as_bytes(), deadline, config.max_payload_bytes)?;
         self.state.invoke_json(&path, input, deadline).await
     }
@@ -784,7 +953,7 @@ impl LocalRegistry {
         input: &[u8],
         timeout: Option<Duration>,
     ) -> Result<Vec<u8>, Error> {
-        let deadline = Instant::now() + timeout.unwrap_or(self.state.config.default_timeout);
+        let deadline = deadline_after(timeout.unwrap_or(self.state.config.default_timeout));
         let context = CallContext {
             deadline: Some(deadline),
             ..CallContext::default()
@@ -803,7 +972,7 @@ impl LocalRegistry {
         let config = &self.state.config;
         let deadline = context
             .deadline
-            .unwrap_or_else(|| Instant::now() + config.default_timeout);
+            .unwrap_or_else(|| deadline_after(config.default_timeout));
         let (path, fingerprint) = check_call(path, input, deadline, config.max_payload_bytes)?;
         self.state
             .invoke(&path, fingerprint.as_deref(), input, context)
@@ -905,6 +1074,7 @@ async fn health_loop(
     instance_id: u64,
     control: control::Client,
 ) {
+    let mut failures: u32 = 0;
     loop {
         let Some(interval) = state.upgrade().map(|s| s.config.health_interval) else {
             return;
@@ -931,9 +1101,25 @@ async fn health_loop(
             }
         };
         let Some(state) = state.upgrade() else { return };
-        match state.current(&coordinates) {
-            Some(entry) if entry.instance_id == instance_id => entry.state.set(new_state),
-            _ => return,
+        let Some(entry) = state.instance(&coordinates, instance_id) else {
+            return;
+        };
+        entry.state.set(new_state);
+        failures = match new_state {
+            IomodState::Unhealthy => failures.saturating_add(1),
+            _ => 0,
+        };
+        if failures >= state.config.evict_after {
+            // A peer that went away without closing its connection (a host gone, a TCP connection cut
+            // silently) never answers again: forget it, and close its connection.
+            let why = format!("failed {failures} health checks in a row");
+            warn!(%coordinates, instance = instance_id, "IOmod evicted: {why}");
+            state.remove(&coordinates, instance_id, &why);
+            let handshake = state.handshakes.borrow().get(&entry.connection_id).cloned();
+            if let Some(handshake) = handshake {
+                handshake.close("its IOmod failed its health checks");
+            }
+            return;
         }
     }
 }
@@ -942,6 +1128,8 @@ struct GateServer {
     registry: registry::Client,
     /// The token TCP connections must present; `None` on the Unix socket.
     token: Option<Rc<str>>,
+    handshake: Rc<Handshake>,
+    state: Weak<State>,
 }
 
 /// Compares in time that depends only on the lengths, not on where the first difference is.
@@ -969,10 +1157,23 @@ impl gate::Server for GateServer {
                 } else {
                     "wrong token"
                 };
-                warn!(message, "rejected a TCP connection");
+                let closing = self.handshake.failed_open();
+                let state = self.state.upgrade();
+                if let Some(held_back) = state.as_ref().and_then(|s| s.warnings.admit()) {
+                    warn!(message, closing, held_back, "rejected a TCP connection");
+                }
                 Error::new(ErrorCode::Unauthenticated, message).write(result.init_error());
             }
-            _ => result.set_registry(self.registry.clone()),
+            _ => {
+                if self.handshake.authenticate() {
+                    if let Some(state) = self.state.upgrade() {
+                        state
+                            .unauthenticated
+                            .set(state.unauthenticated.get().saturating_sub(1));
+                    }
+                }
+                result.set_registry(self.registry.clone());
+            }
         }
         Ok(())
     }

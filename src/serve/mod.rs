@@ -497,7 +497,7 @@ impl Runtime {
     /// ones, or as soon as an IOmod the runtime started exits (or cannot be started) before it registered,
     /// naming it and how it exited.
     pub async fn wait_started(&self, timeout: Duration) -> Result<(), StartError> {
-        let deadline = tokio::time::Instant::now() + timeout;
+        let deadline = tokio::time::Instant::from_std(iomod_sdk::deadline_after(timeout));
         loop {
             let step = deadline
                 .saturating_duration_since(tokio::time::Instant::now())
@@ -531,7 +531,7 @@ impl Runtime {
     /// since it last registered has registered again, so that an IOmod that crashed between invocations
     /// (or while the process was frozen, on Lambda) is back before the next one runs.
     pub async fn wait_restarted(&self, timeout: Duration) -> Result<(), Error> {
-        let deadline = tokio::time::Instant::now() + timeout;
+        let deadline = tokio::time::Instant::from_std(iomod_sdk::deadline_after(timeout));
         loop {
             let stale: Vec<&Coordinates> = self
                 .supervisor

@@ -80,7 +80,6 @@ impl Worker {
                         started_tx,
                     ),
                 );
-                let _ = std::fs::remove_file(&thread_lane);
             })
             .map_err(|e| format!("cannot start the thread: {e}"))?;
         match started.await {
