@@ -1186,3 +1186,179 @@ fn imports_with_the_wrong_signature_are_refused_when_loaded() {
         assert!(err.to_string().contains(expected), "{err}");
     }
 }
+
+/// Input `[u32 n][u32 path length][path][call input]`: starts that call `n` times, giving each up with
+/// `call_forget` at once, then makes it once more and reads it. Outputs `[i64 the first call_start or
+/// call_forget error, else 0][i64 wait's answer after forgetting][i64 status][result]`.
+fn forgetter() -> String {
+    format!(
+        r#"(module
+  (import "iomod" "call_forget" (func $forget (param i64) (result i32)))
+  {IMPORTS}
+  (func (export "iomod_main") (param $ptr i32) (param $len i32) (result i64)
+    (local $n i32) (local $plen i32) (local $id i64) (local $st i64) (local $size i32) (local $i i32)
+    (local $in i32) (local $inlen i32)
+    (local.set $n (i32.load (local.get $ptr)))
+    (local.set $plen (i32.load (i32.add (local.get $ptr) (i32.const 4))))
+    (local.set $in (i32.add (i32.add (local.get $ptr) (i32.const 8)) (local.get $plen)))
+    (local.set $inlen (i32.sub (i32.sub (local.get $len) (i32.const 8)) (local.get $plen)))
+    (i64.store (i32.const 131056) (i64.const 0))
+    (block $started
+      (loop $more
+        (br_if $started (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $id (call $start (i32.add (local.get $ptr) (i32.const 8)) (local.get $plen)
+          (local.get $in) (local.get $inlen)))
+        (if (i64.lt_s (local.get $id) (i64.const 0))
+          (then (i64.store (i32.const 131056) (local.get $id)) (br $started)))
+        (if (i32.ne (call $forget (local.get $id)) (i32.const 0))
+          (then (i64.store (i32.const 131056) (i64.const -100)) (br $started)))
+        (if (i32.ne (call $forget (local.get $id)) (i32.const -2))
+          (then (i64.store (i32.const 131056) (i64.const -101)) (br $started)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $more)))
+    (i64.store (i32.const 131064) (call $wait))
+    (local.set $id (call $start (i32.add (local.get $ptr) (i32.const 8)) (local.get $plen)
+      (local.get $in) (local.get $inlen)))
+    (block $done
+      (loop $again
+        (local.set $st (call $poll (local.get $id)))
+        (br_if $done (i64.ne (local.get $st) (i64.const -1)))
+        (drop (call $wait))
+        (br $again)))
+    (i64.store (i32.const 131072) (local.get $st))
+    (local.set $size (i32.wrap_i64 (i64.shr_u (local.get $st) (i64.const 1))))
+    (drop (call $read (local.get $id) (i32.const 131080) (local.get $size)))
+    (i64.or (i64.shl (i64.const 131056) (i64.const 32))
+      (i64.extend_i32_u (i32.add (local.get $size) (i32.const 24))))))"#
+    )
+}
+
+/// Counts the calls an observer is told of, by outcome.
+#[derive(Default)]
+struct Counted {
+    started: std::sync::atomic::AtomicUsize,
+    finished: std::sync::Mutex<Vec<&'static str>>,
+}
+
+impl iomod::host::CallObserver for Counted {
+    fn call_started(&self, _path: &str) {
+        self.started
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn call_finished(&self, _path: &str, outcome: iomod::host::CallOutcome, _elapsed: Duration) {
+        self.finished.lock().unwrap().push(outcome.as_str());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn forgotten_calls_are_cancelled_and_stop_counting_against_the_limits() {
+    let dir = TempDir::new();
+    let (registry, _echo) = registry_with_echo(&dir).await;
+    let host = Host::new().unwrap();
+    let config = FunctionConfig {
+        max_pending_calls: 16,
+        ..allow_echo()
+    };
+    let function = host.load(forgetter().as_bytes(), config).unwrap();
+    let observer = std::sync::Arc::new(Counted::default());
+    // 200 calls given up while in flight (the echo IOmod would take 3 s over each), then one read: far
+    // more than the 16 pending calls the function may have, had the forgotten ones still counted.
+    let path = "example.test.echo.echo";
+    let mut input = 200u32.to_le_bytes().to_vec();
+    input.extend_from_slice(&proxy_input(path, &echo_input(b"slow", 3_000, "", false)));
+    let options = iomod::host::RunOptions {
+        observer: Some(observer.clone()),
+        ..Default::default()
+    };
+    let started = Instant::now();
+    let function_ = function.clone();
+    let output = registry
+        .run_local(move |local| async move { function_.run_local(local, input, options).await })
+        .await
+        .unwrap()
+        .unwrap();
+    let word = |i: usize| i64::from_le_bytes(output[i * 8..i * 8 + 8].try_into().unwrap());
+    assert_eq!(word(0), 0, "call_start or call_forget failed");
+    assert_eq!(
+        word(1),
+        -1,
+        "wait reports no call in flight once all are forgotten"
+    );
+    // The last call was read: the echo IOmod answered it after its 3 s, so the run took that long, not
+    // 201 times 3 s: the forgotten calls were not waited for.
+    assert!(started.elapsed() < Duration::from_secs(60));
+    let (status, body) = (word(2), output[24..].to_vec());
+    assert!(status >= 0 && status & 1 == 0, "status {status}");
+    assert_eq!(echo_output(&body).unwrap(), b"slow");
+    // Forgotten before the registry thread ran them, most never reach the registry; every call the
+    // observer saw start, it sees end.
+    let started = observer.started.load(std::sync::atomic::Ordering::Relaxed);
+    let finished = observer.finished.lock().unwrap().clone();
+    assert_eq!(finished.len(), started, "every call's end is reported once");
+    assert_eq!(finished.iter().filter(|o| **o == "ok").count(), 1);
+    assert_eq!(
+        finished.iter().filter(|o| **o == "cancelled").count(),
+        started - 1
+    );
+    assert_eq!(
+        registry.list().await.unwrap()[0].calls_started as usize,
+        started
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn calls_still_in_flight_when_a_run_ends_are_reported_cancelled() {
+    let dir = TempDir::new();
+    let (registry, _echo) = registry_with_echo(&dir).await;
+    let host = Host::new().unwrap();
+    // Input `[u32 path length][u32 slow input length][path][slow input][fast input]`: the guest starts a
+    // slow call and a fast one, waits for the fast one to finish (by then the slow one is in flight) and
+    // returns without reading either.
+    let guest = format!(
+        r#"(module {IMPORTS}
+  (func (export "iomod_main") (param $ptr i32) (param $len i32) (result i64)
+    (local $plen i32) (local $slen i32) (local $path i32) (local $slow i32) (local $fast i32)
+    (local.set $plen (i32.load (local.get $ptr)))
+    (local.set $slen (i32.load (i32.add (local.get $ptr) (i32.const 4))))
+    (local.set $path (i32.add (local.get $ptr) (i32.const 8)))
+    (local.set $slow (i32.add (local.get $path) (local.get $plen)))
+    (local.set $fast (i32.add (local.get $slow) (local.get $slen)))
+    (drop (call $start (local.get $path) (local.get $plen) (local.get $slow) (local.get $slen)))
+    (drop (call $start (local.get $path) (local.get $plen) (local.get $fast)
+      (i32.sub (i32.add (local.get $ptr) (local.get $len)) (local.get $fast))))
+    (drop (call $wait))
+    (i64.const 0)))"#
+    );
+    let path = b"example.test.echo.echo";
+    let slow = echo_input(b"slow", 10_000, "", false);
+    let mut input = (path.len() as u32).to_le_bytes().to_vec();
+    input.extend_from_slice(&(slow.len() as u32).to_le_bytes());
+    input.extend_from_slice(path);
+    input.extend_from_slice(&slow);
+    input.extend_from_slice(&echo_input(b"fast", 0, "", false));
+    let function = host.load(guest.as_bytes(), allow_echo()).unwrap();
+    let observer = std::sync::Arc::new(Counted::default());
+    let options = iomod::host::RunOptions {
+        observer: Some(observer.clone()),
+        ..Default::default()
+    };
+    let function_ = function.clone();
+    registry
+        .run_local(move |local| async move { function_.run_local(local, input, options).await })
+        .await
+        .unwrap()
+        .unwrap();
+    // An observer that counts calls in flight (the `iomod_calls_in_flight` gauge) comes back to zero.
+    eventually(
+        Duration::from_secs(5),
+        "both calls' ends are reported",
+        || observer.finished.lock().unwrap().len() == 2,
+    )
+    .await;
+    assert_eq!(
+        observer.started.load(std::sync::atomic::Ordering::Relaxed),
+        2
+    );
+    assert_eq!(*observer.finished.lock().unwrap(), ["ok", "cancelled"]);
+}

@@ -38,6 +38,7 @@ mod abi {
         ) -> i64;
         pub fn call_poll(id: u64) -> i64;
         pub fn call_read(id: u64, ptr: u32, len: u32) -> i32;
+        pub fn call_forget(id: u64) -> i32;
         pub fn wait() -> i64;
         pub fn fail(message_ptr: u32, message_len: u32) -> !;
     }
@@ -82,6 +83,11 @@ mod host {
         unsafe { super::abi::call_read(id, buffer.as_mut_ptr() as u32, buffer.len() as u32) }
     }
     #[cfg(target_arch = "wasm32")]
+    pub fn call_forget(id: u64) -> i32 {
+        // SAFETY: no memory is passed.
+        unsafe { super::abi::call_forget(id) }
+    }
+    #[cfg(target_arch = "wasm32")]
     pub fn wait() -> i64 {
         // SAFETY: no memory is passed.
         unsafe { super::abi::wait() }
@@ -107,6 +113,10 @@ mod host {
     #[cfg(not(target_arch = "wasm32"))]
     pub fn call_read(_: u64, _: &mut [u8]) -> i32 {
         -1
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn call_forget(_: u64) -> i32 {
+        -2
     }
 }
 
@@ -193,6 +203,7 @@ impl Future for Call {
         let mut bytes = vec![0u8; len];
         let read = host::call_read(id, &mut bytes);
         if read != 0 {
+            host::call_forget(id);
             return Poll::Ready(Err(Error::new(
                 ErrorCode::Internal,
                 format!("reading the result of call {id} failed (error {read})"),
@@ -213,6 +224,18 @@ impl Future for Call {
             return Poll::Ready(Err(error));
         }
         Poll::Ready(Ok(bytes))
+    }
+}
+
+impl Drop for Call {
+    /// A call dropped before its result was read (the branch a `select` did not take, a timeout) is given
+    /// up: the host cancels it if it is still in flight and drops its result, so that it no longer counts
+    /// against the function's `max_pending_calls` and `max_pending_bytes`.
+    fn drop(&mut self) {
+        if let Ok(id) = self.id {
+            let _ = WAKERS.try_with(|w| w.borrow_mut().remove(&id));
+            host::call_forget(id);
+        }
     }
 }
 

@@ -30,6 +30,9 @@ pub enum CallOutcome {
     Ok,
     /// The call failed with this code.
     Error(ErrorCode),
+    /// The call was given up before it finished: the function dropped it (`call_forget`), or its run
+    /// ended first.
+    Cancelled,
 }
 
 impl CallOutcome {
@@ -38,6 +41,7 @@ impl CallOutcome {
         match self {
             CallOutcome::Ok => "ok",
             CallOutcome::Error(code) => code.as_str(),
+            CallOutcome::Cancelled => "cancelled",
         }
     }
 }
@@ -53,7 +57,7 @@ pub const ERR_TOO_MANY_CALLS: i64 = -3;
 /// `call_start`: the call's input, with the inputs of the calls in flight and the results not read yet,
 /// would be more than the function's `max_pending_bytes`.
 pub const ERR_TOO_MANY_BYTES: i64 = -4;
-/// `call_poll`, `call_read`: no such call (never started, or already read).
+/// `call_poll`, `call_read`, `call_forget`: no such call (never started, already read or forgotten).
 pub const ERR_UNKNOWN_CALL: i64 = -2;
 /// `call_read`: the call has not finished.
 pub const ERR_NOT_FINISHED: i32 = -3;
@@ -166,11 +170,17 @@ struct Finished {
     failed: bool,
 }
 
-/// What the host keeps of one run's calls, from `call_start` until `call_read`.
+/// A call in flight: the size of the input it holds, and what cancels its task.
+struct InFlight {
+    input_bytes: usize,
+    abort: Option<tokio::task::AbortHandle>,
+}
+
+/// What the host keeps of one run's calls, from `call_start` until `call_read` (or `call_forget`).
 #[derive(Default)]
 struct Calls {
-    /// Calls in flight, with the size of the input each holds.
-    in_flight: HashMap<u64, usize>,
+    /// Calls in flight.
+    in_flight: HashMap<u64, InFlight>,
     finished: HashMap<u64, Finished>,
     /// Finished calls `wait` has not reported (and the guest has not read) yet, oldest first.
     unreported: VecDeque<u64>,
@@ -205,11 +215,11 @@ impl Shared {
     fn finish(&self, id: u64, outcome: Result<Vec<u8>, Error>) {
         let finished = encode(outcome);
         let mut calls = self.lock();
-        let Some(input_bytes) = calls.in_flight.remove(&id) else {
-            // Not a call of this run (never the case: ids are allocated before a call is started).
+        let Some(in_flight) = calls.in_flight.remove(&id) else {
+            // Forgotten by the guest (its result is not wanted), or not a call of this run.
             return;
         };
-        calls.held_bytes -= input_bytes;
+        calls.held_bytes -= in_flight.input_bytes;
         let len = finished.bytes.len();
         let finished = if len > self.max_payload_bytes {
             encode(Err(Error::new(
@@ -240,6 +250,27 @@ impl Shared {
         calls.unreported.push_back(id);
         drop(calls);
         self.notify.notify_one();
+    }
+
+    /// Gives up the call `id`: a call in flight is cancelled (its task dropped, which cancels the
+    /// request at the IOmod), a finished one's result dropped. `false`: no such call.
+    fn forget(&self, id: u64) -> bool {
+        let mut calls = self.lock();
+        if let Some(in_flight) = calls.in_flight.remove(&id) {
+            calls.held_bytes -= in_flight.input_bytes;
+            drop(calls);
+            if let Some(abort) = in_flight.abort {
+                abort.abort();
+            }
+            // `wait` may be waiting for this call alone.
+            self.notify.notify_one();
+            return true;
+        }
+        if calls.finished.contains_key(&id) {
+            self.take(&mut calls, id);
+            return true;
+        }
+        false
     }
 
     /// The finished call `id`, removed: the guest has read it.
@@ -390,14 +421,13 @@ impl CallTable {
                 trace_id = %traceparent.trace_id_hex(),
                 span_id = %traceparent.parent_id_hex(),
             );
-            let shared = shared.clone();
-            context.calls.spawn_local(
+            let task_shared = shared.clone();
+            let abort = context.calls.spawn_local(
                 async move {
+                    let shared = task_shared;
                     let started = Instant::now();
                     let method = &path[..method_end];
-                    if let Some(observer) = &observer {
-                        observer.call_started(method);
-                    }
+                    let observed = Observed::start(observer, method);
                     let mut outcome = registry.invoke_with(&path, &input, &call).await;
                     // An IOmod that registered only with the main registry (no lanes) is reached there.
                     if let (Err(e), Some(fallback)) = (&outcome, &fallback) {
@@ -417,29 +447,25 @@ impl CallTable {
                         }
                     }
                     let elapsed = started.elapsed();
-                    let observed = match &outcome {
+                    let outcome_kind = match &outcome {
                         Ok(_) => CallOutcome::Ok,
                         Err(e) => CallOutcome::Error(e.code),
                     };
                     tracing::debug!(
-                        outcome = observed.as_str(),
+                        outcome = outcome_kind.as_str(),
                         micros = elapsed.as_micros() as u64,
                         "IOmod call finished"
                     );
-                    if let Some(observer) = &observer {
-                        let label = match observed {
-                            // Unknown method names are the guest's to choose: one label for all of them.
-                            CallOutcome::Error(ErrorCode::MethodNotFound) => {
-                                unknown_method_label(method)
-                            }
-                            _ => method.to_owned(),
-                        };
-                        observer.call_finished(&label, observed, elapsed);
-                    }
+                    observed.finish(outcome_kind, elapsed);
                     shared.finish(id, outcome);
                 }
                 .instrument(span),
             );
+            // The task has not run yet (spawned tasks run when this thread next yields): the call is
+            // still in flight.
+            if let Some(in_flight) = shared.lock().in_flight.get_mut(&id) {
+                in_flight.abort = Some(abort);
+            }
             true
         });
         if !spawned {
@@ -468,7 +494,13 @@ impl CallTable {
         }
         let id = self.next_id;
         self.next_id += 1;
-        calls.in_flight.insert(id, input_bytes);
+        calls.in_flight.insert(
+            id,
+            InFlight {
+                input_bytes,
+                abort: None,
+            },
+        );
         calls.held_bytes += input_bytes;
         Ok(id)
     }
@@ -522,6 +554,46 @@ impl CallTable {
             Some(f) => ((f.bytes.len() as i64) << 1) | i64::from(f.failed),
             None if calls.in_flight.contains_key(&id) => -1,
             None => ERR_UNKNOWN_CALL,
+        }
+    }
+}
+
+/// Tells a run's observer that a call started, then how it ended: `Cancelled` when its task is dropped
+/// before it finished (the function forgot the call, or its run ended).
+struct Observed<'a> {
+    observer: Option<Arc<dyn CallObserver>>,
+    method: &'a str,
+    started: Instant,
+}
+
+impl<'a> Observed<'a> {
+    fn start(observer: Option<Arc<dyn CallObserver>>, method: &'a str) -> Self {
+        if let Some(observer) = &observer {
+            observer.call_started(method);
+        }
+        Observed {
+            observer,
+            method,
+            started: Instant::now(),
+        }
+    }
+
+    fn finish(mut self, outcome: CallOutcome, elapsed: Duration) {
+        if let Some(observer) = self.observer.take() {
+            let label = match outcome {
+                // Unknown method names are the guest's to choose: one label for all of them.
+                CallOutcome::Error(ErrorCode::MethodNotFound) => unknown_method_label(self.method),
+                _ => self.method.to_owned(),
+            };
+            observer.call_finished(&label, outcome, elapsed);
+        }
+    }
+}
+
+impl Drop for Observed<'_> {
+    fn drop(&mut self) {
+        if let Some(observer) = self.observer.take() {
+            observer.call_finished(self.method, CallOutcome::Cancelled, self.started.elapsed());
         }
     }
 }
@@ -707,6 +779,17 @@ pub(super) fn linker(engine: &Engine) -> wasmtime::Result<Linker<RunState>> {
             target.copy_from_slice(&finished.bytes);
             shared.take(&mut calls, id);
             0
+        },
+    )?;
+    linker.func_wrap(
+        "iomod",
+        "call_forget",
+        |caller: Caller<'_, RunState>, id: u64| -> i32 {
+            if caller.data().calls.shared.forget(id) {
+                0
+            } else {
+                ERR_UNKNOWN_CALL as i32
+            }
         },
     )?;
     linker.func_wrap(

@@ -220,6 +220,17 @@ async fn futures_that_wake_themselves_run_and_a_stalled_function_fails_clearly()
             "yielded 3\nreceived 42\nopened carol while yielding\n",
             "{target}"
         );
+        // Calls dropped while in flight are given up (`call_forget`): 1,500 of them, more than the 1,024
+        // calls the function may have pending, do not stop the next one.
+        let output = function
+            .run(&registry, b"abandon 1500 dave\n".to_vec())
+            .await
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(output).unwrap(),
+            "abandoned 1500, opened dave\n",
+            "{target}"
+        );
         // Waiting for what nothing wakes is an error that says so.
         match function.run(&registry, b"stall\n".to_vec()).await {
             Err(RunError::Failed(message)) => assert!(

@@ -1,6 +1,6 @@
 //! A wasm function that banks through the generated guest crate of `example.test.bank`: its input is a
 //! list of operations, one per line (`open <id>`, `withdraw <id> <amount>`, `close <id>`, `burst <n>`,
-//! `spin`, and for the executor: `yield <n>`, `channel`, `yield-during <id>`, `stall`), and its output has
+//! `spin`, and for the executor: `yield <n>`, `channel`, `yield-during <id>`, `abandon <n> <id>`, `stall`), and its output has
 //! one line per operation with what happened.
 
 use std::cell::{Cell, RefCell};
@@ -54,6 +54,19 @@ async fn handler(input: Vec<u8>) -> Vec<u8> {
                 match opened {
                     Ok(account) => format!("opened {} while yielding", account.id),
                     Err(e) => format!("error {e}"),
+                }
+            }
+            ["abandon", n, id] => {
+                // Calls given up while in flight (as the branch of a `select` not taken is), many more
+                // than the function may have pending at once; then one kept.
+                let n: usize = n.parse().unwrap_or(0);
+                for i in 0..n {
+                    let mut call = Box::pin(bank_guest::open(bank_guest::OpenInput { id: format!("abandoned-{i}") }));
+                    let _ = call.as_mut().poll(&mut Context::from_waker(Waker::noop()));
+                }
+                match bank_guest::open(bank_guest::OpenInput { id: (*id).to_owned() }).await {
+                    Ok(account) => format!("abandoned {n}, opened {}", account.id),
+                    Err(e) => format!("abandoned {n}, error {e}"),
                 }
             }
             ["stall"] => {
