@@ -1,8 +1,9 @@
 //! Faults between the IOmod and DynamoDB, through the whole path (wasm function → host → registry →
 //! `iomod-dynamodb` → AWS SDK → a fault-injecting HTTP proxy → moto): a lost answer must not make a write
 //! apply twice or turn its success into a failure, and an answer that is not an AWS error keeps its status
-//! and text.
-#![allow(clippy::unwrap_used)]
+//! and text. And the DynamoDB server killed and started again under 64 writes in flight: typed errors,
+//! then recovery, nothing applied twice or reported as failing its own condition.
+#![allow(clippy::unwrap_used, clippy::print_stdout)]
 
 mod common;
 
@@ -395,4 +396,330 @@ async fn lost_answers_never_apply_a_write_twice_and_error_answers_keep_status_an
     );
     assert_eq!(table["table_name"], "faults");
     assert_eq!(table["key_schema"][0]["attribute_name"], "pk");
+}
+
+/// Waits (blocking the thread) until `condition` holds; fails after `deadline`.
+fn wait_until(what: &str, deadline: std::time::Duration, condition: impl Fn() -> bool) {
+    let started = std::time::Instant::now();
+    while !condition() {
+        assert!(started.elapsed() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// What one conditional PutItem of the outage test answered.
+#[derive(Debug, Clone, PartialEq)]
+enum Answer {
+    Written,
+    /// `OutcomeUnknown`: the request was sent and its answer lost.
+    OutcomeUnknown,
+    /// `Failed` with code `unavailable`: DynamoDB refused the connection; nothing was applied.
+    Unavailable,
+    /// `ResourceNotFound`: the restarted server has no table yet.
+    ResourceNotFound,
+    /// Anything else (the test fails on it).
+    Other(String),
+}
+
+#[derive(Debug)]
+struct Put {
+    key: u64,
+    started: std::time::Duration,
+    ended: std::time::Duration,
+    answer: Answer,
+}
+
+fn classify(answer: &Value) -> Answer {
+    if answer.get("ok").is_some() {
+        return Answer::Written;
+    }
+    let error = &answer["error"];
+    if error.get("OutcomeUnknown").is_some() {
+        Answer::OutcomeUnknown
+    } else if error["Failed"]["code"] == "unavailable" {
+        Answer::Unavailable
+    } else if error.get("ResourceNotFound").is_some() {
+        Answer::ResourceNotFound
+    } else {
+        Answer::Other(answer.to_string())
+    }
+}
+
+fn put_item(key: u64) -> Value {
+    json!({
+        "method": "put_item",
+        "input": {
+            "table_name": "outage",
+            "item": { "pk": { "s": format!("item-{key}") }, "writer": { "n": key.to_string() } },
+            "condition_expression": "attribute_not_exists(pk)",
+        },
+    })
+}
+
+fn create_outage_table() -> Value {
+    json!({
+        "table_name": "outage",
+        "key_schema": [{ "attribute_name": "pk", "key_type": "hash" }],
+        "attribute_definitions": [{ "attribute_name": "pk", "attribute_type": "s" }],
+        "billing_mode": "pay_per_request",
+    })
+}
+
+/// Every item of the outage table: key number → `writer`.
+async fn scan_outage(stack: &Stack) -> std::collections::BTreeMap<u64, u64> {
+    let mut items = std::collections::BTreeMap::new();
+    let mut start: Option<Value> = None;
+    loop {
+        let mut input = json!({ "table_name": "outage", "consistent_read": true });
+        if let Some(key) = start.take() {
+            input["exclusive_start_key"] = key;
+        }
+        let page = stack.ok("scan", input).await;
+        for item in page["items"].as_array().unwrap() {
+            let key: u64 = item["pk"]["s"]
+                .as_str()
+                .and_then(|pk| pk.strip_prefix("item-"))
+                .and_then(|k| k.parse().ok())
+                .unwrap_or_else(|| panic!("an item nobody wrote: {item}"));
+            let writer = item["writer"]["n"].as_str().unwrap().parse().unwrap();
+            assert!(
+                items.insert(key, writer).is_none(),
+                "item-{key} appears twice in the scan"
+            );
+        }
+        match page.get("last_evaluated_key") {
+            Some(key) if !key.is_null() => start = Some(key.clone()),
+            _ => return items,
+        }
+    }
+}
+
+/// The DynamoDB server is killed (SIGKILL) under 64 conditional writes in flight and started again on the
+/// same port. Every call answers, within its deadline, with a typed error (`OutcomeUnknown` for writes
+/// whose answer was lost, `unavailable` for refused connections, `ResourceNotFound` until the table is
+/// there again: moto keeps its tables in memory, so the restarted server starts empty and the test
+/// creates the table again, as a real DynamoDB would still have it); writes succeed again soon after;
+/// every write acknowledged by the restarted server is there exactly once, nothing refused or rejected was
+/// applied, and no write was reported as failing its own condition (a resend after a lost answer would).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dynamodb_server_killed_mid_load_gives_typed_errors_then_recovers() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+    use std::time::{Duration, Instant};
+
+    const IN_FLIGHT: usize = 64;
+    /// After the table is back, calls must succeed again within this (the SDK's retry backoff of calls that
+    /// were refused during the outage is at most a few seconds; a machine under load adds some).
+    const RECOVERY: Duration = Duration::from_secs(5);
+    /// No call may take longer than this (the function's call timeout is 20 s; a hang would reach it).
+    const LONGEST_CALL: Duration = Duration::from_secs(15);
+
+    let server = DynamoServer::start();
+    let stack = Arc::new(Stack::start(&server, "dynamodb_json").await);
+    stack.ok("create_table", create_outage_table()).await;
+
+    let t0 = Instant::now();
+    let next = Arc::new(AtomicU64::new(0));
+    let written = Arc::new(AtomicUsize::new(0));
+    let failed = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..IN_FLIGHT)
+        .map(|_| {
+            let (stack, next, written, failed, stop) = (
+                stack.clone(),
+                next.clone(),
+                written.clone(),
+                failed.clone(),
+                stop.clone(),
+            );
+            tokio::spawn(async move {
+                let mut puts = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    let key = next.fetch_add(1, Ordering::Relaxed);
+                    let started = t0.elapsed();
+                    let answer = tokio::time::timeout(LONGEST_CALL, stack.run(&put_item(key)))
+                        .await
+                        .unwrap_or_else(|_| panic!("put of item-{key} hung for {LONGEST_CALL:?}"));
+                    let answer = classify(&answer);
+                    match answer {
+                        Answer::Written => written.fetch_add(1, Ordering::Relaxed),
+                        _ => failed.fetch_add(1, Ordering::Relaxed),
+                    };
+                    puts.push(Put {
+                        key,
+                        started,
+                        ended: t0.elapsed(),
+                        answer,
+                    });
+                    if puts.last().unwrap().answer != Answer::Written {
+                        // Not a busy loop against a dead server: the next write after a short pause.
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                }
+                puts
+            })
+        })
+        .collect();
+    // Load, then the kill.
+    let w = written.clone();
+    tokio::task::block_in_place(|| {
+        wait_until("writes before the kill", Duration::from_secs(20), || {
+            w.load(Ordering::Relaxed) >= 200
+        })
+    });
+    let killed = t0.elapsed();
+    let written_before = written.load(Ordering::Relaxed);
+    tokio::task::block_in_place(|| server.kill());
+    let dead = t0.elapsed();
+    // The outage: at least a second, and until calls have failed.
+    let f = failed.clone();
+    tokio::task::block_in_place(|| {
+        std::thread::sleep(Duration::from_secs(1));
+        wait_until(
+            "failures during the outage",
+            Duration::from_secs(10),
+            || f.load(Ordering::Relaxed) >= IN_FLIGHT,
+        )
+    });
+    let restarting = t0.elapsed();
+    tokio::task::block_in_place(|| server.restart());
+    let listening = t0.elapsed();
+    stack.ok("create_table", create_outage_table()).await;
+    let table_back = t0.elapsed();
+    let back = written.load(Ordering::Relaxed);
+    let w = written.clone();
+    tokio::task::block_in_place(|| {
+        std::thread::sleep(Duration::from_secs(2));
+        wait_until("writes after the restart", Duration::from_secs(20), || {
+            w.load(Ordering::Relaxed) >= back + 200
+        })
+    });
+    stop.store(true, Ordering::Relaxed);
+    let mut puts: Vec<Put> = Vec::new();
+    for writer in writers {
+        puts.extend(writer.await.unwrap());
+    }
+    puts.sort_by_key(|p| p.started);
+
+    // Every call answered once, with a typed error at worst, and never "its own condition failed".
+    let others: Vec<&Put> = puts
+        .iter()
+        .filter(|p| matches!(p.answer, Answer::Other(_)))
+        .collect();
+    assert!(
+        others.is_empty(),
+        "untyped or unexpected answers: {others:#?}"
+    );
+    assert_eq!(puts.len() as u64, next.load(Ordering::Relaxed));
+    // Nothing failed before the kill; ResourceNotFound only once the empty server listened.
+    for p in &puts {
+        if p.ended < killed {
+            assert_eq!(p.answer, Answer::Written, "{p:?} before the kill");
+        }
+        if p.answer == Answer::ResourceNotFound {
+            assert!(p.ended >= listening, "{p:?} before the restart");
+        }
+    }
+    // Recovery: the first write acknowledged after the table is back, and every call started once the
+    // recovery bound has passed succeeds.
+    let first_written = puts
+        .iter()
+        .filter(|p| p.answer == Answer::Written && p.started >= table_back)
+        .map(|p| p.ended)
+        .min()
+        .expect("no write succeeded after the restart");
+    let recovery = first_written - table_back;
+    assert!(
+        recovery < RECOVERY,
+        "first write {recovery:?} after the table was back"
+    );
+    let late_failures: Vec<&Put> = puts
+        .iter()
+        .filter(|p| p.started >= table_back + RECOVERY && p.answer != Answer::Written)
+        .collect();
+    assert!(
+        late_failures.is_empty(),
+        "failures after recovery: {late_failures:#?}"
+    );
+    let last_failure = puts
+        .iter()
+        .filter(|p| p.answer != Answer::Written)
+        .map(|p| p.ended)
+        .max()
+        .unwrap();
+
+    // What the restarted server holds: every write it acknowledged, once, with its own value; nothing that
+    // was refused, rejected or acknowledged by the killed server; unknown outcomes either way.
+    let items = scan_outage(&stack).await;
+    for (key, writer) in &items {
+        assert_eq!(key, writer, "item-{key} holds another write's value");
+    }
+    let mut present_unknown = 0;
+    for p in &puts {
+        let present = items.contains_key(&p.key);
+        match p.answer {
+            // Sent after the old server was gone: the new one applied it.
+            Answer::Written if p.started >= dead => {
+                assert!(present, "acknowledged {p:?} is missing")
+            }
+            // Acknowledged by the killed server: gone with it.
+            Answer::Written if p.ended < killed => {
+                assert!(!present, "{p:?} from the killed server is present")
+            }
+            Answer::Written => {}
+            Answer::OutcomeUnknown => present_unknown += usize::from(present),
+            Answer::Unavailable | Answer::ResourceNotFound => {
+                assert!(!present, "{p:?} was not applied, yet is present")
+            }
+            Answer::Other(_) => unreachable!(),
+        }
+    }
+    let acknowledged_after = puts
+        .iter()
+        .filter(|p| p.answer == Answer::Written && p.started >= dead)
+        .count();
+
+    let count = |answer: Answer| puts.iter().filter(|p| p.answer == answer).count();
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    println!(
+        "DynamoDB server killed mid-load ({IN_FLIGHT} conditional PutItem calls in flight): {} calls",
+        puts.len()
+    );
+    println!("| phase | figure |");
+    println!("|---|---|");
+    println!("| acknowledged before the kill | {written_before} |");
+    println!(
+        "| answers during the outage | OutcomeUnknown {}, unavailable {}, ResourceNotFound {} |",
+        count(Answer::OutcomeUnknown),
+        count(Answer::Unavailable),
+        count(Answer::ResourceNotFound)
+    );
+    println!(
+        "| server down | {:.0} ms (killed at {:.0} ms, started again at {:.0} ms, listening at {:.0} ms, table back at {:.0} ms) |",
+        ms(listening - killed),
+        ms(killed),
+        ms(restarting),
+        ms(listening),
+        ms(table_back)
+    );
+    println!(
+        "| first write acknowledged after the table was back | {:.0} ms ({:.0} ms after the server listened); the last failure ended {:.0} ms after the table was back |",
+        ms(recovery),
+        ms(first_written - listening),
+        ms(last_failure.saturating_sub(table_back))
+    );
+    println!(
+        "| OutcomeUnknown of calls started after the server was gone | {} |",
+        puts.iter()
+            .filter(|p| p.answer == Answer::OutcomeUnknown && p.started >= dead)
+            .count()
+    );
+    println!(
+        "| acknowledged by the restarted server | {acknowledged_after}, all present once; unknown outcomes present {present_unknown} of {} |",
+        count(Answer::OutcomeUnknown)
+    );
+    println!(
+        "| longest call | {:.0} ms |",
+        ms(puts.iter().map(|p| p.ended - p.started).max().unwrap())
+    );
+    println!("| ConditionalCheckFailed, internal or other | 0 |");
 }

@@ -101,6 +101,106 @@ impl Service for EchoService {
     }
 }
 
+/// The echo IOmod taking JSON calls as well (`iomod-echo --json`): `Registry.callJson` and `iomod call`
+/// reach it, so a client with no wasm host (a load generator, a shell) can drive it through a registry.
+///
+/// - `echo` takes `{"payload": [bytes], "delay_ms": n, "fail_with": "name"}` (all optional) and answers
+///   the payload as an array of bytes, or the method error `fail_with` (its detail is JSON `null`);
+/// - `reverse` takes `{"text": "..."}` and answers the text reversed, as a JSON string;
+/// - `context` takes `{}` and answers `{"timeout_micros": n, "traceparent": ".."}`.
+///
+/// [`EchoService`] takes no JSON calls: the runtime's tests use it to check what such an IOmod answers.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JsonEchoService;
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EchoJson {
+    #[serde(default)]
+    payload: Vec<u8>,
+    #[serde(default)]
+    delay_ms: u32,
+    #[serde(default)]
+    fail_with: String,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReverseJson {
+    text: String,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ContextJson {}
+
+fn from_json<T: serde::de::DeserializeOwned>(input: &str) -> Result<T, Error> {
+    serde_json::from_str(input).map_err(|e| {
+        Error::new(
+            iomod_sdk::ErrorCode::InvalidInput,
+            format!("the input does not fit the method: {e}"),
+        )
+    })
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String, Error> {
+    serde_json::to_string(value).map_err(|e| {
+        Error::new(
+            iomod_sdk::ErrorCode::Internal,
+            format!("cannot write the output as JSON: {e}"),
+        )
+    })
+}
+
+async fn call_json(method: &str, input: &str) -> Result<String, Error> {
+    match method {
+        "echo" => {
+            let EchoJson {
+                payload,
+                delay_ms,
+                fail_with,
+            } = from_json(input)?;
+            match echo(payload, delay_ms, fail_with, false).await {
+                Ok(payload) => to_json(&payload),
+                Err(mut err) => {
+                    err.detail = b"null".to_vec();
+                    Err(err)
+                }
+            }
+        }
+        "reverse" => {
+            let ReverseJson { text } = from_json(input)?;
+            to_json(&reverse(text).await?)
+        }
+        "context" => {
+            let ContextJson {} = from_json(input)?;
+            let (timeout_micros, traceparent) = context().await;
+            to_json(&serde_json::json!({
+                "timeout_micros": timeout_micros,
+                "traceparent": traceparent,
+            }))
+        }
+        other => Err(Error::new(
+            iomod_sdk::ErrorCode::MethodNotFound,
+            format!("`{COORDINATES}` has no method `{other}`"),
+        )),
+    }
+}
+
+impl Service for JsonEchoService {
+    fn info(&self) -> IomodInfo {
+        EchoService.info()
+    }
+
+    fn capability(self: Arc<Self>, calls: Calls) -> capnp::capability::Client {
+        Arc::new(EchoService).capability(calls)
+    }
+
+    fn call_json(self: Arc<Self>, method: String, input: String) -> Option<iomod_sdk::JsonCall> {
+        Some(Box::pin(async move { call_json(&method, &input).await }))
+    }
+}
+
 /// Serves the `Echo` interface. With `calls`, method bodies run through the SDK (on the author's runtime);
 /// without, they run inline on the RPC thread: the raw Cap'n Proto baseline the benchmarks compare with.
 #[derive(Debug)]

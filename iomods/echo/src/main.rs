@@ -1,7 +1,8 @@
 //! `iomod-echo`: the echo IOmod binary.
 //!
 //! With no arguments it registers with the registry named by `IOMOD_REGISTRY` and serves until SIGTERM;
-//! `--local` does the same with everything on one thread (`iomod_sdk::serve_local`).
+//! `--local` does the same with everything on one thread (`iomod_sdk::serve_local`); `--json` serves the
+//! IOmod that takes JSON calls too (`iomod_echo::JsonEchoService`, for `iomod call` and load generators).
 //! `iomod-echo --raw <socket>` instead serves the bare `Echo` interface on a Unix socket with no registry and
 //! no SDK in the path (the baseline of the benchmarks).
 
@@ -17,6 +18,16 @@ fn main() -> ExitCode {
                 Err(e) => return fail(&format!("cannot start the runtime: {e}")),
             };
             match runtime.block_on(iomod_sdk::serve(iomod_echo::EchoService)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(&e.to_string()),
+            }
+        }
+        [flag] if flag == "--json" => {
+            let runtime = match tokio::runtime::Runtime::new() {
+                Ok(runtime) => runtime,
+                Err(e) => return fail(&format!("cannot start the runtime: {e}")),
+            };
+            match runtime.block_on(iomod_sdk::serve(iomod_echo::JsonEchoService)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => fail(&e.to_string()),
             }
@@ -47,7 +58,7 @@ fn main() -> ExitCode {
                 Err(e) => fail(&format!("raw echo server on {path}: {e}")),
             }
         }
-        _ => fail("usage: iomod-echo [--local | --raw <socket>]"),
+        _ => fail("usage: iomod-echo [--local | --json | --raw <socket>]"),
     }
 }
 

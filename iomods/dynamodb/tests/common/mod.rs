@@ -49,6 +49,7 @@ impl Drop for TempDir {
 /// A moto server on 127.0.0.1, stopped (by its pid) on drop.
 pub struct DynamoServer {
     pub endpoint: String,
+    port: u16,
     pidfile: PathBuf,
     _dir: TempDir,
 }
@@ -62,20 +63,59 @@ impl DynamoServer {
             .unwrap()
             .port();
         let pidfile = dir.0.join("moto.pid");
+        let server = DynamoServer {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            port,
+            pidfile,
+            _dir: dir,
+        };
+        server.restart();
+        server
+    }
+
+    /// Starts the server (again) on its port; returns once it accepts connections. A restarted moto
+    /// server starts empty: it keeps its tables in memory.
+    pub fn restart(&self) {
         let status = Command::new("bash")
             .arg(repository().join("scripts/dynamodb-server.sh"))
-            .args(["start", &port.to_string()])
-            .arg(&pidfile)
+            .args(["start", &self.port.to_string()])
+            .arg(&self.pidfile)
             .status()
             .unwrap();
         assert!(
             status.success(),
             "starting the DynamoDB-compatible server failed"
         );
-        DynamoServer {
-            endpoint: format!("http://127.0.0.1:{port}"),
-            pidfile,
-            _dir: dir,
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        std::fs::read_to_string(&self.pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    }
+
+    /// Kills the server with SIGKILL (by its pid) and returns once the process is gone: connections in
+    /// flight break, new ones are refused.
+    pub fn kill(&self) {
+        let pid = self.pid();
+        let status = Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -KILL {pid} failed");
+        let started = std::time::Instant::now();
+        // Gone, or a zombie waiting for init to reap it (it was started detached).
+        while std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .is_ok_and(|stat| !stat.contains(") Z "))
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "the DynamoDB server {pid} survived SIGKILL"
+            );
+            std::thread::sleep(Duration::from_millis(5));
         }
     }
 
