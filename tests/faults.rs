@@ -455,6 +455,16 @@ async fn killed_iomods_restart_and_every_call_is_answered_once() {
         median_max(&registered),
         median_max(&recovered)
     );
+    let each: Vec<String> = registered
+        .iter()
+        .zip(&recovered)
+        .zip(&rates)
+        .map(|((back, recovery), rate)| format!("{}:{}:{rate:.0}", ms(*back), ms(*recovery)))
+        .collect();
+    println!(
+        "kill: each kill (registered ms:throughput back ms:calls/s before) {}",
+        each.join(" ")
+    );
     summary.check();
     let worst = recovered.iter().max().copied().unwrap_or_default();
     assert!(
