@@ -54,7 +54,7 @@ pub struct SupervisorConfig {
     pub token: Option<String>,
     /// The runtime's lanes (passed as `IOMOD_REGISTRY_LANES`): IOmods register with each of them too.
     pub lanes: Vec<PathBuf>,
-    /// The first restart delay, doubled after each quick crash up to `backoff_max`.
+    /// The first restart delay, doubled after each quick crash up to `backoff_max` (see [`restart_delay`]).
     pub backoff_initial: Duration,
     /// The longest restart delay.
     pub backoff_max: Duration,
@@ -65,7 +65,8 @@ pub struct SupervisorConfig {
 }
 
 impl SupervisorConfig {
-    /// Defaults: restart after 100 ms, backing off to 10 s; 30 s of running resets the backoff; 10 s grace.
+    /// Defaults: restart after 100 ms, backing off to 10 s for processes that keep exiting soon after they
+    /// start; 30 s of running resets the backoff; 10 s grace.
     pub fn new(registry: RegistryAddress) -> Self {
         Self {
             registry,
@@ -166,13 +167,35 @@ impl Supervisor {
     }
 }
 
+/// A process that ran at least this many times its last restart delay was not crash-looping: restarts
+/// then took at most about a tenth of the time.
+const RAN_PER_DELAY: u32 = 10;
+
+/// The delay before restarting a process that exited after running `ran`, given the delay before its
+/// previous restart (`None` for its first).
+///
+/// A process that keeps exiting soon after it starts (a crash loop) waits longer each time, doubling up to
+/// `backoff_max`; one that ran `healthy_after` starts over at `backoff_initial`. In between, a process
+/// that ran at least [`RAN_PER_DELAY`] times its last delay (killed now and then, by the OOM killer or an
+/// operator, after serving a while) has its delay halved rather than doubled, so that it comes back
+/// quickly however often that happens, while restarts keep taking at most about a tenth of the time.
+pub fn restart_delay(last: Option<Duration>, ran: Duration, config: &SupervisorConfig) -> Duration {
+    let initial = config.backoff_initial;
+    match last {
+        None => initial,
+        Some(_) if ran >= config.healthy_after => initial,
+        Some(last) if ran >= last.saturating_mul(RAN_PER_DELAY) => (last / 2).max(initial),
+        Some(last) => last.saturating_mul(2).min(config.backoff_max.max(initial)),
+    }
+}
+
 async fn supervise(
     process: IomodProcess,
     config: SupervisorConfig,
     stats: Arc<ProcessStats>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let mut backoff = config.backoff_initial;
+    let mut last_delay: Option<Duration> = None;
     let name = process.coordinates.to_string();
     loop {
         if *stop.borrow() {
@@ -203,10 +226,11 @@ async fn supervise(
                     "could not be started ({}): {e}",
                     process.program.display()
                 ));
-                if wait_or_stop(&mut stop, backoff).await {
+                let delay = restart_delay(last_delay, Duration::ZERO, &config);
+                last_delay = Some(delay);
+                if wait_or_stop(&mut stop, delay).await {
                     return;
                 }
-                backoff = (backoff * 2).min(config.backoff_max);
                 continue;
             }
         };
@@ -227,13 +251,11 @@ async fn supervise(
                     Ok(status) => warn!(iomod = %name, %status, ran_ms = ran.as_millis() as u64, "IOmod exited; restarting"),
                     Err(e) => warn!(iomod = %name, error = %e, "cannot wait for the IOmod; restarting"),
                 }
-                if ran >= config.healthy_after {
-                    backoff = config.backoff_initial;
-                }
-                if wait_or_stop(&mut stop, backoff).await {
+                let delay = restart_delay(last_delay, ran, &config);
+                last_delay = Some(delay);
+                if wait_or_stop(&mut stop, delay).await {
                     return;
                 }
-                backoff = (backoff * 2).min(config.backoff_max);
             }
             _ = stop.changed() => {
                 terminate(&mut child, config.stop_grace, &name).await;
@@ -306,5 +328,74 @@ fn signal_group(group: libc::pid_t, signal: libc::c_int, name: &str) {
         if e.raw_os_error() != Some(libc::ESRCH) {
             warn!(iomod = %name, group, signal, error = %e, "cannot signal the IOmod's process group");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> SupervisorConfig {
+        SupervisorConfig::new(RegistryAddress::Unix("/nonexistent".into()))
+    }
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn a_crash_loop_backs_off_to_the_maximum() {
+        let config = config();
+        let mut delays = Vec::new();
+        let mut last = None;
+        for _ in 0..10 {
+            let delay = restart_delay(last, ms(50), &config);
+            delays.push(delay.as_millis());
+            last = Some(delay);
+        }
+        assert_eq!(
+            delays,
+            [100, 200, 400, 800, 1600, 3200, 6400, 10_000, 10_000, 10_000]
+        );
+        // Running `healthy_after` starts over.
+        assert_eq!(restart_delay(last, ms(30_000), &config), ms(100));
+    }
+
+    #[test]
+    fn a_process_killed_now_and_then_comes_back_quickly() {
+        // Killed every 1.5 s after serving: the delay never grows (it grew to 10 s before).
+        let config = config();
+        let mut last = None;
+        for _ in 0..20 {
+            let delay = restart_delay(last, ms(1_500), &config);
+            assert_eq!(delay, ms(100));
+            last = Some(delay);
+        }
+        // After a crash loop, runs of ten times the delay bring it back down, halving it each time.
+        let mut last = Some(ms(1_600));
+        let mut delays = Vec::new();
+        for _ in 0..5 {
+            let delay = restart_delay(last, last.unwrap() * 10, &config);
+            delays.push(delay.as_millis());
+            last = Some(delay);
+        }
+        assert_eq!(delays, [800, 400, 200, 100, 100]);
+        // Shorter runs still double it.
+        assert_eq!(restart_delay(Some(ms(800)), ms(7_000), &config), ms(1_600));
+    }
+
+    #[test]
+    fn huge_settings_do_not_overflow() {
+        let mut config = config();
+        config.backoff_initial = Duration::MAX;
+        config.backoff_max = Duration::MAX;
+        assert_eq!(
+            restart_delay(Some(Duration::MAX), Duration::ZERO, &config),
+            Duration::MAX
+        );
+        assert_eq!(
+            restart_delay(Some(Duration::MAX), Duration::MAX, &config),
+            Duration::MAX
+        );
     }
 }

@@ -41,7 +41,7 @@ with open(os.path.join(HERE, "registration", "greeter.json"), encoding="utf-8") 
 PROTOCOL_VERSION = 2
 VERSION = "0.1.0"  # of this server, reported as `sdkVersion`
 DRAIN_TIMEOUT = 30.0
-RECONNECT_INITIAL, RECONNECT_MAX = 0.05, 5.0
+RECONNECT_INITIAL, RECONNECT_MAX = 0.05, 0.5
 # Registration errors that retrying cannot fix.
 FATAL = {"incompatible", "invalidInput", "unauthenticated", "tooLarge"}
 

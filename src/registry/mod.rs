@@ -226,9 +226,10 @@ impl Registry {
     ///
     /// The path may end with `@<fingerprint>`, the method's fingerprint the caller was built with
     /// (generated guest crates send it): a method whose registered fingerprint differs fails with
-    /// `incompatible`. `timeout` defaults to the configured one. Errors: `invalidInput` (bad path or message), `notFound`,
-    /// `methodNotFound`, `tooLarge`, `deadlineExceeded`, `unavailable` (the IOmod disconnected or is
-    /// draining), `internal`. A method's own typed errors are part of its results, not errors here.
+    /// `incompatible`. `timeout` defaults to the configured one. Errors: `invalidInput` (bad path or message),
+    /// `notFound` (no IOmod ever registered here under the coordinates), `methodNotFound`, `tooLarge`,
+    /// `deadlineExceeded`, `unavailable` (the IOmod disconnected, is draining or unhealthy, or has left and
+    /// not registered again), `internal`. A method's own typed errors are part of its results, not errors here.
     pub async fn invoke(
         &self,
         path: &str,

@@ -248,6 +248,10 @@ struct State {
     /// The registered instances of each coordinates, oldest first. The newest one that is ready serves
     /// calls; an instance replaced by a newer registration stays, as a fallback, until it goes away.
     entries: RefCell<BTreeMap<String, Vec<Rc<Entry>>>>,
+    /// Coordinates whose every instance has left (deregistered, disconnected or evicted), with when and
+    /// why the last one left: calls to them fail with `unavailable` (the IOmod is known here and may be
+    /// restarting), not `notFound`. At most [`MAX_GONE`], the oldest forgotten first.
+    gone: RefCell<HashMap<String, (Instant, String)>>,
     /// Every open connection's handshake, through which it can be closed.
     handshakes: RefCell<HashMap<u64, Rc<Handshake>>>,
     next_instance: Cell<u64>,
@@ -280,6 +284,7 @@ impl State {
             },
             config,
             entries: RefCell::default(),
+            gone: RefCell::default(),
             handshakes: RefCell::default(),
             next_instance: Cell::new(1),
             next_connection: Cell::new(1),
@@ -432,6 +437,7 @@ impl State {
             calls_failed: Cell::new(0),
             health_task,
         });
+        self.gone.borrow_mut().remove(&coordinates);
         let old = {
             let mut entries = self.entries.borrow_mut();
             let instances = entries.entry(coordinates.clone()).or_default();
@@ -463,6 +469,7 @@ impl State {
             });
             if entries.get(coordinates).is_some_and(Vec::is_empty) {
                 entries.remove(coordinates);
+                self.remember_gone(coordinates, why);
             }
             removed
         };
@@ -475,6 +482,21 @@ impl State {
             );
             self.publish();
         }
+    }
+
+    /// Records that the last instance of `coordinates` left, for `why`.
+    fn remember_gone(&self, coordinates: &str, why: &str) {
+        let mut gone = self.gone.borrow_mut();
+        if gone.len() >= MAX_GONE && !gone.contains_key(coordinates) {
+            let oldest = gone
+                .iter()
+                .min_by_key(|(_, (at, _))| *at)
+                .map(|(k, _)| k.clone());
+            if let Some(oldest) = oldest {
+                gone.remove(&oldest);
+            }
+        }
+        gone.insert(coordinates.to_owned(), (Instant::now(), why.to_owned()));
     }
 
     fn remove_connection(&self, connection_id: u64) {
@@ -510,10 +532,21 @@ impl State {
     }
 
     /// The instance that serves calls to `coordinates`: the newest that is ready. When every instance is
-    /// draining or unhealthy the call fails at once with `unavailable`.
+    /// draining or unhealthy, or every instance has left, the call fails at once with `unavailable`;
+    /// coordinates never registered here are `notFound`.
     fn route(&self, coordinates: &str) -> Result<Rc<Entry>, Error> {
         let entries = self.entries.borrow();
         let Some(newest) = entries.get(coordinates).and_then(|i| i.last()) else {
+            if let Some((at, why)) = self.gone.borrow().get(coordinates) {
+                return Err(Error::new(
+                    ErrorCode::Unavailable,
+                    format!(
+                        "no instance of `{coordinates}` is registered now: the last one left {} ms ago \
+                         ({why}); it may be restarting",
+                        at.elapsed().as_millis()
+                    ),
+                ));
+            }
             return Err(Error::new(
                 ErrorCode::NotFound,
                 format!("no IOmod is registered as `{coordinates}`"),
@@ -745,6 +778,9 @@ impl State {
         }
     }
 }
+
+/// The most coordinates whose instances all left that the registry remembers (see `State::gone`).
+const MAX_GONE: usize = 1024;
 
 /// The ordinal of `Control.call` in the protocol.
 const CONTROL_CALL: u16 = 2;
