@@ -252,8 +252,8 @@ impl Shared {
         self.notify.notify_one();
     }
 
-    /// Gives up the call `id`: a call in flight is cancelled (its task dropped, which cancels the
-    /// request at the IOmod), a finished one's result dropped. `false`: no such call.
+    /// Gives up the call `id`: a call in flight is cancelled (its task dropped; the registry keeps the
+    /// request until the IOmod answers it), a finished one's result dropped. `false`: no such call.
     fn forget(&self, id: u64) -> bool {
         let mut calls = self.lock();
         if let Some(in_flight) = calls.in_flight.remove(&id) {

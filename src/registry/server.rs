@@ -877,16 +877,41 @@ async fn answer<T: 'static>(
     deadline: Instant,
     promise: impl std::future::Future<Output = Result<T, capnp::Error>> + 'static,
 ) -> Result<T, Error> {
-    let mut promise = Box::pin(promise);
-    match tokio::time::timeout_at(deadline.into(), promise.as_mut()).await {
-        Ok(Ok(response)) => Ok(response),
-        Ok(Err(e)) => Err(call_failed(entry, &e)),
-        Err(_) => {
-            linger(promise);
-            Err(Error::new(
-                ErrorCode::DeadlineExceeded,
-                "the call did not finish before its deadline",
-            ))
+    let mut call = Unanswered(Some(Box::pin(promise)));
+    let Some(promise) = call.0.as_mut() else {
+        unreachable!("the call was just made")
+    };
+    let outcome = tokio::time::timeout_at(deadline.into(), promise.as_mut()).await;
+    match outcome {
+        Ok(Ok(response)) => {
+            call.0 = None;
+            Ok(response)
+        }
+        Ok(Err(e)) => {
+            call.0 = None;
+            Err(call_failed(entry, &e))
+        }
+        // Dropping `call` lingers it.
+        Err(_) => Err(Error::new(
+            ErrorCode::DeadlineExceeded,
+            "the call did not finish before its deadline",
+        )),
+    }
+}
+
+/// A forwarded call the IOmod has not answered yet: dropped (past its deadline, or because its caller
+/// gave it up, such as a wasm function's `call_forget` or the end of its run) it is lingered.
+struct Unanswered<F: std::future::Future + 'static>(Option<std::pin::Pin<Box<F>>>);
+
+impl<F: std::future::Future + 'static> Drop for Unanswered<F> {
+    fn drop(&mut self) {
+        // Not while unwinding (a second panic would abort), nor once the runtime is gone. Forwarded calls
+        // run on the registry's thread, inside its `LocalSet`, where `spawn_local` cannot fail (a
+        // `LocalSet` shutting down drops what is spawned into it).
+        if let Some(call) = self.0.take() {
+            if !std::thread::panicking() && tokio::runtime::Handle::try_current().is_ok() {
+                linger(call);
+            }
         }
     }
 }
@@ -894,15 +919,13 @@ async fn answer<T: 'static>(
 /// How long a call past its deadline is kept for the IOmod's answer (see [`linger`]).
 const LINGER: Duration = Duration::from_secs(10);
 
-/// Keeps a call that outlived its deadline until the IOmod answers it, for up to [`LINGER`], instead of
-/// dropping it at once. Dropping an RPC call sends `Finish` before the IOmod's `Return`; capnp-rpc 0.27
+/// Keeps a call that outlived its deadline (or that its caller gave up) until the IOmod answers it, for
+/// up to [`LINGER`], instead of dropping it at once. Dropping an RPC call sends `Finish` before the IOmod's `Return`; capnp-rpc 0.27
 /// then cancels the method body without ever sending a `Return` or forgetting the call, so its entry stays
 /// in the IOmod's answer table and in the registry's question table for as long as the connection lasts
 /// (hundreds of bytes per call: the soak found the IOmod 30% larger after 7,800 such calls). The SDK
 /// ends a method body at the same deadline (`Control.call` carries it), so the answer follows at once.
-fn linger<T: 'static>(
-    call: std::pin::Pin<Box<impl std::future::Future<Output = Result<T, capnp::Error>> + 'static>>,
-) {
+fn linger(call: std::pin::Pin<Box<impl std::future::Future + 'static>>) {
     tokio::task::spawn_local(async move {
         let _ = tokio::time::timeout(LINGER, call).await;
     });
