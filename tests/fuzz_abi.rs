@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use common::fuzz::{self, Target};
 use common::*;
 use iomod::host::{FunctionConfig, Host, RunError};
-use iomod::registry::Registry;
+use iomod::registry::{IomodState, Registry};
 
 /// How far the process's resident memory may grow past its value after warm-up.
 const RSS_BOUND_KIB: u64 = 256 * 1024;
@@ -123,7 +123,10 @@ fn module(input: &[u8], segments: &Segments) -> (String, bool) {
         bytes: input,
         at: 0,
     };
-    let tight = b.u8() & 1 == 1;
+    let head = b.u8();
+    let tight = head & 1 == 1;
+    let ending = (head >> 1) % 8;
+    let returns = (head >> 4) % 4;
     let mut body = String::new();
     // A pointer and a length: a segment (with its length or not), near the end of memory, near 2^32,
     // overlapping the scratch area, or anything.
@@ -164,7 +167,11 @@ fn module(input: &[u8], segments: &Segments) -> (String, bool) {
         let op = b.u8();
         // Some operations repeat in a loop (up to 4,000 times): many calls, refused or not.
         let repeat = if op & 0x80 != 0 && b.u8() % 4 == 0 {
-            Some(u32::from(b.u8()) * 16)
+            // (Calls waited for one by one are few: each is a round trip to the IOmod.)
+            Some(match op & 0x7f {
+                50..=71 | 98.. => u32::from(b.u8() % 32),
+                _ => u32::from(b.u8()) * 8,
+            })
         } else {
             None
         };
@@ -281,11 +288,6 @@ fn module(input: &[u8], segments: &Segments) -> (String, bool) {
                 let (p, _) = ptr_len(&mut b);
                 write!(code, "(i32.store (i32.const {p}) (i32.const {}))", b.u32()).unwrap();
             }
-            96 => {
-                let (p, l) = ptr_len(&mut b);
-                write!(code, "(call $fail (i32.const {p}) (i32.const {l}))").unwrap();
-            }
-            97 => write!(code, "(call $proc_exit (i32.const {}))", b.u8()).unwrap(),
             _ => {
                 // Start a good call (sometimes with its contract).
                 let (path, input) = match b.u8() % 3 {
@@ -313,7 +315,16 @@ fn module(input: &[u8], segments: &Segments) -> (String, bool) {
             }
         }
     }
-    let output = match b.u8() % 4 {
+    // The end: usually a return, sometimes `fail` or `proc_exit`.
+    match ending {
+        0 => {
+            let (p, l) = ptr_len(&mut b);
+            writeln!(body, "(call $fail (i32.const {p}) (i32.const {l}))").unwrap();
+        }
+        1 => writeln!(body, "(call $proc_exit (i32.const {}))", b.u8()).unwrap(),
+        _ => {}
+    }
+    let output = match returns {
         0 => u64::from(b.u32()) << 32 | u64::from(b.u32()),
         1 => u64::from(SCRATCH) << 32 | 64,
         _ => 0,
@@ -363,6 +374,9 @@ struct AbiTarget {
     rss_max: u64,
     started: Instant,
     checks: u64,
+    load_time: Duration,
+    run_time: Duration,
+    longest_run: Duration,
 }
 
 fn allow() -> Vec<iomod_sdk::Coordinates> {
@@ -414,6 +428,9 @@ impl AbiTarget {
             rss_max: 0,
             started: Instant::now(),
             checks: 0,
+            load_time: Duration::ZERO,
+            run_time: Duration::ZERO,
+            longest_run: Duration::ZERO,
         }
     }
 }
@@ -440,13 +457,27 @@ impl Target for AbiTarget {
                 ..FunctionConfig::default()
             }
         };
+        let loading = Instant::now();
         let function = self
             .host
             .load(text.as_bytes(), config)
             .map_err(|e| format!("the generated module does not load: {e}\n{text}"))?;
+        self.load_time += loading.elapsed();
+        let running = Instant::now();
         let outcome = self
             .runtime
             .block_on(function.run(&self.registry, Vec::new()));
+        let ran = running.elapsed();
+        self.run_time += ran;
+        self.longest_run = self.longest_run.max(ran);
+        // The IOmod stays healthy: no guest keeps the registry's thread from its health checks.
+        let listed = self.runtime.block_on(self.registry.list()).unwrap();
+        if listed.iter().any(|s| s.state != IomodState::Ready) {
+            return Err(format!(
+                "after a run of {ran:?} ({outcome:?}), the echo IOmod is {:?}",
+                listed[0].state
+            ));
+        }
         let kind = match &outcome {
             Ok(_) => "ok",
             Err(RunError::Trap(_)) => "trap",
@@ -464,6 +495,10 @@ impl Target for AbiTarget {
             return Err("a panic in the host".into());
         }
         Ok(())
+    }
+
+    fn check_every(&self) -> u64 {
+        16
     }
 
     fn generate(&mut self, rng: &mut fastrand::Rng) -> Vec<u8> {
@@ -518,12 +553,15 @@ impl Target for AbiTarget {
     fn report(&mut self) -> String {
         format!(
             "run outcomes {:?}; {} well-behaved checks (a function's echo call and a direct call) all \
-             answered; RSS after warm-up {} KiB, max {} KiB (bound: +{} KiB); no panic",
+             answered; RSS after warm-up {} KiB, max {} KiB (bound: +{} KiB); no panic; {:?} compiling, {:?} running (longest run {:?})",
             self.outcomes,
             self.checks,
             self.rss_baseline.unwrap_or(0),
             self.rss_max,
-            RSS_BOUND_KIB
+            RSS_BOUND_KIB,
+            self.load_time,
+            self.run_time,
+            self.longest_run,
         )
     }
 }

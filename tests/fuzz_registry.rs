@@ -262,6 +262,24 @@ impl RegistryTarget {
             assert!(Instant::now() < deadline, "the echo IOmod did not register");
             std::thread::sleep(Duration::from_millis(50));
         }
+        // The raw messages reach the registry's methods: after the token, a `list` on the pipelined
+        // `Gate.open` answer is answered with the echo IOmod's status.
+        let mut raw = open_gate(TOKEN);
+        raw.extend(list_call());
+        let mut stream = std::net::TcpStream::connect(tcp).unwrap();
+        stream.write_all(&raw).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut answered = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !String::from_utf8_lossy(&answered).contains("example.test.echo") {
+            match stream.read(&mut buf) {
+                Ok(0) | Err(_) => panic!("the raw list call got no answer"),
+                Ok(n) => answered.extend_from_slice(&buf[..n]),
+            }
+        }
+        drop(stream);
         let clients = Arc::new(Clients::default());
         let stop = Arc::new(AtomicBool::new(false));
         let client_thread = {
@@ -500,6 +518,22 @@ fn open_gate(token: &str) -> Vec<u8> {
         .set_token(token);
     out.extend(frame(&m));
     out
+}
+
+/// `Registry.list` (question 2) on the registry that `Gate.open` (question 1) returned.
+fn list_call() -> Vec<u8> {
+    let mut m = Builder::new_default();
+    let mut call = m.init_root::<message::Builder<'_>>().init_call();
+    call.set_question_id(2);
+    call.set_interface_id(registry_id());
+    call.set_method_id(1);
+    let mut answer = call.reborrow().init_target().init_promised_answer();
+    answer.set_question_id(1);
+    let mut ops = answer.init_transform(2);
+    ops.reborrow().get(0).set_get_pointer_field(0);
+    ops.reborrow().get(1).set_get_pointer_field(0);
+    call.init_params().init_content().clear();
+    frame(&m)
 }
 
 fn id(rng: &mut fastrand::Rng) -> u32 {

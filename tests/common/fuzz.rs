@@ -16,6 +16,10 @@ pub trait Target {
     fn check(&mut self) -> Result<(), String> {
         Ok(())
     }
+    /// How many inputs run between two calls of [`Target::check`].
+    fn check_every(&self) -> u64 {
+        64
+    }
     /// Figures to print at the end.
     fn report(&mut self) -> String {
         String::new()
@@ -197,7 +201,7 @@ pub fn fuzz(name: &str, target: &mut dyn Target, duration: Duration) {
             fail(seed, executed, &input, why);
         }
         executed += 1;
-        if executed % 64 == 0 {
+        if executed % target.check_every() == 0 {
             if let Err(why) = target.check() {
                 fail(seed, executed, &input, why);
             }
