@@ -396,7 +396,15 @@ impl AbiTarget {
             .build()
             .unwrap();
         let dir = TempDir::new();
-        let (registry, echo) = runtime.block_on(registry_with_echo(&dir));
+        // The health check timeout of production (2 s): the 300 ms of the other tests' configuration
+        // fails on a loaded machine whatever the guests do.
+        let mut config = test_config(&dir);
+        config.health_timeout = Duration::from_secs(2);
+        let registry = runtime.block_on(Registry::start(config)).unwrap();
+        let echo = spawn_echo(dir.socket().to_str().unwrap(), None);
+        runtime
+            .block_on(registry.wait_ready(&[echo_coordinates()], Duration::from_secs(30)))
+            .unwrap();
         let listed = runtime.block_on(registry.list()).unwrap();
         let method = listed[0]
             .info

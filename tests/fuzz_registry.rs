@@ -624,7 +624,7 @@ fn params(
         // The wrong struct, or none.
         if rng.bool() {
             p.init_as::<gate::open_params::Builder<'_>>()
-                .set_token(&text(rng));
+                .set_token(text(rng));
         }
         return;
     }
@@ -644,7 +644,7 @@ fn params(
             let mut methods = info.init_methods(n);
             for i in 0..n {
                 let mut m = methods.reborrow().get(i);
-                m.set_name(&text(rng));
+                m.set_name(text(rng));
                 m.set_ordinal(rng.u16(0..4));
             }
         }
@@ -686,7 +686,7 @@ fn rpc_message(rng: &mut fastrand::Rng) -> Vec<u8> {
             call.set_question_id(if rng.bool() { rng.u32(2..12) } else { id(rng) });
             let interface = match rng.u8(0..6) {
                 0 => gate_id(),
-                1 | 2 | 3 => registry_id(),
+                1..=3 => registry_id(),
                 4 => control::Client::TYPE_ID,
                 _ => rng.u64(..),
             };
