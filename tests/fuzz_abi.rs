@@ -27,7 +27,7 @@ use iomod::host::{FunctionConfig, Host, RunError};
 use iomod::registry::{IomodState, Registry};
 
 /// How far the process's resident memory may grow past its value after warm-up.
-const RSS_BOUND_KIB: u64 = 256 * 1024;
+const RSS_BOUND_KIB: u64 = 128 * 1024;
 /// The most operations one module makes (before loops).
 const MAX_OPS: usize = 160;
 
