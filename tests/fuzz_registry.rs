@@ -18,6 +18,7 @@ mod common;
 
 use std::io::{BufRead, Read, Write};
 use std::os::unix::net::UnixStream;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -80,6 +81,8 @@ struct RegistryTarget {
     fds_start: usize,
     started: Instant,
     by_transport: [u64; 4],
+    hwm: u64,
+    hwm_jumps: Vec<(u64, u64, Vec<u8>)>,
 }
 
 fn status_kib(pid: u32, field: &str) -> u64 {
@@ -303,6 +306,8 @@ impl RegistryTarget {
             fds_start,
             started: Instant::now(),
             by_transport: [0; 4],
+            hwm: 0,
+            hwm_jumps: Vec::new(),
         }
     }
 
@@ -396,6 +401,12 @@ impl Target for RegistryTarget {
         while self.held.len() > HELD {
             self.held.pop_front();
         }
+        // The inputs after which the registry's peak resident memory jumped (reported at the end).
+        let hwm = status_kib(self.registry.pid(), "VmHWM:");
+        if self.hwm > 0 && hwm > self.hwm + 16 * 1024 {
+            self.hwm_jumps.push((self.hwm, hwm, input.to_vec()));
+        }
+        self.hwm = hwm;
         self.alive()
     }
 
@@ -457,6 +468,13 @@ impl Target for RegistryTarget {
                 .copied()
                 .unwrap_or(0)
         };
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fuzz-hwm");
+        let _ = std::fs::create_dir_all(&dir);
+        for (i, (from, to, input)) in self.hwm_jumps.iter().enumerate() {
+            let path = dir.join(format!("jump-{i}.bin"));
+            let _ = std::fs::write(&path, input);
+            eprintln!("peak RSS {from} KiB -> {to} KiB after {}", path.display());
+        }
         let s = self.stderr.lock().unwrap();
         format!(
             "inputs by transport [unix, tcp without token, tcp after Gate.open, unix after Gate.open] \
