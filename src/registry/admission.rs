@@ -74,29 +74,48 @@ impl Handshake {
     }
 }
 
-/// A stream that, until its connection is authenticated, checks the framing of every message the peer
-/// sends: a message over [`PRE_AUTH_MAX_MESSAGE_BYTES`], or more than [`PRE_AUTH_MAX_BYTES`] in all, is
-/// an error (which ends the connection) as soon as its header arrives, before anything reads or
-/// allocates it.
-pub(super) struct PreAuthLimit<S> {
+/// A stream that checks the framing of every message the peer sends and hands a message on only once
+/// all of it has arrived. Until the connection is authenticated, a message over
+/// [`PRE_AUTH_MAX_MESSAGE_BYTES`] or [`PRE_AUTH_MAX_SEGMENTS`] segments, or more than
+/// [`PRE_AUTH_MAX_BYTES`] in all, is an error (which ends the connection) as soon as its header arrives;
+/// afterwards, a message over `max_message_bytes` is.
+///
+/// Holding messages back until they are whole keeps the memory a peer can make the registry hold to what
+/// it has actually sent: the Cap'n Proto reader allocates (and zeroes) the whole message its segment table
+/// announces before reading it, so an 8-byte header announcing 64 MiB, sent on many connections and never
+/// followed by its body, would otherwise pin 64 MiB per connection.
+pub(super) struct MessageLimit<S> {
     inner: S,
     handshake: Rc<Handshake>,
     frames: Frames,
+    max_message_bytes: u64,
 }
 
-impl<S> PreAuthLimit<S> {
-    pub(super) fn new(inner: S, handshake: Rc<Handshake>) -> Self {
+impl<S> MessageLimit<S> {
+    pub(super) fn new(inner: S, handshake: Rc<Handshake>, max_message_bytes: usize) -> Self {
         Self {
             inner,
             handshake,
             frames: Frames::default(),
+            max_message_bytes: max_message_bytes as u64,
         }
     }
 }
 
-/// Where the peer's byte stream is in Cap'n Proto's standard framing.
+/// The most segments a message may have once authenticated (Cap'n Proto's readers refuse 512 or more).
+const MAX_SEGMENTS: u32 = 511;
+
+/// Where the peer's byte stream is in Cap'n Proto's standard framing, and the bytes received that have not
+/// been handed on.
 #[derive(Debug, Default)]
 struct Frames {
+    /// Bytes received and not handed on yet: whole messages first (up to `ready`), then the start of the
+    /// next one (parsed up to `parsed`).
+    pending: Vec<u8>,
+    /// `pending[..ready]` are whole messages, handed on from `out`.
+    ready: usize,
+    out: usize,
+    parsed: usize,
     /// Bytes of the current message's segment table read so far.
     header: Vec<u8>,
     /// Bytes of the current message's segments still to come.
@@ -105,24 +124,62 @@ struct Frames {
     total: u64,
 }
 
+/// The limits a message's header is checked against.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    /// The most bytes in all (before authentication).
+    total: Option<u64>,
+    message: u64,
+    segments: u32,
+}
+
+impl Limits {
+    const PRE_AUTH: Limits = Limits {
+        total: Some(PRE_AUTH_MAX_BYTES),
+        message: PRE_AUTH_MAX_MESSAGE_BYTES,
+        segments: PRE_AUTH_MAX_SEGMENTS,
+    };
+
+    fn authenticated(max_message_bytes: u64) -> Limits {
+        Limits {
+            total: None,
+            message: max_message_bytes,
+            segments: MAX_SEGMENTS,
+        }
+    }
+}
+
 impl Frames {
-    /// Follows `bytes` through the framing; an error when a message or the total is over the limits.
-    fn check(&mut self, mut bytes: &[u8]) -> io::Result<()> {
+    /// Takes `bytes` from the peer: follows them through the framing, an error when a message or the
+    /// total is over `limits`.
+    fn push(&mut self, bytes: &[u8], limits: Limits) -> io::Result<()> {
+        let when = if limits.total.is_some() {
+            " before authentication"
+        } else {
+            ""
+        };
         let refuse = |what: String| {
             Err(io::Error::new(
                 io::ErrorKind::InvalidData,
-                format!("{what} before authentication"),
+                format!("{what}{when}"),
             ))
         };
         self.total = self.total.saturating_add(bytes.len() as u64);
-        if self.total > PRE_AUTH_MAX_BYTES {
-            return refuse(format!("more than {PRE_AUTH_MAX_BYTES} bytes"));
+        if let Some(total) = limits.total {
+            if self.total > total {
+                return refuse(format!("more than {total} bytes"));
+            }
         }
-        while !bytes.is_empty() {
+        self.pending.extend_from_slice(bytes);
+        while self.parsed < self.pending.len() {
+            let rest = &self.pending[self.parsed..];
             if self.body_left > 0 {
-                let n = self.body_left.min(bytes.len() as u64);
+                let n = self.body_left.min(rest.len() as u64);
                 self.body_left -= n;
-                bytes = &bytes[n as usize..];
+                self.parsed += n as usize;
+                if self.body_left == 0 {
+                    self.ready = self.parsed;
+                }
                 continue;
             }
             // In the segment table: the segment count minus one, each segment's size in words, padding
@@ -131,16 +188,13 @@ impl Frames {
                 None => 4,
                 Some(first) => {
                     let count = u32::from_le_bytes([first[0], first[1], first[2], first[3]])
-                        .saturating_add(1);
-                    if count > PRE_AUTH_MAX_SEGMENTS {
-                        return refuse(format!("a message of {count} segments"));
-                    }
+                        .wrapping_add(1);
                     (4 + 4 * count as usize).next_multiple_of(8)
                 }
             };
-            let n = (wanted - self.header.len()).min(bytes.len());
-            self.header.extend_from_slice(&bytes[..n]);
-            bytes = &bytes[n..];
+            let n = (wanted - self.header.len()).min(rest.len());
+            self.header.extend_from_slice(&rest[..n]);
+            self.parsed += n;
             if self.header.len() == 4 {
                 // The segment count is known: check it now, even if nothing follows yet.
                 let count = u32::from_le_bytes([
@@ -149,8 +203,8 @@ impl Frames {
                     self.header[2],
                     self.header[3],
                 ])
-                .saturating_add(1);
-                if count > PRE_AUTH_MAX_SEGMENTS {
+                .wrapping_add(1);
+                if count == 0 || count > limits.segments {
                     return refuse(format!("a message of {count} segments"));
                 }
             } else if self.header.len() == wanted {
@@ -159,35 +213,80 @@ impl Frames {
                     .map(|c| u64::from(u32::from_le_bytes([c[0], c[1], c[2], c[3]])))
                     .sum();
                 let size = words.saturating_mul(8).saturating_add(wanted as u64);
-                if size > PRE_AUTH_MAX_MESSAGE_BYTES {
-                    return refuse(format!("a message of {size} bytes"));
+                if size > limits.message {
+                    return refuse(format!(
+                        "a message of {size} bytes (the limit is {} bytes)",
+                        limits.message
+                    ));
                 }
                 self.header.clear();
                 self.body_left = words * 8;
+                if self.body_left == 0 {
+                    self.ready = self.parsed;
+                }
             }
         }
         Ok(())
     }
+
+    /// Hands on whole messages into `buf`; false when there is none.
+    fn pop(&mut self, buf: &mut tokio::io::ReadBuf<'_>) -> bool {
+        if self.out >= self.ready {
+            return false;
+        }
+        let n = (self.ready - self.out).min(buf.remaining());
+        buf.put_slice(&self.pending[self.out..self.out + n]);
+        self.out += n;
+        if self.out == self.ready {
+            self.pending.drain(..self.ready);
+            self.parsed -= self.ready;
+            self.ready = 0;
+            self.out = 0;
+            // A message of many megabytes leaves no large buffer behind.
+            if self.pending.capacity() > 64 * 1024 && self.pending.len() < 16 * 1024 {
+                self.pending.shrink_to(16 * 1024);
+            }
+        }
+        true
+    }
 }
 
-impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for PreAuthLimit<S> {
+impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for MessageLimit<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut tokio::io::ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
         let this = &mut *self;
-        match Pin::new(&mut this.inner).poll_read(cx, buf) {
-            Poll::Ready(Ok(())) if !this.handshake.is_authenticated() => {
-                Poll::Ready(this.frames.check(&buf.filled()[before..]))
+        loop {
+            if buf.remaining() == 0 || this.frames.pop(buf) {
+                return Poll::Ready(Ok(()));
             }
-            other => other,
+            let mut chunk = [0u8; 16 * 1024];
+            let mut read = tokio::io::ReadBuf::new(&mut chunk);
+            match Pin::new(&mut this.inner).poll_read(cx, &mut read) {
+                Poll::Ready(Ok(())) if read.filled().is_empty() => {
+                    // The end of the stream (a message cut short is dropped with it).
+                    return Poll::Ready(Ok(()));
+                }
+                Poll::Ready(Ok(())) => {
+                    let limits = if this.handshake.is_authenticated() {
+                        Limits::authenticated(this.max_message_bytes)
+                    } else {
+                        Limits::PRE_AUTH
+                    };
+                    if let Err(e) = this.frames.push(read.filled(), limits) {
+                        return Poll::Ready(Err(e));
+                    }
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
         }
     }
 }
 
-impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for PreAuthLimit<S> {
+impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for MessageLimit<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -257,38 +356,104 @@ mod tests {
         bytes
     }
 
+    /// Everything `frames` hands on.
+    fn drain(frames: &mut Frames) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut chunk = [0u8; 5];
+        loop {
+            let mut buf = tokio::io::ReadBuf::new(&mut chunk);
+            if !frames.pop(&mut buf) {
+                return out;
+            }
+            out.extend_from_slice(buf.filled());
+        }
+    }
+
     #[test]
     fn small_messages_pass_byte_by_byte_and_at_once() {
         let mut stream = frame(&[3]);
         stream.extend(frame(&[1, 2]));
         stream.extend(frame(&[0]));
         let mut frames = Frames::default();
+        let mut out = Vec::new();
         for b in &stream {
-            frames.check(std::slice::from_ref(b)).unwrap();
+            frames
+                .push(std::slice::from_ref(b), Limits::PRE_AUTH)
+                .unwrap();
+            out.extend(drain(&mut frames));
         }
         assert!(frames.header.is_empty() && frames.body_left == 0);
+        assert_eq!(out, stream);
         let mut frames = Frames::default();
-        frames.check(&stream).unwrap();
+        frames.push(&stream, Limits::PRE_AUTH).unwrap();
         assert!(frames.header.is_empty() && frames.body_left == 0);
+        assert_eq!(drain(&mut frames), stream);
+    }
+
+    #[test]
+    fn a_message_is_handed_on_only_once_whole() {
+        let first = frame(&[2]);
+        let second = frame(&[4, 1]);
+        let mut frames = Frames::default();
+        let limits = Limits::authenticated(1024);
+        frames.push(&first[..first.len() - 1], limits).unwrap();
+        assert!(drain(&mut frames).is_empty(), "a message cut short");
+        let mut rest = first[first.len() - 1..].to_vec();
+        rest.extend_from_slice(&second[..10]);
+        frames.push(&rest, limits).unwrap();
+        assert_eq!(drain(&mut frames), first);
+        frames.push(&second[10..], limits).unwrap();
+        assert_eq!(drain(&mut frames), second);
+        assert!(frames.pending.is_empty());
     }
 
     #[test]
     fn a_large_message_is_refused_by_its_header() {
         let header = &frame(&[1 << 20])[..8];
-        let err = Frames::default().check(header).unwrap_err();
+        let err = Frames::default()
+            .push(header, Limits::PRE_AUTH)
+            .unwrap_err();
         assert!(err.to_string().contains("before authentication"), "{err}");
         let many = 1000u32.to_le_bytes();
-        assert!(Frames::default().check(&many).is_err());
+        assert!(Frames::default().push(&many, Limits::PRE_AUTH).is_err());
         let mut frames = Frames::default();
         let small = frame(&[16]);
         let mut refused = false;
         for _ in 0..(PRE_AUTH_MAX_BYTES as usize / small.len() + 1) {
-            if frames.check(&small).is_err() {
+            if frames.push(&small, Limits::PRE_AUTH).is_err() {
                 refused = true;
                 break;
             }
+            drain(&mut frames);
         }
         assert!(refused, "the total is limited");
+    }
+
+    #[test]
+    fn an_authenticated_peer_is_held_to_the_message_limit() {
+        let limits = Limits::authenticated(17 << 20);
+        // A header announcing 64 MiB (under the reader's traversal limit) is refused at once.
+        let header = &frame(&[8 << 20])[..8];
+        let err = Frames::default().push(header, limits).unwrap_err();
+        assert!(err.to_string().contains("67108872 bytes"), "{err}");
+        // Segment counts of 0 (2^32 wrapped) and of 512 are refused; 511 are not.
+        for count_minus_one in [u32::MAX, 511] {
+            assert!(
+                Frames::default()
+                    .push(&count_minus_one.to_le_bytes(), limits)
+                    .is_err()
+            );
+        }
+        assert!(
+            Frames::default()
+                .push(&510u32.to_le_bytes(), limits)
+                .is_ok()
+        );
+        // Under the limit: accepted, and nothing is held but what arrived.
+        let mut frames = Frames::default();
+        frames.push(&frame(&[1 << 20])[..64], limits).unwrap();
+        assert_eq!(frames.pending.len(), 64);
+        assert!(drain(&mut frames).is_empty());
     }
 
     #[test]

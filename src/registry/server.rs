@@ -17,7 +17,7 @@ use iomod_sdk::{CallContext, Error, ErrorCode, IomodInfo, MethodPath, deadline_a
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{Instrument, debug, info, info_span, warn};
 
-use super::admission::{Handshake, PreAuthLimit, Throttle};
+use super::admission::{Handshake, MessageLimit, Throttle};
 use super::contracts::{Callers, Served};
 use super::socket::{self, SocketClaim};
 use super::{
@@ -356,7 +356,7 @@ impl State {
             handshake: handshake.clone(),
             state: Rc::downgrade(&self),
         });
-        let stream = PreAuthLimit::new(stream, handshake.clone());
+        let stream = MessageLimit::new(stream, handshake.clone(), self.limits.max_message_bytes);
         let network = rpc_network(stream, rpc_twoparty_capnp::Side::Server, self.limits);
         let system = RpcSystem::new(network, Some(gate.client));
         let weak = Rc::downgrade(&self);

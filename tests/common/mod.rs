@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use capnp::{message, serialize};
 
+pub mod fuzz;
 pub mod lambda;
 pub mod serve;
 use iomod::registry::{Registry, RegistryConfig};
