@@ -728,7 +728,7 @@ fn manifest_structured() {
     let valid = std::cell::Cell::new(0u64);
     let stats = fuzz_support::run(
         "manifest_structured",
-        fuzz_support::budget(12.0),
+        fuzz_support::budget(10.0),
         MANIFEST_BOUNDS,
         seeds,
         |bytes| {
@@ -791,4 +791,126 @@ fn manifest_structured() {
         valid.get() * 4 >= stats.executed,
         "most generated manifests should be valid"
     );
+}
+
+/// A sample of random valid manifests (`IOMOD_FUZZ_COMPILE`, default 2) generated, and compiled in one
+/// throwaway workspace: every host skeleton natively, in one crate, and every guest crate for
+/// `wasm32-unknown-unknown`, without a warning. It shares the target directory of
+/// `guest_crates_build_for_both_wasm_targets` (tests/guest_build.rs), so that the dependencies build once.
+#[test]
+fn generated_code_of_random_manifests_compiles() {
+    let count: usize = std::env::var("IOMOD_FUZZ_COMPILE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2);
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = here.join("../target/fuzz-builds");
+    let target_dir = here.join("../target/guest-builds/target");
+    let sdk = here.join("../iomod-sdk").canonicalize().unwrap();
+    let seed = fuzz_support::seed();
+    println!("fuzz compile: seed {seed}");
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let _ = std::fs::remove_dir_all(root.join("host-check/src"));
+    let mut members = vec!["\"host-check\"".to_owned()];
+    let mut host_lib =
+        String::from("//! Host skeletons of random manifests.\n#![allow(dead_code)]\n");
+    let mut sources = String::new();
+    let mut n = 0;
+    while n < count {
+        let text = Gen::new(rng.u64(..)).manifest();
+        let Ok(manifest) = Manifest::parse("random.toml", &text) else {
+            continue;
+        };
+        let module = format!("m{n}");
+        let options = Options {
+            host_parent_module: vec![module.clone()],
+            guest_sdk_dependency: format!("{{ path = {:?} }}", sdk.display().to_string()),
+            ..Options::default()
+        };
+        let files = generate(&manifest, &options).unwrap();
+        let guest = format!("guest-{n}");
+        for (path, contents) in &files {
+            if let Ok(rest) = path.strip_prefix("guest") {
+                let contents = if rest == Path::new("Cargo.toml") {
+                    // Two manifests may share a name: one package name per sample.
+                    let start = contents.find("name = \"").unwrap();
+                    let end = start + contents[start..].find('\n').unwrap();
+                    format!(
+                        "{}name = \"fuzz-{guest}\"{}",
+                        &contents[..start],
+                        &contents[end..]
+                    )
+                } else {
+                    contents.clone()
+                };
+                iomod_codegen::write_if_changed(&root.join(&guest).join(rest), &contents).unwrap();
+            } else if let Ok(rest) = path.strip_prefix("host") {
+                iomod_codegen::write_if_changed(
+                    &root.join("host-check/src").join(&module).join(rest),
+                    contents,
+                )
+                .unwrap();
+                let _ = writeln!(
+                    host_lib,
+                    "pub mod {module} {{\n    include!(\"{module}/{}\");\n}}",
+                    rest.display()
+                );
+            }
+        }
+        members.push(format!("\"{guest}\""));
+        let _ = writeln!(sources, "--- {module} ---\n{text}");
+        n += 1;
+    }
+    std::fs::write(root.join("manifests.txt"), &sources).unwrap();
+    iomod_codegen::write_if_changed(&root.join("host-check/src/lib.rs"), &host_lib).unwrap();
+    iomod_codegen::write_if_changed(
+        &root.join("host-check/Cargo.toml"),
+        &format!(
+            "[package]\nname = \"host-check\"\nedition = \"2024\"\npublish = false\n\n\
+             [dependencies]\ncapnp = \"0.27\"\niomod-sdk = {{ path = {:?} }}\n",
+            sdk.display().to_string()
+        ),
+    )
+    .unwrap();
+    iomod_codegen::write_if_changed(
+        &root.join("Cargo.toml"),
+        &format!(
+            "[workspace]\nresolver = \"3\"\nmembers = [{}]\n",
+            members.join(", ")
+        ),
+    )
+    .unwrap();
+    // The guest builds' resolution, when there is one: the same versions, nothing to build again.
+    let lock = here.join("../target/guest-builds/Cargo.lock");
+    if lock.is_file() && !root.join("Cargo.lock").is_file() {
+        std::fs::copy(&lock, root.join("Cargo.lock")).unwrap();
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let build = |args: &[&str]| {
+        let output = std::process::Command::new(&cargo)
+            .arg("build")
+            .args(args)
+            .arg("--manifest-path")
+            .arg(root.join("Cargo.toml"))
+            .arg("--target-dir")
+            .arg(&target_dir)
+            .env_remove("RUSTFLAGS")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            output.status.success() && !stderr.contains("warning:"),
+            "generated code of random manifests (in {}) did not build cleanly:\n{stderr}",
+            root.join("manifests.txt").display()
+        );
+    };
+    build(&["-p", "host-check"]);
+    build(&[
+        "--workspace",
+        "--exclude",
+        "host-check",
+        "--target",
+        "wasm32-unknown-unknown",
+    ]);
+    println!("fuzz compile: {count} random manifests' host skeletons and guest crates compiled");
 }

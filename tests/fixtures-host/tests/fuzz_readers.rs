@@ -221,7 +221,7 @@ fn generated_results() {
     let (read, failed) = (Cell::new(0u64), Cell::new(0u64));
     let stats = fuzz_support::run_with(
         "generated_results",
-        fuzz_support::budget(8.0),
+        fuzz_support::budget(5.0),
         BOUNDS,
         seeds,
         |input| {
@@ -262,7 +262,7 @@ fn generated_params() {
     let (decoded, invalid) = (Cell::new(0u64), Cell::new(0u64));
     let stats = fuzz_support::run_with(
         "generated_params",
-        fuzz_support::budget(8.0),
+        fuzz_support::budget(5.0),
         BOUNDS,
         seeds,
         |input| {
@@ -336,7 +336,7 @@ fn generated_json() {
     let (decoded, invalid) = (Cell::new(0u64), Cell::new(0u64));
     let stats = fuzz_support::run_with(
         "generated_json",
-        fuzz_support::budget(4.0),
+        fuzz_support::budget(3.0),
         BOUNDS,
         seeds,
         |input| {
@@ -438,7 +438,7 @@ fn echo_messages() {
     }
     let stats = fuzz_support::run_with(
         "echo_messages",
-        fuzz_support::budget(3.0),
+        fuzz_support::budget(2.0),
         BOUNDS,
         seeds,
         |input| {
