@@ -41,7 +41,7 @@ cargo test -q -p iomod-codegen --test fuzz -- --exact generated_code_of_random_m
 
 echo
 echo "== figures ($seconds s per target)"
-grep '^fuzz ' "$log" || true
+grep -o 'fuzz [a-z_]*:.*' "$log" || true
 if [ "$status" -ne 0 ]; then
     echo "FAILED: failing inputs are in $IOMOD_FUZZ_FAILURES" >&2
 fi
