@@ -221,6 +221,7 @@ impl Builder {
                 .ok_or(BuildError::NoOutDir)?,
         };
         let module = Names::of(&manifest).module;
+        let mut targets = Vec::new();
         for (path, contents) in &files {
             let target = match path.strip_prefix("guest") {
                 Ok(rest) => match &self.guest_dir {
@@ -232,8 +233,9 @@ impl Builder {
                     Err(_) => out_dir.join(path),
                 },
             };
-            write_if_changed(&target, contents)?;
+            targets.push((target, contents.as_str()));
         }
+        write_all_if_changed(&targets)?;
         Ok(Generated {
             manifest,
             files,
@@ -267,4 +269,81 @@ pub fn write_if_changed(path: &Path, contents: &str) -> Result<bool, BuildError>
     }
     std::fs::write(path, contents).map_err(error)?;
     Ok(true)
+}
+
+/// Writes every `(path, contents)` whose file does not already hold exactly that, all or none: each is
+/// first written to a temporary file next to its target, and only when every one of them is written are
+/// they renamed over their targets (a rename within a directory replaces a file whole). When a write fails
+/// (a full disk, a file where a directory goes), the temporary files and the directories created for them
+/// are removed and no target is touched. Returns how many files changed.
+pub fn write_all_if_changed(files: &[(PathBuf, &str)]) -> Result<usize, BuildError> {
+    let mut created_dirs: Vec<PathBuf> = Vec::new();
+    let mut staged: Vec<(PathBuf, &Path)> = Vec::new();
+    let cleanup = |staged: &[(PathBuf, &Path)], created_dirs: &[PathBuf]| {
+        for (temporary, _) in staged {
+            let _ = std::fs::remove_file(temporary);
+        }
+        // Deepest first; only the directories this call created, and only when empty.
+        for dir in created_dirs.iter().rev() {
+            let _ = std::fs::remove_dir(dir);
+        }
+    };
+    for (path, contents) in files {
+        if std::fs::read(path).is_ok_and(|old| old == contents.as_bytes()) {
+            continue;
+        }
+        let error = |source| BuildError::Write {
+            path: path.clone(),
+            source,
+        };
+        let mut stage = || -> Result<PathBuf, BuildError> {
+            if let Some(dir) = path.parent() {
+                let mut missing = Vec::new();
+                let mut at = Some(dir);
+                while let Some(d) = at {
+                    if d.as_os_str().is_empty() || d.exists() {
+                        break;
+                    }
+                    missing.push(d.to_path_buf());
+                    at = d.parent();
+                }
+                std::fs::create_dir_all(dir).map_err(error)?;
+                created_dirs.extend(missing.into_iter().rev());
+            }
+            let name = path.file_name().ok_or_else(|| {
+                error(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "not a file path",
+                ))
+            })?;
+            let mut temporary_name = std::ffi::OsString::from(".");
+            temporary_name.push(name);
+            temporary_name.push(format!(".iomod-codegen-{}.tmp", std::process::id()));
+            let temporary = path.with_file_name(temporary_name);
+            std::fs::write(&temporary, contents).map_err(|source| {
+                let _ = std::fs::remove_file(&temporary);
+                error(source)
+            })?;
+            Ok(temporary)
+        };
+        match stage() {
+            Ok(temporary) => staged.push((temporary, path.as_path())),
+            Err(e) => {
+                cleanup(&staged, &created_dirs);
+                return Err(e);
+            }
+        }
+    }
+    let changed = staged.len();
+    for (i, (temporary, path)) in staged.iter().enumerate() {
+        if let Err(source) = std::fs::rename(temporary, path) {
+            // Only when a rename fails can some targets be replaced and others not.
+            cleanup(&staged[i..], &[]);
+            return Err(BuildError::Write {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    }
+    Ok(changed)
 }

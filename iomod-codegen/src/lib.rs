@@ -43,7 +43,9 @@ mod parse;
 pub mod stale;
 mod validate;
 
-pub use build::{BuildError, Builder, Generated, configure, write_if_changed};
+pub use build::{
+    BuildError, Builder, Generated, configure, write_all_if_changed, write_if_changed,
+};
 pub use diagnostics::{Diagnostic, Diagnostics};
 pub use generate::format::rustfmt;
 pub use generate::{

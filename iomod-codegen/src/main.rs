@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use iomod_codegen::breaking::{self, Level, Side};
-use iomod_codegen::{Manifest, Options, generate, rustfmt, write_if_changed};
+use iomod_codegen::{Manifest, Options, generate, rustfmt, write_all_if_changed, write_if_changed};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -192,15 +192,19 @@ fn run(command: Command) -> Result<ExitCode, String> {
             options,
         } => {
             let files = files(&manifest, &options, &only, !no_rustfmt)?;
-            write_lock(&manifest)?;
-            let mut written = 0;
-            for (path, contents) in &files {
-                if write_if_changed(&out.join(path), contents)
-                    .map_err(|e| format!("iomod-codegen: {e}"))?
-                {
-                    written += 1;
-                }
-            }
+            // The lock and every generated file are written together, or none of them.
+            verify_lock(&manifest)?;
+            let lock = iomod_codegen::lock::render(&load(&manifest)?);
+            let lock_path = lock_path(&manifest);
+            let lock_changed = std::fs::read_to_string(&lock_path).ok().as_deref() != Some(&lock);
+            let mut targets: Vec<(PathBuf, &str)> = files
+                .iter()
+                .map(|(path, contents)| (out.join(path), contents.as_str()))
+                .collect();
+            targets.push((lock_path, &lock));
+            let written = write_all_if_changed(&targets)
+                .map_err(|e| format!("iomod-codegen: {e}"))?
+                - usize::from(lock_changed);
             let stale = iomod_codegen::stale::stale_files(&out, &files, &only)
                 .map_err(|e| format!("iomod-codegen: {}: {e}", out.display()))?;
             for path in &stale {

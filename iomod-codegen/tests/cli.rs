@@ -372,3 +372,67 @@ fn rust_files_are_laid_out_by_rustfmt_unless_asked_not_to() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Every file under `dir`, with its contents (directories as empty entries).
+fn tree(dir: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                out.insert(path.clone(), Vec::new());
+                dirs.push(path);
+            } else {
+                out.insert(path.clone(), std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    out
+}
+
+/// A write that fails midway (here a regular file where the `schema/` directory goes, after `guest/`,
+/// `host/`, `json/` and `registration/` in the order files are written) leaves the output directory and
+/// the lock as they were: no half-written tree, no leftover temporary file.
+#[test]
+fn a_generation_that_cannot_write_everything_writes_nothing() {
+    let dir = scratch("all-or-nothing");
+    let out = dir.join("generated");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("schema"), "in the way\n").unwrap();
+    let manifest = fixture("errors");
+    let manifest_dir = manifest.parent().unwrap().to_path_buf();
+    let (before, manifest_before) = (tree(&out), tree(&manifest_dir));
+    let run = codegen(&[
+        "generate",
+        manifest.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(run.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(stderr.contains("cannot write"), "{stderr}");
+    assert_eq!(tree(&out), before, "the output directory changed");
+    assert_eq!(
+        tree(&manifest_dir),
+        manifest_before,
+        "the lock was written although the files were not"
+    );
+
+    // The build-script builder, likewise.
+    let out = dir.join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("schema"), "in the way\n").unwrap();
+    let before = tree(&out);
+    let error = iomod_codegen::configure()
+        .manifest(&manifest)
+        .out_dir(&out)
+        .guest_crate_dir(dir.join("guest"))
+        .emit_rerun_if_changed(false)
+        .verify_lock(false)
+        .generate()
+        .unwrap_err();
+    assert!(error.to_string().contains("cannot write"), "{error}");
+    assert_eq!(tree(&out), before, "the output directory changed");
+    assert!(!dir.join("guest").exists(), "the guest crate was written");
+}
