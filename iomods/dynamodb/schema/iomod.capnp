@@ -48,13 +48,14 @@ struct Error {
     internal @0;
     # A bug or an unexpected failure inside the runtime or the IOmod.
     notFound @1;
-    # No IOmod is registered under the requested coordinates.
+    # No IOmod has registered under the requested coordinates (since the registry started).
     methodNotFound @2;
     # The IOmod is registered but has no method of that name.
     invalidInput @3;
     # The request was malformed: bad coordinates, a payload that is not a valid message, a bad field.
     unavailable @4;
-    # The IOmod exists but cannot answer now: it crashed, disconnected, is draining, or failed its health check.
+    # The IOmod exists but cannot answer now: it crashed, disconnected, is draining, or failed its health check
+    # (also when every instance of it has left and none has registered again: it may be restarting).
     deadlineExceeded @5;
     # The call did not finish before its deadline.
     tooLarge @6;
