@@ -659,17 +659,10 @@ impl State {
         let mut request = entry.control.call_json_request();
         request.get().set_method(path.method());
         request.get().set_input(input);
-        let mut promise = Box::pin(request.send().promise);
-        let outcome = match tokio::time::timeout_at(deadline.into(), promise.as_mut()).await {
-            Err(_) => {
-                linger(promise);
-                Err(Error::new(
-                    ErrorCode::DeadlineExceeded,
-                    "the call did not finish before its deadline",
-                ))
-            }
-            Ok(Err(e)) => Err(Error::from_exception(&e)),
-            Ok(Ok(response)) => {
+        let outcome = match Unanswered::new(request.send().promise).by(deadline).await {
+            None => Err(past_deadline()),
+            Some(Err(e)) => Err(Error::from_exception(&e)),
+            Some(Ok(response)) => {
                 let malformed = |e: capnp::Error| {
                     Error::new(ErrorCode::Internal, format!("malformed JSON result: {e}"))
                 };
@@ -877,31 +870,39 @@ async fn answer<T: 'static>(
     deadline: Instant,
     promise: impl std::future::Future<Output = Result<T, capnp::Error>> + 'static,
 ) -> Result<T, Error> {
-    let mut call = Unanswered(Some(Box::pin(promise)));
-    let Some(promise) = call.0.as_mut() else {
-        unreachable!("the call was just made")
-    };
-    let outcome = tokio::time::timeout_at(deadline.into(), promise.as_mut()).await;
-    match outcome {
-        Ok(Ok(response)) => {
-            call.0 = None;
-            Ok(response)
-        }
-        Ok(Err(e)) => {
-            call.0 = None;
-            Err(call_failed(entry, &e))
-        }
-        // Dropping `call` lingers it.
-        Err(_) => Err(Error::new(
-            ErrorCode::DeadlineExceeded,
-            "the call did not finish before its deadline",
-        )),
+    match Unanswered::new(promise).by(deadline).await {
+        Some(Ok(response)) => Ok(response),
+        Some(Err(e)) => Err(call_failed(entry, &e)),
+        None => Err(past_deadline()),
     }
+}
+
+fn past_deadline() -> Error {
+    Error::new(
+        ErrorCode::DeadlineExceeded,
+        "the call did not finish before its deadline",
+    )
 }
 
 /// A forwarded call the IOmod has not answered yet: dropped (past its deadline, or because its caller
 /// gave it up, such as a wasm function's `call_forget` or the end of its run) it is lingered.
 struct Unanswered<F: std::future::Future + 'static>(Option<std::pin::Pin<Box<F>>>);
+
+impl<F: std::future::Future + 'static> Unanswered<F> {
+    fn new(call: F) -> Self {
+        Unanswered(Some(Box::pin(call)))
+    }
+
+    /// The call's outcome, if it comes by `deadline`; else `None`, and the call lingers once dropped.
+    async fn by(mut self, deadline: Instant) -> Option<F::Output> {
+        let call = self.0.as_mut()?;
+        let outcome = tokio::time::timeout_at(deadline.into(), call.as_mut())
+            .await
+            .ok()?;
+        self.0 = None;
+        Some(outcome)
+    }
+}
 
 impl<F: std::future::Future + 'static> Drop for Unanswered<F> {
     fn drop(&mut self) {
@@ -916,15 +917,16 @@ impl<F: std::future::Future + 'static> Drop for Unanswered<F> {
     }
 }
 
-/// How long a call past its deadline is kept for the IOmod's answer (see [`linger`]).
+/// How long a call past its deadline, or given up, is kept for the IOmod's answer (see [`linger`]).
 const LINGER: Duration = Duration::from_secs(10);
 
 /// Keeps a call that outlived its deadline (or that its caller gave up) until the IOmod answers it, for
-/// up to [`LINGER`], instead of dropping it at once. Dropping an RPC call sends `Finish` before the IOmod's `Return`; capnp-rpc 0.27
-/// then cancels the method body without ever sending a `Return` or forgetting the call, so its entry stays
-/// in the IOmod's answer table and in the registry's question table for as long as the connection lasts
-/// (hundreds of bytes per call: the soak found the IOmod 30% larger after 7,800 such calls). The SDK
-/// ends a method body at the same deadline (`Control.call` carries it), so the answer follows at once.
+/// up to [`LINGER`], instead of dropping it at once. Dropping an RPC call sends `Finish` before the
+/// IOmod's `Return`; capnp-rpc 0.27 then cancels the method body without ever sending a `Return` or
+/// forgetting the call, so its entry stays in the IOmod's answer table and in the registry's question
+/// table for as long as the connection lasts (hundreds of bytes per call: the soak found the IOmod 30%
+/// larger after 7,800 such calls). The SDK ends a method body at the call's deadline (`Control.call`
+/// carries it), so the answer follows at the latest then.
 fn linger(call: std::pin::Pin<Box<impl std::future::Future + 'static>>) {
     tokio::task::spawn_local(async move {
         let _ = tokio::time::timeout(LINGER, call).await;
